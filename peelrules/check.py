@@ -1,0 +1,375 @@
+"""The checker: resolves names, checks types, finds cycles and malformed ladders, and builds a Program.
+
+Every error of the run is collected and reported together (PeelError), sorted by position.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import replace
+from graphlib import CycleError, TopologicalSorter
+
+from . import nodes as n
+from .diagnostics import Diagnostic, PeelError
+from .grades import GRADE_KEYS
+from .program import ASSESSMENTS, COUNTERS, EVIDENCE_TYPES, FUNCTIONS, CheckedArea, Program
+from .source import SourceFile, Span
+from .unparse import unparse
+
+NUMERIC = ("number", "ratio", "estimate")
+RESERVED = set(COUNTERS) | set(ASSESSMENTS) | {"true", "false", "otherwise"}
+
+
+def _suggest(word: str, candidates: list[str]) -> str | None:
+    close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else None
+
+
+class _Checker:
+    def __init__(self, sources: list[SourceFile]):
+        self.diags: list[Diagnostic] = []
+        self.lines = {s.name: s for s in sources}
+        self.decls: dict[str, n.EvidenceDecl] = {}
+        self.global_lets: dict[str, n.Let] = {}
+        self.area_lets: dict[str, dict[str, n.Let]] = {}
+        self.const_types: dict[str, str] = {}
+        self.const_values: dict[str, object] = {}
+        self.ladders: dict[str, n.Ladder] = {}
+        self.areas: dict[str, n.Area] = {}
+        self.rule_deps: dict[str, set[str]] = {}
+        self.dep_spans: dict[tuple[str, str], Span] = {}
+
+    # ------------------------------------------------------------ reporting
+    def error(self, code: str, message: str, span: Span | None, hint: str | None = None) -> None:
+        text = self.lines[span.file].line_text(span.line) if span and span.file in self.lines else ""
+        self.diags.append(Diagnostic(code, message, span, hint, line_text=text))
+
+    # ------------------------------------------------------------ collection
+    def collect(self, modules: list[n.Module]) -> n.Framework | None:
+        frameworks: list[n.Framework] = []
+        for mod in modules:
+            for item in mod.items:
+                if isinstance(item, n.Framework):
+                    frameworks.append(item)
+                elif isinstance(item, n.EvidenceDecl):
+                    self._declare(self.decls, item.name, item, "evidence item")
+                    if item.type not in EVIDENCE_TYPES:
+                        self.error("PR209", f"unknown evidence type '{item.type}'", item.type_span,
+                                   _suggest(item.type, list(EVIDENCE_TYPES))
+                                   or f"use one of: {', '.join(EVIDENCE_TYPES)}")
+                elif isinstance(item, n.Let):
+                    self._reserved(item.name, item.span)
+                    self._declare(self.global_lets, item.name, item, "constant")
+                elif isinstance(item, n.Ladder):
+                    self._declare(self.ladders, item.name, item, "ladder")
+                elif isinstance(item, n.Area):
+                    self._declare(self.areas, item.name, item, "area")
+        if not frameworks:
+            self.error("PR211", "the rule set has no framework header", None,
+                       'add `framework peel_2021_22 "Title" { version "..." }` to one rule file')
+        for extra in frameworks[1:]:
+            self.error("PR211", "a second framework header", extra.span,
+                       f"the rule set already has one at {frameworks[0].span}; keep one")
+        for area in self.areas.values():
+            lets: dict[str, n.Let] = {}
+            for let in area.lets:
+                self._reserved(let.name, let.span)
+                self._declare(lets, let.name, let, "constant")
+            self.area_lets[area.name] = lets
+            rules: dict[str, n.Rule] = {}
+            for rule in area.rules:
+                self._reserved(rule.name, rule.span)
+                self._declare(rules, rule.name, rule, "rule")
+        return frameworks[0] if frameworks else None
+
+    def _declare(self, table: dict, name: str, node: object, what: str) -> None:
+        if name in table:
+            first = table[name].span
+            self.error("PR202", f"{what} '{name}' is defined twice", node.span,  # type: ignore[attr-defined]
+                       f"the first definition is at {first}; rename or remove one")
+        else:
+            table[name] = node
+
+    def _reserved(self, name: str, span: Span) -> None:
+        if name in RESERVED:
+            self.error("PR213", f"'{name}' is a reserved word and cannot name a rule or constant", span,
+                       "choose another name")
+
+    # ------------------------------------------------------------ constants
+    def constants(self) -> None:
+        order: dict[str, set[str]] = {}
+        exprs: dict[str, tuple[n.Let, str | None]] = {}
+        for let in self.global_lets.values():
+            exprs[let.name] = (let, None)
+        for area, lets in self.area_lets.items():
+            for let in lets.values():
+                exprs[f"{area}.{let.name}"] = (let, area)
+        resolved: dict[str, n.Expr] = {}
+        for key, (let, area) in exprs.items():
+            deps: set[str] = set()
+            expr, ty = self.resolve(let.expr, area=area, ladder=False, constant=True, deps=deps)
+            resolved[key] = expr
+            self.const_types[key] = ty
+            order[key] = deps
+        try:
+            for key in TopologicalSorter(order).static_order():
+                if key in resolved:
+                    self.const_values[key] = _fold(resolved[key], self.const_values)
+        except CycleError as err:
+            cycle = err.args[1]
+            let = exprs[cycle[0]][0]
+            self.error("PR205", "constants refer to each other in a cycle: " + " -> ".join(cycle), let.span,
+                       "define one constant from literal values")
+
+    # ------------------------------------------------------------ names
+    def resolve(self, e: n.Expr, *, area: str | None, ladder: bool, constant: bool = False,
+                deps: set[str] | None = None, rule_key: str | None = None) -> tuple[n.Expr, str]:
+        """Return the resolved expression and its type ('number', 'flag', ... or '?' after an error)."""
+        r = lambda x: self.resolve(x, area=area, ladder=ladder, constant=constant, deps=deps,  # noqa: E731
+                                   rule_key=rule_key)
+        if isinstance(e, n.Number) or isinstance(e, n.Percent):
+            return e, "number"
+        if isinstance(e, n.String):
+            return e, "text"
+        if isinstance(e, n.Bool):
+            return e, "flag"
+        if isinstance(e, n.Name):
+            return self.resolve_name(e, area=area, ladder=ladder, constant=constant, deps=deps, rule_key=rule_key)
+        if isinstance(e, n.Unary):
+            operand, ty = r(e.operand)
+            want = "flag" if e.op == "not" else "number"
+            self.expect(ty, (want,) if want == "flag" else NUMERIC, e.operand, f"`{e.op}`")
+            return replace(e, operand=operand), want
+        if isinstance(e, n.Binary):
+            left, lt = r(e.left)
+            right, rt = r(e.right)
+            out = replace(e, left=left, right=right)
+            if e.op in n.BOOL_OPS:
+                self.expect(lt, ("flag",), e.left, f"`{e.op}`")
+                self.expect(rt, ("flag",), e.right, f"`{e.op}`")
+                return out, "flag"
+            if e.op in n.ARITH_OPS:
+                self.expect(lt, NUMERIC, e.left, f"`{e.op}`")
+                self.expect(rt, NUMERIC, e.right, f"`{e.op}`")
+                return out, "number"
+            self.comparable(lt, rt, e)
+            return out, "flag"
+        if isinstance(e, n.InList):
+            item, it = r(e.item)
+            opts = []
+            for o in e.options:
+                ro, ot = r(o)
+                self.comparable(it, ot, o, op="in")
+                opts.append(ro)
+            return replace(e, item=item, options=tuple(opts)), "flag"
+        if isinstance(e, n.Call):
+            return self.resolve_call(e, r)
+        raise TypeError(f"unexpected node {e!r}")  # pragma: no cover
+
+    def resolve_call(self, e: n.Call, r) -> tuple[n.Expr, str]:  # type: ignore[no-untyped-def]
+        if e.func not in FUNCTIONS:
+            self.error("PR212", f"unknown function '{e.func}'", e.span,
+                       _suggest(e.func, list(FUNCTIONS)) or f"functions are: {', '.join(sorted(FUNCTIONS))}")
+            return e, "?"
+        if len(e.args) != 1:
+            self.error("PR212", f"{e.func}() takes one argument, not {len(e.args)}", e.span, FUNCTIONS[e.func])
+            return e, "?"
+        arg, ty = r(e.args[0])
+        out = replace(e, args=(arg,))
+        if e.func in ("present", "remediated"):
+            if not isinstance(arg, n.FactRef):
+                self.error("PR204", f"{e.func}() needs an evidence item", e.args[0].span, FUNCTIONS[e.func])
+            return out, "flag"
+        allowed = ("estimate",) if e.func in ("lower", "upper") else ("estimate", "ratio")
+        self.expect(ty, allowed, e.args[0], f"{e.func}()")
+        return out, "number"
+
+    def resolve_name(self, e: n.Name, *, area: str | None, ladder: bool, constant: bool,
+                     deps: set[str] | None, rule_key: str | None) -> tuple[n.Expr, str]:
+        word = e.dotted
+        if len(e.parts) == 1:
+            name = e.parts[0]
+            if ladder and name in COUNTERS:
+                return n.CounterRef(name, span=e.span), "number"
+            if area and name in self.area_lets.get(area, {}):
+                key = f"{area}.{name}"
+                if deps is not None:
+                    deps.add(key)
+                return n.ConstRef(name, key, span=e.span), self.const_types.get(key, "?")
+            if area and not constant and name in {r.name for r in self.areas[area].rules}:
+                return self.rule_ref(area, name, name, e.span, rule_key), "flag"
+            if name in self.global_lets:
+                if deps is not None:
+                    deps.add(name)
+                return n.ConstRef(name, name, span=e.span), self.const_types.get(name, "?")
+            if name in ASSESSMENTS:
+                return n.AssessmentLit(name, span=e.span), "assessment"
+            candidates = list(self.global_lets) + list(ASSESSMENTS)
+            if area:
+                candidates += list(self.area_lets.get(area, {})) + [r.name for r in self.areas[area].rules]
+            if ladder:
+                candidates += list(COUNTERS)
+            where = "constant, counter or rule" if ladder else "constant, rule or assessment value"
+            self.error("PR201", f"unknown name '{name}'", e.span,
+                       _suggest(name, candidates) or f"define it with `let {name} = ...`, or use a known {where}")
+            return e, "?"
+        if word in self.decls:
+            if constant:
+                self.error("PR204", f"a constant cannot read evidence ('{word}')", e.span,
+                           "constants are fixed values; put the evidence in a rule's `when`")
+                return e, "?"
+            return n.FactRef(word, span=e.span), EVIDENCE_TYPES.get(self.decls[word].type, "?")
+        head, rest = e.parts[0], e.parts[1:]
+        if head in self.areas and len(rest) == 1 and not constant:
+            if rest[0] in {r.name for r in self.areas[head].rules}:
+                return self.rule_ref(head, rest[0], word, e.span, rule_key), "flag"
+            if rest[0] in self.area_lets.get(head, {}):
+                return n.ConstRef(word, word, span=e.span), self.const_types.get(word, "?")
+            self.error("PR201", f"area '{head}' has no rule '{rest[0]}'", e.span,
+                       _suggest(rest[0], [r.name for r in self.areas[head].rules])
+                       or f"the rules of '{head}' are listed in its area block")
+            return e, "?"
+        rule_keys = [f"{a}.{r.name}" for a, ar in self.areas.items() for r in ar.rules]
+        self.error("PR203", f"unknown evidence item '{word}'", e.span,
+                   _suggest(word, list(self.decls) + rule_keys)
+                   or "declare it in an `evidence` block, or check the spelling")
+        return e, "?"
+
+    def rule_ref(self, area: str, rule: str, written: str, span: Span, rule_key: str | None) -> n.RuleRef:
+        key = f"{area}.{rule}"
+        if rule_key is not None:
+            self.rule_deps.setdefault(rule_key, set()).add(key)
+            self.dep_spans.setdefault((rule_key, key), span)
+        return n.RuleRef(area, rule, written, span=span)
+
+    # ------------------------------------------------------------ types
+    def expect(self, ty: str, allowed: tuple[str, ...], e: n.Expr, where: str) -> None:
+        if ty == "?" or ty in allowed:
+            return
+        self.error("PR204", f"{where} needs {_a(allowed[0])}, but '{unparse(e)}' is {_a(ty)}", e.span,
+                   _type_hint(ty, allowed[0]))
+
+    def comparable(self, lt: str, rt: str, e: n.Expr, op: str | None = None) -> None:
+        if "?" in (lt, rt):
+            return
+        if lt in NUMERIC and rt in NUMERIC:
+            return
+        if lt == rt and lt in ("assessment", "date", "text", "flag"):
+            if lt in ("text", "flag") and isinstance(e, n.Binary) and e.op not in ("==", "!="):
+                self.error("PR204", f"{_a(lt)} can only be compared with == or !=", e.span,
+                           "use `is` or `is not`")
+            return
+        self.error("PR204", f"cannot compare {_a(lt)} with {_a(rt)}", e.span, _type_hint(lt, rt))
+
+    # ------------------------------------------------------------ areas, rules, ladders
+    def check_ladder(self, lad: n.Ladder, area: str | None) -> n.Ladder:
+        rungs = []
+        for i, rung in enumerate(lad.rungs):
+            if rung.grade not in GRADE_KEYS:
+                self.error("PR207", f"unknown grade '{rung.grade}'", rung.span,
+                           _suggest(rung.grade, list(GRADE_KEYS)) or f"grades are: {', '.join(GRADE_KEYS)}")
+            cond = rung.condition
+            if cond is None and i != len(lad.rungs) - 1:
+                self.error("PR206", f"`otherwise` must be the last rung of ladder '{lad.name}'", rung.span,
+                           "move this rung to the end; rungs after it could never fire")
+            if cond is not None:
+                cond, ty = self.resolve(cond, area=area, ladder=True)
+                self.expect(ty, ("flag",), rung.condition, "a ladder rung")  # type: ignore[arg-type]
+            rungs.append(replace(rung, condition=cond))
+        if not lad.rungs or lad.rungs[-1].condition is not None:
+            self.error("PR206", f"ladder '{lad.name}' has no `otherwise` rung", lad.span,
+                       "end the ladder with a rung such as `good otherwise`, so every area gets a grade")
+        return replace(lad, rungs=tuple(rungs))
+
+    def check_area(self, area: n.Area, shared: dict[str, n.Ladder]) -> CheckedArea:
+        rules = []
+        for rule in area.rules:
+            key = f"{area.name}.{rule.name}"
+            self.rule_deps.setdefault(key, set())
+            when = exceeded = None
+            if rule.when is None:
+                self.error("PR210", f"{rule.kind.replace('_', ' ')} '{rule.name}' has no `when` condition",
+                           rule.span, "add a line `when <condition>` inside the rule's braces")
+            else:
+                when, ty = self.resolve(rule.when, area=area.name, ladder=False, rule_key=key)
+                self.expect(ty, ("flag",), rule.when, "`when`")
+            if rule.exceeded_when is not None:
+                if rule.kind != "characteristic":
+                    self.error("PR214", "`exceeded when` belongs only in a characteristic", rule.span,
+                               "remove it, or make this rule a characteristic")
+                exceeded, ty = self.resolve(rule.exceeded_when, area=area.name, ladder=False, rule_key=key)
+                self.expect(ty, ("flag",), rule.exceeded_when, "`exceeded when`")
+            rules.append(replace(rule, when=when, exceeded_when=exceeded))
+        local = {lad.name: self.check_ladder(lad, area.name) for lad in area.ladders}
+        ladder = None
+        if area.ungraded:
+            if area.grade_by or area.ladders:
+                self.error("PR214", f"area '{area.name}' is ungraded but names a ladder", area.span,
+                           "remove `ungraded` or the ladder")
+        elif area.grade_by:
+            if area.grade_by in local:
+                ladder = local[area.grade_by]
+            elif area.grade_by in shared:
+                ladder = shared[area.grade_by]
+            else:
+                self.error("PR208", f"unknown ladder '{area.grade_by}'", area.grade_by_span,
+                           _suggest(area.grade_by, list(local) + list(shared))
+                           or "define it with `ladder name { ... }`")
+        elif len(local) == 1:
+            ladder = next(iter(local.values()))
+        else:
+            self.error("PR208", f"area '{area.name}' does not say how it is graded", area.span,
+                       "add `grade by <ladder>` or `ungraded`")
+        return CheckedArea(area, tuple(rules), ladder)
+
+    def rule_order(self) -> tuple[str, ...]:
+        try:
+            return tuple(TopologicalSorter(self.rule_deps).static_order())
+        except CycleError as err:
+            cycle = list(err.args[1])  # [a, b, ..., a], each depending on the next
+            path = " -> ".join(cycle)
+            span = self.dep_spans.get((cycle[0], cycle[1])) if len(cycle) > 1 else None
+            self.error("PR205", f"rules depend on each other in a cycle: {path}", span,
+                       "a rule cannot depend, directly or through other rules, on itself; break the cycle")
+            return ()
+
+
+def _a(ty: str) -> str:
+    return ("an " if ty[0] in "aeiou" else "a ") + ty
+
+
+def _type_hint(have: str, want: str) -> str:
+    if have == "assessment" or want == "assessment":
+        return "compare an assessment with met, partly_met, not_met or exceeded, e.g. `x is met`"
+    if have == "estimate":
+        return "use lower(x) or upper(x) for the confidence bounds"
+    return f"check that the evidence item is declared with the right type ({want})"
+
+
+def _fold(e: n.Expr, env: dict[str, object]) -> object:
+    from .values import apply_binary, apply_unary  # local: values is a leaf module
+
+    if isinstance(e, (n.Number, n.Percent, n.String, n.Bool)):
+        return e.value
+    if isinstance(e, n.AssessmentLit):
+        return e.value
+    if isinstance(e, n.ConstRef):
+        return env.get(e.key)
+    if isinstance(e, n.Unary):
+        return apply_unary(e.op, _fold(e.operand, env))
+    if isinstance(e, n.Binary):
+        return apply_binary(e.op, _fold(e.left, env), _fold(e.right, env))
+    return None
+
+
+def check(modules: list[n.Module], sources: list[SourceFile]) -> Program:
+    """Check parsed modules together as one rule set; raise PeelError listing every problem."""
+    c = _Checker(sources)
+    framework = c.collect(modules)
+    c.constants()
+    shared = {name: c.check_ladder(lad, None) for name, lad in c.ladders.items()}
+    areas = tuple(c.check_area(a, shared) for a in c.areas.values())
+    order = c.rule_order()
+    if c.diags:
+        raise PeelError(c.diags)
+    assert framework is not None
+    return Program(framework, dict(c.decls), dict(c.const_values), areas, order, tuple(sources))

@@ -1,0 +1,123 @@
+"""The `peel` command: options -> facade -> renderer -> exit code. Nothing else lives here.
+
+Exit codes: 0 ok; 1 the checked thing failed (check errors); 2 bad usage or unreadable input.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__, explain, load_evidence, load_rules
+from .diagnostics import PeelError, render_all
+from .output import write_atomic
+from .report import text as text_report
+from .report.schemas import schema as schema_doc
+from .report.trace_json import dumps, trace_document
+
+EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
+
+EXIT_HELP = "Exit codes: 0 ok; 1 the checked thing failed; 2 bad usage or unreadable input."
+RULES_OPTION = click.option("--rules", "rules", type=click.Path(path_type=Path), default=None,
+                            help="Rule set folder (default: the shipped PEEL 2021/22 rules).")
+
+
+def _fail(err: PeelError, code: int) -> None:
+    click.echo(render_all(err.diagnostics), err=True)
+    n = sum(1 for d in err.diagnostics if d.severity.value == "error")
+    click.echo(f"\n{n} error{'s' if n != 1 else ''}.", err=True)
+    sys.exit(code)
+
+
+def _emit(text: str, out: Path | None, inputs: list[Path]) -> None:
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        write_atomic(out, text, inputs)
+
+
+@click.group(help=f"peelrules: graded PEEL judgments from rule files and evidence.\n\n{EXIT_HELP}")
+@click.version_option(__version__, prog_name="peel")
+def main() -> None:
+    pass
+
+
+@main.command(help=f"Grade every area for each EVIDENCE bundle.\n\n{EXIT_HELP}")
+@click.argument("evidence", nargs=-1, required=True, type=click.Path(path_type=Path))
+@RULES_OPTION
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Write to FILE (atomically).")
+def evaluate(evidence: tuple[Path, ...], rules: Path | None, fmt: str, out: Path | None) -> None:
+    try:
+        program = load_rules(rules)
+        runs = []
+        for path in evidence:
+            bundle = load_evidence(path, program)
+            result, traces = explain(program, bundle)
+            runs.append((bundle, result, traces))
+        if fmt == "json":
+            text = dumps(trace_document(program, [(b, t) for b, _, t in runs]))
+        else:
+            text = "\n".join(text_report.summary(program, b, r) for b, r, _ in runs)
+        _emit(text, out, list(evidence) + [s for s in ([rules] if rules else [])])
+    except PeelError as err:
+        _fail(err, EXIT_INPUT)
+
+
+@main.command("explain", help=f"Explain the grade of AREA (or of every area) for one EVIDENCE bundle.\n\n{EXIT_HELP}")
+@click.argument("evidence", type=click.Path(path_type=Path))
+@click.argument("area", required=False)
+@RULES_OPTION
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def explain_cmd(evidence: Path, area: str | None, rules: Path | None, fmt: str) -> None:
+    try:
+        program = load_rules(rules)
+        bundle = load_evidence(evidence, program)
+        _, traces = explain(program, bundle)
+    except PeelError as err:
+        _fail(err, EXIT_INPUT)
+        return
+    if area is not None:
+        chosen = program.area(area)
+        if chosen is None:
+            names = ", ".join(a.name for a in program.areas)
+            click.echo(f"error[PR307]: unknown area '{area}'\n  = help: areas are: {names}", err=True)
+            sys.exit(EXIT_INPUT)
+        traces = tuple(t for t in traces if t.result.name == chosen.name)
+    if fmt == "json":
+        click.echo(dumps(trace_document(program, [(bundle, traces)])), nl=False)
+    else:
+        click.echo(text_report.explain(traces), nl=False)
+
+
+@main.command(help=f"Parse and check a rule set (default: the shipped rules).\n\n{EXIT_HELP}")
+@click.argument("rules", required=False, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def check(rules: Path | None, fmt: str) -> None:
+    try:
+        program = load_rules(rules)
+    except PeelError as err:
+        if fmt == "json":
+            click.echo(json.dumps({"ok": False, "diagnostics": [d.to_json() for d in err.diagnostics]},
+                                  indent=2, sort_keys=True))
+            sys.exit(EXIT_FAILED)
+        _fail(err, EXIT_FAILED)
+        return
+    n_rules = sum(len(a.rules) for a in program.areas)
+    if fmt == "json":
+        click.echo(json.dumps({"ok": True, "diagnostics": []}, indent=2, sort_keys=True))
+    else:
+        click.echo(f"ok: {len(program.sources)} files, {len(program.areas)} areas, {n_rules} rules, "
+                   f"{len(program.decls)} evidence items")
+
+
+@main.command(help=f"Print the JSON Schema of evidence bundles or of traces.\n\n{EXIT_HELP}")
+@click.argument("which", type=click.Choice(["evidence", "trace"]))
+def schema(which: str) -> None:
+    click.echo(json.dumps(schema_doc(which), indent=2, sort_keys=True))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

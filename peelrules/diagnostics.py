@@ -1,0 +1,107 @@
+"""One shape for every user-facing problem: a stable code, a position, the offending line and a hint.
+
+Codes: PR1xx syntax, PR2xx checks on rule files, PR3xx evidence, PR4xx files and usage.
+Tests assert on codes and positions, never on the prose.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from .source import Span
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+CODES: dict[str, str] = {
+    "PR101": "unexpected token",
+    "PR102": "unexpected character",
+    "PR103": "unexpected end of file",
+    "PR104": "invalid literal",
+    "PR201": "unknown name",
+    "PR202": "duplicate definition",
+    "PR203": "unknown evidence item",
+    "PR204": "type error",
+    "PR205": "cycle between rules or areas",
+    "PR206": "ladder without `otherwise`",
+    "PR207": "unknown grade",
+    "PR208": "unknown ladder",
+    "PR209": "unknown evidence type",
+    "PR210": "rule without `when`",
+    "PR211": "framework header missing or repeated",
+    "PR212": "unknown function or wrong number of arguments",
+    "PR213": "reserved name",
+    "PR214": "misplaced construct",
+    "PR301": "evidence file cannot be parsed",
+    "PR302": "duplicate key",
+    "PR303": "evidence does not have the expected shape",
+    "PR304": "fact not declared by the rule set",
+    "PR305": "fact value does not match its declared type",
+    "PR306": "fact value out of range",
+    "PR307": "unknown area",
+    "PR308": "evidence is for another framework",
+    "PR309": "unknown source document",
+    "PR401": "file cannot be read",
+    "PR402": "no rule files found",
+}
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    code: str
+    message: str
+    span: Span | None = None
+    hint: str | None = None
+    severity: Severity = Severity.ERROR
+    line_text: str = ""
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        if self.span is None:
+            return ("", 0, 0, self.code)
+        return (self.span.file, self.span.line, self.span.column, self.code)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "code": self.code,
+            "severity": self.severity.value,
+            "message": self.message,
+            "hint": self.hint,
+            "span": self.span.to_json() if self.span else None,
+        }
+
+
+class PeelError(Exception):
+    """Raised by the core with every diagnostic of the failing phase; the CLI renders them."""
+
+    def __init__(self, diagnostics: list[Diagnostic]):
+        self.diagnostics = sorted(diagnostics, key=Diagnostic.sort_key)
+        super().__init__("\n".join(f"{d.code}: {d.message}" for d in self.diagnostics))
+
+
+def render(diag: Diagnostic) -> str:
+    """file:line:col: error[CODE]: message, then the line with a caret under the span, then the hint."""
+    where = f"{diag.span}: " if diag.span else ""
+    out = [f"{where}{diag.severity.value}[{diag.code}]: {diag.message}"]
+    if diag.span is not None and diag.line_text:
+        num = str(diag.span.line)
+        pad = " " * len(num)
+        line = diag.line_text.expandtabs(1)
+        start = max(diag.span.column, 1)
+        if diag.span.end_line == diag.span.line and diag.span.end_column > start:
+            width = diag.span.end_column - start
+        else:
+            width = 1
+        width = max(1, min(width, max(1, len(line) - start + 1)))
+        out.append(f"{pad} |")
+        out.append(f"{num} | {line}")
+        out.append(f"{pad} | {' ' * (start - 1)}{'^' * width}")
+    if diag.hint:
+        out.append(f"  = help: {diag.hint}")
+    return "\n".join(out)
+
+
+def render_all(diags: list[Diagnostic]) -> str:
+    return "\n\n".join(render(d) for d in sorted(diags, key=Diagnostic.sort_key))

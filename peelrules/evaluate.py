@@ -1,0 +1,225 @@
+"""The reference evaluator: applies a checked Program to a Bundle, with an optional trace.
+
+Rules are evaluated in dependency order, every rule of every area (so explanations list all findings),
+with Kleene logic. Ladders are first-match over rungs; counters over partly unknown rules are intervals,
+and a rung that cannot be decided leaves the area `undetermined`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import nodes as n
+from .evidence import Bundle
+from .grades import Grade, Status
+from .program import CheckedArea, Program
+from .result import AreaResult, BundleResult, RuleOutcome
+from .trace import AreaTrace, ExprTrace, FactLeaf, RuleTrace, RungTrace
+from .unparse import unparse
+from .values import (UNKNOWN, Estimate, Interval, Ratio, Value, apply_binary, apply_unary, k_and, k_in)
+
+COUNTED_KINDS = {"cause_of_concern": "concerns", "area_for_improvement": "improvements",
+                 "innovative_practice": "innovative"}
+
+
+@dataclass
+class _Env:
+    bundle: Bundle
+    consts: dict[str, object]
+    outcomes: dict[str, Value]
+    counters: dict[str, Value]
+    trace: bool
+
+
+def reads(program: Program) -> dict[str, frozenset[str]]:
+    """For every rule key, the facts it reads, directly or through the rules it refers to."""
+    direct: dict[str, set[str]] = {}
+    refs: dict[str, set[str]] = {}
+    for area in program.areas:
+        for rule in area.rules:
+            key = f"{area.name}.{rule.name}"
+            facts: set[str] = set()
+            rrefs: set[str] = set()
+            for e in (rule.when, rule.exceeded_when):
+                if e is not None:
+                    _collect(e, facts, rrefs)
+            direct[key], refs[key] = facts, rrefs
+    out: dict[str, frozenset[str]] = {}
+    for key in program.rule_order:
+        acc = set(direct.get(key, ()))
+        for r in refs.get(key, ()):
+            acc |= out.get(r, frozenset())
+        out[key] = frozenset(acc)
+    return out
+
+
+def _collect(e: n.Expr, facts: set[str], rules: set[str]) -> None:
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, n.FactRef):
+            facts.add(x.name)
+        elif isinstance(x, n.RuleRef):
+            rules.add(x.key)
+        elif isinstance(x, n.Binary):
+            stack += [x.left, x.right]
+        elif isinstance(x, n.Unary):
+            stack.append(x.operand)
+        elif isinstance(x, n.InList):
+            stack += [x.item, *x.options]
+        elif isinstance(x, n.Call):
+            stack += list(x.args)
+
+
+class Evaluator:
+    """Built once per Program, then applied to any number of bundles."""
+
+    def __init__(self, program: Program):
+        self.program = program
+        self.reads = reads(program)
+        self.rules = {f"{a.name}.{r.name}": (a, r) for a in program.areas for r in a.rules}
+
+    # ------------------------------------------------------------ expressions
+    def eval(self, e: n.Expr, env: _Env) -> tuple[Value, ExprTrace | None]:
+        if isinstance(e, (n.Number, n.Percent, n.String, n.Bool)):
+            return e.value, (ExprTrace(unparse(e), e.value) if env.trace else None)
+        if isinstance(e, n.AssessmentLit):
+            return e.value, (ExprTrace(e.value, e.value) if env.trace else None)
+        if isinstance(e, n.FactRef):
+            fact = env.bundle.facts.get(e.name)
+            v: Value = fact.value if fact is not None else UNKNOWN
+            if not env.trace:
+                return v, None
+            decl = self.program.decls[e.name]
+            leaf = FactLeaf(e.name, fact is not None, decl.type, decl.description,
+                            fact.document if fact else None, fact.line if fact else None,
+                            fact.quote if fact else None, fact.status if fact else None)
+            return v, ExprTrace(e.name, v, fact=leaf)
+        if isinstance(e, n.ConstRef):
+            v = env.consts[e.key]  # type: ignore[assignment]
+            return v, (ExprTrace(e.name, v, constant=e.key) if env.trace else None)
+        if isinstance(e, n.RuleRef):
+            v = env.outcomes[e.key]
+            return v, (ExprTrace(unparse(e), v, rule=e.key) if env.trace else None)
+        if isinstance(e, n.CounterRef):
+            v = env.counters[e.name]
+            return v, (ExprTrace(e.name, v, counter=e.name) if env.trace else None)
+        if isinstance(e, n.Unary):
+            x, t = self.eval(e.operand, env)
+            v = apply_unary(e.op, x)
+            return v, (ExprTrace(unparse(e), v, (t,)) if env.trace else None)  # type: ignore[arg-type]
+        if isinstance(e, n.Binary):
+            a, ta = self.eval(e.left, env)
+            b, tb = self.eval(e.right, env)  # both sides always: traces show every value
+            v = apply_binary(e.op, a, b)
+            return v, (ExprTrace(unparse(e), v, (ta, tb)) if env.trace else None)  # type: ignore[arg-type]
+        if isinstance(e, n.InList):
+            item, ti = self.eval(e.item, env)
+            opts = [self.eval(o, env) for o in e.options]
+            v = k_in(item, [o[0] for o in opts])
+            if e.negated:
+                v = apply_unary("not", v)
+            kids = (ti, *(o[1] for o in opts))
+            return v, (ExprTrace(unparse(e), v, kids) if env.trace else None)  # type: ignore[arg-type]
+        if isinstance(e, n.Call):
+            return self.call(e, env)
+        raise TypeError(f"cannot evaluate {e!r}")  # pragma: no cover
+
+    def call(self, e: n.Call, env: _Env) -> tuple[Value, ExprTrace | None]:
+        arg, t = self.eval(e.args[0], env)
+        v: Value
+        if e.func == "present":
+            v = arg is not UNKNOWN
+        elif e.func == "remediated":
+            assert isinstance(e.args[0], n.FactRef)
+            fact = env.bundle.facts.get(e.args[0].name)
+            v = UNKNOWN if fact is None else fact.status != "open"
+        elif arg is UNKNOWN:
+            v = UNKNOWN
+        elif e.func == "lower":
+            v = arg.lower if isinstance(arg, Estimate) else UNKNOWN
+        elif e.func == "upper":
+            v = arg.upper if isinstance(arg, Estimate) else UNKNOWN
+        elif e.func == "sample":
+            v = arg.sample if isinstance(arg, Estimate) else arg.n if isinstance(arg, Ratio) else UNKNOWN
+        else:  # pragma: no cover - the checker rejects unknown functions
+            v = UNKNOWN
+        return v, (ExprTrace(unparse(e), v, (t,)) if env.trace else None)  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------ bundles
+    def run(self, bundle: Bundle, trace: bool = False) -> tuple[BundleResult, tuple[AreaTrace, ...]]:
+        env = _Env(bundle, self.program.const_values, {}, {}, trace)
+        rule_traces: dict[str, RuleTrace] = {}
+        exceeded: dict[str, Value] = {}
+        for key in self.program.rule_order:
+            area, rule = self.rules[key]
+            outcome, twhen = self.eval(rule.when, env) if rule.when is not None else (UNKNOWN, None)
+            ex: Value = False
+            tex = None
+            if rule.exceeded_when is not None:
+                exv, tex = self.eval(rule.exceeded_when, env)
+                ex = k_and(outcome, exv)
+            env.outcomes[key] = outcome
+            exceeded[key] = ex
+            if trace:
+                rule_traces[key] = RuleTrace(key, rule.kind, rule.title, rule.cite, rule.recommendation,
+                                             rule.severe, rule.span, outcome, ex, twhen, tex)
+        results, traces = [], []
+        for area in self.program.areas:
+            res, rungs = self.grade_area(area, env, exceeded)
+            results.append(res)
+            if trace:
+                traces.append(AreaTrace(res, area.area.question, area.area.span, rungs,
+                                        tuple(rule_traces[f"{area.name}.{r.name}"] for r in area.rules)))
+        return BundleResult(bundle.file, bundle.force, tuple(results)), tuple(traces)
+
+    def grade_area(self, area: CheckedArea, env: _Env,
+                   exceeded: dict[str, Value]) -> tuple[AreaResult, tuple[RungTrace, ...]]:
+        outcomes = tuple(RuleOutcome(f"{area.name}.{r.name}", r.kind, env.outcomes[f"{area.name}.{r.name}"],
+                                     exceeded[f"{area.name}.{r.name}"]) for r in area.rules)
+        counters = _counters(area, outcomes)
+        base = dict(name=area.name, title=area.area.title, outcomes=outcomes, counters=counters,
+                    ladder=area.ladder.name if area.ladder else None)
+        if area.name in env.bundle.not_inspected:
+            return AreaResult(status=Status.NOT_INSPECTED, grade=None, rung=None,
+                              note=env.bundle.not_inspected[area.name], **base), ()  # type: ignore[arg-type]
+        if area.ladder is None:
+            return AreaResult(status=Status.UNGRADED, grade=None, rung=None, **base), ()  # type: ignore[arg-type]
+        env.counters = counters
+        rungs: list[RungTrace] = []
+        for i, rung in enumerate(area.ladder.rungs):
+            if rung.condition is None:
+                v: Value = True
+                t = None
+            else:
+                v, t = self.eval(rung.condition, env)
+            if env.trace:
+                rungs.append(RungTrace(rung.grade, rung.condition is None, v, t, rung.span))
+            if v is True:
+                return AreaResult(status=Status.GRADED, grade=Grade.from_key(rung.grade), rung=i,
+                                  **base), tuple(rungs)  # type: ignore[arg-type]
+            if v is UNKNOWN:
+                missing = sorted({f for o in outcomes if o.outcome is UNKNOWN or o.exceeded is UNKNOWN
+                                  for f in self.reads[o.key] if f not in env.bundle.facts})
+                return AreaResult(status=Status.UNDETERMINED, grade=None, rung=i, missing=tuple(missing),
+                                  **base), tuple(rungs)  # type: ignore[arg-type]
+        raise AssertionError("a checked ladder ends with `otherwise`")  # pragma: no cover
+
+
+def _counters(area: CheckedArea, outcomes: tuple[RuleOutcome, ...]) -> dict[str, Value]:
+    def tally(values: list[Value]) -> Value:
+        sure = sum(1 for v in values if v is True)
+        maybe = sum(1 for v in values if v is UNKNOWN)
+        return sure if maybe == 0 else Interval(sure, sure + maybe)
+
+    chars = [o for o in outcomes if o.kind == "characteristic"]
+    severe = {f"{area.name}.{r.name}" for r in area.rules if r.severe}
+    counters: dict[str, Value] = {
+        "characteristics": len(chars),
+        "met": tally([o.outcome for o in chars]),
+        "unmet": tally([apply_unary("not", o.outcome) for o in chars]),
+        "exceeded": tally([o.exceeded for o in chars]),
+        "severe": tally([o.outcome for o in outcomes if o.key in severe]),
+    }
+    for kind, counter in COUNTED_KINDS.items():
+        counters[counter] = tally([o.outcome for o in outcomes if o.kind == kind])
+    return dict(sorted(counters.items()))

@@ -1,0 +1,396 @@
+"""Evidence bundles: safe loading (YAML or JSON), one pydantic model, and checks against the declarations.
+
+The loader builds Python values from yaml's node tree itself, so it sees every key's position, rejects
+duplicate keys, tags, anchors and aliases, and resolves plain scalars as JSON would (no `yes` booleans,
+no sexagesimals, no timestamps). Pydantic's model is the one source of the published JSON Schema.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import hashlib
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .diagnostics import Diagnostic, PeelError
+from .nodes import EvidenceDecl
+from .program import Program
+from .source import SourceFile, Span
+from .values import Estimate, Ratio, Value
+
+MAX_BYTES = 5_000_000
+MAX_DEPTH = 32
+
+Path = tuple[object, ...]
+
+# ---------------------------------------------------------------- the model
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class SourceDocument(_Strict):
+    title: str = Field(description="Title of the document, e.g. the inspection report")
+    file: Optional[str] = Field(None, description="File name of the document")
+    url: Optional[str] = Field(None, description="Where the document is published")
+
+
+class AreaMark(_Strict):
+    status: Literal["not_inspected"] = Field(description="The area was not inspected for this bundle")
+    note: Optional[str] = None
+
+
+class Period(_Strict):
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+    from_: str = Field(alias="from", pattern=r"^\d{4}-\d{2}-\d{2}$")
+    to: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+
+
+PERCENT_RE = r"^\d+(\.\d+)?%$"
+SOURCE_RE = r"^[a-z0-9_]+:L[1-9]\d*$"
+
+
+class FactModel(_Strict):
+    """One fact. Give exactly one of: value; assessment; k and n; estimate with ci and sample."""
+
+    value: Optional[int | float | bool | str] = Field(
+        None, description="count, number, flag, text, date (YYYY-MM-DD) or percent ('85.2%')")
+    assessment: Optional[Literal["not_met", "partly_met", "met", "exceeded"]] = None
+    k: Optional[int] = Field(None, ge=0, description="ratio: how many of n")
+    n: Optional[int] = Field(None, ge=0, description="ratio: out of how many")
+    estimate: Optional[str] = Field(None, pattern=PERCENT_RE, description="estimate: point value, '85.2%'")
+    ci: Optional[str] = Field(None, pattern=PERCENT_RE, description="estimate: confidence half-width, '5.1%'")
+    sample: Optional[int] = Field(None, ge=1, description="estimate: sample size")
+    source: str = Field(pattern=SOURCE_RE, description="document key and line, e.g. 'report:L68'")
+    quote: Optional[str] = Field(None, description="the words of the source the fact is taken from")
+    status: Literal["open", "remediated_during_inspection", "remediated_verified"] = "open"
+    note: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> "FactModel":
+        shapes = [self.value is not None, self.assessment is not None,
+                  self.k is not None or self.n is not None,
+                  self.estimate is not None or self.ci is not None or self.sample is not None]
+        if sum(shapes) != 1:
+            raise ValueError("give exactly one of: value; assessment; k and n; estimate, ci and sample")
+        if shapes[2] and (self.k is None or self.n is None):
+            raise ValueError("a ratio needs both k and n")
+        if shapes[3] and (self.estimate is None or self.ci is None or self.sample is None):
+            raise ValueError("an estimate needs estimate, ci and sample")
+        return self
+
+
+class BundleModel(_Strict):
+    """An evidence bundle: one force, one framework, facts with provenance."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="peelrules evidence bundle")
+    force: str
+    framework: str = Field(description="id of the rule set's framework, e.g. peel_2021_22")
+    period: Optional[Period] = None
+    sources: dict[str, SourceDocument] = Field(description="documents the facts cite, by key")
+    areas: dict[str, AreaMark] = Field(default_factory=dict, description="areas marked as not inspected")
+    facts: dict[str, FactModel]
+
+
+def evidence_schema() -> dict:
+    return BundleModel.model_json_schema(by_alias=True)
+
+
+# ---------------------------------------------------------------- loaded facts
+
+
+@dataclass(frozen=True)
+class Fact:
+    name: str
+    value: Value
+    decl: EvidenceDecl
+    document: str
+    line: int
+    quote: str | None
+    status: str
+    span: Span  # where the fact is written in the evidence file
+
+
+@dataclass(frozen=True)
+class Bundle:
+    file: str
+    sha256: str
+    force: str
+    framework: str
+    period: tuple[str, str] | None
+    sources: dict[str, SourceDocument]
+    not_inspected: dict[str, str | None]
+    facts: dict[str, Fact] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- safe YAML
+
+
+class _NoImplicit(yaml.SafeLoader):
+    """Every plain scalar composes as a string; the loader below decides its JSON type."""
+
+    yaml_implicit_resolvers: dict = {}
+
+
+_INT = re.compile(r"^-?(0|[1-9][0-9]{0,17})$")
+_FLOAT = re.compile(r"^-?(0|[1-9][0-9]{0,17})(\.[0-9]{1,17})?([eE][-+]?[0-9]{1,3})?$")
+_STR_TAG = "tag:yaml.org,2002:str"
+_ALLOWED_TAGS = {_STR_TAG, "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
+
+
+class _Loader:
+    def __init__(self, src: SourceFile):
+        self.src = src
+        self.positions: dict[Path, Span] = {}
+        self.diags: list[Diagnostic] = []
+
+    def span(self, node: yaml.Node) -> Span:
+        m, e = node.start_mark, node.end_mark
+        end_line = e.line + 1
+        end_col = e.column + 1 if e.line == m.line else m.column + 2
+        return Span(self.src.name, m.line + 1, m.column + 1, end_line, end_col)
+
+    def fail(self, code: str, message: str, span: Span | None, hint: str | None = None) -> PeelError:
+        text = self.src.line_text(span.line) if span else ""
+        return PeelError([Diagnostic(code, message, span, hint, line_text=text)])
+
+    def load(self) -> object:
+        try:
+            for event in yaml.parse(self.src.text, Loader=_NoImplicit):
+                anchor = getattr(event, "anchor", None)
+                if isinstance(event, yaml.AliasEvent) or anchor:
+                    sp = Span(self.src.name, event.start_mark.line + 1, event.start_mark.column + 1,
+                              event.start_mark.line + 1, event.start_mark.column + 2)
+                    raise self.fail("PR301", "anchors and aliases (& and *) are not allowed in evidence", sp,
+                                    "write the value out in full")
+            docs = list(yaml.compose_all(self.src.text, Loader=_NoImplicit))
+        except yaml.MarkedYAMLError as err:
+            mark = err.problem_mark or err.context_mark
+            sp = Span(self.src.name, mark.line + 1, mark.column + 1, mark.line + 1, mark.column + 2) if mark else None
+            raise self.fail("PR301", f"not valid YAML or JSON: {err.problem or err.context}", sp,
+                            "check the indentation and quoting on this line") from None
+        if len(docs) != 1 or docs[0] is None:
+            raise self.fail("PR301", "an evidence file holds exactly one document" if docs else "the file is empty",
+                            Span(self.src.name, 1, 1, 1, 2), "put one mapping with force, framework, sources, facts")
+        return self.build(docs[0], (), 0)
+
+    def build(self, node: yaml.Node, path: Path, depth: int) -> object:
+        sp = self.span(node)
+        self.positions[path] = sp
+        if depth > MAX_DEPTH:
+            raise self.fail("PR301", f"nesting deeper than {MAX_DEPTH} levels", sp, "flatten the structure")
+        if node.tag not in _ALLOWED_TAGS:
+            raise self.fail("PR301", f"tag {node.tag!r} is not allowed in evidence", sp,
+                            "remove the tag; evidence holds plain values only")
+        if isinstance(node, yaml.MappingNode):
+            out: dict[str, object] = {}
+            for knode, vnode in node.value:
+                if not isinstance(knode, yaml.ScalarNode):
+                    raise self.fail("PR303", "a key must be plain text", self.span(knode))
+                key = knode.value
+                if key in out:
+                    first = self.positions[path + (key,)]
+                    raise self.fail("PR302", f"key '{key}' appears twice", self.span(knode),
+                                    f"the first is on line {first.line}; keep one")
+                self.positions[path + (key,)] = self.span(knode)
+                out[key] = self.build(vnode, path + (key,), depth + 1)
+                self.positions[path + (key,)] = self.span(knode)
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(v, path + (i,), depth + 1) for i, v in enumerate(node.value)]
+        assert isinstance(node, yaml.ScalarNode)
+        text = node.value
+        if node.style is not None:  # quoted: always a string
+            return text
+        if text in ("null", "~", ""):
+            return None
+        if text in ("true", "false"):
+            return text == "true"
+        if _INT.match(text):
+            return int(text)
+        if _FLOAT.match(text):
+            value = float(text)
+            if not math.isfinite(value):
+                raise self.fail("PR305", f"number {text} is out of range", sp)
+            return value
+        return text
+
+
+# ---------------------------------------------------------------- checking against the rule set
+
+
+def _a(type_name: str) -> str:
+    return ("an " if type_name[0] in "aeiou" else "a ") + type_name
+
+
+def _percent(text: str) -> float:
+    from decimal import Decimal
+
+    return float(Decimal(text[:-1]) / 100)
+
+
+def load_bundle(src: SourceFile, program: Program) -> Bundle:
+    """Load and validate one evidence file against the rule set's declarations."""
+    loader = _Loader(src)
+    raw = loader.load()
+    if not isinstance(raw, dict):
+        raise loader.fail("PR303", "the evidence must be a mapping with force, framework, sources and facts",
+                          loader.positions.get(()), "start the file with `force: ...`")
+    try:
+        model = BundleModel.model_validate(raw)
+    except ValidationError as err:
+        diags = []
+        for e in err.errors():
+            loc = tuple(e["loc"])
+            path = loc
+            while path and path not in loader.positions:
+                path = path[:-1]
+            sp = loader.positions.get(path)
+            where = ".".join(str(p) for p in loc) or "(top level)"
+            msg = e["msg"]
+            if e["type"] == "extra_forbidden":
+                msg = "unknown key (a typo?)"
+            elif e["type"] == "missing":
+                msg = "required key is missing"
+            diags.append(Diagnostic("PR303", f"{where}: {msg}", sp, _shape_hint(loc),
+                                    line_text=src.line_text(sp.line) if sp else ""))
+        raise PeelError(_dedupe(diags)) from None
+    diags: list[Diagnostic] = []
+
+    def err(code: str, message: str, path: Path, hint: str | None = None) -> None:
+        sp = loader.positions.get(path)
+        diags.append(Diagnostic(code, message, sp, hint, line_text=src.line_text(sp.line) if sp else ""))
+
+    if model.framework != program.framework.name:
+        err("PR308", f"evidence is for framework '{model.framework}', the rules are '{program.framework.name}'",
+            ("framework",), "evaluate it with the rule set of its framework")
+    for area in model.areas:
+        if program.area(area) is None:
+            names = [a.name for a in program.areas]
+            close = difflib.get_close_matches(area, names, n=1)
+            err("PR307", f"unknown area '{area}'", ("areas", area),
+                f"did you mean '{close[0]}'?" if close else "areas are: " + ", ".join(names))
+    facts: dict[str, Fact] = {}
+    for name, fm in model.facts.items():
+        path = ("facts", name)
+        decl = program.decls.get(name)
+        if decl is None:
+            close = difflib.get_close_matches(name, list(program.decls), n=1)
+            err("PR304", f"fact '{name}' is not declared by the rule set", path,
+                f"did you mean '{close[0]}'?" if close else "declare it in an `evidence` block of the rules")
+            continue
+        doc, _, line = fm.source.partition(":L")
+        if doc not in model.sources:
+            err("PR309", f"source document '{doc}' is not listed under `sources`", path + ("source",),
+                "add it under sources: with its title")
+        value, problem = _typed_value(fm, decl)
+        if problem:
+            err("PR305" if not problem.startswith("out of range") else "PR306",
+                f"fact '{name}' is declared as {_a(decl.type)}: {problem}", path, _type_example(decl.type))
+            continue
+        facts[name] = Fact(name, value, decl, doc, int(line), fm.quote, fm.status,
+                           loader.positions.get(path, Span(src.name, 0, 0, 0, 0)))
+    if diags:
+        raise PeelError(diags)
+    period = (model.period.from_, model.period.to) if model.period else None
+    marks = {(program.area(k).name if program.area(k) else k): v.note for k, v in model.areas.items()}  # type: ignore[union-attr]
+    return Bundle(src.name, hashlib.sha256(src.text.encode("utf-8")).hexdigest(), model.force, model.framework,
+                  period, dict(model.sources), marks, dict(sorted(facts.items())))
+
+
+def _typed_value(fm: FactModel, decl: EvidenceDecl) -> tuple[Value, str | None]:
+    t = decl.type
+    v = fm.value
+    if t == "assessment":
+        if fm.assessment is None:
+            return None, "give `assessment: met` (or partly_met, not_met, exceeded)"  # type: ignore[return-value]
+        return fm.assessment, None
+    if t == "ratio":
+        if fm.k is None or fm.n is None:
+            return None, "give k and n, as in `k: 86, n: 90`"  # type: ignore[return-value]
+        if fm.k > fm.n:
+            return None, f"out of range: k ({fm.k}) is larger than n ({fm.n})"  # type: ignore[return-value]
+        return Ratio(fm.k, fm.n), None
+    if t == "estimate":
+        if fm.estimate is None or fm.ci is None or fm.sample is None:
+            return None, "give estimate, ci and sample"  # type: ignore[return-value]
+        est = Estimate(_percent(fm.estimate), _percent(fm.ci), fm.sample)
+        if not 0 <= est.value <= 1:
+            return None, "out of range: an estimate lies between 0% and 100%"  # type: ignore[return-value]
+        return est, None
+    if v is None:
+        return None, "give `value: ...`"  # type: ignore[return-value]
+    if t == "count":
+        if not isinstance(v, int) or isinstance(v, bool):
+            return None, f"a count is a whole number, not {v!r}"  # type: ignore[return-value]
+        if v < 0:
+            return None, "out of range: a count cannot be negative"  # type: ignore[return-value]
+        return _ranged(v, decl)
+    if t == "number":
+        if not isinstance(v, (int, float)) or isinstance(v, bool):
+            return None, f"expected a number, not {v!r}"  # type: ignore[return-value]
+        return _ranged(v, decl)
+    if t == "percent":
+        if not isinstance(v, str) or not re.match(PERCENT_RE, v):
+            return None, f"write a percentage as text such as '29%', not {v!r}"  # type: ignore[return-value]
+        p = _percent(v)
+        if p > 1:
+            return None, "out of range: a percentage lies between 0% and 100%"  # type: ignore[return-value]
+        return _ranged(p, decl)
+    if t == "flag":
+        if not isinstance(v, bool):
+            return None, f"a flag is true or false, not {v!r}"  # type: ignore[return-value]
+        return v, None
+    if t == "text":
+        if not isinstance(v, str):
+            return None, f"expected text, not {v!r}"  # type: ignore[return-value]
+        return v, None
+    if t == "date":
+        try:
+            dt.date.fromisoformat(v) if isinstance(v, str) and len(v) == 10 else (_ for _ in ()).throw(ValueError())
+        except ValueError:
+            return None, f"a date is written 2022-05-31, not {v!r}"  # type: ignore[return-value]
+        return v, None
+    return None, f"unsupported type {t}"  # type: ignore[return-value]
+
+
+def _ranged(v: int | float, decl: EvidenceDecl) -> tuple[Value, str | None]:
+    if decl.range_lo is not None and v < decl.range_lo or decl.range_hi is not None and v > decl.range_hi:
+        return None, f"out of range: {v} is outside {decl.range_lo} to {decl.range_hi}"  # type: ignore[return-value]
+    return v, None
+
+
+def _type_example(t: str) -> str:
+    return {
+        "count": "e.g. `{value: 90, source: \"report:L27\"}`",
+        "number": "e.g. `{value: 12.5, source: \"report:L10\"}`",
+        "percent": "e.g. `{value: \"29%\", source: \"report:L85\"}`",
+        "ratio": "e.g. `{k: 86, n: 90, source: \"report:L109\"}`",
+        "estimate": "e.g. `{estimate: \"85.2%\", ci: \"5.1%\", sample: 183, source: \"report:L68\"}`",
+        "flag": "e.g. `{value: true, source: \"report:L12\"}`",
+        "text": "e.g. `{value: \"...\", source: \"report:L12\"}`",
+        "date": "e.g. `{value: \"2022-05-31\", source: \"report:L12\"}`",
+        "assessment": "e.g. `{assessment: not_met, source: \"report:L47\", quote: \"...\"}`",
+    }.get(t, "see docs/evidence.md")
+
+
+def _shape_hint(loc: tuple) -> str:
+    if loc and loc[0] == "facts":
+        return "a fact is a mapping with source and one of value / assessment / k,n / estimate,ci,sample"
+    return "see docs/evidence.md for the layout of a bundle"
+
+
+def _dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:
+    seen, out = set(), []
+    for d in diags:
+        key = (d.message, d.span)
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out

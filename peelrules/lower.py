@@ -1,0 +1,257 @@
+"""Parse tree -> AST. lark's trees, tokens and errors never leave this module."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from lark import Token, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from . import nodes as n
+from .diagnostics import Diagnostic, PeelError
+from .source import SourceFile, Span
+from .syntax import describe_expected, describe_terminal, parser
+
+_COMPARE = {"ge": ">=", "le": "<=", "gt": ">", "lt": "<", "eq": "==", "ne": "!="}
+_ARITH = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
+_BOOL = {"or_": "or", "and_": "and"}
+
+
+def parse_source(src: SourceFile) -> n.Module:
+    """Parse one rule file; raise PeelError with a positioned diagnostic on a syntax error."""
+    try:
+        tree = parser().parse(src.text)
+    except UnexpectedInput as err:
+        raise PeelError([_syntax_diagnostic(src, err)]) from None
+    return _Lower(src.name).module(tree)
+
+
+def percent_value(text: str) -> float:
+    """`85.2` (the digits before %) -> 0.852, correctly rounded."""
+    return float(Decimal(text) / 100)
+
+
+def number_value(text: str) -> int | float:
+    return int(text) if "." not in text else float(Decimal(text))
+
+
+def _syntax_diagnostic(src: SourceFile, err: UnexpectedInput) -> Diagnostic:
+    line = getattr(err, "line", 1) or 1
+    column = getattr(err, "column", 1) or 1
+    if isinstance(err, UnexpectedToken) and err.token.type == "$END" or isinstance(err, UnexpectedEOF):
+        lines = src.text.splitlines() or [""]
+        line, column = len(lines), len(lines[-1]) + 1
+        expected = describe_expected(set(getattr(err, "expected", ()) or ()))
+        return Diagnostic("PR103", "the file ends before the rule is complete",
+                          Span(src.name, line, column, line, column + 1),
+                          f"expected {expected}; is a closing `}}` missing?", line_text=src.line_text(line))
+    if isinstance(err, UnexpectedToken):
+        tok = err.token
+        end = column + max(1, len(str(tok)))
+        expected = set(err.accepts or err.expected)
+        hint = _hint_for(str(tok), expected)
+        return Diagnostic("PR101", f"unexpected {describe_terminal(tok.type)} `{tok}`",
+                          Span(src.name, line, column, line, end),
+                          hint or f"expected {describe_expected(expected)}", line_text=src.line_text(line))
+    assert isinstance(err, UnexpectedCharacters)
+    char = src.text[err.pos_in_stream] if err.pos_in_stream < len(src.text) else ""
+    hint = f"expected {describe_expected(set(err.allowed or ()))}"
+    if char == "=":
+        hint = "use `==` to compare, or `let name = value` to define a constant"
+    elif char == "%":
+        hint = "write a percentage with no space before %, as in 90%"
+    elif char == '"':
+        hint = "close the quoted text with \" on the same line"
+    elif char.isupper():
+        hint = "names are lower case snake_case, such as answer_standard"
+    return Diagnostic("PR102", f"unexpected character {char!r}",
+                      Span(src.name, line, column, line, column + 1), hint, line_text=src.line_text(line))
+
+
+def _hint_for(token: str, expected: set[str]) -> str | None:
+    if token == "=" and "EQUAL" not in expected:
+        return "use `==` to compare two values"
+    return None
+
+
+def _unescape(raw: str) -> str:
+    body = raw[1:-1]
+    out, i = [], 0
+    while i < len(body):
+        c = body[i]
+        if c == "\\" and i + 1 < len(body):
+            nxt = body[i + 1]
+            out.append("\n" if nxt == "n" else nxt)
+            i += 2
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+class _Lower:
+    def __init__(self, file: str):
+        self.file = file
+
+    # ------------------------------------------------------------ positions
+    def span(self, node: Tree | Token) -> Span:
+        if isinstance(node, Token):
+            return Span(self.file, node.line or 0, node.column or 0,
+                        node.end_line or node.line or 0, node.end_column or node.column or 0)
+        meta = node.meta
+        if getattr(meta, "empty", True):
+            return Span(self.file, 0, 0, 0, 0)
+        return Span(self.file, meta.line, meta.column, meta.end_line, meta.end_column)
+
+    # ------------------------------------------------------------ structure
+    def module(self, tree: Tree) -> n.Module:
+        items: list[n.Item] = []
+        for child in tree.children:
+            kind = child.data
+            if kind == "framework":
+                items.append(self.framework(child))
+            elif kind == "evidence_block":
+                items.extend(self.evidence_block(child))
+            elif kind == "let_stmt":
+                items.append(self.let(child))
+            elif kind == "ladder":
+                items.append(self.ladder(child))
+            elif kind == "area":
+                items.append(self.area(child))
+        return n.Module(self.file, tuple(items))
+
+    def text(self, tree: Tree) -> str:
+        return "".join(_unescape(str(t)) for t in tree.children)
+
+    def framework(self, tree: Tree) -> n.Framework:
+        name, title, *fields = tree.children
+        values: dict[str, str | None] = {}
+        for f in fields:
+            if f.data == "fw_version":
+                values["version"] = self.text(f.children[0])
+            elif f.data == "fw_publisher":
+                values["publisher"] = self.text(f.children[0])
+            elif f.data == "fw_effective":
+                values["effective_from"] = str(f.children[0])
+            elif f.data == "fw_effective_range":
+                values["effective_from"] = str(f.children[0])
+                values["effective_to"] = str(f.children[1])
+        return n.Framework(str(name), self.text(title), span=self.span(tree), **values)  # type: ignore[arg-type]
+
+    def evidence_block(self, tree: Tree) -> list[n.EvidenceDecl]:
+        prefix, *decls = tree.children
+        out = []
+        for d in decls:
+            name, type_tok, desc, *options = d.children
+            lo = hi = None
+            unit = None
+            context_only = False
+            for opt in options:
+                if opt.data == "decl_range":
+                    lo, hi = (self.signed(c) for c in opt.children)
+                elif opt.data == "decl_unit":
+                    unit = self.text(opt.children[0])
+                elif opt.data == "decl_context_only":
+                    context_only = True
+            out.append(n.EvidenceDecl(f"{prefix}.{name}", str(type_tok), self.text(desc), lo, hi, unit,
+                                      context_only, span=self.span(name), type_span=self.span(type_tok)))
+        return out
+
+    def signed(self, tree: Tree) -> float:
+        tok = str(tree.children[0])
+        if tree.data == "pos_percent":
+            return percent_value(tok[:-1])
+        value = float(number_value(tok))
+        return -value if tree.data == "neg_number" else value
+
+    def let(self, tree: Tree) -> n.Let:
+        name, expr = tree.children
+        return n.Let(str(name), self.expr(expr), span=self.span(name))
+
+    def ladder(self, tree: Tree) -> n.Ladder:
+        name, *rungs = tree.children
+        out = []
+        for r in rungs:
+            grade = r.children[0]
+            cond = self.expr(r.children[1]) if r.data == "rung_when" else None
+            out.append(n.Rung(str(grade), cond, span=self.span(grade)))
+        return n.Ladder(str(name), tuple(out), span=self.span(name))
+
+    def area(self, tree: Tree) -> n.Area:
+        name, title, *items = tree.children
+        fields: dict[str, object] = {}
+        ladders, lets, rules = [], [], []
+        aliases: list[str] = []
+        for it in items:
+            kind = it.data
+            if kind == "area_question":
+                fields["question"] = self.text(it.children[0])
+            elif kind == "area_aliases":
+                aliases.extend(self.text(c) for c in it.children)
+            elif kind == "area_ungraded":
+                fields["ungraded"] = True
+            elif kind == "area_grade_by":
+                fields["grade_by"] = str(it.children[0])
+                fields["grade_by_span"] = self.span(it.children[0])
+            elif kind == "ladder":
+                ladders.append(self.ladder(it))
+            elif kind == "let_stmt":
+                lets.append(self.let(it))
+            elif kind == "rule":
+                rules.append(self.rule(it))
+        return n.Area(str(name), self.text(title), aliases=tuple(aliases), ladders=tuple(ladders),
+                      lets=tuple(lets), rules=tuple(rules), span=self.span(name), **fields)  # type: ignore[arg-type]
+
+    def rule(self, tree: Tree) -> n.Rule:
+        kind, name, title, *items = tree.children
+        fields: dict[str, object] = {}
+        for it in items:
+            if it.data == "rule_when":
+                fields["when"] = self.expr(it.children[0])
+            elif it.data == "rule_exceeded_when":
+                fields["exceeded_when"] = self.expr(it.children[0])
+            elif it.data == "rule_cite":
+                fields["cite"] = self.text(it.children[0])
+            elif it.data == "rule_recommendation":
+                fields["recommendation"] = self.text(it.children[0])
+            elif it.data == "rule_severe":
+                fields["severe"] = True
+        return n.Rule(str(kind.children[0]), str(name), self.text(title), span=self.span(name),
+                      **fields)  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------ expressions
+    def expr(self, tree: Tree | Token) -> n.Expr:
+        if isinstance(tree, Token):  # pragma: no cover - every atom is aliased
+            raise ValueError(f"unexpected token {tree!r}")
+        kind = tree.data
+        sp = self.span(tree)
+        ch = tree.children
+        if kind in _COMPARE:
+            return n.Binary(_COMPARE[kind], self.expr(ch[0]), self.expr(ch[1]), span=sp)
+        if kind in _ARITH:
+            return n.Binary(_ARITH[kind], self.expr(ch[0]), self.expr(ch[1]), span=sp)
+        if kind in _BOOL:
+            return n.Binary(_BOOL[kind], self.expr(ch[0]), self.expr(ch[1]), span=sp)
+        if kind == "not_":
+            return n.Unary("not", self.expr(ch[0]), span=sp)
+        if kind == "neg":
+            return n.Unary("-", self.expr(ch[0]), span=sp)
+        if kind in ("in_", "not_in"):
+            return n.InList(kind == "not_in", self.expr(ch[0]),
+                            tuple(self.expr(c) for c in ch[1].children), span=sp)
+        if kind == "number":
+            return n.Number(number_value(str(ch[0])), span=sp)
+        if kind == "percent":
+            digits = str(ch[0])[:-1]
+            return n.Percent(percent_value(digits), digits, span=sp)
+        if kind == "string":
+            return n.String(_unescape(str(ch[0])), span=sp)
+        if kind == "true":
+            return n.Bool(True, span=sp)
+        if kind == "false":
+            return n.Bool(False, span=sp)
+        if kind == "ref":
+            return n.Name(tuple(str(t) for t in ch[0].children), span=sp)
+        if kind == "call":
+            args = tuple(self.expr(c) for c in ch[1].children) if len(ch) > 1 else ()
+            return n.Call(str(ch[0]), args, span=sp)
+        raise ValueError(f"unknown expression node {kind}")  # pragma: no cover

@@ -1,0 +1,221 @@
+"""The AST: frozen dataclasses, each with a span that equality ignores.
+
+Parsed trees hold `Name` references; the checker replaces them with resolved references
+(`FactRef`, `ConstRef`, `RuleRef`, `CounterRef`, `AssessmentLit`) so evaluation never looks names up.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+from .source import Span, span_field
+
+# ---------------------------------------------------------------- expressions
+
+
+@dataclass(frozen=True)
+class Number:
+    value: int | float
+    span: Span = span_field()
+
+
+@dataclass(frozen=True)
+class Percent:
+    """`90%`: `value` is the fraction (0.9); `text` keeps what was written (`90`)."""
+
+    value: float
+    text: str
+    span: Span = span_field()
+
+
+@dataclass(frozen=True)
+class String:
+    value: str
+    span: Span = span_field()
+
+
+@dataclass(frozen=True)
+class Bool:
+    value: bool
+    span: Span = span_field()
+
+
+@dataclass(frozen=True)
+class Name:
+    """An unresolved, possibly dotted name: `met`, `vsa.case_files`, `investigating_crime.supervises`."""
+
+    parts: tuple[str, ...]
+    span: Span = span_field()
+
+    @property
+    def dotted(self) -> str:
+        return ".".join(self.parts)
+
+
+@dataclass(frozen=True)
+class Unary:
+    op: str  # "not" | "-"
+    operand: "Expr"
+    span: Span = span_field()
+
+
+BOOL_OPS = ("or", "and")
+COMPARE_OPS = (">=", "<=", ">", "<", "==", "!=")
+ARITH_OPS = ("+", "-", "*", "/")
+
+
+@dataclass(frozen=True)
+class Binary:
+    op: str  # one of BOOL_OPS, COMPARE_OPS, ARITH_OPS
+    left: "Expr"
+    right: "Expr"
+    span: Span = span_field()
+
+
+@dataclass(frozen=True)
+class InList:
+    negated: bool
+    item: "Expr"
+    options: tuple["Expr", ...]
+    span: Span = span_field()
+
+
+@dataclass(frozen=True)
+class Call:
+    func: str
+    args: tuple["Expr", ...]
+    span: Span = span_field()
+
+
+# resolved references (made by the checker)
+
+
+@dataclass(frozen=True)
+class FactRef:
+    name: str
+    span: Span = span_field()
+
+
+@dataclass(frozen=True)
+class ConstRef:
+    name: str  # as written
+    key: str  # unique: "answer_standard" or "area.name"
+    span: Span = span_field()
+
+
+@dataclass(frozen=True)
+class RuleRef:
+    area: str
+    rule: str
+    written: str = ""
+    span: Span = span_field()
+
+    @property
+    def key(self) -> str:
+        return f"{self.area}.{self.rule}"
+
+
+@dataclass(frozen=True)
+class CounterRef:
+    name: str
+    span: Span = span_field()
+
+
+@dataclass(frozen=True)
+class AssessmentLit:
+    value: str
+    span: Span = span_field()
+
+
+Expr = Union[Number, Percent, String, Bool, Name, Unary, Binary, InList, Call,
+             FactRef, ConstRef, RuleRef, CounterRef, AssessmentLit]
+
+# ---------------------------------------------------------------- declarations
+
+
+@dataclass(frozen=True)
+class Framework:
+    name: str
+    title: str
+    version: str | None = None
+    effective_from: str | None = None
+    effective_to: str | None = None
+    publisher: str | None = None
+    span: Span = span_field()
+
+
+@dataclass(frozen=True)
+class EvidenceDecl:
+    name: str  # qualified: "vsa.case_files"
+    type: str
+    description: str
+    range_lo: float | None = None
+    range_hi: float | None = None
+    unit: str | None = None
+    context_only: bool = False
+    span: Span = span_field()
+    type_span: Span = span_field()
+
+
+@dataclass(frozen=True)
+class Let:
+    name: str
+    expr: Expr
+    span: Span = span_field()
+
+
+@dataclass(frozen=True)
+class Rung:
+    grade: str
+    condition: Expr | None  # None means `otherwise`
+    span: Span = span_field()
+
+
+@dataclass(frozen=True)
+class Ladder:
+    name: str
+    rungs: tuple[Rung, ...]
+    span: Span = span_field()
+
+
+RULE_KINDS = ("characteristic", "cause_of_concern", "area_for_improvement",
+              "innovative_practice", "good_practice")
+
+
+@dataclass(frozen=True)
+class Rule:
+    kind: str
+    name: str
+    title: str
+    when: Expr | None = None
+    exceeded_when: Expr | None = None
+    cite: str | None = None
+    recommendation: str | None = None
+    severe: bool = False
+    span: Span = span_field()
+
+
+@dataclass(frozen=True)
+class Area:
+    name: str
+    title: str
+    question: str | None = None
+    aliases: tuple[str, ...] = ()
+    ungraded: bool = False
+    grade_by: str | None = None
+    grade_by_span: Span = span_field()
+    ladders: tuple[Ladder, ...] = ()
+    lets: tuple[Let, ...] = ()
+    rules: tuple[Rule, ...] = ()
+    span: Span = span_field()
+
+
+Item = Union[Framework, EvidenceDecl, Let, Ladder, Area]
+
+
+@dataclass(frozen=True)
+class Module:
+    """One parsed rule file."""
+
+    file: str
+    items: tuple[Item, ...]

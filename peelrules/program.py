@@ -1,0 +1,79 @@
+"""A checked rule set: every name resolved, every type known, rules in evaluation order."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import nodes as n
+from .source import SourceFile
+
+# Counters a ladder can read; each counts the rules of the area being graded.
+COUNTERS: dict[str, str] = {
+    "characteristics": "characteristics of good performance in the area",
+    "met": "characteristics met",
+    "unmet": "characteristics not met",
+    "exceeded": "characteristics substantially exceeded",
+    "concerns": "causes of concern raised",
+    "improvements": "areas for improvement raised",
+    "innovative": "innovative practices found",
+    "severe": "severe findings raised (rules marked `severe`)",
+}
+
+# Assessment values in order, weakest first.
+ASSESSMENTS: tuple[str, ...] = ("not_met", "partly_met", "met", "exceeded")
+
+# Declared evidence types and the value type an expression sees.
+EVIDENCE_TYPES: dict[str, str] = {
+    "count": "number",
+    "number": "number",
+    "percent": "number",
+    "ratio": "ratio",
+    "estimate": "estimate",
+    "flag": "flag",
+    "text": "text",
+    "date": "date",
+    "assessment": "assessment",
+}
+
+FUNCTIONS: dict[str, str] = {
+    "lower": "lower(x): the lower bound of an estimate's confidence interval",
+    "upper": "upper(x): the upper bound of an estimate's confidence interval",
+    "sample": "sample(x): the sample size of an estimate, or the n of a ratio",
+    "present": "present(x): true when the bundle gives fact x, false when it does not (never unknown)",
+    "remediated": "remediated(x): true when fact x is marked as remediated during or after the inspection",
+}
+
+
+@dataclass(frozen=True)
+class CheckedArea:
+    area: n.Area
+    rules: tuple[n.Rule, ...]  # with resolved expressions
+    ladder: n.Ladder | None  # resolved; None for ungraded areas
+
+    @property
+    def name(self) -> str:
+        return self.area.name
+
+
+@dataclass(frozen=True)
+class Program:
+    framework: n.Framework
+    decls: dict[str, n.EvidenceDecl]
+    const_values: dict[str, object]
+    areas: tuple[CheckedArea, ...]
+    rule_order: tuple[str, ...]  # "area.rule" keys, dependencies first
+    sources: tuple[SourceFile, ...] = field(default=())
+
+    def area(self, name: str) -> CheckedArea | None:
+        for a in self.areas:
+            if a.name == name or name in a.area.aliases:
+                return a
+        return None
+
+    def rule(self, key: str) -> n.Rule:
+        area, _, rule = key.partition(".")
+        for a in self.areas:
+            if a.name == area:
+                for r in a.rules:
+                    if r.name == rule:
+                        return r
+        raise KeyError(key)

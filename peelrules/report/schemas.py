@@ -1,0 +1,127 @@
+"""The published JSON Schemas: evidence (from the pydantic model) and trace (written here, versioned)."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..evidence import evidence_schema
+from .trace_json import TRACE_VERSION
+
+_VALUE: dict[str, Any] = {
+    "description": "a runtime value: true/false, a number, text, \"unknown\", an interval, ratio or estimate",
+    "anyOf": [
+        {"type": ["boolean", "number", "string"]},
+        {"type": "object", "required": ["min", "max"], "additionalProperties": False,
+         "properties": {"min": {"type": "number"}, "max": {"type": "number"}}},
+        {"type": "object", "required": ["k", "n"], "additionalProperties": False,
+         "properties": {"k": {"type": "integer"}, "n": {"type": "integer"}}},
+        {"type": "object", "required": ["estimate", "ci", "sample"], "additionalProperties": False,
+         "properties": {"estimate": {"type": "number"}, "ci": {"type": "number"}, "sample": {"type": "integer"}}},
+    ],
+}
+
+_SPAN: dict[str, Any] = {
+    "type": "object", "additionalProperties": False,
+    "required": ["file", "line", "column", "end_line", "end_column"],
+    "properties": {k: ({"type": "string"} if k == "file" else {"type": "integer"})
+                   for k in ("file", "line", "column", "end_line", "end_column")},
+}
+
+_EXPR: dict[str, Any] = {
+    "type": "object", "additionalProperties": False, "required": ["expr", "value"],
+    "properties": {
+        "expr": {"type": "string"},
+        "value": {"$ref": "#/$defs/value"},
+        "rule": {"type": "string"}, "constant": {"type": "string"}, "counter": {"type": "string"},
+        "fact": {
+            "type": "object", "additionalProperties": False,
+            "required": ["name", "present", "type", "description", "source", "status"],
+            "properties": {
+                "name": {"type": "string"}, "present": {"type": "boolean"}, "type": {"type": "string"},
+                "description": {"type": "string"}, "status": {"type": ["string", "null"]},
+                "source": {"anyOf": [{"type": "null"}, {
+                    "type": "object", "additionalProperties": False, "required": ["document", "line", "quote"],
+                    "properties": {"document": {"type": "string"}, "line": {"type": "integer"},
+                                   "quote": {"type": ["string", "null"]}}}]},
+            },
+        },
+        "children": {"type": "array", "items": {"$ref": "#/$defs/expr"}},
+    },
+}
+
+_RULE: dict[str, Any] = {
+    "type": "object", "additionalProperties": False,
+    "required": ["rule", "kind", "title", "cite", "recommendation", "severe", "outcome", "reading", "exceeded",
+                 "span", "when", "exceeded_when"],
+    "properties": {
+        "rule": {"type": "string"},
+        "kind": {"enum": ["characteristic", "cause_of_concern", "area_for_improvement", "innovative_practice",
+                          "good_practice"]},
+        "title": {"type": "string"}, "cite": {"type": ["string", "null"]},
+        "recommendation": {"type": ["string", "null"]}, "severe": {"type": "boolean"},
+        "outcome": {"enum": [True, False, "unknown"]}, "reading": {"type": "string"},
+        "exceeded": {"enum": [True, False, "unknown"]},
+        "span": {"$ref": "#/$defs/span"},
+        "when": {"anyOf": [{"type": "null"}, {"$ref": "#/$defs/expr"}]},
+        "exceeded_when": {"anyOf": [{"type": "null"}, {"$ref": "#/$defs/expr"}]},
+    },
+}
+
+_AREA: dict[str, Any] = {
+    "type": "object", "additionalProperties": False,
+    "required": ["area", "title", "question", "status", "grade", "ladder", "rung", "counters",
+                 "missing_evidence", "note", "rungs", "rules"],
+    "properties": {
+        "area": {"type": "string"}, "title": {"type": "string"}, "question": {"type": ["string", "null"]},
+        "status": {"enum": ["graded", "ungraded", "not_inspected", "undetermined"]},
+        "grade": {"enum": ["outstanding", "good", "adequate", "requires_improvement", "inadequate", None]},
+        "ladder": {"type": ["string", "null"]}, "rung": {"type": ["integer", "null"]},
+        "counters": {"type": "object", "additionalProperties": {"$ref": "#/$defs/value"}},
+        "missing_evidence": {"type": "array", "items": {"type": "string"}},
+        "note": {"type": ["string", "null"]},
+        "rungs": {"type": "array", "items": {
+            "type": "object", "additionalProperties": False,
+            "required": ["grade", "otherwise", "value", "condition", "span"],
+            "properties": {"grade": {"type": "string"}, "otherwise": {"type": "boolean"},
+                           "value": {"enum": [True, False, "unknown"]},
+                           "condition": {"anyOf": [{"type": "null"}, {"$ref": "#/$defs/expr"}]},
+                           "span": {"$ref": "#/$defs/span"}}}},
+        "rules": {"type": "array", "items": {"$ref": "#/$defs/rule"}},
+    },
+}
+
+_DIGEST = {"type": "object", "additionalProperties": False, "required": ["file", "sha256"],
+           "properties": {"file": {"type": "string"}, "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}}
+
+
+def trace_schema() -> dict[str, Any]:
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "peelrules evaluation trace",
+        "description": f"Trace format version {TRACE_VERSION}",
+        "type": "object", "additionalProperties": False,
+        "required": ["trace_version", "engine", "framework", "inputs", "results"],
+        "properties": {
+            "trace_version": {"const": TRACE_VERSION},
+            "engine": {"type": "object", "required": ["name", "version"],
+                       "properties": {"name": {"const": "peelrules"}, "version": {"type": "string"}}},
+            "framework": {"type": "object", "required": ["id", "title", "version"],
+                          "properties": {"id": {"type": "string"}, "title": {"type": "string"},
+                                         "version": {"type": ["string", "null"]}}},
+            "inputs": {"type": "object", "additionalProperties": False, "required": ["rules", "evidence"],
+                       "properties": {"rules": {"type": "array", "items": _DIGEST},
+                                      "evidence": {"type": "array", "items": _DIGEST}}},
+            "results": {"type": "array", "items": {
+                "type": "object", "additionalProperties": False, "required": ["evidence", "force", "areas"],
+                "properties": {"evidence": {"type": "string"}, "force": {"type": "string"},
+                               "areas": {"type": "array", "items": {"$ref": "#/$defs/area"}}}}},
+        },
+        "$defs": {"value": _VALUE, "span": _SPAN, "expr": _EXPR, "rule": _RULE, "area": _AREA},
+    }
+
+
+def schema(name: str) -> dict[str, Any]:
+    if name == "evidence":
+        return evidence_schema()
+    if name == "trace":
+        return trace_schema()
+    raise KeyError(name)

@@ -1,0 +1,114 @@
+"""Plain-text views: the grade summary and the explanation tree."""
+from __future__ import annotations
+
+from ..evidence import Bundle
+from ..grades import Status
+from ..program import Program
+from ..result import AreaResult, BundleResult
+from ..trace import AreaTrace, ExprTrace, RuleTrace
+from .values import outcome_word, value_text
+
+KIND_HEADINGS = (
+    ("characteristic", "Characteristics of good performance"),
+    ("cause_of_concern", "Causes of concern"),
+    ("area_for_improvement", "Areas for improvement"),
+    ("innovative_practice", "Innovative practice"),
+    ("good_practice", "Good practice"),
+)
+
+
+def judgment(r: AreaResult) -> str:
+    if r.status is Status.GRADED and r.grade is not None:
+        return r.grade.label
+    if r.status is Status.UNDETERMINED:
+        return "undetermined"
+    return r.status.label
+
+
+def summary(program: Program, bundle: Bundle, result: BundleResult) -> str:
+    width = max(len(a.title) for a in result.areas) + 2
+    lines = [f"{result.force} — {program.framework.title}", f"evidence: {bundle.file}", ""]
+    for a in result.areas:
+        line = f"  {a.title:<{width}}{judgment(a)}"
+        if a.status is Status.UNDETERMINED:
+            line += f" (missing evidence: {', '.join(a.missing) or 'see explain'})"
+        lines.append(line.rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def _fact_line(t: ExprTrace) -> str:
+    f = t.fact
+    assert f is not None
+    if not f.present:
+        return f"{f.name} = unknown (not in the evidence) — {f.description}"
+    text = f"{f.name} = {value_text(t.value, f.type)}  [{f.document} line {f.line}]"
+    if f.status and f.status != "open":
+        text += f" ({f.status.replace('_', ' ')})"
+    if f.quote:
+        text += f' "{f.quote}"'
+    return text
+
+
+def _expr_lines(t: ExprTrace, depth: int, out: list[str]) -> None:
+    pad = "    " * depth
+    if t.fact is not None:
+        out.append(pad + _fact_line(t))
+        return
+    if t.rule is not None:
+        out.append(f"{pad}{t.text} = {value_text(t.value)} (rule {t.rule})")
+        return
+    if not t.children:
+        if t.constant is not None or t.counter is not None:
+            out.append(f"{pad}{t.text} = {value_text(t.value)}")
+        return
+    out.append(f"{pad}{t.text}  => {value_text(t.value)}")
+    for c in t.children:
+        _expr_lines(c, depth + 1, out)
+
+
+def _rule_lines(r: RuleTrace, out: list[str]) -> None:
+    name = r.key.split(".", 1)[1]
+    word = outcome_word(r.kind, r.outcome)
+    extra = " (exceeded)" if r.exceeded is True else ""
+    out.append(f"    [{word}{extra}] {name}: {r.title}")
+    if r.cite:
+        out.append(f"        cite: {r.cite}")
+    if r.recommendation and r.outcome is True:
+        out.append(f"        recommendation: {r.recommendation}")
+    if r.when is not None:
+        out.append(f"        when {r.when.text}  => {value_text(r.when.value)}")
+        for c in r.when.children or (r.when,):
+            _expr_lines(c, 3, out)
+
+
+def explain_area(t: AreaTrace) -> str:
+    r = t.result
+    out = [f"{r.title} ({r.name}): {judgment(r)}"]
+    if t.question:
+        out.append(f"  {t.question}")
+    if r.note:
+        out.append(f"  note: {r.note}")
+    if r.ladder and t.rungs:
+        out.append(f"  Ladder {r.ladder}, first rung that holds wins:")
+        for rung in t.rungs:
+            mark = "fires" if rung.value is True else ("undecided" if rung.value not in (True, False) else "no")
+            cond = "otherwise" if rung.otherwise else f"when {rung.condition.text}"  # type: ignore[union-attr]
+            out.append(f"    [{mark}] {rung.grade} {cond}")
+            if rung.condition is not None:
+                for c in rung.condition.children or (rung.condition,):
+                    _expr_lines(c, 2, out)
+    if r.status is Status.UNDETERMINED:
+        out.append("  Undetermined: the evidence does not decide the rung above.")
+        out.append("  Missing evidence that would decide it: " + (", ".join(r.missing) or "none listed"))
+    out.append("  Counters: " + ", ".join(f"{k} {value_text(v)}" for k, v in r.counters.items()))
+    for kind, heading in KIND_HEADINGS:
+        rules = [x for x in t.rules if x.kind == kind]
+        if rules:
+            out.append(f"  {heading}:")
+            for x in rules:
+                _rule_lines(x, out)
+    return "\n".join(out) + "\n"
+
+
+def explain(traces: tuple[AreaTrace, ...]) -> str:
+    return "\n".join(explain_area(t) for t in traces)

@@ -1,0 +1,91 @@
+"""The JSON trace: the versioned contract that every other view is derived from."""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from .. import __version__
+from ..evidence import Bundle
+from ..program import Program
+from ..trace import AreaTrace, ExprTrace, RuleTrace, RungTrace
+from .values import outcome_word, value_json
+
+TRACE_VERSION = "1.0"
+
+
+def expr_json(t: ExprTrace) -> dict[str, Any]:
+    out: dict[str, Any] = {"expr": t.text, "value": value_json(t.value)}
+    if t.fact is not None:
+        f = t.fact
+        out["fact"] = {"name": f.name, "present": f.present, "type": f.type, "description": f.description,
+                       "source": ({"document": f.document, "line": f.line, "quote": f.quote}
+                                  if f.present else None),
+                       "status": f.status}
+    if t.rule is not None:
+        out["rule"] = t.rule
+    if t.constant is not None:
+        out["constant"] = t.constant
+    if t.counter is not None:
+        out["counter"] = t.counter
+    if t.children:
+        out["children"] = [expr_json(c) for c in t.children]
+    return out
+
+
+def rule_json(r: RuleTrace) -> dict[str, Any]:
+    return {
+        "rule": r.key, "kind": r.kind, "title": r.title, "cite": r.cite,
+        "recommendation": r.recommendation, "severe": r.severe,
+        "outcome": value_json(r.outcome), "reading": outcome_word(r.kind, r.outcome),
+        "exceeded": value_json(r.exceeded),
+        "span": r.span.to_json(),
+        "when": expr_json(r.when) if r.when else None,
+        "exceeded_when": expr_json(r.exceeded_when) if r.exceeded_when else None,
+    }
+
+
+def rung_json(r: RungTrace) -> dict[str, Any]:
+    return {"grade": r.grade, "otherwise": r.otherwise, "value": value_json(r.value),
+            "condition": expr_json(r.condition) if r.condition else None, "span": r.span.to_json()}
+
+
+def area_json(t: AreaTrace) -> dict[str, Any]:
+    r = t.result
+    return {
+        "area": r.name, "title": r.title, "question": t.question,
+        "status": r.status.value,
+        "grade": r.grade.key if r.grade is not None else None,
+        "ladder": r.ladder, "rung": r.rung,
+        "counters": {k: value_json(v) for k, v in r.counters.items()},
+        "missing_evidence": list(r.missing), "note": r.note,
+        "rungs": [rung_json(x) for x in t.rungs],
+        "rules": [rule_json(x) for x in t.rules],
+    }
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def trace_document(program: Program, runs: list[tuple[Bundle, tuple[AreaTrace, ...]]]) -> dict[str, Any]:
+    fw = program.framework
+    return {
+        "trace_version": TRACE_VERSION,
+        "engine": {"name": "peelrules", "version": __version__},
+        "framework": {"id": fw.name, "title": fw.title, "version": fw.version},
+        "inputs": {
+            "rules": sorted(({"file": s.name, "sha256": sha256(s.text)} for s in program.sources),
+                            key=lambda d: d["file"]),
+            "evidence": sorted(({"file": b.file, "sha256": b.sha256} for b, _ in runs), key=lambda d: d["file"]),
+        },
+        "results": [
+            {"evidence": b.file, "force": b.force, "areas": [area_json(t) for t in traces]}
+            for b, traces in runs
+        ],
+    }
+
+
+def dumps(doc: dict[str, Any]) -> str:
+    """Canonical JSON: sorted keys, two-space indent, UTF-8 text, final newline."""
+    return json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"

@@ -1,0 +1,63 @@
+"""Stable formatting of runtime values, shared by every renderer."""
+from __future__ import annotations
+
+from ..unparse import format_number
+from ..values import UNKNOWN, Estimate, Interval, Ratio, Value
+
+
+def value_json(v: Value) -> object:
+    """The JSON form of a runtime value: one format for every run and machine."""
+    if v is UNKNOWN:
+        return "unknown"
+    if isinstance(v, bool) or isinstance(v, (int, str)):
+        return v
+    if isinstance(v, float):
+        return int(v) if v.is_integer() and abs(v) < 1e15 else v
+    if isinstance(v, Interval):
+        return {"min": value_json(v.lo), "max": value_json(v.hi)}
+    if isinstance(v, Estimate):
+        return {"estimate": value_json(v.value), "ci": value_json(v.ci), "sample": v.sample}
+    if isinstance(v, Ratio):
+        return {"k": v.k, "n": v.n}
+    raise TypeError(f"no JSON form for {v!r}")
+
+
+def pct(x: float) -> str:
+    text = f"{x * 100:.1f}".rstrip("0").rstrip(".")
+    return f"{text}%"
+
+
+def value_text(v: Value, type_name: str | None = None) -> str:
+    """A short human form: 86 of 90 (95.6%), 85.2% ± 5.1% (n=183), 2 to 4, unknown."""
+    if v is UNKNOWN:
+        return "unknown"
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if isinstance(v, Ratio):
+        return f"{v.k} of {v.n}" + (f" ({pct(v.k / v.n)})" if v.n else "")
+    if isinstance(v, Estimate):
+        return f"{pct(v.value)} ± {pct(v.ci)} (sample {v.sample})"
+    if isinstance(v, Interval):
+        return f"between {value_text(v.lo)} and {value_text(v.hi)}"
+    if isinstance(v, (int, float)):
+        if type_name == "percent":
+            return pct(v)
+        if isinstance(v, float) and not v.is_integer():
+            return f"{v:.4g}"
+        return format_number(v)
+    if isinstance(v, str):
+        return v
+    return str(v)
+
+
+def outcome_word(kind: str, v: Value) -> str:
+    """How a rule's outcome reads for its kind: met / not met for characteristics, raised / not raised else."""
+    if v is UNKNOWN:
+        return "unknown"
+    if kind == "characteristic":
+        return "met" if v else "not met"
+    if kind in ("innovative_practice", "good_practice"):
+        return "found" if v else "not found"
+    return "raised" if v else "not raised"

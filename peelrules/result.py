@@ -1,0 +1,42 @@
+"""What an evaluation decides: per area a grade or a status, and every rule's outcome."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .grades import Grade, Status
+from .values import Value
+
+
+@dataclass(frozen=True)
+class RuleOutcome:
+    key: str  # "area.rule"
+    kind: str
+    outcome: Value  # True, False or UNKNOWN
+    exceeded: Value = False  # characteristics only
+
+
+@dataclass(frozen=True)
+class AreaResult:
+    name: str
+    title: str
+    status: Status
+    grade: Grade | None
+    ladder: str | None
+    rung: int | None  # index of the rung that fired, or that could not be decided
+    counters: dict[str, Value]
+    outcomes: tuple[RuleOutcome, ...]
+    missing: tuple[str, ...] = ()  # facts whose absence leaves the area undetermined
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class BundleResult:
+    file: str
+    force: str
+    areas: tuple[AreaResult, ...]
+
+    def area(self, name: str) -> AreaResult:
+        for a in self.areas:
+            if a.name == name:
+                return a
+        raise KeyError(name)

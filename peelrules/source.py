@@ -1,0 +1,44 @@
+"""Source files and spans: where every piece of a rule file or evidence file came from."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Span:
+    """A region of a source file; 1-based line and column, end exclusive."""
+
+    file: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+    def to_json(self) -> dict[str, object]:
+        return {"file": self.file, "line": self.line, "column": self.column,
+                "end_line": self.end_line, "end_column": self.end_column}
+
+
+NO_SPAN = Span("<none>", 0, 0, 0, 0)
+
+
+def span_field() -> Span:
+    """A dataclass field for spans that equality and hashing ignore, so trees compare by content."""
+    return field(default=NO_SPAN, compare=False, repr=False)  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """The text of one file, with the name it is shown under in messages and traces."""
+
+    name: str
+    text: str
+
+    def line_text(self, line: int) -> str:
+        lines = self.text.splitlines()
+        if 1 <= line <= len(lines):
+            return lines[line - 1]
+        return ""

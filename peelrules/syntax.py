@@ -1,0 +1,52 @@
+"""The cached lark parser for grammar/peel.lark, and readable words for its terminals."""
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+
+from lark import Lark
+from lark.lexer import PatternStr
+
+# Words for the named terminals of the grammar; keyword and punctuation terminals are shown as written.
+TOKEN_WORDS: dict[str, str] = {
+    "NAME": "a name (lower case letters, digits and _)",
+    "STRING": 'quoted text ("...")',
+    "NUMBER": "a number",
+    "PERCENT": "a percentage such as 90%",
+    "DATE": "a date such as 2022-05-31",
+    "$END": "the end of the file",
+}
+
+
+def grammar_text() -> str:
+    return resources.files("peelrules.grammar").joinpath("peel.lark").read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
+def parser() -> Lark:
+    return Lark(grammar_text(), parser="lalr", lexer="contextual", propagate_positions=True,
+                maybe_placeholders=False, cache=False)
+
+
+@lru_cache(maxsize=1)
+def _terminal_words() -> dict[str, str]:
+    words = dict(TOKEN_WORDS)
+    for term in parser().terminals:
+        if isinstance(term.pattern, PatternStr):
+            words[term.name] = f"`{term.pattern.value}`"
+    return words
+
+
+def describe_terminal(name: str) -> str:
+    return _terminal_words().get(name, name.lower())
+
+
+def describe_expected(names: set[str] | frozenset[str]) -> str:
+    words = sorted({describe_terminal(n) for n in names})
+    if not words:
+        return "nothing more"
+    if len(words) == 1:
+        return words[0]
+    if len(words) > 12:
+        words = words[:12] + ["..."]
+    return ", ".join(words[:-1]) + " or " + words[-1]

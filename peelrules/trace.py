@@ -1,0 +1,64 @@
+"""The explanation trace: a typed tree from area to ladder rungs, rules, sub-expressions and facts."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .result import AreaResult
+from .source import Span
+from .values import Value
+
+
+@dataclass(frozen=True)
+class FactLeaf:
+    name: str
+    present: bool
+    type: str
+    description: str
+    document: str | None = None
+    line: int | None = None
+    quote: str | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class ExprTrace:
+    text: str
+    value: Value
+    children: tuple["ExprTrace", ...] = ()
+    fact: FactLeaf | None = None
+    rule: str | None = None  # key of a referenced rule
+    constant: str | None = None
+    counter: str | None = None
+
+
+@dataclass(frozen=True)
+class RuleTrace:
+    key: str
+    kind: str
+    title: str
+    cite: str | None
+    recommendation: str | None
+    severe: bool
+    span: Span
+    outcome: Value
+    exceeded: Value
+    when: ExprTrace | None
+    exceeded_when: ExprTrace | None
+
+
+@dataclass(frozen=True)
+class RungTrace:
+    grade: str
+    otherwise: bool
+    value: Value
+    condition: ExprTrace | None
+    span: Span
+
+
+@dataclass(frozen=True)
+class AreaTrace:
+    result: AreaResult
+    question: str | None
+    span: Span
+    rungs: tuple[RungTrace, ...]
+    rules: tuple[RuleTrace, ...]

@@ -1,0 +1,65 @@
+"""Expressions back to canonical source text (used by traces, messages and the formatter)."""
+from __future__ import annotations
+
+from . import nodes as n
+
+# binding strength: larger binds tighter
+_PREC = {"or": 1, "and": 2, "not": 3, "cmp": 4, "+": 5, "-": 5, "*": 6, "/": 6, "neg": 7, "atom": 8}
+
+
+def _prec(e: n.Expr) -> int:
+    if isinstance(e, n.Binary):
+        return _PREC["cmp"] if e.op in n.COMPARE_OPS else _PREC[e.op]
+    if isinstance(e, n.Unary):
+        return _PREC["not"] if e.op == "not" else _PREC["neg"]
+    if isinstance(e, n.InList):
+        return _PREC["cmp"]
+    return _PREC["atom"]
+
+
+def format_number(value: int | float) -> str:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(value)
+
+
+def unparse(e: n.Expr) -> str:
+    if isinstance(e, n.Number):
+        return format_number(e.value)
+    if isinstance(e, n.Percent):
+        return f"{e.text}%"
+    if isinstance(e, n.String):
+        return '"' + e.value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    if isinstance(e, n.Bool):
+        return "true" if e.value else "false"
+    if isinstance(e, n.Name):
+        return e.dotted
+    if isinstance(e, (n.FactRef, n.ConstRef, n.CounterRef)):
+        return e.name
+    if isinstance(e, n.RuleRef):
+        return e.written or e.key
+    if isinstance(e, n.AssessmentLit):
+        return e.value
+    if isinstance(e, n.Call):
+        return f"{e.func}({', '.join(unparse(a) for a in e.args)})"
+    if isinstance(e, n.Unary):
+        inner = _wrap(e.operand, _prec(e), strict=False)
+        return f"not {inner}" if e.op == "not" else f"-{inner}"
+    if isinstance(e, n.InList):
+        opts = ", ".join(unparse(o) for o in e.options)
+        word = "not in" if e.negated else "in"
+        return f"{_wrap(e.item, _PREC['cmp'], strict=True)} {word} [{opts}]"
+    if isinstance(e, n.Binary):
+        p = _prec(e)
+        # comparisons never chain: both sides must bind tighter; other operators are left-associative
+        left_strict = e.op in n.COMPARE_OPS
+        return f"{_wrap(e.left, p, strict=left_strict)} {e.op} {_wrap(e.right, p, strict=True)}"
+    raise TypeError(f"cannot unparse {e!r}")  # pragma: no cover
+
+
+def _wrap(e: n.Expr, parent: int, strict: bool) -> str:
+    text = unparse(e)
+    p = _prec(e)
+    if p < parent or (strict and p == parent):
+        return f"({text})"
+    return text

@@ -1,0 +1,191 @@
+"""Runtime values and three-valued (Kleene) operations.
+
+`UNKNOWN` stands for anything that cannot be known from the evidence: a missing fact, a division by zero,
+or any operation on an unknown. Counters whose rules are partly unknown are `Interval`s; a comparison
+that holds for part of an interval only is unknown.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+
+class _Unknown:
+    _instance: "_Unknown | None" = None
+
+    def __new__(cls) -> "_Unknown":
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "unknown"
+
+    def __bool__(self) -> bool:  # guard against accidental truth tests
+        raise TypeError("unknown has no truth value; use the Kleene operations")
+
+
+UNKNOWN = _Unknown()
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A survey estimate: point value with a confidence half-width and sample size (fractions for percents)."""
+
+    value: float
+    ci: float
+    sample: int
+
+    @property
+    def lower(self) -> float:
+        return max(0.0, self.value - self.ci)
+
+    @property
+    def upper(self) -> float:
+        return min(1.0, self.value + self.ci)
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """k of n, such as 86 of 90 case files."""
+
+    k: int
+    n: int
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A number known only to lie between lo and hi (both inclusive)."""
+
+    lo: float
+    hi: float
+
+
+Value = Union[bool, int, float, str, Estimate, Ratio, Interval, _Unknown]
+
+ASSESSMENT_ORDER = {"not_met": 0, "partly_met": 1, "met": 2, "exceeded": 3}
+
+
+def is_unknown(v: object) -> bool:
+    return v is UNKNOWN
+
+
+def to_number(v: Value) -> "float | int | Interval | _Unknown":
+    if v is UNKNOWN:
+        return UNKNOWN
+    if isinstance(v, Estimate):
+        return v.value
+    if isinstance(v, Ratio):
+        return UNKNOWN if v.n == 0 else v.k / v.n
+    if isinstance(v, bool):
+        raise TypeError("a flag is not a number")
+    return v  # type: ignore[return-value]
+
+
+def k_not(v: Value) -> Value:
+    return UNKNOWN if v is UNKNOWN else (not v)
+
+
+def k_and(a: Value, b: Value) -> Value:
+    if a is False or b is False:
+        return False
+    if a is UNKNOWN or b is UNKNOWN:
+        return UNKNOWN
+    return True
+
+
+def k_or(a: Value, b: Value) -> Value:
+    if a is True or b is True:
+        return True
+    if a is UNKNOWN or b is UNKNOWN:
+        return UNKNOWN
+    return False
+
+
+def _bounds(v: object) -> tuple[float, float]:
+    if isinstance(v, Interval):
+        return v.lo, v.hi
+    return v, v  # type: ignore[return-value]
+
+
+def _arith(op: str, a: object, b: object) -> object:
+    if isinstance(a, Interval) or isinstance(b, Interval):
+        alo, ahi = _bounds(a)
+        blo, bhi = _bounds(b)
+        if op == "/" and blo <= 0 <= bhi:
+            return UNKNOWN
+        corners = [_arith(op, x, y) for x in (alo, ahi) for y in (blo, bhi)]
+        lo, hi = min(corners), max(corners)  # type: ignore[type-var]
+        return lo if lo == hi else Interval(lo, hi)  # type: ignore[arg-type]
+    if op == "+":
+        return a + b  # type: ignore[operator]
+    if op == "-":
+        return a - b  # type: ignore[operator]
+    if op == "*":
+        return a * b  # type: ignore[operator]
+    if b == 0:
+        return UNKNOWN
+    return a / b  # type: ignore[operator]
+
+
+_CMP = {
+    ">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
+    "<": lambda a, b: a < b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b,
+}
+
+
+def compare(op: str, a: Value, b: Value) -> Value:
+    if a is UNKNOWN or b is UNKNOWN:
+        return UNKNOWN
+    if isinstance(a, str) and a in ASSESSMENT_ORDER and isinstance(b, str) and b in ASSESSMENT_ORDER:
+        return _CMP[op](ASSESSMENT_ORDER[a], ASSESSMENT_ORDER[b])
+    if isinstance(a, (str, bool)) or isinstance(b, (str, bool)):
+        return _CMP[op](a, b)
+    x, y = to_number(a), to_number(b)
+    if x is UNKNOWN or y is UNKNOWN:
+        return UNKNOWN
+    if isinstance(x, Interval) or isinstance(y, Interval):
+        xlo, xhi = _bounds(x)
+        ylo, yhi = _bounds(y)
+        outcomes = {_CMP[op](p, q) for p in {xlo, xhi} for q in {ylo, yhi}}
+        if op in ("==", "!="):
+            # equality holds throughout only if both are the same single point
+            if xlo == xhi == ylo == yhi:
+                return _CMP[op](xlo, ylo)
+            overlap = not (xhi < ylo or yhi < xlo)
+            if not overlap:
+                return op == "!="
+            return UNKNOWN
+        return outcomes.pop() if len(outcomes) == 1 else UNKNOWN
+    return _CMP[op](x, y)
+
+
+def apply_binary(op: str, a: Value, b: Value) -> Value:
+    if op == "and":
+        return k_and(a, b)
+    if op == "or":
+        return k_or(a, b)
+    if op in _CMP:
+        return compare(op, a, b)
+    x, y = to_number(a), to_number(b)
+    if x is UNKNOWN or y is UNKNOWN:
+        return UNKNOWN
+    return _arith(op, x, y)  # type: ignore[return-value]
+
+
+def apply_unary(op: str, v: Value) -> Value:
+    if op == "not":
+        return k_not(v)
+    x = to_number(v)
+    if x is UNKNOWN:
+        return UNKNOWN
+    if isinstance(x, Interval):
+        return Interval(-x.hi, -x.lo)
+    return -x  # type: ignore[operator]
+
+
+def k_in(item: Value, options: list[Value]) -> Value:
+    result: Value = False
+    for o in options:
+        result = k_or(result, compare("==", item, o))
+    return result
