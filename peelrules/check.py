@@ -170,6 +170,8 @@ class _Checker:
             self.error("PR212", f"unknown function '{e.func}'", e.span,
                        _suggest(e.func, list(FUNCTIONS)) or f"functions are: {', '.join(sorted(FUNCTIONS))}")
             return e, "?"
+        if e.func == "first_known":
+            return self.resolve_first_known(e, r)
         if len(e.args) != 1:
             self.error("PR212", f"{e.func}() takes one argument, not {len(e.args)}", e.span, FUNCTIONS[e.func])
             return e, "?"
@@ -182,6 +184,23 @@ class _Checker:
         allowed = ("estimate",) if e.func in ("lower", "upper") else ("estimate", "ratio")
         self.expect(ty, allowed, e.args[0], f"{e.func}()")
         return out, "number"
+
+    def resolve_first_known(self, e: n.Call, r) -> tuple[n.Expr, str]:  # type: ignore[no-untyped-def]
+        if not e.args:
+            self.error("PR212", "first_known() needs at least one argument", e.span, FUNCTIONS[e.func])
+            return e, "?"
+        args, types = [], []
+        for a in e.args:
+            ra, ty = r(a)
+            args.append(ra)
+            types.append(ty)
+        known = [t for t in types if t != "?"]
+        first = known[0] if known else "?"
+        for a, t in zip(e.args, types):
+            if t != "?" and first != "?" and t != first and not (t in NUMERIC and first in NUMERIC):
+                self.error("PR204", f"first_known() needs arguments of one type: '{unparse(a)}' is {_a(t)}, "
+                           f"not {_a(first)}", a.span, "compare each to a value first, e.g. `x >= met`")
+        return replace(e, args=tuple(args)), ("number" if first in NUMERIC else first)
 
     def resolve_name(self, e: n.Name, *, area: str | None, ladder: bool, constant: bool,
                      deps: set[str] | None, rule_key: str | None) -> tuple[n.Expr, str]:

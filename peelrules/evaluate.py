@@ -125,6 +125,11 @@ class Evaluator:
         raise TypeError(f"cannot evaluate {e!r}")  # pragma: no cover
 
     def call(self, e: n.Call, env: _Env) -> tuple[Value, ExprTrace | None]:
+        if e.func == "first_known":
+            evaluated = [self.eval(a, env) for a in e.args]
+            v = next((x for x, _ in evaluated if x is not UNKNOWN), UNKNOWN)
+            kids = tuple(t for _, t in evaluated)
+            return v, (ExprTrace(unparse(e), v, kids) if env.trace else None)  # type: ignore[arg-type]
         arg, t = self.eval(e.args[0], env)
         v: Value
         if e.func == "present":

@@ -45,7 +45,10 @@ def read_source(path: Path, name: str | None = None) -> SourceFile:
 
 def shipped_rules_dir() -> Path:
     """The PEEL 2021/22 rule set installed with the package."""
-    return Path(str(resources.files("peelrules.rules").joinpath(SHIPPED_RULES)))
+    try:
+        return Path(str(resources.files("peelrules.rules").joinpath(SHIPPED_RULES)))
+    except ModuleNotFoundError:  # a source checkout imported without installing
+        return Path(__file__).resolve().parent.parent / "rules" / SHIPPED_RULES
 
 
 def rule_sources(path: Path | None) -> list[SourceFile]:

@@ -40,6 +40,8 @@ FUNCTIONS: dict[str, str] = {
     "sample": "sample(x): the sample size of an estimate, or the n of a ratio",
     "present": "present(x): true when the bundle gives fact x, false when it does not (never unknown)",
     "remediated": "remediated(x): true when fact x is marked as remediated during or after the inspection",
+    "first_known": "first_known(a, b, ...): the first of its arguments that is known (a measured value, "
+                   "else a qualitative finding)",
 }
 
 

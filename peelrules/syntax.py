@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 
 from lark import Lark
 from lark.lexer import PatternStr
@@ -19,7 +20,11 @@ TOKEN_WORDS: dict[str, str] = {
 
 
 def grammar_text() -> str:
-    return resources.files("peelrules.grammar").joinpath("peel.lark").read_text(encoding="utf-8")
+    """The grammar shipped in the wheel (peelrules.grammar), or grammar/ beside a source checkout."""
+    try:
+        return resources.files("peelrules.grammar").joinpath("peel.lark").read_text(encoding="utf-8")
+    except ModuleNotFoundError:
+        return (Path(__file__).resolve().parent.parent / "grammar" / "peel.lark").read_text(encoding="utf-8")
 
 
 @lru_cache(maxsize=1)
