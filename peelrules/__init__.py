@@ -12,8 +12,7 @@ from .diagnostics import Diagnostic, PeelError
 from .evaluate import Evaluator
 from .evidence import Bundle, load_bundle
 from .loader import read_source, rule_sources
-from .lower import parse_source
-from .nodes import Module
+from .lower import Parsed, parse_recovering
 from .program import Program
 from .result import BundleResult
 from .source import SourceFile
@@ -21,26 +20,25 @@ from .trace import AreaTrace
 
 __version__ = "0.1.0"
 __all__ = ["PeelError", "Diagnostic", "Program", "Bundle", "BundleResult", "AreaTrace",
-           "parse_rules", "load_rules", "load_evidence", "evaluate", "explain", "__version__"]
+           "parse_rules", "check_rules", "load_rules", "load_evidence", "evaluate", "explain", "__version__"]
 
 
-def parse_rules(sources: list[SourceFile]) -> list[Module]:
-    """Parse every file; collect the syntax errors of all files before failing."""
-    modules, diags = [], []
-    for src in sources:
-        try:
-            modules.append(parse_source(src))
-        except PeelError as err:
-            diags.extend(err.diagnostics)
-    if diags:
-        raise PeelError(diags)
-    return modules
+def parse_rules(sources: list[SourceFile]) -> list[Parsed]:
+    """Parse every file, recovering from syntax errors so that all of them are reported."""
+    return [parse_recovering(src) for src in sources]
+
+
+def check_rules(sources: list[SourceFile]) -> Program:
+    """Parse and check rule sources together; raise PeelError with every syntax and check error."""
+    parsed = parse_rules(sources)
+    lost = frozenset().union(*(p.lost_names for p in parsed)) if parsed else frozenset()
+    prior = tuple(d for p in parsed for d in p.diagnostics)
+    return check([p.module for p in parsed], sources, lost, prior)
 
 
 def load_rules(path: str | Path | None = None) -> Program:
     """Parse and check a rule set folder (or file); None means the shipped PEEL 2021/22 rules."""
-    sources = rule_sources(Path(path) if path is not None else None)
-    return check(parse_rules(sources), sources)
+    return check_rules(rule_sources(Path(path) if path is not None else None))
 
 
 def load_evidence(path: str | Path, program: Program) -> Bundle:

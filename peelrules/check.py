@@ -25,7 +25,8 @@ def _suggest(word: str, candidates: list[str]) -> str | None:
 
 
 class _Checker:
-    def __init__(self, sources: list[SourceFile]):
+    def __init__(self, sources: list[SourceFile], lost: frozenset[str] = frozenset()):
+        self.lost = lost  # names whose definitions were dropped by syntax errors: no follow-on errors
         self.diags: list[Diagnostic] = []
         self.lines = {s.name: s for s in sources}
         self.decls: dict[str, n.EvidenceDecl] = {}
@@ -39,6 +40,12 @@ class _Checker:
         self.dep_spans: dict[tuple[str, str], Span] = {}
 
     # ------------------------------------------------------------ reporting
+    def unresolved(self, code: str, parts: tuple[str, ...], message: str, span: Span, hint: str | None) -> None:
+        """Report a name that does not resolve, unless a syntax error already took its definition."""
+        if "*" in self.lost or any(p in self.lost for p in parts):
+            return
+        self.error(code, message, span, hint)
+
     def error(self, code: str, message: str, span: Span | None, hint: str | None = None) -> None:
         text = self.lines[span.file].line_text(span.line) if span and span.file in self.lines else ""
         self.diags.append(Diagnostic(code, message, span, hint, line_text=text))
@@ -63,7 +70,7 @@ class _Checker:
                     self._declare(self.ladders, item.name, item, "ladder")
                 elif isinstance(item, n.Area):
                     self._declare(self.areas, item.name, item, "area")
-        if not frameworks:
+        if not frameworks and not self.lost:
             self.error("PR211", "the rule set has no framework header", None,
                        'add `framework peel_2021_22 "Title" { version "..." }` to one rule file')
         for extra in frameworks[1:]:
@@ -228,7 +235,7 @@ class _Checker:
             if ladder:
                 candidates += list(COUNTERS)
             where = "constant, counter or rule" if ladder else "constant, rule or assessment value"
-            self.error("PR201", f"unknown name '{name}'", e.span,
+            self.unresolved("PR201", e.parts, f"unknown name '{name}'", e.span,
                        _suggest(name, candidates) or f"define it with `let {name} = ...`, or use a known {where}")
             return e, "?"
         if word in self.decls:
@@ -243,12 +250,12 @@ class _Checker:
                 return self.rule_ref(head, rest[0], word, e.span, rule_key), "flag"
             if rest[0] in self.area_lets.get(head, {}):
                 return n.ConstRef(word, word, span=e.span), self.const_types.get(word, "?")
-            self.error("PR201", f"area '{head}' has no rule '{rest[0]}'", e.span,
+            self.unresolved("PR201", e.parts, f"area '{head}' has no rule '{rest[0]}'", e.span,
                        _suggest(rest[0], [r.name for r in self.areas[head].rules])
                        or f"the rules of '{head}' are listed in its area block")
             return e, "?"
         rule_keys = [f"{a}.{r.name}" for a, ar in self.areas.items() for r in ar.rules]
-        self.error("PR203", f"unknown evidence item '{word}'", e.span,
+        self.unresolved("PR203", e.parts, f"unknown evidence item '{word}'", e.span,
                    _suggest(word, list(self.decls) + rule_keys)
                    or "declare it in an `evidence` block, or check the spelling")
         return e, "?"
@@ -330,7 +337,7 @@ class _Checker:
             elif area.grade_by in shared:
                 ladder = shared[area.grade_by]
             else:
-                self.error("PR208", f"unknown ladder '{area.grade_by}'", area.grade_by_span,
+                self.unresolved("PR208", (area.grade_by,), f"unknown ladder '{area.grade_by}'", area.grade_by_span,
                            _suggest(area.grade_by, list(local) + list(shared))
                            or "define it with `ladder name { ... }`")
         elif len(local) == 1:
@@ -380,9 +387,15 @@ def _fold(e: n.Expr, env: dict[str, object]) -> object:
     return None
 
 
-def check(modules: list[n.Module], sources: list[SourceFile]) -> Program:
-    """Check parsed modules together as one rule set; raise PeelError listing every problem."""
-    c = _Checker(sources)
+def check(modules: list[n.Module], sources: list[SourceFile], lost: frozenset[str] = frozenset(),
+          prior: tuple[Diagnostic, ...] = ()) -> Program:
+    """Check parsed modules together as one rule set; raise PeelError listing every problem.
+
+    `lost` names definitions that syntax errors removed (references to them are not reported again);
+    `prior` holds those syntax errors, reported together with the check's own.
+    """
+    c = _Checker(sources, lost)
+    c.diags.extend(prior)
     framework = c.collect(modules)
     c.constants()
     shared = {name: c.check_ladder(lad, None) for name, lad in c.ladders.items()}

@@ -1,6 +1,8 @@
 """Parse tree -> AST. lark's trees, tokens and errors never leave this module."""
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from decimal import Decimal
 
 from lark import Token, Tree
@@ -25,6 +27,81 @@ def parse_source(src: SourceFile) -> n.Module:
     return _Lower(src.name).module(tree)
 
 
+MAX_SYNTAX_ERRORS = 20
+_STATEMENT = re.compile(r"^(\s*)(framework|evidence|let|ladder|area|characteristic|cause_of_concern|"
+                        r"area_for_improvement|innovative_practice|good_practice)\b(\s+([a-z_][a-z0-9_]*))?")
+_TOP_LEVEL = {"framework", "evidence", "let", "ladder", "area"}
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A file parsed with recovery: what could be read, every syntax error, and the names lost to them."""
+
+    module: n.Module
+    diagnostics: tuple[Diagnostic, ...]
+    lost_names: frozenset[str]
+
+
+def parse_recovering(src: SourceFile) -> Parsed:
+    """Parse a file; on a syntax error, blank out the statement that holds it and parse again.
+
+    Statements are found by their leading keyword (a rule, or a top-level block), and blanked line for
+    line so every later position stays right. This reports independent errors of one file in one run
+    and still gives the checker everything else in the file.
+    """
+    lines = src.text.split("\n")
+    diags: list[Diagnostic] = []
+    lost: set[str] = set()
+    seen: set[tuple[int, int]] = set()
+    while True:
+        text = "\n".join(lines)
+        try:
+            tree = parser().parse(text)
+            return Parsed(_Lower(src.name).module(tree), tuple(diags), frozenset(lost))
+        except UnexpectedInput as err:
+            diag = _syntax_diagnostic(src, err)
+            assert diag.span is not None
+            pos = (diag.span.line, diag.span.column)
+            if pos not in seen:
+                diags.append(diag)
+            seen.add(pos)
+            region = _statement_region(lines, diag.span.line - 1, diag.span.column - 1)
+            if region is None or len(diags) >= MAX_SYNTAX_ERRORS or len(seen) > MAX_SYNTAX_ERRORS:
+                return Parsed(n.Module(src.name, ()), tuple(diags), frozenset(lost | {"*"}))
+            start, end, name = region
+            if name:
+                lost.add(name)
+            for i in range(start, end + 1):
+                lines[i] = ""
+
+
+def _statement_region(lines: list[str], row: int, col: int) -> tuple[int, int, str | None] | None:
+    """The lines [start, end] of the statement holding the error at (row, col), and the name it defines."""
+    row = min(row, len(lines) - 1)
+    starts = [i for i, line in enumerate(lines) if _STATEMENT.match(line)]
+    before = [i for i in starts if i <= row]
+    if not before:
+        return None
+    start = before[-1]
+    m = _STATEMENT.match(lines[start])
+    assert m is not None
+    if start == row and col <= len(m.group(1)) and len(before) > 1:
+        # the error is the first word of a statement: the statement before it is unfinished
+        start = before[-2]
+        m = _STATEMENT.match(lines[start])
+        assert m is not None
+    top = m.group(2) in _TOP_LEVEL and not m.group(1)
+    end = len(lines) - 1
+    for i in range(start + 1, len(lines)):
+        if i in starts and (not top or not lines[i].startswith((" ", "\t"))):
+            end = i - 1
+            break
+        if lines[i].startswith("}"):
+            end = i if top else i - 1
+            break
+    return start, max(start, end), m.group(4)
+
+
 def percent_value(text: str) -> float:
     """`85.2` (the digits before %) -> 0.852, correctly rounded."""
     return float(Decimal(text) / 100)
@@ -40,16 +117,25 @@ def _syntax_diagnostic(src: SourceFile, err: UnexpectedInput) -> Diagnostic:
     if isinstance(err, UnexpectedToken) and err.token.type == "$END" or isinstance(err, UnexpectedEOF):
         lines = src.text.splitlines() or [""]
         line, column = len(lines), len(lines[-1]) + 1
-        expected = describe_expected(set(getattr(err, "expected", ()) or ()))
-        return Diagnostic("PR103", "the file ends before the rule is complete",
-                          Span(src.name, line, column, line, column + 1),
-                          f"expected {expected}; is a closing `}}` missing?", line_text=src.line_text(line))
+        unclosed = _unclosed_block(src.text)
+        hint = (f"the block opened on line {unclosed} seems to lack its closing `}}`" if unclosed
+                else "is a closing `}` missing, or a statement unfinished?")
+        return Diagnostic("PR103", "the file ends before the last block or statement is complete",
+                          Span(src.name, line, column, line, column + 1), hint, line_text=src.line_text(line))
     if isinstance(err, UnexpectedToken):
         tok = err.token
         end = column + max(1, len(str(tok)))
         expected = set(err.accepts or err.expected)
         hint = _hint_for(str(tok), expected)
-        return Diagnostic("PR101", f"unexpected {describe_terminal(tok.type)} `{tok}`",
+        line_text = src.line_text(line)
+        if hint is None and column == len(line_text) - len(line_text.lstrip()) + 1 and line > 1:
+            if "RBRACE" in expected:
+                hint = f"the block before line {line} seems to lack its closing `}}`"
+            else:
+                hint = f"the statement before line {line} is unfinished: it needs {describe_expected(expected)}"
+        word = describe_terminal(tok.type)
+        what = word if word.startswith("`") else f"{word.split(' (')[0].removeprefix('a ')} `{tok}`"
+        return Diagnostic("PR101", f"unexpected {what}",
                           Span(src.name, line, column, line, end),
                           hint or f"expected {describe_expected(expected)}", line_text=src.line_text(line))
     assert isinstance(err, UnexpectedCharacters)
@@ -65,6 +151,22 @@ def _syntax_diagnostic(src: SourceFile, err: UnexpectedInput) -> Diagnostic:
         hint = "names are lower case snake_case, such as answer_standard"
     return Diagnostic("PR102", f"unexpected character {char!r}",
                       Span(src.name, line, column, line, column + 1), hint, line_text=src.line_text(line))
+
+
+def _unclosed_block(text: str) -> int | None:
+    """Line of the `{` most likely missing its `}`: the first whose closing brace is indented differently."""
+    stack: list[tuple[int, int]] = []
+    for row, line in enumerate(text.split("\n"), start=1):
+        indent = len(line) - len(line.lstrip())
+        code = re.sub(r'"([^"\\]|\\.)*"|#.*', "", line)
+        for ch in code:
+            if ch == "{":
+                stack.append((row, indent))
+            elif ch == "}" and stack:
+                open_row, open_indent = stack.pop()
+                if code.strip().startswith("}") and indent != open_indent:
+                    return open_row
+    return stack[-1][0] if stack else None
 
 
 def _hint_for(token: str, expected: set[str]) -> str | None:
