@@ -34,6 +34,7 @@ class _Checker:
         self.area_lets: dict[str, dict[str, n.Let]] = {}
         self.const_types: dict[str, str] = {}
         self.const_values: dict[str, object] = {}
+        self.const_text: dict[str, str] = {}
         self.ladders: dict[str, n.Ladder] = {}
         self.areas: dict[str, n.Area] = {}
         self.rule_deps: dict[str, set[str]] = {}
@@ -115,6 +116,7 @@ class _Checker:
             deps: set[str] = set()
             expr, ty = self.resolve(let.expr, area=area, ladder=False, constant=True, deps=deps)
             resolved[key] = expr
+            self.const_text[key] = unparse(let.expr)
             self.const_types[key] = ty
             order[key] = deps
         try:
@@ -122,7 +124,7 @@ class _Checker:
                 if key in resolved:
                     self.const_values[key] = _fold(resolved[key], self.const_values)
         except CycleError as err:
-            cycle = err.args[1]
+            cycle = list(reversed(err.args[1]))
             let = exprs[cycle[0]][0]
             self.error("PR205", "constants refer to each other in a cycle: " + " -> ".join(cycle), let.span,
                        "define one constant from literal values")
@@ -301,7 +303,7 @@ class _Checker:
                 cond, ty = self.resolve(cond, area=area, ladder=True)
                 self.expect(ty, ("flag",), rung.condition, "a ladder rung")  # type: ignore[arg-type]
             rungs.append(replace(rung, condition=cond))
-        if not lad.rungs or lad.rungs[-1].condition is not None:
+        if not any(r.condition is None for r in lad.rungs):
             self.error("PR206", f"ladder '{lad.name}' has no `otherwise` rung", lad.span,
                        "end the ladder with a rung such as `good otherwise`, so every area gets a grade")
         return replace(lad, rungs=tuple(rungs))
@@ -339,7 +341,8 @@ class _Checker:
             else:
                 self.unresolved("PR208", (area.grade_by,), f"unknown ladder '{area.grade_by}'", area.grade_by_span,
                            _suggest(area.grade_by, list(local) + list(shared))
-                           or "define it with `ladder name { ... }`")
+                           or (f"ladders are: {', '.join(sorted({*local, *shared}))}" if local or shared
+                               else "define one with `ladder name { ... }`"))
         elif len(local) == 1:
             ladder = next(iter(local.values()))
         else:
@@ -351,7 +354,7 @@ class _Checker:
         try:
             return tuple(TopologicalSorter(self.rule_deps).static_order())
         except CycleError as err:
-            cycle = list(err.args[1])  # [a, b, ..., a], each depending on the next
+            cycle = list(reversed(err.args[1]))  # graphlib lists dependencies first; show dependents first
             path = " -> ".join(cycle)
             span = self.dep_spans.get((cycle[0], cycle[1])) if len(cycle) > 1 else None
             self.error("PR205", f"rules depend on each other in a cycle: {path}", span,
@@ -404,4 +407,5 @@ def check(modules: list[n.Module], sources: list[SourceFile], lost: frozenset[st
     if c.diags:
         raise PeelError(c.diags)
     assert framework is not None
-    return Program(framework, dict(c.decls), dict(c.const_values), areas, order, tuple(sources))
+    return Program(framework, dict(c.decls), dict(c.const_values), dict(c.const_text), areas, order,
+                   tuple(sources))

@@ -21,6 +21,9 @@ COUNTED_KINDS = {"cause_of_concern": "concerns", "area_for_improvement": "improv
                  "innovative_practice": "innovative"}
 
 
+_EMPTY_BUNDLE = Bundle("<none>", "", "", "", None, {}, {}, {})
+
+
 @dataclass
 class _Env:
     bundle: Bundle
@@ -96,7 +99,8 @@ class Evaluator:
             return v, ExprTrace(e.name, v, fact=leaf)
         if isinstance(e, n.ConstRef):
             v = env.consts[e.key]  # type: ignore[assignment]
-            return v, (ExprTrace(e.name, v, constant=e.key) if env.trace else None)
+            return v, (ExprTrace(e.name, v, constant=e.key, written=self.program.const_text[e.key])
+                       if env.trace else None)
         if isinstance(e, n.RuleRef):
             v = env.outcomes[e.key]
             return v, (ExprTrace(unparse(e), v, rule=e.key) if env.trace else None)
@@ -190,8 +194,19 @@ class Evaluator:
         if area.ladder is None:
             return AreaResult(status=Status.UNGRADED, grade=None, rung=None, **base), ()  # type: ignore[arg-type]
         env.counters = counters
+        grade, rung_index, rungs = self.climb(area.ladder, env)
+        if grade is None:
+            missing = sorted({f for o in outcomes if o.outcome is UNKNOWN or o.exceeded is UNKNOWN
+                              for f in self.reads[o.key] if f not in env.bundle.facts})
+            return AreaResult(status=Status.UNDETERMINED, grade=None, rung=rung_index, missing=tuple(missing),
+                              **base), rungs  # type: ignore[arg-type]
+        return AreaResult(status=Status.GRADED, grade=grade, rung=rung_index,
+                          **base), rungs  # type: ignore[arg-type]
+
+    def climb(self, ladder: n.Ladder, env: _Env) -> tuple[Grade | None, int, tuple[RungTrace, ...]]:
+        """First rung that holds wins; an undecidable rung stops the climb with no grade."""
         rungs: list[RungTrace] = []
-        for i, rung in enumerate(area.ladder.rungs):
+        for i, rung in enumerate(ladder.rungs):
             if rung.condition is None:
                 v: Value = True
                 t = None
@@ -200,14 +215,15 @@ class Evaluator:
             if env.trace:
                 rungs.append(RungTrace(rung.grade, rung.condition is None, v, t, rung.span))
             if v is True:
-                return AreaResult(status=Status.GRADED, grade=Grade.from_key(rung.grade), rung=i,
-                                  **base), tuple(rungs)  # type: ignore[arg-type]
+                return Grade.from_key(rung.grade), i, tuple(rungs)
             if v is UNKNOWN:
-                missing = sorted({f for o in outcomes if o.outcome is UNKNOWN or o.exceeded is UNKNOWN
-                                  for f in self.reads[o.key] if f not in env.bundle.facts})
-                return AreaResult(status=Status.UNDETERMINED, grade=None, rung=i, missing=tuple(missing),
-                                  **base), tuple(rungs)  # type: ignore[arg-type]
+                return None, i, tuple(rungs)
         raise AssertionError("a checked ladder ends with `otherwise`")  # pragma: no cover
+
+    def grade_for_counters(self, ladder: n.Ladder, counters: dict[str, Value]) -> Grade | None:
+        """The grade a ladder gives for given counter values (None when it cannot be decided)."""
+        env = _Env(_EMPTY_BUNDLE, self.program.const_values, {}, counters, False)
+        return self.climb(ladder, env)[0]
 
 
 def _counters(area: CheckedArea, outcomes: tuple[RuleOutcome, ...]) -> dict[str, Value]:

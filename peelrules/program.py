@@ -61,6 +61,7 @@ class Program:
     framework: n.Framework
     decls: dict[str, n.EvidenceDecl]
     const_values: dict[str, object]
+    const_text: dict[str, str]  # how each constant is written, e.g. "90%"
     areas: tuple[CheckedArea, ...]
     rule_order: tuple[str, ...]  # "area.rule" keys, dependencies first
     sources: tuple[SourceFile, ...] = field(default=())

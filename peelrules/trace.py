@@ -28,6 +28,7 @@ class ExprTrace:
     fact: FactLeaf | None = None
     rule: str | None = None  # key of a referenced rule
     constant: str | None = None
+    written: str | None = None  # a constant's definition as written, e.g. "90%"
     counter: str | None = None
 
 

@@ -32,6 +32,7 @@ _EXPR: dict[str, Any] = {
         "expr": {"type": "string"},
         "value": {"$ref": "#/$defs/value"},
         "rule": {"type": "string"}, "constant": {"type": "string"}, "counter": {"type": "string"},
+        "written": {"type": ["string", "null"]},
         "fact": {
             "type": "object", "additionalProperties": False,
             "required": ["name", "present", "type", "description", "source", "status"],

@@ -58,7 +58,10 @@ def _expr_lines(t: ExprTrace, depth: int, out: list[str]) -> None:
         out.append(f"{pad}{t.text} = {value_text(t.value)} (rule {t.rule})")
         return
     if not t.children:
-        if t.constant is not None or t.counter is not None:
+        if t.constant is not None:
+            shown = t.written if t.written and t.written != value_text(t.value) else value_text(t.value)
+            out.append(f"{pad}{t.text} = {shown}")
+        elif t.counter is not None:
             out.append(f"{pad}{t.text} = {value_text(t.value)}")
         return
     out.append(f"{pad}{t.text}  => {value_text(t.value)}")

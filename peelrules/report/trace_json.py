@@ -26,6 +26,7 @@ def expr_json(t: ExprTrace) -> dict[str, Any]:
         out["rule"] = t.rule
     if t.constant is not None:
         out["constant"] = t.constant
+        out["written"] = t.written
     if t.counter is not None:
         out["counter"] = t.counter
     if t.children:

@@ -1,0 +1,74 @@
+"""Shared fixtures: paths, the shipped rules and evidence, small rule sets written to tmp folders."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable
+
+import pytest
+import yaml
+
+import peelrules
+from peelrules.evidence import Bundle
+from peelrules.program import Program
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_RULES = ROOT / "rules" / "peel-2021-22"
+LANCASHIRE = ROOT / "evidence" / "lancashire-2022.yaml"
+SEED = ROOT.parent / "shared" / "seeds" / "000_d8ec0c1289d1da33.txt"
+GOLDEN = Path(__file__).resolve().parent / "golden"
+PEEL = Path(sys.executable).parent / "peel"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", default=False,
+                     help="rewrite golden files from the current output instead of comparing")
+
+
+@pytest.fixture
+def golden(request: pytest.FixtureRequest) -> Callable[[str, str], None]:
+    """Compare text with tests/golden/NAME; rewrite it only when --update-golden is given."""
+    update = request.config.getoption("--update-golden")
+
+    def check(name: str, text: str) -> None:
+        path = GOLDEN / name
+        if update:
+            path.write_text(text, encoding="utf-8")
+            return
+        assert path.exists(), f"missing golden file {path}; run pytest --update-golden and review it"
+        assert text == path.read_text(encoding="utf-8"), f"output differs from {path}"
+
+    return check
+
+
+@pytest.fixture(scope="session")
+def shipped() -> Program:
+    return peelrules.load_rules(SHIPPED_RULES)
+
+
+@pytest.fixture(scope="session")
+def lancashire(shipped: Program) -> Bundle:
+    return peelrules.load_evidence(LANCASHIRE, shipped)
+
+
+def lancashire_raw() -> dict:
+    return yaml.safe_load(LANCASHIRE.read_text(encoding="utf-8"))
+
+
+def write_bundle(tmp_path: Path, data: dict, name: str = "bundle.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def write_rules(tmp_path: Path, text: str, name: str = "rules.peel") -> Path:
+    folder = tmp_path / "rules"
+    folder.mkdir(exist_ok=True)
+    (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def run_peel(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([str(PEEL), *args], capture_output=True, text=True, cwd=cwd or ROOT, env=env,
+                          timeout=120)
