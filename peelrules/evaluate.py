@@ -6,6 +6,7 @@ and a rung that cannot be decided leaves the area `undetermined`.
 """
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from . import nodes as n
@@ -33,8 +34,9 @@ class _Env:
     trace: bool
 
 
-def reads(program: Program) -> dict[str, frozenset[str]]:
-    """For every rule key, the facts it reads, directly or through the rules it refers to."""
+def reads(program: Program, exceeded: bool = True) -> dict[str, frozenset[str]]:
+    """For every rule key, the facts its `when` (and, if `exceeded`, its `exceeded when`) reads,
+    directly or through the rules it refers to."""
     direct: dict[str, set[str]] = {}
     refs: dict[str, set[str]] = {}
     for area in program.areas:
@@ -42,20 +44,53 @@ def reads(program: Program) -> dict[str, frozenset[str]]:
             key = f"{area.name}.{rule.name}"
             facts: set[str] = set()
             rrefs: set[str] = set()
-            for e in (rule.when, rule.exceeded_when):
+            for e in (rule.when, rule.exceeded_when if exceeded else None):
                 if e is not None:
-                    _collect(e, facts, rrefs)
+                    _collect(e, facts, rrefs, set())
             direct[key], refs[key] = facts, rrefs
     out: dict[str, frozenset[str]] = {}
+    when_only = reads(program, exceeded=False) if exceeded else None
     for key in program.rule_order:
         acc = set(direct.get(key, ()))
-        for r in refs.get(key, ()):
-            acc |= out.get(r, frozenset())
+        for r in refs.get(key, ()):  # a referenced rule contributes its outcome: its `when`
+            acc |= (when_only or out).get(r, frozenset())
         out[key] = frozenset(acc)
     return out
 
 
-def _collect(e: n.Expr, facts: set[str], rules: set[str]) -> None:
+# Which rule values each ladder counter is made of: (rule kind or None for `severe`, uses exceeded?)
+_COUNTER_SOURCES: dict[str, tuple[str | None, bool]] = {
+    "met": ("characteristic", False), "unmet": ("characteristic", False),
+    "exceeded": ("characteristic", True), "concerns": ("cause_of_concern", False),
+    "improvements": ("area_for_improvement", False), "innovative": ("innovative_practice", False),
+    "severe": (None, False),
+}
+
+
+def missing_evidence(program: Program, area: CheckedArea, condition: n.Expr, outcomes: tuple[RuleOutcome, ...],
+                     facts: Collection[str], reads_when: dict[str, frozenset[str]],
+                     reads_all: dict[str, frozenset[str]]) -> tuple[str, ...]:
+    """The absent facts that leave an undecided rung undecided: those read by the unknown rules
+    behind the counters and rules the rung refers to."""
+    counters: set[str] = set()
+    rules: set[str] = set()
+    _collect(condition, set(), rules, counters)
+    severe = {f"{area.name}.{r.name}" for r in area.rules if r.severe}
+    wanted: set[str] = set()
+    for o in outcomes:
+        for counter in counters:
+            kind, uses_exceeded = _COUNTER_SOURCES.get(counter, ("", False))
+            if kind is None and o.key in severe or kind == o.kind:
+                value = o.exceeded if uses_exceeded else o.outcome
+                if value is UNKNOWN:
+                    wanted |= (reads_all if uses_exceeded else reads_when)[o.key]
+    for key in rules:
+        if key in reads_when:
+            wanted |= reads_when[key]
+    return tuple(sorted(f for f in wanted if f not in facts))
+
+
+def _collect(e: n.Expr, facts: set[str], rules: set[str], counters: set[str]) -> None:
     stack = [e]
     while stack:
         x = stack.pop()
@@ -63,6 +98,8 @@ def _collect(e: n.Expr, facts: set[str], rules: set[str]) -> None:
             facts.add(x.name)
         elif isinstance(x, n.RuleRef):
             rules.add(x.key)
+        elif isinstance(x, n.CounterRef):
+            counters.add(x.name)
         elif isinstance(x, n.Binary):
             stack += [x.left, x.right]
         elif isinstance(x, n.Unary):
@@ -79,6 +116,7 @@ class Evaluator:
     def __init__(self, program: Program):
         self.program = program
         self.reads = reads(program)
+        self.reads_when = reads(program, exceeded=False)
         self.rules = {f"{a.name}.{r.name}": (a, r) for a in program.areas for r in a.rules}
 
     # ------------------------------------------------------------ expressions
@@ -196,8 +234,10 @@ class Evaluator:
         env.counters = counters
         grade, rung_index, rungs = self.climb(area.ladder, env)
         if grade is None:
-            missing = sorted({f for o in outcomes if o.outcome is UNKNOWN or o.exceeded is UNKNOWN
-                              for f in self.reads[o.key] if f not in env.bundle.facts})
+            condition = area.ladder.rungs[rung_index].condition
+            assert condition is not None
+            missing = missing_evidence(self.program, area, condition, outcomes, env.bundle.facts,
+                                       self.reads_when, self.reads)
             return AreaResult(status=Status.UNDETERMINED, grade=None, rung=rung_index, missing=tuple(missing),
                               **base), rungs  # type: ignore[arg-type]
         return AreaResult(status=Status.GRADED, grade=grade, rung=rung_index,
