@@ -1,0 +1,95 @@
+"""The import layering of STYLE.md: a module imports only from layers below it; the core stays pure."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PKG = Path(__file__).resolve().parent.parent / "peelrules"
+
+LAYERS: dict[str, int] = {
+    "source": 0, "grades": 0, "values": 0,
+    "diagnostics": 1, "nodes": 1, "syntax": 1, "result": 1,
+    "unparse": 2, "program": 2, "trace": 2, "loader": 2, "output": 2,
+    "lower": 3, "evidence": 3,
+    "check": 4, "evaluate": 4,
+    "compile": 5,
+    "__init__": 6,
+    "report": 7,
+    "cli": 8,
+}
+# third-party packages and the only modules allowed to import them
+ALLOWED_THIRD_PARTY = {
+    "lark": {"syntax", "lower"},
+    "yaml": {"evidence"},
+    "pydantic": {"evidence"},
+    "click": {"cli"},
+    "jsonschema": set(),
+}
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(PKG)
+    return rel.parts[0] if len(rel.parts) > 1 else rel.stem
+
+
+def imports(path: Path) -> set[str]:
+    """peelrules modules and top-level third-party packages imported by a file (including under TYPE_CHECKING)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    depth_pkg = len(path.relative_to(PKG).parts) - 1
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level == 0:
+                out.add(f"ext:{(node.module or '').split('.')[0]}")
+                continue
+            up = node.level - 1 - depth_pkg
+            if up > 0:
+                raise AssertionError(f"{path} imports above the package")
+            parts = (node.module or "").split(".") if node.module else []
+            if depth_pkg and node.level == 1:
+                parts = [path.relative_to(PKG).parts[0]] + parts
+            if parts and parts[0]:
+                out.add(parts[0])
+                continue
+            base = PKG if node.level - 1 == depth_pkg else path.parent
+            for alias in node.names:
+                is_module = (base / f"{alias.name}.py").exists() or (base / alias.name).is_dir()
+                if is_module:
+                    out.add(alias.name if base == PKG else base.name)
+                else:
+                    out.add("__init__" if base == PKG else base.name)
+        elif isinstance(node, ast.Import):
+            out.update(f"ext:{alias.name.split('.')[0]}" for alias in node.names)
+    return out
+
+
+def test_every_module_has_a_layer() -> None:
+    for path in PKG.rglob("*.py"):
+        assert module_name(path) in LAYERS, f"add {module_name(path)} to LAYERS in tests/test_layers.py"
+
+
+def test_imports_only_go_down() -> None:
+    for path in PKG.rglob("*.py"):
+        me = module_name(path)
+        for imp in imports(path):
+            if imp.startswith("ext:"):
+                pkg = imp[4:]
+                if pkg in ALLOWED_THIRD_PARTY:
+                    assert me in ALLOWED_THIRD_PARTY[pkg], f"{path.name} imports {pkg}"
+                continue
+            if imp == me:
+                continue  # inside one package folder (report/)
+            assert imp in LAYERS, f"{path} imports unknown module {imp}"
+            assert LAYERS[imp] < LAYERS[me], f"{path} (layer {LAYERS[me]}) imports {imp} (layer {LAYERS[imp]})"
+
+
+def test_core_never_prints_or_exits() -> None:
+    for path in PKG.rglob("*.py"):
+        if module_name(path) == "cli":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                assert node.func.id not in ("print", "exit", "quit"), f"{path}:{node.lineno} calls {node.func.id}"
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+                assert not (node.value.id == "sys" and node.attr == "exit"), f"{path}:{node.lineno} sys.exit"
