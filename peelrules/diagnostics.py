@@ -44,6 +44,7 @@ CODES: dict[str, str] = {
     "PR307": "unknown area",
     "PR308": "evidence is for another framework",
     "PR309": "unknown source document",
+    "PR310": "quote not found on the cited line",
     "PR401": "file cannot be read",
     "PR402": "no rule files found",
 }

@@ -12,12 +12,14 @@ import hashlib
 import math
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal, Optional
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .diagnostics import Diagnostic, PeelError
+from .loader import read_source
 from .nodes import EvidenceDecl
 from .program import Program
 from .source import SourceFile, Span
@@ -26,7 +28,7 @@ from .values import Estimate, Ratio, Value
 MAX_BYTES = 5_000_000
 MAX_DEPTH = 32
 
-Path = tuple[object, ...]
+KeyPath = tuple[object, ...]
 
 # ---------------------------------------------------------------- the model
 
@@ -147,7 +149,7 @@ _ALLOWED_TAGS = {_STR_TAG, "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
 class _Loader:
     def __init__(self, src: SourceFile):
         self.src = src
-        self.positions: dict[Path, Span] = {}
+        self.positions: dict[KeyPath, Span] = {}
         self.diags: list[Diagnostic] = []
 
     def span(self, node: yaml.Node) -> Span:
@@ -180,7 +182,7 @@ class _Loader:
                             Span(self.src.name, 1, 1, 1, 2), "put one mapping with force, framework, sources, facts")
         return self.build(docs[0], (), 0)
 
-    def build(self, node: yaml.Node, path: Path, depth: int) -> object:
+    def build(self, node: yaml.Node, path: KeyPath, depth: int) -> object:
         sp = self.span(node)
         self.positions[path] = sp
         if depth > MAX_DEPTH:
@@ -263,7 +265,9 @@ def load_bundle(src: SourceFile, program: Program) -> Bundle:
         raise PeelError(_dedupe(diags)) from None
     diags: list[Diagnostic] = []
 
-    def err(code: str, message: str, path: Path, hint: str | None = None) -> None:
+    def err(code: str, message: str, path: KeyPath, hint: str | None = None) -> None:
+        while path and path not in loader.positions:
+            path = path[:-1]
         sp = loader.positions.get(path)
         diags.append(Diagnostic(code, message, sp, hint, line_text=src.line_text(sp.line) if sp else ""))
 
@@ -296,12 +300,64 @@ def load_bundle(src: SourceFile, program: Program) -> Bundle:
             continue
         facts[name] = Fact(name, value, decl, doc, int(line), fm.quote, fm.status,
                            loader.positions.get(path, Span(src.name, 0, 0, 0, 0)))
+    for name, fact in facts.items():
+        quote_problem = _check_quote(src, model.sources.get(fact.document), fact)
+        if quote_problem:
+            err("PR310", f"fact '{name}': {quote_problem}", ("facts", name, "quote"),
+                "copy the words exactly as they stand on that line of the document (\"...\" may join parts)")
     if diags:
         raise PeelError(diags)
     period = (model.period.from_, model.period.to) if model.period else None
     marks = {(program.area(k).name if program.area(k) else k): v.note for k, v in model.areas.items()}  # type: ignore[union-attr]
     return Bundle(src.name, hashlib.sha256(src.text.encode("utf-8")).hexdigest(), model.force, model.framework,
                   period, dict(model.sources), marks, dict(sorted(facts.items())))
+
+
+_DOCUMENT_LINES: dict[str, list[str] | None] = {}
+
+
+def _document_lines(evidence: SourceFile, doc: SourceDocument | None) -> list[str] | None:
+    """The lines of a cited document when its `file` exists beside the evidence file, else None."""
+    if doc is None or not doc.file:
+        return None
+    path = Path(evidence.name).parent / doc.file
+    key = str(path.resolve())
+    if key not in _DOCUMENT_LINES:
+        try:
+            _DOCUMENT_LINES[key] = read_source(path).text.split("\n") if path.is_file() else None
+        except PeelError:
+            _DOCUMENT_LINES[key] = None
+    return _DOCUMENT_LINES[key]
+
+
+_TYPOGRAPHIC = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-"})
+
+
+def _normal(text: str) -> str:
+    """Whitespace collapsed and typographic quotes made plain, so a quote typed on a keyboard matches."""
+    return " ".join(text.translate(_TYPOGRAPHIC).split())
+
+
+def _check_quote(evidence: SourceFile, doc: SourceDocument | None, fact: Fact) -> str | None:
+    """Where the cited document is at hand, its line must exist and hold the quote (parts joined by ...)."""
+    lines = _document_lines(evidence, doc)
+    if lines is None:
+        return None
+    if not 1 <= fact.line <= len(lines):
+        return f"the document has {len(lines)} lines; there is no line {fact.line}"
+    if not fact.quote:
+        return None
+    line = _normal(lines[fact.line - 1])
+    pos = 0
+    for part in re.split(r"\.\.\.|…", fact.quote):
+        part = _normal(part)
+        if not part:
+            continue
+        found = line.find(part, pos)
+        if found < 0:
+            return f"the quote is not on line {fact.line} of {doc.file}: '{part[:60]}'"  # type: ignore[union-attr]
+        pos = found + len(part)
+    return None
 
 
 def _typed_value(fm: FactModel, decl: EvidenceDecl) -> tuple[Value, str | None]:

@@ -107,3 +107,16 @@ def test_published_schema_accepts_the_shipped_bundle() -> None:
     jsonschema.validate(yaml.safe_load(LANCASHIRE.read_text(encoding="utf-8")), schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"force": "x", "framework": "y", "sources": {}, "facts": {}, "extra": 1}, schema)
+
+
+def test_quotes_are_checked_against_the_cited_line_when_the_document_is_at_hand(mini, tmp_path) -> None:
+    report = ["Title", "Intro", "In short, calls are answered promptly, we found.", "a", "b", "c", "d", "e"]
+    (tmp_path / "report.txt").write_text("\n".join(report) + "\n", encoding="utf-8")
+    text = GOOD.replace('report: {title: "Example report"}', 'report: {title: "Example report", file: report.txt}')
+    assert load(mini, tmp_path, text).facts["calls.answering"].line == 3
+    joined = text.replace('quote: "calls are answered promptly"', 'quote: "In short, ... we found."')
+    assert load(mini, tmp_path, joined).facts["calls.answering"].quote == "In short, ... we found."
+    wrong_line = text.replace('"report:L3", quote', '"report:L2", quote')
+    assert fails(mini, tmp_path, wrong_line) == [("PR310", 6)]
+    past_end = text.replace('source: "report:L7"', 'source: "report:L70"')
+    assert fails(mini, tmp_path, past_end) == [("PR310", 11)]
