@@ -1,6 +1,6 @@
 """The `peel` command: options -> facade -> renderer -> exit code. Nothing else lives here.
 
-Exit codes: 0 ok; 1 the checked thing failed (check errors); 2 bad usage or unreadable input.
+Exit codes: 0 ok; 1 the checked thing failed (check errors, failing rule tests); 2 bad usage or unreadable input.
 """
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ import click
 from . import __version__, explain, load_evidence, load_rules
 from .diagnostics import PeelError, render_all
 from .output import write_atomic
+from .ruletests import run_tests
+from .report import tests as tests_report
 from .report import text as text_report
 from .report.schemas import schema as schema_doc
 from .report.trace_json import dumps, trace_document
@@ -111,6 +113,39 @@ def check(rules: Path | None, fmt: str) -> None:
     else:
         click.echo(f"ok: {len(program.sources)} files, {len(program.areas)} areas, {n_rules} rules, "
                    f"{len(program.decls)} evidence items")
+
+
+@main.command("test", help=f"Run rule tests (YAML cases of evidence and expected judgments).\n\n"
+                           f"PATHS are case files or folders (default: tests/cases).\n\n{EXIT_HELP}")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@RULES_OPTION
+@click.option("--coverage", "show_coverage", is_flag=True, help="Print the framework coverage table.")
+@click.option("--min-coverage", type=click.FloatRange(0, 100), default=None,
+              help="Fail when framework coverage is below this percentage.")
+@click.option("--junit", type=click.Path(path_type=Path), default=None, help="Write JUnit XML to FILE.")
+def test_cmd(paths: tuple[Path, ...], rules: Path | None, show_coverage: bool, min_coverage: float | None,
+             junit: Path | None) -> None:
+    try:
+        program = load_rules(rules)
+        results, coverage, problems = run_tests(program, list(paths) or [Path("tests/cases")])
+        if problems:
+            raise PeelError(problems)
+        click.echo(tests_report.results_text(results), nl=False)
+        if show_coverage or min_coverage is not None:
+            click.echo(tests_report.coverage_text(coverage), nl=False)
+        if junit is not None:
+            write_atomic(junit, tests_report.junit_xml(results), list(paths))
+    except PeelError as err:
+        _fail(err, EXIT_INPUT)
+        return
+    if not results:
+        click.echo("no test cases found", err=True)
+        sys.exit(EXIT_INPUT)
+    failed = any(not r.passed for r in results)
+    if min_coverage is not None and coverage.percent < min_coverage:
+        click.echo(f"coverage {coverage.percent:.1f}% is below --min-coverage {min_coverage:g}%", err=True)
+        failed = True
+    sys.exit(EXIT_FAILED if failed else EXIT_OK)
 
 
 @main.command(help=f"Print the JSON Schema of evidence bundles or of traces.\n\n{EXIT_HELP}")

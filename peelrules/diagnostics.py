@@ -45,6 +45,7 @@ CODES: dict[str, str] = {
     "PR308": "evidence is for another framework",
     "PR309": "unknown source document",
     "PR310": "quote not found on the cited line",
+    "PR311": "rule test file cannot be read",
     "PR401": "file cannot be read",
     "PR402": "no rule files found",
 }

@@ -237,10 +237,22 @@ def _percent(text: str) -> float:
     return float(Decimal(text[:-1]) / 100)
 
 
+def load_yaml(src: SourceFile) -> tuple[object, dict[KeyPath, Span]]:
+    """Safely load one YAML or JSON document: the data and the position of every key."""
+    loader = _Loader(src)
+    return loader.load(), loader.positions
+
+
 def load_bundle(src: SourceFile, program: Program) -> Bundle:
     """Load and validate one evidence file against the rule set's declarations."""
+    raw, positions = load_yaml(src)
+    return bundle_from_data(src, raw, positions, program)
+
+
+def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span], program: Program) -> Bundle:
+    """Validate loaded evidence data; `positions` maps key paths to where they are written in `src`."""
     loader = _Loader(src)
-    raw = loader.load()
+    loader.positions = positions
     if not isinstance(raw, dict):
         raise loader.fail("PR303", "the evidence must be a mapping with force, framework, sources and facts",
                           loader.positions.get(()), "start the file with `force: ...`")

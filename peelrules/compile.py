@@ -1,0 +1,723 @@
+"""The compiled evaluator: straight-line Python generated once per rule set.
+
+`compile_program(program)` writes one Python function for the whole rule set: it reads every fact the rules
+use, computes every rule's outcome and exceeded value in dependency order, every area's counters, climbs
+every ladder and returns the areas' results. The source is compiled and executed once and cached by the
+sha256 of the rule sources; `CompiledProgram.run(bundle)` then returns a `BundleResult` equal to
+`Evaluator(program).run(bundle)[0]`.
+
+Safety: the generated code holds only identifiers the compiler makes itself (`v3`, `t17`, `_U`, ...) and
+literals written with repr(); names from rule files appear only inside string literals. It runs with no
+builtins. Values the generated code cannot write as literals (grades, prebuilt outcomes, tables) are
+passed in the function's namespace as data.
+
+Speed: each expression's possible run-time kinds are worked out from the evidence declarations (a count is a
+number or unknown, a comparison is a flag or unknown, ...). Where the kinds make it provably equal to
+peelrules.values, the common cases are written inline (Kleene and/or/not, comparisons and arithmetic on
+plain numbers, assessment order); everything else calls the values.py helpers the interpreter uses.
+Expressions over constants are folded at compile time with the same helpers. The fast paths assume a
+bundle whose fact values have their declared types, as `load_bundle` guarantees.
+
+Tracing stays with the interpreter: the generated code records nothing but results.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import linecache
+import math
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from . import nodes as n
+from .evaluate import COUNTED_KINDS, missing_evidence, reads
+from .evidence import Bundle
+from .grades import Grade, Status
+from .program import CheckedArea, Program
+from .result import AreaResult, BundleResult, RuleOutcome
+from .source import NO_SPAN, Span
+from .values import (ASSESSMENT_ORDER, UNKNOWN, Estimate, Interval, Ratio, Value, apply_binary, apply_unary,
+                     compare, k_in, to_number)
+
+GradeFunction = Callable[[Mapping[str, Any], Mapping[str, "str | None"]], tuple[AreaResult, ...]]
+
+# ---------------------------------------------------------------- value kinds
+# What a value may be at run time. An expression's kinds are a set of these.
+NUM = "num"  # int or float, never bool
+BOOL = "bool"  # True or False
+ASSESS = "assess"  # a str that is an assessment value (met, ...)
+STR = "str"  # any str (text, dates; possibly an assessment value)
+RATIO = "ratio"
+EST = "estimate"
+IVAL = "interval"
+NONE = "none"
+UNK = "unknown"
+OTHER = "other"
+
+Kinds = frozenset[str]
+NUMERIC: Kinds = frozenset({NUM, RATIO, EST, IVAL, UNK})
+FLAG: Kinds = frozenset({BOOL, UNK})
+
+_FACT_KINDS: dict[str, Kinds] = {
+    "count": frozenset({NUM, UNK}), "number": frozenset({NUM, UNK}), "percent": frozenset({NUM, UNK}),
+    "ratio": frozenset({RATIO, UNK}), "estimate": frozenset({EST, UNK}), "flag": FLAG,
+    "text": frozenset({STR, UNK}), "date": frozenset({STR, UNK}), "assessment": frozenset({ASSESS, UNK}),
+}
+
+
+def kind_of(value: object) -> str:
+    """The kind of one known value."""
+    if value is UNKNOWN:
+        return UNK
+    if value is None:
+        return NONE
+    t = type(value)
+    if t is bool:
+        return BOOL
+    if t is int or t is float:
+        return NUM
+    if t is str:
+        return ASSESS if value in ASSESSMENT_ORDER else STR
+    return {Ratio: RATIO, Estimate: EST, Interval: IVAL}.get(t, OTHER)
+
+
+# ---------------------------------------------------------------- the compiled program
+
+
+@dataclass(frozen=True, eq=False)
+class CompiledProgram:
+    """A rule set compiled to one Python function; build it with `compile_program`."""
+
+    program: Program
+    digest: str  # sha256 of the rule sources ("" when the program carries none)
+    source: str  # the generated Python source
+    line_map: dict[int, Span]  # generated line -> span of the rule, rung, expression or declaration it computes
+    grade: GradeFunction  # (bundle.facts, bundle.not_inspected) -> one AreaResult per area
+
+    def run(self, bundle: Bundle) -> BundleResult:
+        """The bundle's result; equal to `Evaluator(program).run(bundle)[0]`."""
+        return BundleResult(bundle.file, bundle.force, self.grade(bundle.facts, bundle.not_inspected))
+
+    def span_at(self, line: int) -> Span | None:
+        """The rule-file span behind a generated line: that of the nearest mapped line at or above it."""
+        for at in range(line, 0, -1):
+            if at in self.line_map:
+                return self.line_map[at]
+        return None
+
+
+class CompileError(Exception):
+    """The program is not one the checker accepts (a compiler invariant failed)."""
+
+
+# ---------------------------------------------------------------- the cache
+
+_CACHE: dict[str, CompiledProgram] = {}
+_CACHE_SIZE = 32
+_CACHE_LOCK = threading.Lock()
+
+
+def sources_digest(program: Program) -> str:
+    """sha256 over the names and texts of the program's rule sources, each length-prefixed."""
+    h = hashlib.sha256()
+    for src in program.sources:
+        for part in (src.name, src.text):
+            data = part.encode("utf-8", "surrogatepass")
+            h.update(len(data).to_bytes(8, "big"))
+            h.update(data)
+    return h.hexdigest()
+
+
+def compile_program(program: Program) -> CompiledProgram:
+    """The compiled form of a checked program, cached by the digest of its rule sources.
+
+    A program without sources (built by hand) has nothing to key a cache on and is compiled afresh."""
+    if not program.sources:
+        return _build(program, "")
+    digest = sources_digest(program)
+    with _CACHE_LOCK:
+        hit = _CACHE.get(digest)
+    if hit is not None:
+        return hit
+    compiled = _build(program, digest)
+    with _CACHE_LOCK:
+        hit = _CACHE.setdefault(digest, compiled)
+        while len(_CACHE) > _CACHE_SIZE:
+            del _CACHE[next(iter(_CACHE))]
+    return hit
+
+
+def clear_cache() -> None:
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
+def _build(program: Program, digest: str) -> CompiledProgram:
+    gen = _Generator(program)
+    source = gen.generate()
+    filename = f"<peelrules compiled {digest[:16] or 'uncached'}>"
+    namespace: dict[str, object] = {"__builtins__": {}, **gen.namespace}
+    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - our own generated code, no builtins
+    if digest:  # so tracebacks through the generated code show its lines
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    return CompiledProgram(program, digest, source, dict(gen.line_map), namespace[_FUNCTION])  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- run-time helpers (names in the namespace)
+
+
+class _NoFact:
+    """Stands in for an absent fact: its value is unknown."""
+
+    value = UNKNOWN
+
+
+def _lower(v: Value) -> Value:
+    return UNKNOWN if v is UNKNOWN else v.lower if isinstance(v, Estimate) else UNKNOWN
+
+
+def _upper(v: Value) -> Value:
+    return UNKNOWN if v is UNKNOWN else v.upper if isinstance(v, Estimate) else UNKNOWN
+
+
+def _sample(v: Value) -> Value:
+    if v is UNKNOWN:
+        return UNKNOWN
+    return v.sample if isinstance(v, Estimate) else v.n if isinstance(v, Ratio) else UNKNOWN
+
+
+def _kin(item: Value, *options: Value) -> Value:
+    return k_in(item, list(options))
+
+
+_FUNCTION = "_peel_grade"
+_BASE_NAMESPACE: dict[str, object] = {
+    "_U": UNKNOWN, "_I": Interval, "_RO": RuleOutcome, "_AR": AreaResult, "_AO": ASSESSMENT_ORDER,
+    "_NOFACT": _NoFact(), "_cmp": compare, "_bin": apply_binary, "_una": apply_unary, "_num": to_number,
+    "_kin": _kin, "_lower": _lower, "_upper": _upper, "_sample": _sample,
+    "_GRADED": Status.GRADED, "_UNGRADED": Status.UNGRADED, "_NOT_INSPECTED": Status.NOT_INSPECTED,
+    "_UNDETERMINED": Status.UNDETERMINED,
+}
+
+# ---------------------------------------------------------------- generation
+
+_NOVALUE = object()
+
+
+@dataclass(frozen=True)
+class _Code:
+    """A compiled expression: a Python atom (a local name or a literal), what it may hold, and its value
+    when that is known at compile time."""
+
+    text: str
+    kinds: Kinds
+    value: object = _NOVALUE
+
+    @property
+    def known(self) -> bool:
+        return self.value is not _NOVALUE
+
+
+@dataclass
+class _Scope:
+    """What names mean while compiling one expression."""
+
+    counters: dict[str, _Code]
+
+
+class _Generator:
+    def __init__(self, program: Program):
+        self.program = program
+        self.lines: list[str] = []
+        self.line_map: dict[int, Span] = {}
+        self.depth = 1
+        self.temps = itertools.count()
+        self.pool = itertools.count()
+        self.namespace: dict[str, object] = dict(_BASE_NAMESPACE)
+        self.facts: dict[str, _Code] = {}
+        self.remediated: dict[str, _Code] = {}
+        self.rules: dict[str, tuple[_Code, _Code]] = {}  # key -> (outcome, exceeded)
+        self.rule_index = {f"{a.name}.{r.name}": (a, r) for a in program.areas for r in a.rules}
+        self.reads_all = reads(program)
+        self.reads_when = reads(program, exceeded=False)
+
+    # ------------------------------------------------------------ writing
+    def emit(self, text: str, span: Span | None) -> None:
+        self.lines.append("    " * self.depth + text)
+        if span is not None and span != NO_SPAN:
+            self.line_map[len(self.lines)] = span
+
+    def temp(self, rhs: str, kinds: Kinds, span: Span) -> _Code:
+        name = f"t{next(self.temps)}"
+        self.emit(f"{name} = {rhs}", span)
+        return _Code(name, frozenset(kinds))
+
+    def data(self, value: object, prefix: str = "_K") -> str:
+        """A name in the namespace bound to `value` (data the code reads, never code)."""
+        name = f"{prefix}{next(self.pool)}"
+        self.namespace[name] = value
+        return name
+
+    def literal(self, value: object) -> str:
+        if value is UNKNOWN:
+            return "_U"
+        t = type(value)
+        if value is None or t is bool or (t is int and abs(value) < 2 ** 62):  # type: ignore[arg-type]
+            return repr(value)
+        if t is float and math.isfinite(value):  # type: ignore[arg-type]
+            return repr(value)
+        if t is str and len(value) <= 4096:  # type: ignore[arg-type]
+            return repr(value)
+        return self.data(value)
+
+    def known(self, value: object) -> _Code:
+        return _Code(self.literal(value), frozenset({kind_of(value)}), value)
+
+    # ------------------------------------------------------------ the whole function
+    def generate(self) -> str:
+        self.lines.append(f"def {_FUNCTION}(F, NI):")
+        self.emit("_get = F.get", None)
+        self.read_facts()
+        for i, key in enumerate(self.program.rule_order):
+            self.rule(i, key)
+        results = [self.area(i, area) for i, area in enumerate(self.program.areas)]
+        self.emit(f"return ({''.join(r + ', ' for r in results)})", None)
+        return "\n".join(self.lines) + "\n"
+
+    def read_facts(self) -> None:
+        names: set[str] = set()
+        remediated: set[str] = set()
+        for e in self.all_expressions():
+            _facts_in(e, names, remediated)
+        for i, name in enumerate(sorted(names)):
+            decl = self.program.decls.get(name)
+            span = decl.span if decl is not None else None
+            kinds = _FACT_KINDS.get(decl.type, frozenset({OTHER, UNK})) if decl else frozenset({OTHER, UNK})
+            if name in remediated:
+                self.emit(f"f = _get({self.literal(name)})", span)
+                self.emit(f"v{i} = _U if f is None else f.value", span)
+                self.emit(f"m{i} = _U if f is None else f.status != 'open'", span)
+                self.remediated[name] = _Code(f"m{i}", FLAG)
+            else:
+                self.emit(f"v{i} = _get({self.literal(name)}, _NOFACT).value", span)
+            self.facts[name] = _Code(f"v{i}", kinds)
+
+    def all_expressions(self) -> list[n.Expr]:
+        out: list[n.Expr] = []
+        for area in self.program.areas:
+            out += [e for r in area.rules for e in (r.when, r.exceeded_when) if e is not None]
+            if area.ladder is not None:
+                out += [r.condition for r in area.ladder.rungs if r.condition is not None]
+        return out
+
+    # ------------------------------------------------------------ rules
+    def rule(self, i: int, key: str) -> None:
+        if key not in self.rule_index:
+            raise CompileError(f"rule order names an unknown rule {key!r}")
+        _, rule = self.rule_index[key]
+        self.emit(f"# rule {i}", rule.span)
+        scope = _Scope({})
+        outcome = self.expr(rule.when, scope) if rule.when is not None else self.known(UNKNOWN)
+        if not outcome.known and not outcome.text.startswith("t"):
+            outcome = self.temp(outcome.text, outcome.kinds, rule.span)  # a fact read as the outcome
+        exceeded = self.known(False)
+        if rule.exceeded_when is not None:
+            exceeded = self.kleene("and", outcome, self.expr(rule.exceeded_when, scope), rule.exceeded_when.span)
+        self.rules[key] = (outcome, exceeded)
+
+    # ------------------------------------------------------------ areas
+    def area(self, i: int, area: CheckedArea) -> str:
+        span = area.area.span
+        self.emit(f"# area {i}", span)
+        outcomes = f"O{i}"
+        self.emit(f"{outcomes} = ({''.join(self.outcome(area, r) + ', ' for r in area.rules)})", span)
+        counters = self.counters(i, area)
+        table = ", ".join(f"{self.literal(k)}: {counters[k].text}" for k in sorted(counters))
+        self.emit(f"C{i} = {{{table}}}", span)
+        result = f"A{i}"
+        head = f"name={self.literal(area.name)}, title={self.literal(area.area.title)}, "
+        ladder = self.literal(area.ladder.name if area.ladder else None)
+        tail = f"ladder={ladder}, counters=C{i}, outcomes={outcomes}"
+        name = self.literal(area.name)
+        self.emit(f"if {name} in NI:", span)
+        self.emit(f"    {result} = _AR({head}status=_NOT_INSPECTED, grade=None, rung=None, {tail}, "
+                  f"note=NI[{name}])", span)
+        self.emit("else:", span)
+        self.depth += 1
+        if area.ladder is None:
+            self.emit(f"{result} = _AR({head}status=_UNGRADED, grade=None, rung=None, {tail})", span)
+        else:
+            self.climb(i, area, _Scope(counters))
+            grades = self.data(tuple(Grade.from_key(r.grade) for r in area.ladder.rungs), "_GR")
+            missing = self.data(self.missing_function(area), "_MISS")
+            self.emit("if g is True:", span)
+            self.emit(f"    {result} = _AR({head}status=_GRADED, grade={grades}[z], rung=z, {tail})", span)
+            self.emit("else:", span)
+            self.emit(f"    {result} = _AR({head}status=_UNDETERMINED, grade=None, rung=z, {tail}, "
+                      f"missing={missing}(z, {outcomes}, F))", span)
+        self.depth -= 1
+        return result
+
+    def outcome(self, area: CheckedArea, rule: n.Rule) -> str:
+        """Code for the rule's RuleOutcome: prebuilt objects picked by value where the values are flags."""
+        key = f"{area.name}.{rule.name}"
+        o, x = self.rules[key]
+        if o.known and x.known:
+            return self.data(RuleOutcome(key, rule.kind, o.value, x.value))
+        flags = (True, False, UNKNOWN)
+        if o.kinds <= FLAG and x.kinds <= FLAG:
+            table = {ov: {xv: RuleOutcome(key, rule.kind, ov, xv) for xv in flags} for ov in flags}
+            return f"{self.data(table, '_T')}[{o.text}][{x.text}]"
+        return f"_RO({self.literal(key)}, {self.literal(rule.kind)}, {o.text}, {x.text})"
+
+    def counters(self, i: int, area: CheckedArea) -> dict[str, _Code]:
+        """Each counter as an int, or an Interval when some of its rules are unknown (as the interpreter's)."""
+        outs = {r.name: self.rules[f"{area.name}.{r.name}"] for r in area.rules}
+        chars = [r for r in area.rules if r.kind == "characteristic"]
+        span = area.area.span
+        tally = lambda name, codes, sure, maybe: self.tally(f"c{i}_{name}", codes, sure, maybe, span)  # noqa: E731
+        counters: dict[str, _Code] = {
+            "characteristics": self.known(len(chars)),
+            "met": tally("met", [outs[r.name][0] for r in chars], _is_true, _is_unknown),
+            "unmet": tally("unmet", [outs[r.name][0] for r in chars], _is_false, _is_unknown),
+            "exceeded": tally("exceeded", [outs[r.name][1] for r in chars], _is_true, _is_unknown),
+            "severe": tally("severe", [outs[r.name][0] for r in area.rules if r.severe], _is_true, _is_unknown),
+        }
+        for kind, counter in COUNTED_KINDS.items():
+            counters[counter] = tally(counter, [outs[r.name][0] for r in area.rules if r.kind == kind],
+                                      _is_true, _is_unknown)
+        return counters
+
+    def tally(self, name: str, codes: list[_Code], sure: _Test, maybe: _Test, span: Span) -> _Code:
+        sure_n, sure_terms = _count(codes, sure)
+        maybe_n, maybe_terms = _count(codes, maybe)
+        if not sure_terms and not maybe_terms:
+            return self.known(sure_n if maybe_n == 0 else Interval(sure_n, sure_n + maybe_n))
+        s = f"{name}_s"
+        self.emit(f"{s} = {' + '.join([str(sure_n), *sure_terms])}", span)
+        if not maybe_terms and maybe_n == 0:
+            return _Code(s, frozenset({NUM}))
+        u = f"{name}_u"
+        self.emit(f"{u} = {' + '.join([str(maybe_n), *maybe_terms])}", span)
+        self.emit(f"{name} = {s} if {u} == 0 else _I({s}, {s} + {u})", span)
+        return _Code(name, frozenset({NUM, IVAL}))
+
+    def climb(self, i: int, area: CheckedArea, scope: _Scope) -> None:
+        """First rung that is true or unknown stops the climb: `z` is its index and `g` its value."""
+        assert area.ladder is not None
+        rungs = area.ladder.rungs
+        if not rungs or rungs[-1].condition is not None:
+            raise CompileError(f"ladder {area.ladder.name!r} does not end with `otherwise`")
+        self.emit("z = -1", area.ladder.span)
+        for k, rung in enumerate(rungs):
+            if k:
+                self.emit("if z < 0:", rung.span)
+                self.depth += 1
+            if rung.condition is None:
+                self.emit(f"z = {k}", rung.span)
+                self.emit("g = True", rung.span)
+            else:
+                value = self.expr(rung.condition, scope)
+                self.emit(f"g = {value.text}", rung.span)
+                self.emit(f"if g is True or g is _U: z = {k}", rung.span)
+            if k:
+                self.depth -= 1
+
+    def missing_function(self, area: CheckedArea) -> Callable[[int, tuple[RuleOutcome, ...], Any], tuple[str, ...]]:
+        """Names the missing evidence of an undetermined area, exactly as the interpreter does."""
+        program, reads_when, reads_all = self.program, self.reads_when, self.reads_all
+        assert area.ladder is not None
+        rungs = area.ladder.rungs
+
+        def missing(rung: int, outcomes: tuple[RuleOutcome, ...], facts: Any) -> tuple[str, ...]:
+            condition = rungs[rung].condition
+            assert condition is not None
+            return tuple(missing_evidence(program, area, condition, outcomes, facts, reads_when, reads_all))
+
+        return missing
+
+    # ------------------------------------------------------------ expressions
+    def expr(self, e: n.Expr, scope: _Scope) -> _Code:
+        if isinstance(e, (n.Number, n.Percent, n.String, n.Bool, n.AssessmentLit)):
+            return self.known(e.value)
+        if isinstance(e, n.ConstRef):
+            if e.key not in self.program.const_values:
+                raise CompileError(f"unknown constant {e.key!r}")
+            return self.known(self.program.const_values[e.key])
+        if isinstance(e, n.FactRef):
+            return self.facts[e.name]
+        if isinstance(e, n.RuleRef):
+            if e.key not in self.rules:
+                raise CompileError(f"rule {e.key!r} is used before it is evaluated")
+            return self.rules[e.key][0]
+        if isinstance(e, n.CounterRef):
+            if e.name not in scope.counters:
+                raise CompileError(f"counter {e.name!r} outside a ladder")
+            return scope.counters[e.name]
+        if isinstance(e, n.Unary):
+            return self.unary(e, self.expr(e.operand, scope))
+        if isinstance(e, n.Binary):
+            left = self.expr(e.left, scope)
+            right = self.expr(e.right, scope)  # both sides always, as the interpreter
+            return self.binary(e.op, left, right, e.span)
+        if isinstance(e, n.InList):
+            item = self.expr(e.item, scope)
+            options = [self.expr(o, scope) for o in e.options]
+            return self.in_list(e, item, options)
+        if isinstance(e, n.Call):
+            return self.call(e, scope)
+        raise CompileError(f"cannot compile {type(e).__name__}")
+
+    def fold(self, fn: Callable[..., Value], *args: object) -> _Code | None:
+        """The value of a helper over known values, as a known code; None if the helper raises (the
+        generated code then calls it at run time and raises as the interpreter does)."""
+        try:
+            return self.known(fn(*args))
+        except Exception:  # noqa: BLE001 - any failure is left to run time
+            return None
+
+    def unary(self, e: n.Unary, a: _Code) -> _Code:
+        if a.known and (folded := self.fold(apply_unary, e.op, a.value)) is not None:
+            return folded
+        if e.op == "not":
+            if UNK in a.kinds:
+                return self.temp(f"_U if {a.text} is _U else not {a.text}", FLAG, e.span)
+            return self.temp(f"not {a.text}", frozenset({BOOL}), e.span)
+        x = self.as_number(a, e.span)
+        if x is None:
+            return self.temp(f"_una('-', {a.text})", NUMERIC, e.span)
+        inline = f"-{x.text}" if UNK not in x.kinds else f"_U if {x.text} is _U else -{x.text}"
+        if IVAL in x.kinds:
+            return self.temp(f"_una('-', {x.text}) if {x.text}.__class__ is _I else ({inline})", x.kinds, e.span)
+        return self.temp(inline, x.kinds, e.span)
+
+    def binary(self, op: str, a: _Code, b: _Code, span: Span) -> _Code:
+        if a.known and b.known and (folded := self.fold(apply_binary, op, a.value, b.value)) is not None:
+            return folded
+        if op in n.BOOL_OPS:
+            return self.kleene(op, a, b, span)
+        if op in n.COMPARE_OPS:
+            return self.comparison(op, a, b, span)
+        return self.arithmetic(op, a, b, span)
+
+    def kleene(self, op: str, a: _Code, b: _Code, span: Span) -> _Code:
+        """k_and / k_or, specialised on what each side may be (the same tests, in the same order)."""
+        decisive = op == "or"  # the value that decides: False for and, True for or
+        if any(c.known and c.value is decisive for c in (a, b)):
+            return self.known(decisive)
+        decides = [f"{c.text} is {decisive}" for c in (a, b) if not c.known and BOOL in c.kinds]
+        if any(c.known and c.value is UNKNOWN for c in (a, b)):
+            tail, kinds = "_U", {UNK}
+        else:
+            unknowns = [f"{c.text} is _U" for c in (a, b) if not c.known and UNK in c.kinds]
+            tail = f"_U if {' or '.join(unknowns)} else {not decisive}" if unknowns else str(not decisive)
+            kinds = {BOOL, UNK} if unknowns else {BOOL}
+        if not decides:
+            return self.known(UNKNOWN) if tail == "_U" else self.known(not decisive) if tail in ("True", "False") \
+                else self.temp(tail, frozenset(kinds), span)
+        return self.temp(f"{decisive} if {' or '.join(decides)} else {tail}", frozenset(kinds | {BOOL}), span)
+
+    def comparison(self, op: str, a: _Code, b: _Code, span: Span) -> _Code:
+        if UNK in (kind for c in (a, b) if c.known for kind in c.kinds):
+            return self.known(UNKNOWN)  # compare() checks for unknown first
+        x, y = self.as_number(a, span), self.as_number(b, span)
+        if x is not None and y is not None:
+            return self.guarded("_cmp", op, x, y, self.unknown_test(x, y), f"{x.text} {op} {y.text}",
+                                frozenset({BOOL}), span)
+        if a.kinds <= {ASSESS, UNK} and b.kinds <= {ASSESS, UNK}:
+            left, right = self.ordinal(a), self.ordinal(b)
+            return self.inline(self.unknown_test(a, b), f"{left} {op} {right}", frozenset({BOOL}), span)
+        if op in ("==", "!=") and (a.kinds | b.kinds) <= {BOOL, UNK} | {STR, ASSESS, UNK} \
+                and not (BOOL in a.kinds | b.kinds and (STR in a.kinds | b.kinds or ASSESS in a.kinds | b.kinds)):
+            return self.inline(self.unknown_test(a, b), f"{a.text} {op} {b.text}", frozenset({BOOL}), span)
+        return self.temp(f"_cmp({op!r}, {a.text}, {b.text})", FLAG, span)
+
+    def arithmetic(self, op: str, a: _Code, b: _Code, span: Span) -> _Code:
+        x, y = self.as_number(a, span), self.as_number(b, span)
+        if x is None or y is None:
+            return self.temp(f"_bin({op!r}, {a.text}, {b.text})", NUMERIC - {RATIO, EST}, span)
+        if x.known and x.value is UNKNOWN or y.known and y.value is UNKNOWN:
+            return self.known(UNKNOWN)  # to_number cannot fail on these kinds: the result is unknown
+        unknown = self.unknown_test(x, y)
+        if op == "/":
+            if y.known and y.value == 0:
+                return self.known(UNKNOWN)
+            if not y.known:
+                unknown = f"{unknown} or {y.text} == 0" if unknown else f"{y.text} == 0"
+        kinds = frozenset({NUM, UNK} if unknown else {NUM})
+        return self.guarded("_bin", op, x, y, unknown, f"{x.text} {op} {y.text}", kinds, span)
+
+    def guarded(self, helper: str, op: str, x: _Code, y: _Code, unknown: str, inline: str, kinds: Kinds,
+                span: Span) -> _Code:
+        """The inline form for plain numbers, behind a call of the helper when a side may be an Interval."""
+        intervals = [f"{c.text}.__class__ is _I" for c in (x, y) if IVAL in c.kinds]
+        body = f"_U if {unknown} else {inline}" if unknown else inline
+        if not intervals:
+            return self.temp(body, kinds | ({UNK} if unknown else set()), span)
+        out = (FLAG if helper == "_cmp" else frozenset({NUM, IVAL, UNK}))
+        return self.temp(f"{helper}({op!r}, {x.text}, {y.text}) if {' or '.join(intervals)} else ({body})", out,
+                         span)
+
+    def inline(self, unknown: str, expr: str, kinds: Kinds, span: Span) -> _Code:
+        if unknown:
+            return self.temp(f"_U if {unknown} else {expr}", kinds | {UNK}, span)
+        return self.temp(expr, kinds, span)
+
+    @staticmethod
+    def unknown_test(*codes: _Code) -> str:
+        return " or ".join(f"{c.text} is _U" for c in codes if not c.known and UNK in c.kinds)
+
+    def ordinal(self, c: _Code) -> str:
+        return repr(ASSESSMENT_ORDER[c.value]) if c.known else f"_AO[{c.text}]"  # type: ignore[index]
+
+    def as_number(self, c: _Code, span: Span) -> _Code | None:
+        """`to_number(c)` where c can only be a number, ratio, estimate, interval or unknown; else None."""
+        if not c.kinds <= NUMERIC:
+            return None
+        if c.known:
+            return self.fold(to_number, c.value)
+        if c.kinds <= {NUM, IVAL, UNK}:
+            return c
+        unknown = f"{c.text} is _U or " if UNK in c.kinds else ""
+        if c.kinds <= {RATIO, UNK}:
+            return self.temp(f"_U if {unknown}{c.text}.n == 0 else {c.text}.k / {c.text}.n",
+                             frozenset({NUM, UNK}), span)
+        if c.kinds <= {EST, UNK}:
+            body = f"_U if {c.text} is _U else {c.text}.value" if unknown else f"{c.text}.value"
+            return self.temp(body, frozenset({NUM} | (c.kinds & {UNK})), span)
+        kinds = (c.kinds - {RATIO, EST}) | {NUM} | ({UNK} if RATIO in c.kinds else set())
+        return self.temp(f"_num({c.text})", frozenset(kinds), span)
+
+    def in_list(self, e: n.InList, item: _Code, options: list[_Code]) -> _Code:
+        """k_in: `item == o` for each option, joined with Kleene or; then negated for `not in`."""
+        if item.known and all(o.known for o in options) and \
+                (folded := self.fold(k_in, item.value, [o.value for o in options])) is not None:
+            result = folded
+        else:
+            result = self.known(False)
+            for o in options:
+                result = self.kleene("or", result, self.comparison("==", item, o, e.span), e.span)
+        if e.negated:
+            return self.unary(n.Unary("not", e.item, span=e.span), result)
+        return result
+
+    def call(self, e: n.Call, scope: _Scope) -> _Code:
+        if e.func == "first_known":
+            return self.first_known(e, [self.expr(a, scope) for a in e.args])
+        if not e.args:
+            raise CompileError(f"{e.func}() without an argument")
+        arg = self.expr(e.args[0], scope)
+        if e.func == "present":
+            return self.known(arg.value is not UNKNOWN) if arg.known else \
+                self.temp(f"{arg.text} is not _U", frozenset({BOOL}), e.span)
+        if e.func == "remediated":
+            if not isinstance(e.args[0], n.FactRef):
+                raise CompileError("remediated() of something other than an evidence item")
+            return self.remediated[e.args[0].name]
+        if arg.known:
+            helper = {"lower": _lower, "upper": _upper, "sample": _sample}.get(e.func)
+            folded = self.fold(helper, arg.value) if helper else self.known(UNKNOWN)
+            if folded is not None:
+                return folded
+        return self.estimate_function(e, arg)
+
+    def estimate_function(self, e: n.Call, arg: _Code) -> _Code:
+        unknown = f"_U if {arg.text} is _U else " if UNK in arg.kinds else ""
+        out = frozenset({NUM, UNK})
+        if e.func in ("lower", "upper"):
+            if arg.kinds <= {EST, UNK}:
+                return self.temp(f"{unknown}{arg.text}.{e.func}", out, e.span)
+            return self.temp(f"_{e.func}({arg.text})", out, e.span)
+        if e.func == "sample":
+            if arg.kinds <= {EST, UNK}:
+                return self.temp(f"{unknown}{arg.text}.sample", out, e.span)
+            if arg.kinds <= {RATIO, UNK}:
+                return self.temp(f"{unknown}{arg.text}.n", out, e.span)
+            return self.temp(f"_sample({arg.text})", out, e.span)
+        return self.known(UNKNOWN)  # the interpreter's value for a function the checker would reject
+
+    def first_known(self, e: n.Call, args: list[_Code]) -> _Code:
+        """The first argument that is not unknown (all are computed first, as the interpreter does)."""
+        chain: list[_Code] = []
+        for a in args:
+            if a.known and a.value is UNKNOWN:
+                continue
+            chain.append(a)
+            if UNK not in a.kinds:
+                break
+        if not chain:
+            return self.known(UNKNOWN)
+        if len(chain) == 1 and (chain[0].known or UNK not in chain[0].kinds):
+            return chain[0]
+        kinds = frozenset().union(*(c.kinds - {UNK} for c in chain))
+        if UNK in chain[-1].kinds:
+            kinds |= {UNK}
+        text = chain[-1].text
+        for c in reversed(chain[:-1]):
+            text = f"{c.text} if {c.text} is not _U else {text}"
+        return self.temp(text, kinds, e.span)
+
+
+# ---------------------------------------------------------------- small pure helpers
+
+_Test = Callable[[str], str]
+
+
+def _is_true(v: str) -> str:
+    return f"({v} is True)"
+
+
+def _is_unknown(v: str) -> str:
+    return f"({v} is _U)"
+
+
+def _is_false(v: str) -> str:
+    """`k_not(v) is True`, i.e. v is known and falsy."""
+    return f"({v} is not _U and not {v})"
+
+
+_STATIC_TESTS: dict[Callable[[str], str], Callable[[object], bool]] = {
+    _is_true: lambda v: v is True,
+    _is_unknown: lambda v: v is UNKNOWN,
+    _is_false: lambda v: v is not UNKNOWN and not v,
+}
+
+
+def _count(codes: list[_Code], test: _Test) -> tuple[int, list[str]]:
+    """How many known values pass the test, and the run-time test terms for the others."""
+    static = _STATIC_TESTS[test]
+    known = sum(1 for c in codes if c.known and static(c.value))
+    terms = []
+    for c in codes:
+        if c.known:
+            continue
+        if test is _is_unknown and UNK not in c.kinds:
+            continue
+        if test is _is_true and BOOL not in c.kinds:
+            continue
+        if test is _is_false and c.kinds <= FLAG:
+            terms.append(f"({c.text} is False)")
+        else:
+            terms.append(test(c.text))
+    return known, terms
+
+
+def _facts_in(e: n.Expr, names: set[str], remediated: set[str]) -> None:
+    """Every fact an expression reads, and those it asks `remediated()` of."""
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, n.FactRef):
+            names.add(x.name)
+        elif isinstance(x, n.Binary):
+            stack += [x.left, x.right]
+        elif isinstance(x, n.Unary):
+            stack.append(x.operand)
+        elif isinstance(x, n.InList):
+            stack += [x.item, *x.options]
+        elif isinstance(x, n.Call):
+            if x.func == "remediated" and x.args and isinstance(x.args[0], n.FactRef):
+                remediated.add(x.args[0].name)
+            stack += list(x.args)

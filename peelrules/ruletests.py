@@ -1,0 +1,264 @@
+"""Rule tests: YAML cases of evidence and expected judgments, run against a rule set, with coverage
+measured against the framework (every rule made both true and false, every ladder rung both firing
+and not firing).
+
+A case file holds one case, or several under `cases:`. A case names an evidence bundle (`evidence:`,
+relative to the case file) or gives one inline (`bundle:`), may change it (`set:` facts, `remove:`
+facts, `not_inspected:` areas), and lists what it expects per area:
+
+    evidence: ../../evidence/lancashire-2022.yaml
+    set:
+      vsa.investigation_supervision: {assessment: met, source: "report:L47"}
+    expect:
+      investigating_crime: adequate
+      responding_to_the_public: {judgment: adequate, raised: [call_answering], not_raised: [digital_contact]}
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .diagnostics import Diagnostic, PeelError
+from .evaluate import Evaluator
+from .evidence import KeyPath, bundle_from_data, load_yaml
+from .grades import Status
+from .loader import read_source
+from .program import Program
+from .result import AreaResult
+from .source import SourceFile, Span
+from .trace import AreaTrace
+from .values import UNKNOWN
+
+_CASE_KEYS = {"name", "evidence", "bundle", "set", "remove", "not_inspected", "expect"}
+_EXPECT_KEYS = {"judgment", "raised", "not_raised"}
+
+
+@dataclass(frozen=True)
+class Expectation:
+    area: str
+    judgment: str | None
+    raised: tuple[str, ...] = ()  # rules that must hold (characteristics met, findings raised)
+    not_raised: tuple[str, ...] = ()  # rules that must not hold
+    span: Span | None = None
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    file: str
+    span: Span | None
+    bundle: dict
+    bundle_source: SourceFile
+    positions: dict[KeyPath, Span]
+    expectations: tuple[Expectation, ...]
+
+
+@dataclass(frozen=True)
+class Failure:
+    area: str
+    expected: str
+    actual: str
+    trace: AreaTrace | None
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    case: Case
+    failures: tuple[Failure, ...] = ()
+    errors: tuple[Diagnostic, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures and not self.errors
+
+
+@dataclass
+class Coverage:
+    """Which values each rule and rung took over all cases."""
+
+    rules: dict[str, set[str]] = field(default_factory=dict)  # "area.rule" -> {"true", "false", "unknown"}
+    rungs: dict[str, set[str]] = field(default_factory=dict)  # "area/ladder#i grade" -> {"fired", "passed"}
+    kinds: dict[str, str] = field(default_factory=dict)
+    otherwise: set[str] = field(default_factory=set)  # `otherwise` rungs can only fire
+
+    def items(self) -> list[tuple[str, str, bool, bool]]:
+        """(item, kind, made true / fired, made false / passed over) for every rule and rung."""
+        out = [(k, self.kinds[k], "true" in v, "false" in v) for k, v in sorted(self.rules.items())]
+        out += [(k, "rung", "fired" in v, "fired" in v if k in self.otherwise else "passed" in v)
+                for k, v in sorted(self.rungs.items())]
+        return out
+
+    @property
+    def percent(self) -> float:
+        items = self.items()
+        if not items:
+            return 100.0
+        covered = sum(int(a) + int(b) for _, _, a, b in items)
+        return 100.0 * covered / (2 * len(items))
+
+
+def judgment_of(a: AreaResult) -> str:
+    if a.status is Status.GRADED and a.grade is not None:
+        return a.grade.key
+    return a.status.value
+
+
+def _fail(src: SourceFile, span: Span | None, message: str, hint: str) -> PeelError:
+    return PeelError([Diagnostic("PR311", message, span, hint,
+                                 line_text=src.line_text(span.line) if span else "")])
+
+
+def load_cases(path: Path) -> list[Case]:
+    """Read one case file (one case, or several under `cases:`)."""
+    src = read_source(path)
+    data, positions = load_yaml(src)
+    if isinstance(data, dict) and "cases" in data:
+        items = data["cases"]
+        base: tuple[object, ...] = ("cases",)
+        if not isinstance(items, list):
+            raise _fail(src, positions.get(base), "`cases` must be a list of cases", "write each case after `- `")
+    else:
+        items, base = [data], ()
+    cases = []
+    for i, item in enumerate(items):
+        where = base + (i,) if base else ()
+        cases.append(_case(src, path, item, where, positions, i))
+    return cases
+
+
+def _case(src: SourceFile, path: Path, item: object, where: tuple, positions: dict, index: int) -> Case:
+    span = positions.get(where) or positions.get(())
+    if not isinstance(item, dict):
+        raise _fail(src, span, "a case must be a mapping", "give evidence: and expect:")
+    unknown = set(item) - _CASE_KEYS
+    if unknown:
+        key = sorted(unknown)[0]
+        raise _fail(src, positions.get(where + (key,)), f"unknown key '{key}' in a test case",
+                    f"keys are: {', '.join(sorted(_CASE_KEYS))}")
+    if ("evidence" in item) == ("bundle" in item):
+        raise _fail(src, span, "a case needs exactly one of `evidence:` (a file) or `bundle:` (inline)",
+                    "add `evidence: path/to/bundle.yaml`")
+    if "evidence" in item:
+        ev_src = read_source((path.parent / str(item["evidence"])))
+        bundle, ev_positions = load_yaml(ev_src)
+    else:
+        ev_src, bundle, ev_positions = src, item["bundle"], {
+            k[len(where) + 1:]: v for k, v in positions.items() if k[:len(where) + 1] == where + ("bundle",)}
+    if not isinstance(bundle, dict):
+        raise _fail(src, span, "the evidence of a case must be a mapping", "see docs/evidence.md")
+    bundle = copy.deepcopy(bundle)
+    facts = bundle.setdefault("facts", {})
+    for name, shape in (item.get("set") or {}).items():
+        facts[name] = shape
+        ev_positions[("facts", name)] = positions.get(where + ("set", name), span)
+    for name in item.get("remove") or []:
+        if name not in facts:
+            raise _fail(src, positions.get(where + ("remove",)), f"cannot remove '{name}': it is not in the evidence",
+                        "check the fact's name")
+        del facts[name]
+    for area in item.get("not_inspected") or []:
+        bundle.setdefault("areas", {})[area] = {"status": "not_inspected"}
+    expect = item.get("expect")
+    if not isinstance(expect, dict) or not expect:
+        raise _fail(src, positions.get(where + ("expect",), span), "a case needs `expect:` with at least one area",
+                    "e.g. expect: {investigating_crime: requires_improvement}")
+    exps = []
+    for area, want in expect.items():
+        espan = positions.get(where + ("expect", area))
+        if isinstance(want, str):
+            exps.append(Expectation(area, want, span=espan))
+        elif isinstance(want, dict) and set(want) <= _EXPECT_KEYS:
+            exps.append(Expectation(area, want.get("judgment"), tuple(want.get("raised") or ()),
+                                    tuple(want.get("not_raised") or ()), espan))
+        else:
+            raise _fail(src, espan, f"cannot read the expectation for '{area}'",
+                        "give a grade or status, or {judgment: ..., raised: [...], not_raised: [...]}")
+    name = str(item.get("name") or (path.stem if not where else f"{path.stem}[{index}]"))
+    return Case(name, src.name, span, bundle, ev_src, ev_positions, tuple(exps))
+
+
+def run_case(program: Program, evaluator: Evaluator, case: Case, coverage: Coverage) -> CaseResult:
+    try:
+        bundle = bundle_from_data(case.bundle_source, case.bundle, case.positions, program)
+    except PeelError as err:
+        return CaseResult(case, errors=tuple(err.diagnostics))
+    result, traces = evaluator.run(bundle, trace=True)
+    _record(program, result.areas, traces, coverage)
+    failures, errors = [], []
+    by_name = {t.result.name: t for t in traces}
+    for exp in case.expectations:
+        area = program.area(exp.area)
+        if area is None:
+            errors.append(Diagnostic("PR307", f"unknown area '{exp.area}' in expectations", exp.span,
+                                     "areas are: " + ", ".join(a.name for a in program.areas)))
+            continue
+        trace = by_name[area.name]
+        actual = judgment_of(trace.result)
+        outcomes = {o.key.split(".", 1)[1]: o.outcome for o in trace.result.outcomes}
+        if exp.judgment is not None and actual != exp.judgment:
+            failures.append(Failure(area.name, exp.judgment, actual, trace))
+        for rule in exp.raised + exp.not_raised:
+            if rule not in outcomes:
+                errors.append(Diagnostic("PR201", f"area '{area.name}' has no rule '{rule}'", exp.span,
+                                         "check the rule's name"))
+        for rule in exp.raised:
+            if rule in outcomes and outcomes[rule] is not True:
+                failures.append(Failure(area.name, f"{rule} holds", f"{rule} is {_word(outcomes[rule])}", trace))
+        for rule in exp.not_raised:
+            if rule in outcomes and outcomes[rule] is not False:
+                failures.append(Failure(area.name, f"{rule} does not hold", f"{rule} is {_word(outcomes[rule])}",
+                                        trace))
+    return CaseResult(case, tuple(failures), tuple(errors))
+
+
+def _word(v: object) -> str:
+    return "unknown" if v is UNKNOWN else ("true" if v is True else "false")
+
+
+def _record(program: Program, areas: tuple[AreaResult, ...], traces: tuple[AreaTrace, ...],
+            coverage: Coverage) -> None:
+    for area in areas:
+        for o in area.outcomes:
+            coverage.kinds[o.key] = o.kind
+            coverage.rules.setdefault(o.key, set()).add(_word(o.outcome))
+    for t in traces:
+        for i, rung in enumerate(t.rungs):
+            key = f"{t.result.name} {t.result.ladder}#{i} {rung.grade}"
+            coverage.rungs.setdefault(key, set()).add(
+                "fired" if rung.value is True else "passed" if rung.value is False else "unknown")
+
+
+def empty_coverage(program: Program) -> Coverage:
+    """Every rule and every graded area's rung, none covered yet."""
+    cov = Coverage()
+    for area in program.areas:
+        for rule in area.rules:
+            key = f"{area.name}.{rule.name}"
+            cov.kinds[key] = rule.kind
+            cov.rules[key] = set()
+        if area.ladder is not None and not area.area.ungraded:
+            for i, rung in enumerate(area.ladder.rungs):
+                key = f"{area.name} {area.ladder.name}#{i} {rung.grade}"
+                cov.rungs[key] = set()
+                if rung.condition is None:
+                    cov.otherwise.add(key)
+    return cov
+
+
+def run_tests(program: Program, paths: list[Path]) -> tuple[list[CaseResult], Coverage, list[Diagnostic]]:
+    """Run every case of the given files (folders are searched for *.yaml and *.yml)."""
+    files: list[Path] = []
+    for p in paths:
+        files += sorted(q for q in p.rglob("*") if q.suffix in (".yaml", ".yml")) if p.is_dir() else [p]
+    evaluator = Evaluator(program)
+    coverage = empty_coverage(program)
+    results, problems = [], []
+    for f in files:
+        try:
+            cases = load_cases(f)
+        except PeelError as err:
+            problems.extend(err.diagnostics)
+            continue
+        results += [run_case(program, evaluator, c, coverage) for c in cases]
+    return results, coverage, problems

@@ -1,0 +1,75 @@
+"""`peel test`: rule tests as data, failures explained by the trace, coverage against the framework."""
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import peelrules
+from peelrules.ruletests import run_tests
+
+from conftest import run_peel
+
+DATA = Path(__file__).resolve().parent / "data"
+MINI = DATA / "mini.peel"
+
+
+def test_mini_cases_pass(tmp_path) -> None:
+    program = peelrules.load_rules(MINI)
+    results, coverage, problems = run_tests(program, [DATA / "cases"])
+    assert not problems
+    assert len(results) == 4 and all(r.passed for r in results)
+    assert coverage.rules["contact.no_triage"] == {"true", "false"}
+    assert coverage.rules["contact.answers_999"] == {"true"}
+
+
+def test_a_case_adds_coverage(tmp_path) -> None:
+    program = peelrules.load_rules(MINI)
+    _, before, _ = run_tests(program, [DATA / "cases"])
+    extra = tmp_path / "extra.yaml"
+    extra.write_text(f"""evidence: {DATA / 'mini-evidence.yaml'}
+set:
+  calls.answered_in_10s: {{value: "50%", source: "report:L3"}}
+expect:
+  contact: {{raised: [answering], not_raised: [answers_999]}}
+""", encoding="utf-8")
+    results, after, _ = run_tests(program, [DATA / "cases", extra])
+    assert all(r.passed for r in results)
+    assert after.rules["contact.answers_999"] == {"true", "false"}
+    assert after.percent > before.percent
+
+
+def test_failures_show_expected_actual_and_why(tmp_path) -> None:
+    case = tmp_path / "wrong.yaml"
+    case.write_text(f"""name: wrong on purpose
+evidence: {DATA / 'mini-evidence.yaml'}
+expect:
+  contact: {{judgment: adequate, raised: [no_triage]}}
+""", encoding="utf-8")
+    junit = tmp_path / "junit.xml"
+    proc = run_peel("test", str(case), "--rules", str(MINI), "--junit", str(junit))
+    assert proc.returncode == 1
+    assert "FAIL  wrong on purpose" in proc.stdout
+    assert "contact: expected adequate, got good" in proc.stdout
+    assert "contact: expected no_triage holds, got no_triage is false" in proc.stdout
+    assert "Ladder simple, first rung that holds wins" in proc.stdout
+    suite = ET.parse(junit).getroot()
+    assert suite.get("tests") == "1" and suite.get("failures") == "1"
+    assert suite.find("testcase/failure") is not None
+
+
+def test_min_coverage_fails_below_the_threshold() -> None:
+    ok = run_peel("test", str(DATA / "cases"), "--rules", str(MINI), "--min-coverage", "50")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    low = run_peel("test", str(DATA / "cases"), "--rules", str(MINI), "--min-coverage", "99")
+    assert low.returncode == 1
+    assert "below --min-coverage" in low.stderr
+
+
+def test_bad_case_files_are_input_errors(tmp_path) -> None:
+    case = tmp_path / "bad.yaml"
+    case.write_text("evidence: nowhere.yaml\nexpect: {contact: good}\n", encoding="utf-8")
+    proc = run_peel("test", str(case), "--rules", str(MINI))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    case.write_text(f"evidence: {DATA / 'mini-evidence.yaml'}\nexpekt: {{contact: good}}\n", encoding="utf-8")
+    proc = run_peel("test", str(case), "--rules", str(MINI))
+    assert proc.returncode == 2 and "PR311" in proc.stderr and f"{case}:2:1" in proc.stderr
