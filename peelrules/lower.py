@@ -237,7 +237,9 @@ class _Lower:
             elif f.data == "fw_effective_range":
                 values["effective_from"] = str(f.children[0])
                 values["effective_to"] = str(f.children[1])
-        return n.Framework(str(name), self.text(title), span=self.span(tree), **values)  # type: ignore[arg-type]
+        clauses = tuple((f.data, self.span(f)) for f in fields)
+        return n.Framework(str(name), self.text(title), span=self.span(tree), extent=self.span(tree),
+                           clauses=clauses, **values)  # type: ignore[arg-type]
 
     def evidence_block(self, tree: Tree) -> list[n.EvidenceDecl]:
         prefix, *decls = tree.children
@@ -255,7 +257,8 @@ class _Lower:
                 elif opt.data == "decl_context_only":
                     context_only = True
             out.append(n.EvidenceDecl(f"{prefix}.{name}", str(type_tok), self.text(desc), lo, hi, unit,
-                                      context_only, span=self.span(name), type_span=self.span(type_tok)))
+                                      context_only, span=self.span(name), type_span=self.span(type_tok),
+                                      extent=self.span(d), block=self.span(tree)))
         return out
 
     def signed(self, tree: Tree) -> float:
@@ -267,7 +270,7 @@ class _Lower:
 
     def let(self, tree: Tree) -> n.Let:
         name, expr = tree.children
-        return n.Let(str(name), self.expr(expr), span=self.span(name))
+        return n.Let(str(name), self.expr(expr), span=self.span(name), extent=self.span(tree))
 
     def ladder(self, tree: Tree) -> n.Ladder:
         name, *rungs = tree.children
@@ -275,8 +278,8 @@ class _Lower:
         for r in rungs:
             grade = r.children[0]
             cond = self.expr(r.children[1]) if r.data == "rung_when" else None
-            out.append(n.Rung(str(grade), cond, span=self.span(grade)))
-        return n.Ladder(str(name), tuple(out), span=self.span(name))
+            out.append(n.Rung(str(grade), cond, span=self.span(grade), extent=self.span(r)))
+        return n.Ladder(str(name), tuple(out), span=self.span(name), extent=self.span(tree))
 
     def area(self, tree: Tree) -> n.Area:
         name, title, *items = tree.children
@@ -300,8 +303,11 @@ class _Lower:
                 lets.append(self.let(it))
             elif kind == "rule":
                 rules.append(self.rule(it))
+        clauses = tuple((it.data, self.span(it)) for it in items
+                        if it.data in ("area_question", "area_aliases", "area_ungraded", "area_grade_by"))
         return n.Area(str(name), self.text(title), aliases=tuple(aliases), ladders=tuple(ladders),
-                      lets=tuple(lets), rules=tuple(rules), span=self.span(name), **fields)  # type: ignore[arg-type]
+                      lets=tuple(lets), rules=tuple(rules), span=self.span(name), extent=self.span(tree),
+                      clauses=clauses, **fields)  # type: ignore[arg-type]
 
     def rule(self, tree: Tree) -> n.Rule:
         kind, name, title, *items = tree.children
@@ -317,8 +323,9 @@ class _Lower:
                 fields["recommendation"] = self.text(it.children[0])
             elif it.data == "rule_severe":
                 fields["severe"] = True
+        clauses = tuple((it.data, self.span(it)) for it in items)
         return n.Rule(str(kind.children[0]), str(name), self.text(title), span=self.span(name),
-                      **fields)  # type: ignore[arg-type]
+                      extent=self.span(tree), clauses=clauses, **fields)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------ expressions
     def expr(self, tree: Tree | Token) -> n.Expr:

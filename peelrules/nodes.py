@@ -5,7 +5,7 @@ Parsed trees hold `Name` references; the checker replaces them with resolved ref
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Union
 
 from .source import Span, span_field
@@ -142,6 +142,8 @@ class Framework:
     effective_to: str | None = None
     publisher: str | None = None
     span: Span = span_field()
+    extent: Span = span_field()  # the whole construct, for the formatter and editors
+    clauses: tuple[tuple[str, Span], ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,8 @@ class EvidenceDecl:
     unit: str | None = None
     context_only: bool = False
     span: Span = span_field()
+    extent: Span = span_field()  # the whole construct, for the formatter and editors
+    block: Span = span_field()  # the `evidence name { ... }` block it was declared in
     type_span: Span = span_field()
 
 
@@ -162,6 +166,7 @@ class Let:
     name: str
     expr: Expr
     span: Span = span_field()
+    extent: Span = span_field()  # the whole construct, for the formatter and editors
 
 
 @dataclass(frozen=True)
@@ -169,6 +174,7 @@ class Rung:
     grade: str
     condition: Expr | None  # None means `otherwise`
     span: Span = span_field()
+    extent: Span = span_field()  # the whole construct, for the formatter and editors
 
 
 @dataclass(frozen=True)
@@ -176,6 +182,7 @@ class Ladder:
     name: str
     rungs: tuple[Rung, ...]
     span: Span = span_field()
+    extent: Span = span_field()  # the whole construct, for the formatter and editors
 
 
 RULE_KINDS = ("characteristic", "cause_of_concern", "area_for_improvement",
@@ -193,6 +200,8 @@ class Rule:
     recommendation: str | None = None
     severe: bool = False
     span: Span = span_field()
+    extent: Span = span_field()  # the whole construct, for the formatter and editors
+    clauses: tuple[tuple[str, Span], ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -208,6 +217,8 @@ class Area:
     lets: tuple[Let, ...] = ()
     rules: tuple[Rule, ...] = ()
     span: Span = span_field()
+    extent: Span = span_field()  # the whole construct, for the formatter and editors
+    clauses: tuple[tuple[str, Span], ...] = field(default=(), compare=False, repr=False)
 
 
 Item = Union[Framework, EvidenceDecl, Let, Ladder, Area]
