@@ -35,6 +35,8 @@ class _Checker:
         self.const_types: dict[str, str] = {}
         self.const_values: dict[str, object] = {}
         self.const_text: dict[str, str] = {}
+        self.const_deps: dict[str, frozenset[str]] = {}
+        self.const_lets: dict[str, n.Let] = {}
         self.ladders: dict[str, n.Ladder] = {}
         self.areas: dict[str, n.Area] = {}
         self.rule_deps: dict[str, set[str]] = {}
@@ -119,6 +121,8 @@ class _Checker:
             self.const_text[key] = unparse(let.expr)
             self.const_types[key] = ty
             order[key] = deps
+        self.const_deps = {k: frozenset(v) for k, v in order.items()}
+        self.const_lets = {k: let for k, (let, _) in exprs.items()}
         try:
             for key in TopologicalSorter(order).static_order():
                 if key in resolved:
@@ -408,4 +412,4 @@ def check(modules: list[n.Module], sources: list[SourceFile], lost: frozenset[st
         raise PeelError(c.diags)
     assert framework is not None
     return Program(framework, dict(c.decls), dict(c.const_values), dict(c.const_text), areas, order,
-                   tuple(sources))
+                   tuple(sources), shared, dict(c.const_lets), dict(c.const_deps))

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from . import __version__, explain, load_evidence, load_rules
-from .diagnostics import PeelError, render_all
+from .diagnostics import PeelError, Severity, render_all
+from .lint import lint
 from .output import write_atomic
 from .ruletests import run_tests
 from .report import tests as tests_report
@@ -94,25 +96,36 @@ def explain_cmd(evidence: Path, area: str | None, rules: Path | None, fmt: str) 
         click.echo(text_report.explain(traces), nl=False)
 
 
-@main.command(help=f"Parse and check a rule set (default: the shipped rules).\n\n{EXIT_HELP}")
+@main.command(help=f"Parse and check a rule set (default: the shipped rules), with deep checks that warn "
+                   f"about unused declarations, unreachable rungs, ladders that are not monotone, conditions "
+                   f"that can never change, unit mix-ups and missing citations.\n\n{EXIT_HELP}")
 @click.argument("rules", required=False, type=click.Path(path_type=Path))
+@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def check(rules: Path | None, fmt: str) -> None:
+def check(rules: Path | None, strict: bool, fmt: str) -> None:
     try:
         program = load_rules(rules)
+        diags = lint(program)
     except PeelError as err:
-        if fmt == "json":
-            click.echo(json.dumps({"ok": False, "diagnostics": [d.to_json() for d in err.diagnostics]},
-                                  indent=2, sort_keys=True))
-            sys.exit(EXIT_FAILED)
-        _fail(err, EXIT_FAILED)
-        return
-    n_rules = sum(len(a.rules) for a in program.areas)
+        diags = err.diagnostics
+        program = None
+    if strict:
+        diags = [replace(d, severity=Severity.ERROR) for d in diags]
+    errors = [d for d in diags if d.severity is Severity.ERROR]
     if fmt == "json":
-        click.echo(json.dumps({"ok": True, "diagnostics": []}, indent=2, sort_keys=True))
+        click.echo(json.dumps({"ok": not errors, "diagnostics": [d.to_json() for d in diags]},
+                              indent=2, sort_keys=True))
     else:
-        click.echo(f"ok: {len(program.sources)} files, {len(program.areas)} areas, {n_rules} rules, "
-                   f"{len(program.decls)} evidence items")
+        if diags:
+            click.echo(render_all(diags), err=True)
+            warnings = len(diags) - len(errors)
+            click.echo(f"\n{len(errors)} error{'s' if len(errors) != 1 else ''}, "
+                       f"{warnings} warning{'s' if warnings != 1 else ''}.", err=True)
+        if program is not None and not errors:
+            n_rules = sum(len(a.rules) for a in program.areas)
+            click.echo(f"ok: {len(program.sources)} files, {len(program.areas)} areas, {n_rules} rules, "
+                       f"{len(program.decls)} evidence items")
+    sys.exit(EXIT_FAILED if errors else EXIT_OK)
 
 
 @main.command("test", help=f"Run rule tests (YAML cases of evidence and expected judgments).\n\n"

@@ -65,6 +65,9 @@ class Program:
     areas: tuple[CheckedArea, ...]
     rule_order: tuple[str, ...]  # "area.rule" keys, dependencies first
     sources: tuple[SourceFile, ...] = field(default=())
+    ladders: dict[str, n.Ladder] = field(default_factory=dict)  # shared ladders, resolved
+    const_lets: dict[str, n.Let] = field(default_factory=dict)  # constant key -> its definition
+    const_deps: dict[str, frozenset[str]] = field(default_factory=dict)  # constants each constant reads
 
     def area(self, name: str) -> CheckedArea | None:
         for a in self.areas:

@@ -13,6 +13,7 @@ LAYERS: dict[str, int] = {
     "lower": 3, "evidence": 3,
     "check": 4, "evaluate": 4,
     "compile": 5,
+    "lint": 5,
     "__init__": 6,
     "ruletests": 6,
     "report": 7,

@@ -1,0 +1,289 @@
+"""Deep checks on a checked Program: warnings about rule sets that are valid but probably wrong.
+
+- unused evidence declarations, constants and ladders (PR220)
+- a ladder rung that can never fire because earlier rungs cover it (PR221)
+- a ladder that is not monotone: one more shortfall gives a better grade, with the two inputs (PR222)
+- a condition that can never be true, or never be false, over the declared evidence (PR223, PR224)
+- a percentage or ratio compared with a count (PR225)
+- a cause of concern without a recommendation (PR226); a rule without `cite` (PR227)
+
+Ladders are explored exhaustively over a grid of counter values, conditions over candidate values of the
+facts they read (within declared ranges). `--strict` makes every warning an error.
+"""
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+from . import nodes as n
+from .diagnostics import Diagnostic, Severity
+from .evaluate import Evaluator, _collect, _Env, _EMPTY_BUNDLE
+from .evidence import Bundle, Fact
+from .grades import Grade
+from .program import ASSESSMENTS, CheckedArea, Program
+from .source import Span
+from .values import Estimate, Ratio, Value
+
+MAX_CHARACTERISTICS = 10
+MAX_IMPROVEMENTS = 7
+MAX_FACTS_EXPLORED = 4
+SHORTFALLS = ("concerns", "improvements", "severe", "unmet")
+
+
+def lint(program: Program) -> list[Diagnostic]:
+    lines = {s.name: s for s in program.sources}
+    out: list[Diagnostic] = []
+
+    def warn(code: str, message: str, span: Span | None, hint: str) -> None:
+        text = lines[span.file].line_text(span.line) if span and span.file in lines else ""
+        out.append(Diagnostic(code, message, span, hint, Severity.WARNING, text))
+
+    _unused(program, warn)
+    _ladders(program, warn)
+    _conditions(program, warn)
+    _units(program, warn)
+    for area in program.areas:
+        for rule in area.rules:
+            if rule.kind == "cause_of_concern" and not rule.recommendation:
+                warn("PR226", f"cause of concern '{rule.name}' has no recommendation", rule.span,
+                     'a cause of concern always comes with one: add `recommendation "..."`')
+            if not rule.cite:
+                warn("PR227", f"rule '{rule.name}' has no `cite`", rule.span,
+                     'say where in the framework it comes from: `cite "PAF 2021/22, ..."`')
+    return sorted(out, key=Diagnostic.sort_key)
+
+
+# ---------------------------------------------------------------- unused things
+
+
+def _walk_rules(program: Program) -> Iterator[tuple[CheckedArea, n.Rule, n.Expr]]:
+    for area in program.areas:
+        for rule in area.rules:
+            for e in (rule.when, rule.exceeded_when):
+                if e is not None:
+                    yield area, rule, e
+
+
+def _unused(program: Program, warn) -> None:  # type: ignore[no-untyped-def]
+    facts: set[str] = set()
+    rules: set[str] = set()
+    consts: set[str] = set()
+    exprs = [e for _, _, e in _walk_rules(program)]
+    ladders_used = {a.ladder.name for a in program.areas if a.ladder is not None}
+    for area in program.areas:
+        if area.ladder is not None:
+            exprs += [r.condition for r in area.ladder.rungs if r.condition is not None]
+    for lad in program.ladders.values():
+        exprs += [r.condition for r in lad.rungs if r.condition is not None]
+    for e in exprs:
+        _collect(e, facts, rules, set())
+        consts |= _const_refs(e)
+    frontier = list(consts)
+    while frontier:
+        for dep in program.const_deps.get(frontier.pop(), ()):
+            if dep not in consts:
+                consts.add(dep)
+                frontier.append(dep)
+    for name, decl in program.decls.items():
+        if name not in facts and not decl.context_only:
+            warn("PR220", f"evidence item '{name}' is declared but no rule reads it", decl.span,
+                 "use it in a rule's `when`, mark it `context only`, or remove the declaration")
+    for key, let in program.const_lets.items():
+        if key not in consts:
+            warn("PR220", f"constant '{let.name}' is never used", let.span, "use it, or remove it")
+    for name, lad in program.ladders.items():
+        if name not in ladders_used:
+            warn("PR220", f"ladder '{name}' grades no area", lad.span, "use it with `grade by`, or remove it")
+
+
+def _const_refs(e: n.Expr) -> set[str]:
+    out: set[str] = set()
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, n.ConstRef):
+            out.add(x.key)
+        elif isinstance(x, n.Binary):
+            stack += [x.left, x.right]
+        elif isinstance(x, n.Unary):
+            stack.append(x.operand)
+        elif isinstance(x, n.InList):
+            stack += [x.item, *x.options]
+        elif isinstance(x, n.Call):
+            stack += list(x.args)
+    return out
+
+
+# ---------------------------------------------------------------- ladders
+
+
+def counter_grid() -> Iterator[dict[str, Value]]:
+    """Every combination of counter values on a bounded grid."""
+    for c in range(1, MAX_CHARACTERISTICS + 1):
+        for met in range(c + 1):
+            for exceeded in range(met + 1):
+                for concerns, severe, innovative in itertools.product(range(3), range(3), range(3)):
+                    for improvements in range(MAX_IMPROVEMENTS + 1):
+                        yield {"characteristics": c, "met": met, "unmet": c - met, "exceeded": exceeded,
+                               "concerns": concerns, "improvements": improvements, "innovative": innovative,
+                               "severe": severe}
+
+
+def _ladders(program: Program, warn) -> None:  # type: ignore[no-untyped-def]
+    ev = Evaluator(program)
+    seen: set[int] = set()
+    for area in program.areas:
+        lad = area.ladder
+        if lad is None or id(lad) in seen:
+            continue
+        seen.add(id(lad))
+        refs: set[str] = set()
+        for r in lad.rungs:
+            if r.condition is not None:
+                _collect(r.condition, set(), refs, set())
+        refs_list = sorted(refs)[:MAX_FACTS_EXPLORED]
+        fired: set[int] = set()
+        grades: dict[tuple, Grade] = {}
+        for counters in counter_grid():
+            for flags in itertools.product((True, False), repeat=len(refs_list)):
+                env = _Env(_EMPTY_BUNDLE, program.const_values, dict(zip(refs_list, flags)), counters, False)
+                grade, index, _ = ev.climb(lad, env)
+                if grade is None:
+                    continue
+                fired.add(index)
+                grades[(tuple(counters.values()), flags)] = grade
+        for i, rung in enumerate(lad.rungs):
+            if i not in fired:
+                warn("PR221", f"rung {rung.grade} of ladder '{lad.name}' can never fire", rung.span,
+                     "the rungs before it already hold whenever it would; reorder or change the conditions")
+        example = _non_monotone(grades)
+        if example:
+            warn("PR222", f"ladder '{lad.name}' is not monotone: {example}", lad.span,
+                 "a further shortfall must never improve a grade; check the order and conditions of the rungs")
+
+
+def _non_monotone(grades: dict[tuple, Grade]) -> str | None:
+    keys = ("characteristics", "met", "unmet", "exceeded", "concerns", "improvements", "innovative", "severe")
+    for (values, flags), grade in grades.items():
+        v = dict(zip(keys, values))
+        for worse in SHORTFALLS:
+            w = dict(v)
+            if worse == "unmet":
+                if w["met"] == 0:
+                    continue
+                w["met"] -= 1
+                w["unmet"] += 1
+                w["exceeded"] = min(w["exceeded"], w["met"])
+            else:
+                w[worse] += 1
+            other = grades.get((tuple(w[k] for k in keys), flags))
+            if other is not None and other > grade:
+                shown = ", ".join(f"{k} {v[k]}" for k in keys)
+                return (f"with {shown} the grade is {grade.label}, but with one more "
+                        f"{'unmet characteristic' if worse == 'unmet' else worse[:-1] if worse != 'severe' else 'severe finding'}"
+                        f" it is {other.label}")
+    return None
+
+
+# ---------------------------------------------------------------- conditions over declared ranges
+
+
+def _candidates(decl: n.EvidenceDecl) -> list[Value]:
+    lo = decl.range_lo
+    hi = decl.range_hi
+    t = decl.type
+    if t == "assessment":
+        return list(ASSESSMENTS)
+    if t == "flag":
+        return [True, False]
+    if t == "percent":
+        lo, hi = (0.0 if lo is None else lo), (1.0 if hi is None else hi)
+        return _clip({lo, hi, (lo + hi) / 2, lo + 0.01, hi - 0.01, 0.9, 0.5, 0.1}, lo, hi)
+    if t in ("count", "number"):
+        lo = (0.0 if t == "count" else -1e6) if lo is None else lo
+        hi = 1e6 if hi is None else hi
+        return _clip({lo, hi, 0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 100.0}, lo, hi)
+    if t == "ratio":
+        return [Ratio(k, nn) for nn in (1, 10, 100) for k in sorted({0, nn // 2, nn - 1, nn})]
+    if t == "estimate":
+        return [Estimate(v, ci, s) for v in (0.0, 0.5, 0.9, 1.0) for ci in (0.0, 0.05) for s in (10, 1000)]
+    return []
+
+
+def _clip(values: set[float], lo: float, hi: float) -> list[Value]:
+    return sorted(v for v in values if lo <= v <= hi)
+
+
+def _conditions(program: Program, warn) -> None:  # type: ignore[no-untyped-def]
+    ev = Evaluator(program)
+    for area, rule, expr in _walk_rules(program):
+        if expr is not rule.when:
+            continue
+        facts: set[str] = set()
+        refs: set[str] = set()
+        _collect(expr, facts, refs, set())
+        if not facts or len(facts) + len(refs) > MAX_FACTS_EXPLORED:
+            continue
+        names = sorted(facts)
+        options = [_candidates(program.decls[f]) for f in names]
+        if any(not o for o in options):
+            continue
+        seen: set[object] = set()
+        for values in itertools.product(*options):
+            bundle = Bundle("<lint>", "", "", "", None, {}, {}, {
+                f: Fact(f, v, program.decls[f], "lint", 1, None, "open", Span("<lint>", 0, 0, 0, 0))
+                for f, v in zip(names, values)})
+            for flags in itertools.product((True, False), repeat=len(refs)):
+                env = _Env(bundle, program.const_values, dict(zip(sorted(refs), flags)), {}, False)
+                seen.add(ev.eval(expr, env)[0])
+            if True in seen and False in seen:
+                break
+        if True not in seen:
+            warn("PR223", f"the condition of '{rule.name}' can never be true over the declared evidence",
+                 expr.span, "check the threshold against the evidence item's type and range (90% is 0.9)")
+        elif False not in seen:
+            warn("PR224", f"the condition of '{rule.name}' can never be false over the declared evidence",
+                 expr.span, "a condition that always holds tells nothing; check the threshold")
+
+
+# ---------------------------------------------------------------- units
+
+
+def _kind(e: n.Expr, program: Program) -> str | None:
+    """'fraction' for percentages, ratios, estimates and their bounds; 'count' for counts and sizes."""
+    if isinstance(e, n.Percent):
+        return "fraction"
+    if isinstance(e, n.FactRef):
+        t = program.decls[e.name].type
+        return "fraction" if t in ("percent", "ratio", "estimate") else "count" if t == "count" else None
+    if isinstance(e, n.ConstRef):
+        let = program.const_lets.get(e.key)
+        return _kind(let.expr, program) if let is not None and not isinstance(let.expr, n.ConstRef) else None
+    if isinstance(e, n.Call):
+        return "fraction" if e.func in ("lower", "upper") else "count" if e.func == "sample" else None
+    if isinstance(e, n.Binary) and e.op == "/":
+        return "fraction" if _kind(e.left, program) == _kind(e.right, program) == "count" else None
+    if isinstance(e, n.Binary) and e.op in ("+", "-"):
+        k = _kind(e.left, program)
+        return k if k == _kind(e.right, program) else None
+    return None
+
+
+def _units(program: Program, warn) -> None:  # type: ignore[no-untyped-def]
+    for _, rule, expr in _walk_rules(program):
+        stack: list[n.Expr] = [expr]
+        while stack:
+            x = stack.pop()
+            if isinstance(x, n.Binary):
+                if x.op in n.COMPARE_OPS:
+                    kinds = {_kind(x.left, program), _kind(x.right, program)}
+                    if kinds == {"fraction", "count"}:
+                        warn("PR225", f"'{rule.name}' compares a percentage or ratio with a count", x.span,
+                             "compare like with like: a share with a percentage (90%), a count with a number")
+                stack += [x.left, x.right]
+            elif isinstance(x, n.Unary):
+                stack.append(x.operand)
+            elif isinstance(x, n.InList):
+                stack += [x.item, *x.options]
+            elif isinstance(x, n.Call):
+                stack += list(x.args)
