@@ -16,6 +16,7 @@ from .diagnostics import PeelError, Severity, render_all
 from .lint import lint
 from .output import write_atomic
 from .ruletests import run_tests
+from .template import evidence_template
 from .report import tests as tests_report
 from .report import text as text_report
 from .report.schemas import schema as schema_doc
@@ -159,6 +160,22 @@ def test_cmd(paths: tuple[Path, ...], rules: Path | None, show_coverage: bool, m
         click.echo(f"coverage {coverage.percent:.1f}% is below --min-coverage {min_coverage:g}%", err=True)
         failed = True
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+@main.group(help="Work with evidence bundles.")
+def evidence() -> None:
+    pass
+
+
+@evidence.command("template", help=f"Write an evidence skeleton for a rule set: every declared fact with its "
+                                   f"type, range and description, grouped by area.\n\n{EXIT_HELP}")
+@RULES_OPTION
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Write to FILE (atomically).")
+def evidence_template_cmd(rules: Path | None, out: Path | None) -> None:
+    try:
+        _emit(evidence_template(load_rules(rules)), out, [rules] if rules else [])
+    except PeelError as err:
+        _fail(err, EXIT_INPUT)
 
 
 @main.command(help=f"Print the JSON Schema of evidence bundles or of traces.\n\n{EXIT_HELP}")

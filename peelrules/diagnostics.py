@@ -46,6 +46,7 @@ CODES: dict[str, str] = {
     "PR309": "unknown source document",
     "PR310": "quote not found on the cited line",
     "PR311": "rule test file cannot be read",
+    "PR312": "evidence template not filled in",
     "PR401": "file cannot be read",
     "PR402": "no rule files found",
 }

@@ -253,6 +253,9 @@ def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span
     """Validate loaded evidence data; `positions` maps key paths to where they are written in `src`."""
     loader = _Loader(src)
     loader.positions = positions
+    unfilled = _unfilled(src, raw, positions)
+    if unfilled:
+        raise PeelError(unfilled)
     if not isinstance(raw, dict):
         raise loader.fail("PR303", "the evidence must be a mapping with force, framework, sources and facts",
                           loader.positions.get(()), "start the file with `force: ...`")
@@ -370,6 +373,35 @@ def _check_quote(evidence: SourceFile, doc: SourceDocument | None, fact: Fact) -
             return f"the quote is not on line {fact.line} of {doc.file}: '{part[:60]}'"  # type: ignore[union-attr]
         pos = found + len(part)
     return None
+
+
+def _unfilled(src: SourceFile, raw: object, positions: dict[KeyPath, Span]) -> list[Diagnostic]:
+    """Template placeholders left as null: name each one, so an inspector sees what is still to do."""
+    if not isinstance(raw, dict):
+        return []
+    out = []
+
+    def add(path: KeyPath, what: str, hint: str) -> None:
+        sp = positions.get(path)
+        out.append(Diagnostic("PR312", f"{what} is not filled in", sp, hint,
+                              line_text=src.line_text(sp.line) if sp else ""))
+
+    for key in ("force", "framework"):
+        if key in raw and raw[key] is None:
+            add((key,), f"`{key}`", "give it a value")
+    for doc, body in (raw.get("sources") or {}).items() if isinstance(raw.get("sources"), dict) else ():
+        if isinstance(body, dict) and body.get("title") is None and "title" in body:
+            add(("sources", doc, "title"), f"the title of source '{doc}'", "give the document's title")
+    period = raw.get("period")
+    if isinstance(period, dict) and any(v is None for v in period.values()):
+        add(("period",), "`period`", 'give dates such as {from: "2021-10-01", to: "2022-05-31"}, or delete it')
+    facts = raw.get("facts")
+    if isinstance(facts, dict):
+        for name, body in facts.items():
+            if isinstance(body, dict) and body and all(v is None for v in body.values()):
+                add(("facts", name), f"fact '{name}'",
+                    "give its value and source, or delete it: a missing fact counts as unknown")
+    return out
 
 
 def _typed_value(fm: FactModel, decl: EvidenceDecl) -> tuple[Value, str | None]:
