@@ -314,7 +314,11 @@ class _Checker:
 
     def check_area(self, area: n.Area, shared: dict[str, n.Ladder]) -> CheckedArea:
         rules = []
+        names: set[str] = set()
         for rule in area.rules:
+            if rule.name in names:
+                continue  # a duplicate: reported once (PR202), not checked again
+            names.add(rule.name)
             key = f"{area.name}.{rule.name}"
             self.rule_deps.setdefault(key, set())
             when = exceeded = None
@@ -371,6 +375,10 @@ def _a(ty: str) -> str:
 
 
 def _type_hint(have: str, want: str) -> str:
+    if want == "flag" and have in NUMERIC:
+        return "a condition must be true or false: compare the value, e.g. `x > 0` or `x >= 90%`"
+    if "text" in (have, want) and (have in NUMERIC or want in NUMERIC):
+        return 'remove the quotes: 90% is a percentage, "90%" is text'
     if have == "assessment" or want == "assessment":
         return "compare an assessment with met, partly_met, not_met or exceeded, e.g. `x is met`"
     if have == "estimate":

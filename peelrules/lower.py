@@ -1,6 +1,7 @@
 """Parse tree -> AST. lark's trees, tokens and errors never leave this module."""
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -29,7 +30,7 @@ def parse_source(src: SourceFile) -> n.Module:
 
 MAX_SYNTAX_ERRORS = 20
 _STATEMENT = re.compile(r"^(\s*)(framework|evidence|let|ladder|area|characteristic|cause_of_concern|"
-                        r"area_for_improvement|innovative_practice|good_practice)\b(\s+([a-z_][a-z0-9_]*))?")
+                        r"area_for_improvement|innovative_practice|good_practice)\b(\s+([A-Za-z_][A-Za-z0-9_]*))?")
 _TOP_LEVEL = {"framework", "evidence", "let", "ladder", "area"}
 
 
@@ -70,7 +71,7 @@ def parse_recovering(src: SourceFile) -> Parsed:
                 return Parsed(n.Module(src.name, ()), tuple(diags), frozenset(lost | {"*"}))
             start, end, name = region
             if name:
-                lost.add(name)
+                lost |= {name, name.lower()}
             for i in range(start, end + 1):
                 lines[i] = ""
 
@@ -126,8 +127,8 @@ def _syntax_diagnostic(src: SourceFile, err: UnexpectedInput) -> Diagnostic:
         tok = err.token
         end = column + max(1, len(str(tok)))
         expected = set(err.accepts or err.expected)
-        hint = _hint_for(str(tok), expected)
         line_text = src.line_text(line)
+        hint = _hint_for(str(tok), tok.type, expected, line_text[:column - 1])
         if hint is None and column == len(line_text) - len(line_text.lstrip()) + 1 and line > 1:
             if "RBRACE" in expected:
                 hint = f"the block before line {line} seems to lack its closing `}}`"
@@ -149,6 +150,16 @@ def _syntax_diagnostic(src: SourceFile, err: UnexpectedInput) -> Diagnostic:
         hint = "close the quoted text with \" on the same line"
     elif char.isupper():
         hint = "names are lower case snake_case, such as answer_standard"
+    elif char == "&":
+        hint = "write `and`, not `&&`"
+    elif char == "|":
+        hint = "write `or`, not `||`"
+    elif char == "!":
+        hint = "write `not`, or `!=` for not equal"
+    elif char == "'":
+        hint = "quote text with double quotes: \"...\""
+    elif not char.isalnum():
+        hint = f"remove or replace this character; {hint}"
     return Diagnostic("PR102", f"unexpected character {char!r}",
                       Span(src.name, line, column, line, column + 1), hint, line_text=src.line_text(line))
 
@@ -169,9 +180,25 @@ def _unclosed_block(text: str) -> int | None:
     return stack[-1][0] if stack else None
 
 
-def _hint_for(token: str, expected: set[str]) -> str | None:
+_COMPARISONS = {">=", "<=", ">", "<", "==", "!="}
+
+
+def _hint_for(token: str, kind: str, expected: set[str], before: str) -> str | None:
+    """Plain-English advice for the commonest slips, from the token and what precedes it on the line."""
+    keywords = [describe_terminal(t).strip("`") for t in expected if describe_terminal(t).startswith("`")]
+    if kind == "NAME":
+        close = difflib.get_close_matches(token, [k for k in keywords if k.isalpha() or "_" in k], n=1, cutoff=0.75)
+        if close:
+            return f"did you mean `{close[0]}`?"
     if token == "=" and "EQUAL" not in expected:
         return "use `==` to compare two values"
+    if token == ",":
+        if before.rstrip() and before.rstrip()[-1].isdigit():
+            return "write decimals with a point, as in 90.5%"
+    if token in _COMPARISONS:
+        if before.rstrip().endswith("not"):
+            return "`not` goes before a whole condition: `not (a >= b)`"
+        return "comparisons do not chain: write `a < b and b < c`"
     return None
 
 
