@@ -12,7 +12,10 @@ from pathlib import Path
 import click
 
 from . import __version__, explain, load_evidence, load_rules
-from .diagnostics import PeelError, Severity, render_all
+from .diagnostics import Diagnostic, PeelError, Severity, render_all
+from .loader import read_source
+from .source import Span
+from .verify import verify
 from .lint import lint
 from .output import write_atomic
 from .ruletests import run_tests
@@ -63,7 +66,7 @@ def evaluate(evidence: tuple[Path, ...], rules: Path | None, fmt: str, out: Path
             result, traces = explain(program, bundle)
             runs.append((bundle, result, traces))
         if fmt == "json":
-            text = dumps(trace_document(program, [(b, t) for b, _, t in runs]))
+            text = dumps(trace_document(program, [(b, t) for b, _, t in runs], str(rules) if rules else None))
         else:
             text = "\n".join(text_report.summary(program, b, r) for b, r, _ in runs)
         _emit(text, out, list(evidence) + [s for s in ([rules] if rules else [])])
@@ -92,7 +95,7 @@ def explain_cmd(evidence: Path, area: str | None, rules: Path | None, fmt: str) 
             sys.exit(EXIT_INPUT)
         traces = tuple(t for t in traces if t.result.name == chosen.name)
     if fmt == "json":
-        click.echo(dumps(trace_document(program, [(bundle, traces)])), nl=False)
+        click.echo(dumps(trace_document(program, [(bundle, traces)], str(rules) if rules else None)), nl=False)
     else:
         click.echo(text_report.explain(traces), nl=False)
 
@@ -160,6 +163,36 @@ def test_cmd(paths: tuple[Path, ...], rules: Path | None, show_coverage: bool, m
         click.echo(f"coverage {coverage.percent:.1f}% is below --min-coverage {min_coverage:g}%", err=True)
         failed = True
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+@main.command("verify", help=f"Re-run the evaluation recorded in TRACE (from `evaluate --format json`) and "
+                             f"confirm the same result; otherwise say what differs.\n\n"
+                             f"Exit codes: 0 verified; 1 not verified; 2 bad usage or unreadable input.")
+@click.argument("trace", type=click.Path(path_type=Path))
+@RULES_OPTION
+@click.option("--evidence", "evidence_files", multiple=True, type=click.Path(path_type=Path),
+              help="Evidence file(s) to use instead of the recorded ones.")
+def verify_cmd(trace: Path, rules: Path | None, evidence_files: tuple[Path, ...]) -> None:
+    try:
+        src = read_source(trace)
+        try:
+            recorded = json.loads(src.text)
+        except json.JSONDecodeError as err:
+            raise PeelError([Diagnostic("PR313", f"not JSON: {err.msg}", Span(src.name, err.lineno, err.colno,
+                                        err.lineno, err.colno + 1), "give a file written by `peel evaluate "
+                                        "--format json`", line_text=src.line_text(err.lineno))]) from None
+        diffs, doc = verify(recorded, rules, list(evidence_files) or None)
+    except PeelError as err:
+        _fail(err, EXIT_INPUT)
+        return
+    if diffs:
+        click.echo(f"NOT VERIFIED: {trace} differs from a re-run:")
+        for d in diffs:
+            click.echo(f"  {d}")
+        sys.exit(EXIT_FAILED)
+    n_areas = sum(len(r["areas"]) for r in doc["results"])
+    click.echo(f"verified: {trace} — same inputs, same result for {len(doc['results'])} bundle(s), "
+               f"{n_areas} area judgments (result sha256 {doc['result_sha256'][:16]}…)")
 
 
 @main.group(help="Work with evidence bundles.")

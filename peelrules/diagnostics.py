@@ -47,6 +47,7 @@ CODES: dict[str, str] = {
     "PR310": "quote not found on the cited line",
     "PR311": "rule test file cannot be read",
     "PR312": "evidence template not filled in",
+    "PR313": "not a peelrules trace",
     "PR401": "file cannot be read",
     "PR402": "no rule files found",
 }

@@ -324,7 +324,8 @@ def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span
         raise PeelError(diags)
     period = (model.period.from_, model.period.to) if model.period else None
     marks = {(program.area(k).name if program.area(k) else k): v.note for k, v in model.areas.items()}  # type: ignore[union-attr]
-    return Bundle(src.name, hashlib.sha256(src.text.encode("utf-8")).hexdigest(), model.force, model.framework,
+    digest = src.sha256 or hashlib.sha256(src.text.encode("utf-8")).hexdigest()
+    return Bundle(src.name, digest, model.force, model.framework,
                   period, dict(model.sources), marks, dict(sorted(facts.items())))
 
 

@@ -1,6 +1,7 @@
 """Reading rule files and evidence files from disk into SourceFiles, with clear errors."""
 from __future__ import annotations
 
+import hashlib
 import os
 from importlib import resources
 from pathlib import Path
@@ -33,6 +34,7 @@ def read_source(path: Path, name: str | None = None) -> SourceFile:
     except OSError as err:
         raise PeelError([Diagnostic("PR401", f"cannot read '{shown}': {err.strerror or err}", None,
                                     "check the path and its permissions")]) from None
+    digest = hashlib.sha256(data).hexdigest()
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:
@@ -40,7 +42,7 @@ def read_source(path: Path, name: str | None = None) -> SourceFile:
     except UnicodeDecodeError as err:
         raise PeelError([Diagnostic("PR401", f"'{shown}' is not UTF-8 text (bad byte at position {err.start})",
                                     None, "save the file as UTF-8")]) from None
-    return SourceFile(shown, text.replace("\r\n", "\n"))
+    return SourceFile(shown, text.replace("\r\n", "\n"), digest)
 
 
 def shipped_rules_dir() -> Path:

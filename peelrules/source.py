@@ -36,6 +36,7 @@ class SourceFile:
 
     name: str
     text: str
+    sha256: str = ""  # of the file's bytes as read from disk (what `sha256sum` prints)
 
     def line_text(self, line: int) -> str:
         lines = self.text.splitlines()

@@ -18,7 +18,9 @@ LAYERS: dict[str, int] = {
     "__init__": 6,
     "ruletests": 6,
     "report": 7,
-    "cli": 8,
+    "verify": 8,
+    "cli": 9,
+    "lsp": 9,
 }
 # third-party packages and the only modules allowed to import them
 ALLOWED_THIRD_PARTY = {
@@ -26,6 +28,8 @@ ALLOWED_THIRD_PARTY = {
     "yaml": {"evidence"},
     "pydantic": {"evidence"},
     "click": {"cli"},
+    "pygls": {"lsp"},
+    "lsprotocol": {"lsp"},
     "jsonschema": set(),
 }
 

@@ -100,7 +100,7 @@ def trace_schema() -> dict[str, Any]:
         "title": "peelrules evaluation trace",
         "description": f"Trace format version {TRACE_VERSION}",
         "type": "object", "additionalProperties": False,
-        "required": ["trace_version", "engine", "framework", "inputs", "results"],
+        "required": ["trace_version", "engine", "framework", "inputs", "result_sha256", "results"],
         "properties": {
             "trace_version": {"const": TRACE_VERSION},
             "engine": {"type": "object", "required": ["name", "version"],
@@ -108,8 +108,11 @@ def trace_schema() -> dict[str, Any]:
             "framework": {"type": "object", "required": ["id", "title", "version"],
                           "properties": {"id": {"type": "string"}, "title": {"type": "string"},
                                          "version": {"type": ["string", "null"]}}},
-            "inputs": {"type": "object", "additionalProperties": False, "required": ["rules", "evidence"],
-                       "properties": {"rules": {"type": "array", "items": _DIGEST},
+            "result_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+            "inputs": {"type": "object", "additionalProperties": False, "required": ["rule_set", "rules", "evidence"],
+                       "properties": {"rule_set": {"type": ["string", "null"],
+                                                   "description": "rule folder as given; null: shipped rules"},
+                                      "rules": {"type": "array", "items": _DIGEST},
                                       "evidence": {"type": "array", "items": _DIGEST}}},
             "results": {"type": "array", "items": {
                 "type": "object", "additionalProperties": False, "required": ["evidence", "force", "areas"],

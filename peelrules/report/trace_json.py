@@ -69,21 +69,27 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def trace_document(program: Program, runs: list[tuple[Bundle, tuple[AreaTrace, ...]]]) -> dict[str, Any]:
+def trace_document(program: Program, runs: list[tuple[Bundle, tuple[AreaTrace, ...]]],
+                   rule_set: str | None = None) -> dict[str, Any]:
+    """The whole record of a run. `rule_set` is the rule folder as given (None: the shipped rules), so
+    `peel verify` can re-run it; `result_sha256` is the digest of the canonical JSON of `results`."""
     fw = program.framework
+    results = [
+        {"evidence": b.file, "force": b.force, "areas": [area_json(t) for t in traces]}
+        for b, traces in runs
+    ]
     return {
         "trace_version": TRACE_VERSION,
         "engine": {"name": "peelrules", "version": __version__},
         "framework": {"id": fw.name, "title": fw.title, "version": fw.version},
         "inputs": {
-            "rules": sorted(({"file": s.name, "sha256": sha256(s.text)} for s in program.sources),
+            "rule_set": rule_set,
+            "rules": sorted(({"file": s.name, "sha256": s.sha256 or sha256(s.text)} for s in program.sources),
                             key=lambda d: d["file"]),
             "evidence": sorted(({"file": b.file, "sha256": b.sha256} for b, _ in runs), key=lambda d: d["file"]),
         },
-        "results": [
-            {"evidence": b.file, "force": b.force, "areas": [area_json(t) for t in traces]}
-            for b, traces in runs
-        ],
+        "result_sha256": sha256(dumps(results)),
+        "results": results,
     }
 
 

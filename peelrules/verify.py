@@ -1,0 +1,99 @@
+"""`peel verify`: re-run a recorded trace from its inputs and say exactly what differs, if anything."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import __version__, explain, load_evidence, load_rules
+from .diagnostics import Diagnostic, PeelError
+from .report.trace_json import TRACE_VERSION, dumps, trace_document
+
+
+@dataclass(frozen=True)
+class Difference:
+    kind: str  # engine | trace_version | rules | evidence | result | area | rule
+    subject: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.subject}: {self.detail}"
+
+
+def _digests(entries: list[dict[str, str]]) -> dict[str, str]:
+    return {e["file"]: e["sha256"] for e in entries}
+
+
+def _compare_files(kind: str, old: dict[str, str], new: dict[str, str]) -> list[Difference]:
+    out = []
+    for f in sorted(old.keys() | new.keys()):
+        if f not in new:
+            out.append(Difference(kind, f, "recorded, but not read now"))
+        elif f not in old:
+            out.append(Difference(kind, f, "read now, but not in the record"))
+        elif old[f] != new[f]:
+            out.append(Difference(kind, f, f"content changed (sha256 {old[f][:12]}… recorded, {new[f][:12]}… now)"))
+    return out
+
+
+def _compare_results(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[Difference]:
+    out = []
+    new_by_file = {r["evidence"]: r for r in new}
+    for rec in old:
+        now = new_by_file.get(rec["evidence"])
+        if now is None:
+            continue
+        areas_now = {a["area"]: a for a in now["areas"]}
+        for a in rec["areas"]:
+            b = areas_now.get(a["area"])
+            if b is None:
+                out.append(Difference("area", a["area"], "no longer in the rule set"))
+                continue
+            before = a["grade"] or a["status"]
+            after = b["grade"] or b["status"]
+            if before != after:
+                out.append(Difference("area", a["area"], f"{before} recorded, {after} now ({rec['evidence']})"))
+            rules_now = {r["rule"]: r for r in b["rules"]}
+            for r in a["rules"]:
+                s = rules_now.get(r["rule"])
+                if s is None:
+                    out.append(Difference("rule", r["rule"], "no longer in the rule set"))
+                elif (r["outcome"], r["exceeded"]) != (s["outcome"], s["exceeded"]):
+                    out.append(Difference("rule", r["rule"], f"{r['reading']} recorded, {s['reading']} now"))
+    return out
+
+
+def verify(recorded: dict[str, Any], rules: Path | None = None,
+           evidence: list[Path] | None = None) -> tuple[list[Difference], dict[str, Any]]:
+    """Re-run the recorded evaluation (or with the given rules / evidence) and list every difference."""
+    try:
+        inputs = recorded["inputs"]
+        rule_set = inputs.get("rule_set")
+        recorded_evidence = [e["file"] for e in inputs["evidence"]]
+        recorded_results = recorded["results"]
+    except (KeyError, TypeError):
+        raise PeelError([Diagnostic("PR313", "this is not a peelrules trace (inputs or results missing)", None,
+                                    "give a file written by `peel evaluate --format json`")]) from None
+    diffs: list[Difference] = []
+    if recorded.get("trace_version") != TRACE_VERSION:
+        diffs.append(Difference("trace_version", str(recorded.get("trace_version")), f"this engine writes {TRACE_VERSION}"))
+    engine = (recorded.get("engine") or {}).get("version")
+    if engine != __version__:
+        diffs.append(Difference("engine", "peelrules", f"version {engine} recorded, {__version__} now"))
+    rules_path = rules if rules is not None else (Path(rule_set) if rule_set else None)
+    program = load_rules(rules_path)
+    order = [r["evidence"] for r in recorded_results]
+    paths = evidence if evidence else [Path(p) for p in (order or recorded_evidence)]
+    runs = []
+    for p in paths:
+        bundle = load_evidence(p, program)
+        runs.append((bundle, explain(program, bundle)[1]))
+    doc = trace_document(program, runs, str(rules_path) if rules_path is not None else None)
+    diffs += _compare_files("rules", _digests(inputs["rules"]), _digests(doc["inputs"]["rules"]))
+    diffs += _compare_files("evidence", _digests(inputs["evidence"]), _digests(doc["inputs"]["evidence"]))
+    diffs += _compare_results(recorded_results, doc["results"])
+    if not diffs and dumps(recorded_results) != dumps(doc["results"]):
+        diffs.append(Difference("result", "trace", "the same grades and outcomes, but the trace details differ"))
+    if recorded.get("result_sha256") and recorded["result_sha256"] != doc["result_sha256"] and not diffs:
+        diffs.append(Difference("result", "result_sha256", "the recorded digest does not match the recorded results"))
+    return diffs, doc

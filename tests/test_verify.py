@@ -1,0 +1,70 @@
+"""`peel verify`: a recorded trace re-runs to the same bytes; any change of input is named."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from conftest import LANCASHIRE, run_peel
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def _record(tmp_path: Path, *extra: str) -> tuple[Path, Path]:
+    evidence = tmp_path / "bundle.yaml"
+    shutil.copy(DATA / "mini-evidence.yaml", evidence)
+    trace = tmp_path / "t.json"
+    proc = run_peel("evaluate", str(evidence), "--rules", str(DATA / "mini.peel"), "--format", "json",
+                    "--out", str(trace), *extra)
+    assert proc.returncode == 0, proc.stderr
+    return evidence, trace
+
+
+def test_unchanged_inputs_verify(tmp_path) -> None:
+    _, trace = _record(tmp_path)
+    proc = run_peel("verify", str(trace))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.startswith("verified:")
+
+
+def test_edited_fact_is_named_with_the_areas_it_moves(tmp_path) -> None:
+    evidence, trace = _record(tmp_path)
+    text = evidence.read_text(encoding="utf-8")
+    evidence.write_text(text.replace("audit.triage_tool: {value: true", "audit.triage_tool: {value: false"))
+    proc = run_peel("verify", str(trace))
+    assert proc.returncode == 1
+    assert f"evidence {evidence}: content changed" in proc.stdout
+    assert "area contact: good recorded, inadequate now" in proc.stdout
+    assert "rule contact.no_triage: not raised recorded, raised now" in proc.stdout
+
+
+def test_a_comment_change_is_reported_even_with_the_same_result(tmp_path) -> None:
+    evidence, trace = _record(tmp_path)
+    evidence.write_text(evidence.read_text(encoding="utf-8") + "# a new comment\n", encoding="utf-8")
+    proc = run_peel("verify", str(trace))
+    assert proc.returncode == 1
+    assert "content changed" in proc.stdout and "area " not in proc.stdout
+
+
+def test_engine_version_change_is_named(tmp_path) -> None:
+    _, trace = _record(tmp_path)
+    doc = json.loads(trace.read_text(encoding="utf-8"))
+    doc["engine"]["version"] = "0.0.1"
+    trace.write_text(json.dumps(doc), encoding="utf-8")
+    proc = run_peel("verify", str(trace))
+    assert proc.returncode == 1 and "engine peelrules: version 0.0.1 recorded" in proc.stdout
+
+
+def test_shipped_lancashire_round_trip(tmp_path) -> None:
+    trace = tmp_path / "t.json"
+    assert run_peel("evaluate", str(LANCASHIRE), "--format", "json", "--out", str(trace)).returncode == 0
+    assert run_peel("verify", str(trace)).returncode == 0
+
+
+def test_not_a_trace_is_bad_input(tmp_path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json", encoding="utf-8")
+    proc = run_peel("verify", str(bad))
+    assert proc.returncode == 2 and "PR313" in proc.stderr and "Traceback" not in proc.stderr
+    bad.write_text("{}", encoding="utf-8")
+    assert run_peel("verify", str(bad)).returncode == 2
