@@ -15,7 +15,9 @@ from . import __version__, explain, load_evidence, load_rules
 from .diagnostics import Diagnostic, PeelError, Severity, render_all
 from .loader import read_source
 from .source import Span
+from .grades import GRADE_KEYS, Grade
 from .verify import verify
+from .whynot import why_not_grade, why_not_rule
 from .lint import lint
 from .output import write_atomic
 from .ruletests import run_tests
@@ -79,7 +81,9 @@ def evaluate(evidence: tuple[Path, ...], rules: Path | None, fmt: str, out: Path
 @click.argument("area", required=False)
 @RULES_OPTION
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def explain_cmd(evidence: Path, area: str | None, rules: Path | None, fmt: str) -> None:
+@click.option("--why-not", "why_not", metavar="GRADE|RULE", default=None,
+              help="What would have to change for AREA to get GRADE, or for RULE of AREA to turn.")
+def explain_cmd(evidence: Path, area: str | None, rules: Path | None, fmt: str, why_not: str | None) -> None:
     try:
         program = load_rules(rules)
         bundle = load_evidence(evidence, program)
@@ -94,6 +98,20 @@ def explain_cmd(evidence: Path, area: str | None, rules: Path | None, fmt: str) 
             click.echo(f"error[PR307]: unknown area '{area}'\n  = help: areas are: {names}", err=True)
             sys.exit(EXIT_INPUT)
         traces = tuple(t for t in traces if t.result.name == chosen.name)
+        if why_not is not None:
+            grade = Grade.from_key(why_not)
+            rule_names = [r.name for r in chosen.rules]
+            if grade is None and why_not not in rule_names:
+                click.echo(f"error[PR201]: '{why_not}' is neither a grade nor a rule of {chosen.name}\n"
+                           f"  = help: grades are {', '.join(GRADE_KEYS)}", err=True)
+                sys.exit(EXIT_INPUT)
+            answer = (why_not_grade(program, bundle, chosen.name, grade) if grade is not None
+                      else why_not_rule(program, bundle, chosen.name, why_not))
+            click.echo(text_report.why_not(answer), nl=False)
+            return
+    elif why_not is not None:
+        click.echo("error: --why-not needs an AREA", err=True)
+        sys.exit(EXIT_INPUT)
     if fmt == "json":
         click.echo(dumps(trace_document(program, [(bundle, traces)], str(rules) if rules else None)), nl=False)
     else:

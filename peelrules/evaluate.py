@@ -193,7 +193,10 @@ class Evaluator:
         return v, (ExprTrace(unparse(e), v, (t,)) if env.trace else None)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------ bundles
-    def run(self, bundle: Bundle, trace: bool = False) -> tuple[BundleResult, tuple[AreaTrace, ...]]:
+    def run(self, bundle: Bundle, trace: bool = False,
+            overrides: dict[str, tuple[Value, Value]] | None = None) -> tuple[BundleResult, tuple[AreaTrace, ...]]:
+        """Evaluate every rule and area. `overrides` forces (outcome, exceeded) of some rules, for
+        what-if questions; the rules that depend on them are evaluated as usual."""
         env = _Env(bundle, self.program.const_values, {}, {}, trace)
         rule_traces: dict[str, RuleTrace] = {}
         exceeded: dict[str, Value] = {}
@@ -205,6 +208,8 @@ class Evaluator:
             if rule.exceeded_when is not None:
                 exv, tex = self.eval(rule.exceeded_when, env)
                 ex = k_and(outcome, exv)
+            if overrides and key in overrides:
+                outcome, ex = overrides[key]
             env.outcomes[key] = outcome
             exceeded[key] = ex
             if trace:

@@ -14,6 +14,7 @@ LAYERS: dict[str, int] = {
     "check": 4, "evaluate": 4,
     "compile": 5,
     "lint": 5,
+    "whynot": 5,
     "template": 7,
     "__init__": 6,
     "ruletests": 6,

@@ -6,6 +6,8 @@ from ..grades import Status
 from ..program import Program
 from ..result import AreaResult, BundleResult
 from ..trace import AreaTrace, ExprTrace, RuleTrace
+from ..values import UNKNOWN
+from ..whynot import WhyNot
 from .values import outcome_word, value_text
 
 KIND_HEADINGS = (
@@ -115,3 +117,42 @@ def explain_area(t: AreaTrace) -> str:
 
 def explain(traces: tuple[AreaTrace, ...]) -> str:
     return "\n".join(explain_area(t) for t in traces)
+
+
+def _state(kind: str, v: tuple) -> str:
+    outcome, exceeded = v
+    word = outcome_word(kind, outcome)
+    return f"{word} (exceeded)" if exceeded is True else word
+
+
+def why_not(w: "WhyNot") -> str:
+    r = w.area
+    now = judgment(r)
+    target = w.target.replace("_", " ")
+    if w.already:
+        return f"{r.title} ({r.name}) is already {target}.\n"
+    rules = {o.key.split(".", 1)[1]: o for o in r.outcomes}
+    if w.target in rules:
+        o = rules[w.target]
+        out = [f"Why is {w.target} ({r.name}) {outcome_word(o.kind, o.outcome)}?"]
+    else:
+        out = [f"Why is {r.title} ({r.name}) {now}, not {target}?"]
+    if not w.answers:
+        out.append(f"  No change of up to {w.searched} rule outcomes in this area gives {target}.")
+        return "\n".join(out) + "\n"
+    n = len(w.answers[0])
+    if w.target in rules:
+        out.append("  For it to come out the other way:")
+    else:
+        out.append(f"  The smallest changes that give {target} change {n} rule outcome{'s' if n != 1 else ''}:")
+    for i, answer in enumerate(w.answers, start=1):
+        out.append(f"  {i}. " + "; ".join(f"{f.rule.split('.', 1)[1]}: {_state(f.kind, f.before)} -> "
+                                          f"{_state(f.kind, f.after)}" for f in answer))
+        for f in answer:
+            for need in f.needs:
+                now = ", ".join(f"{name} is {'missing' if v is UNKNOWN else value_text(v, t)}"
+                                for name, v, t in need.facts)
+                consts = "".join(f", {c} = {w}" for c, w in need.constants)
+                out.append(f"       {f.rule.split('.', 1)[1]} needs {need.condition}"
+                           + (f" (now {now}{consts})" if now else ""))
+    return "\n".join(out) + "\n"
