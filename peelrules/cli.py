@@ -16,6 +16,8 @@ from .diagnostics import Diagnostic, PeelError, Severity, render_all
 from .loader import read_source
 from .source import Span
 from .grades import GRADE_KEYS, Grade
+from .compare import diff_rule_sets
+from .report.values import value_json
 from .verify import verify
 from .whynot import why_not_grade, why_not_rule
 from .lint import lint
@@ -211,6 +213,31 @@ def verify_cmd(trace: Path, rules: Path | None, evidence_files: tuple[Path, ...]
     n_areas = sum(len(r["areas"]) for r in doc["results"])
     click.echo(f"verified: {trace} — same inputs, same result for {len(doc['results'])} bundle(s), "
                f"{n_areas} area judgments (result sha256 {doc['result_sha256'][:16]}…)")
+
+
+@main.command("diff", help=f"Which grades a rule change moves, and why: evaluate each EVIDENCE bundle with "
+                           f"the OLD and the NEW rule set and list the areas and rules that differ.\n\n{EXIT_HELP}")
+@click.option("--old", "old", required=True, type=click.Path(path_type=Path), help="The current rule set.")
+@click.option("--new", "new", required=True, type=click.Path(path_type=Path), help="The changed rule set.")
+@click.argument("evidence", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def diff_cmd(old: Path, new: Path, evidence: tuple[Path, ...], fmt: str) -> None:
+    try:
+        d = diff_rule_sets(load_rules(old), load_rules(new), list(evidence))
+    except PeelError as err:
+        _fail(err, EXIT_INPUT)
+        return
+    if fmt == "json":
+        doc = {"bundles": d.bundles, "areas_compared": d.areas_compared, "moved": len(d.moved), "up": d.up,
+               "down": d.down,
+               "changes": [{"evidence": c.evidence, "area": c.area, "old": c.old, "new": c.new,
+                            "direction": c.direction,
+                            "rules": [{"rule": r, "old": value_json(a) if a is not None else None,
+                                       "new": value_json(b) if b is not None else None} for r, a, b in c.rules]}
+                           for c in d.changes]}
+        click.echo(json.dumps(doc, indent=2, sort_keys=True))
+    else:
+        click.echo(text_report.rule_set_diff(d), nl=False)
 
 
 @main.group(help="Work with evidence bundles.")

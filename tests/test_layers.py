@@ -18,6 +18,7 @@ LAYERS: dict[str, int] = {
     "template": 7,
     "__init__": 6,
     "ruletests": 6,
+    "compare": 6,
     "report": 7,
     "verify": 8,
     "cli": 9,

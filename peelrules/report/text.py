@@ -7,6 +7,7 @@ from ..program import Program
 from ..result import AreaResult, BundleResult
 from ..trace import AreaTrace, ExprTrace, RuleTrace
 from ..values import UNKNOWN
+from ..compare import RuleSetDiff
 from ..whynot import WhyNot
 from .values import outcome_word, value_text
 
@@ -155,4 +156,17 @@ def why_not(w: "WhyNot") -> str:
                 consts = "".join(f", {c} = {w}" for c, w in need.constants)
                 out.append(f"       {f.rule.split('.', 1)[1]} needs {need.condition}"
                            + (f" (now {now}{consts})" if now else ""))
+    return "\n".join(out) + "\n"
+
+
+def rule_set_diff(d: "RuleSetDiff") -> str:
+    out = []
+    for c in d.changes:
+        arrow = "up" if c.direction > 0 else "down" if c.direction < 0 else ("same" if c.old == c.new else "changed")
+        out.append(f"{c.evidence}  {c.area}: {c.old.replace('_', ' ')} -> {c.new.replace('_', ' ')} ({arrow})")
+        for rule, a, b in c.rules:
+            out.append(f"    {rule}: {value_text(a) if a is not None else 'absent'} -> "
+                       f"{value_text(b) if b is not None else 'absent'}")
+    out.append(f"{len(d.moved)} of {d.areas_compared} area judgments moved in {d.bundles} bundle(s): "
+               f"{d.up} up, {d.down} down, {len(d.moved) - d.up - d.down} to or from a status")
     return "\n".join(out) + "\n"

@@ -1,0 +1,79 @@
+"""`peel diff`: how a change to the rules moves grades, bundle by bundle and area by area, and why."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import evaluate, load_evidence
+from .evidence import Bundle
+from .grades import Status
+from .program import Program
+from .result import AreaResult, BundleResult
+from .values import Value
+
+
+@dataclass(frozen=True)
+class AreaChange:
+    evidence: str
+    area: str
+    title: str
+    old: str  # grade key or status
+    new: str
+    direction: int  # +1 better, -1 worse, 0 same grade (rules moved) or not comparable
+    rules: tuple[tuple[str, Value, Value], ...]  # rules whose outcome changed: (rule, old, new)
+
+
+@dataclass(frozen=True)
+class RuleSetDiff:
+    bundles: int
+    areas_compared: int
+    changes: tuple[AreaChange, ...]
+
+    @property
+    def up(self) -> int:
+        return sum(1 for c in self.changes if c.direction > 0)
+
+    @property
+    def down(self) -> int:
+        return sum(1 for c in self.changes if c.direction < 0)
+
+    @property
+    def moved(self) -> tuple[AreaChange, ...]:
+        return tuple(c for c in self.changes if c.old != c.new)
+
+
+def _judgment(a: AreaResult) -> str:
+    return a.grade.key if a.status is Status.GRADED and a.grade is not None else a.status.value
+
+
+def compare_results(old: BundleResult, new: BundleResult) -> list[AreaChange]:
+    out = []
+    new_areas = {a.name: a for a in new.areas}
+    for a in old.areas:
+        b = new_areas.get(a.name)
+        if b is None:
+            continue
+        before, after = _judgment(a), _judgment(b)
+        old_rules = {o.key: o.outcome for o in a.outcomes}
+        new_rules = {o.key: o.outcome for o in b.outcomes}
+        rules = tuple((k, old_rules.get(k), new_rules.get(k)) for k in sorted(old_rules.keys() | new_rules.keys())
+                      if old_rules.get(k) is not new_rules.get(k))
+        if before == after and not rules:
+            continue
+        direction = 0
+        if a.grade is not None and b.grade is not None:
+            direction = (b.grade > a.grade) - (b.grade < a.grade)
+        out.append(AreaChange(old.file, a.name, a.title, before, after, direction, rules))  # type: ignore[arg-type]
+    return out
+
+
+def diff_rule_sets(old: Program, new: Program, evidence: list[Path]) -> RuleSetDiff:
+    changes: list[AreaChange] = []
+    compared = 0
+    for path in evidence:
+        b_old: Bundle = load_evidence(path, old)
+        b_new: Bundle = load_evidence(path, new)
+        r_old, r_new = evaluate(old, b_old), evaluate(new, b_new)
+        compared += len(r_old.areas)
+        changes += compare_results(r_old, r_new)
+    return RuleSetDiff(len(evidence), compared, tuple(changes))
