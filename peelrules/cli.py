@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from . import __version__, explain, load_evidence, load_rules
-from .diagnostics import Diagnostic, PeelError, Severity, render_all
+from .diagnostics import Diagnostic, PeelError, Severity, render_all, safe
 from .loader import read_source
 from .source import Span
 from .grades import GRADE_KEYS, Grade
@@ -26,12 +26,16 @@ from .ruletests import run_tests
 from .template import evidence_template
 from .report import tests as tests_report
 from .report import text as text_report
+from .report import html as html_report
+from .report import markdown as md_report
+from .report import table as table_report
 from .report.schemas import schema as schema_doc
 from .report.trace_json import dumps, trace_document
 
-EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
-EXIT_HELP = "Exit codes: 0 ok; 1 the checked thing failed; 2 bad usage or unreadable input."
+EXIT_HELP = ("Exit codes: 0 ok; 1 the checked thing failed; 2 bad usage or unreadable input; "
+             "3 internal error (a bug in peelrules: please report it with the input).")
 RULES_OPTION = click.option("--rules", "rules", type=click.Path(path_type=Path), default=None,
                             help="Rule set folder (default: the shipped PEEL 2021/22 rules).")
 
@@ -41,6 +45,16 @@ def _fail(err: PeelError, code: int) -> None:
     n = sum(1 for d in err.diagnostics if d.severity.value == "error")
     click.echo(f"\n{n} error{'s' if n != 1 else ''}.", err=True)
     sys.exit(code)
+
+
+def _progress(paths: tuple[Path, ...]):  # type: ignore[no-untyped-def]
+    """The paths in order; with a progress bar on stderr for a batch of more than 5 when stderr is a terminal."""
+    if len(paths) <= 5 or not sys.stderr.isatty():
+        yield from paths
+        return
+    with click.progressbar(paths, label="Evaluating", file=sys.stderr,
+                           item_show_func=lambda p: str(p) if p is not None else None) as bar:
+        yield from bar
 
 
 def _emit(text: str, out: Path | None, inputs: list[Path]) -> None:
@@ -59,20 +73,27 @@ def main() -> None:
 @main.command(help=f"Grade every area for each EVIDENCE bundle.\n\n{EXIT_HELP}")
 @click.argument("evidence", nargs=-1, required=True, type=click.Path(path_type=Path))
 @RULES_OPTION
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "md", "html", "csv"]), default="text",
+              show_default=True, help="csv: the force-by-area grade table only.")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Write to FILE (atomically).")
 def evaluate(evidence: tuple[Path, ...], rules: Path | None, fmt: str, out: Path | None) -> None:
     try:
         program = load_rules(rules)
         runs = []
-        for path in evidence:
+        for path in _progress(evidence):
             bundle = load_evidence(path, program)
             result, traces = explain(program, bundle)
             runs.append((bundle, result, traces))
         if fmt == "json":
             text = dumps(trace_document(program, [(b, t) for b, _, t in runs], str(rules) if rules else None))
+        elif fmt in ("md", "html"):
+            text = (md_report if fmt == "md" else html_report).document(program, [(b, t) for b, _, t in runs])
+        elif fmt == "csv":
+            text = table_report.table_csv(table_report.grade_table([(b, t) for b, _, t in runs]))
         else:
             text = "\n".join(text_report.summary(program, b, r) for b, r, _ in runs)
+            if len(runs) > 1:
+                text = table_report.table_text(table_report.grade_table([(b, t) for b, _, t in runs])) + "\n" + text
         _emit(text, out, list(evidence) + [s for s in ([rules] if rules else [])])
     except PeelError as err:
         _fail(err, EXIT_INPUT)
@@ -82,7 +103,8 @@ def evaluate(evidence: tuple[Path, ...], rules: Path | None, fmt: str, out: Path
 @click.argument("evidence", type=click.Path(path_type=Path))
 @click.argument("area", required=False)
 @RULES_OPTION
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "md", "html"]), default="text",
+              show_default=True)
 @click.option("--why-not", "why_not", metavar="GRADE|RULE", default=None,
               help="What would have to change for AREA to get GRADE, or for RULE of AREA to turn.")
 def explain_cmd(evidence: Path, area: str | None, rules: Path | None, fmt: str, why_not: str | None) -> None:
@@ -116,6 +138,8 @@ def explain_cmd(evidence: Path, area: str | None, rules: Path | None, fmt: str, 
         sys.exit(EXIT_INPUT)
     if fmt == "json":
         click.echo(dumps(trace_document(program, [(bundle, traces)], str(rules) if rules else None)), nl=False)
+    elif fmt in ("md", "html"):
+        _emit((md_report if fmt == "md" else html_report).document(program, [(bundle, traces)]), None, [evidence])
     else:
         click.echo(text_report.explain(traces), nl=False)
 
@@ -256,11 +280,65 @@ def evidence_template_cmd(rules: Path | None, out: Path | None) -> None:
         _fail(err, EXIT_INPUT)
 
 
+@main.command("fmt", help="Rewrite rule files in the one canonical layout, keeping every comment.\n\n"
+                          "PATHS are .peel files or folders of them; only files that change are rewritten. "
+                          "--check and --diff write nothing.\n\n"
+                          "Exit codes: 0 ok; 1 --check found files to reformat; 2 bad usage, unreadable input "
+                          "or syntax errors.")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--check", "check_only", is_flag=True, help="Exit 1 if any file would change; write nothing.")
+@click.option("--diff", "show_diff", is_flag=True, help="Print a unified diff of the changes; write nothing.")
+def fmt_cmd(paths: tuple[Path, ...], check_only: bool, show_diff: bool) -> None:
+    from .fmt import FormatError, format_paths, unified_diff
+    try:
+        results = format_paths(list(paths))
+        changed = [r for r in results if r.changed]
+        for result in changed:
+            if show_diff:
+                click.echo(unified_diff(result), nl=False)
+            if check_only or show_diff:
+                click.echo(f"would reformat {result.path}", err=True)
+            else:
+                write_atomic(result.path, result.after)
+                click.echo(f"reformatted {result.path}", err=True)
+    except PeelError as err:
+        _fail(err, EXIT_INPUT)
+        return
+    except FormatError as err:
+        click.echo(f"error: {err} (a bug in peel fmt: the file was left as it is)", err=True)
+        sys.exit(EXIT_INPUT)
+    done = "would be reformatted" if check_only or show_diff else "reformatted"
+    click.echo(f"{len(changed)} of {len(results)} file{'s' if len(results) != 1 else ''} {done}.", err=True)
+    sys.exit(EXIT_FAILED if check_only and changed else EXIT_OK)
+
+
 @main.command(help=f"Print the JSON Schema of evidence bundles or of traces.\n\n{EXIT_HELP}")
 @click.argument("which", type=click.Choice(["evidence", "trace"]))
 def schema(which: str) -> None:
     click.echo(json.dumps(schema_doc(which), indent=2, sort_keys=True))
 
 
+def run() -> None:
+    """The console entry point: the CLI, with a last guard so that no user ever sees a traceback."""
+    try:
+        main(standalone_mode=True)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except RecursionError:
+        click.echo("error: the input is nested too deeply to process (see docs/limits.md)", err=True)
+        sys.exit(EXIT_INPUT)
+    except MemoryError:
+        click.echo("error: the input is too large to process in memory (see docs/limits.md)", err=True)
+        sys.exit(EXIT_INPUT)
+    except Exception as err:  # noqa: BLE001 - the one place that turns a bug into a message
+        click.echo(f"internal error: {type(err).__name__}: {safe(str(err))[:300]}\n"
+                   "This is a bug in peelrules, not in your input. Please report it with the command and files.",
+                   err=True)
+        sys.exit(EXIT_INTERNAL)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    run()

@@ -59,6 +59,7 @@ OTHER = "other"
 Kinds = frozenset[str]
 NUMERIC: Kinds = frozenset({NUM, RATIO, EST, IVAL, UNK})
 FLAG: Kinds = frozenset({BOOL, UNK})
+_PLAIN: Kinds = frozenset({BOOL, STR, ASSESS})  # compared as they are by compare()
 
 _FACT_KINDS: dict[str, Kinds] = {
     "count": frozenset({NUM, UNK}), "number": frozenset({NUM, UNK}), "percent": frozenset({NUM, UNK}),
@@ -188,15 +189,11 @@ def _sample(v: Value) -> Value:
     return v.sample if isinstance(v, Estimate) else v.n if isinstance(v, Ratio) else UNKNOWN
 
 
-def _kin(item: Value, *options: Value) -> Value:
-    return k_in(item, list(options))
-
-
 _FUNCTION = "_peel_grade"
 _BASE_NAMESPACE: dict[str, object] = {
     "_U": UNKNOWN, "_I": Interval, "_RO": RuleOutcome, "_AR": AreaResult, "_AO": ASSESSMENT_ORDER,
     "_NOFACT": _NoFact(), "_cmp": compare, "_bin": apply_binary, "_una": apply_unary, "_num": to_number,
-    "_kin": _kin, "_lower": _lower, "_upper": _upper, "_sample": _sample,
+    "_lower": _lower, "_upper": _upper, "_sample": _sample,
     "_GRADED": Status.GRADED, "_UNGRADED": Status.UNGRADED, "_NOT_INSPECTED": Status.NOT_INSPECTED,
     "_UNDETERMINED": Status.UNDETERMINED,
 }
@@ -320,8 +317,6 @@ class _Generator:
         self.emit(f"# rule {i}", rule.span)
         scope = _Scope({})
         outcome = self.expr(rule.when, scope) if rule.when is not None else self.known(UNKNOWN)
-        if not outcome.known and not outcome.text.startswith("t"):
-            outcome = self.temp(outcome.text, outcome.kinds, rule.span)  # a fact read as the outcome
         exceeded = self.known(False)
         if rule.exceeded_when is not None:
             exceeded = self.kleene("and", outcome, self.expr(rule.exceeded_when, scope), rule.exceeded_when.span)
@@ -520,17 +515,18 @@ class _Generator:
         return self.temp(f"{decisive} if {' or '.join(decides)} else {tail}", frozenset(kinds | {BOOL}), span)
 
     def comparison(self, op: str, a: _Code, b: _Code, span: Span) -> _Code:
-        if UNK in (kind for c in (a, b) if c.known for kind in c.kinds):
+        if any(c.known and c.value is UNKNOWN for c in (a, b)):
             return self.known(UNKNOWN)  # compare() checks for unknown first
-        x, y = self.as_number(a, span), self.as_number(b, span)
-        if x is not None and y is not None:
-            return self.guarded("_cmp", op, x, y, self.unknown_test(x, y), f"{x.text} {op} {y.text}",
-                                frozenset({BOOL}), span)
-        if a.kinds <= {ASSESS, UNK} and b.kinds <= {ASSESS, UNK}:
+        if a.kinds <= NUMERIC and b.kinds <= NUMERIC:
+            x, y = self.as_number(a, span), self.as_number(b, span)
+            if x is not None and y is not None:
+                return self.guarded("_cmp", op, x, y, self.unknown_test(x, y), f"{x.text} {op} {y.text}",
+                                    frozenset({BOOL}), span)
+        if a.kinds <= {ASSESS, UNK} and b.kinds <= {ASSESS, UNK}:  # both in ASSESSMENT_ORDER: by order
             left, right = self.ordinal(a), self.ordinal(b)
             return self.inline(self.unknown_test(a, b), f"{left} {op} {right}", frozenset({BOOL}), span)
-        if op in ("==", "!=") and (a.kinds | b.kinds) <= {BOOL, UNK} | {STR, ASSESS, UNK} \
-                and not (BOOL in a.kinds | b.kinds and (STR in a.kinds | b.kinds or ASSESS in a.kinds | b.kinds)):
+        if op in ("==", "!=") and ((a.kinds - {UNK}) <= _PLAIN or (b.kinds - {UNK}) <= _PLAIN):
+            # compare() takes str and bool as they are; assessment order agrees with str equality
             return self.inline(self.unknown_test(a, b), f"{a.text} {op} {b.text}", frozenset({BOOL}), span)
         return self.temp(f"_cmp({op!r}, {a.text}, {b.text})", FLAG, span)
 
@@ -598,7 +594,11 @@ class _Generator:
         else:
             result = self.known(False)
             for o in options:
-                result = self.kleene("or", result, self.comparison("==", item, o, e.span), e.span)
+                equal = self.comparison("==", item, o, e.span)
+                if result.known and result.value is False and equal.kinds <= FLAG:
+                    result = equal  # k_or(False, v) is v for a flag or unknown
+                else:
+                    result = self.kleene("or", result, equal, e.span)
         if e.negated:
             return self.unary(n.Unary("not", e.item, span=e.span), result)
         return result
@@ -649,8 +649,8 @@ class _Generator:
                 break
         if not chain:
             return self.known(UNKNOWN)
-        if len(chain) == 1 and (chain[0].known or UNK not in chain[0].kinds):
-            return chain[0]
+        if len(chain) == 1:
+            return chain[0]  # the only candidate: its value, known or not
         kinds = frozenset().union(*(c.kinds - {UNK} for c in chain))
         if UNK in chain[-1].kinds:
             kinds |= {UNK}

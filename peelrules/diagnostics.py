@@ -5,6 +5,7 @@ Tests assert on codes and positions, never on the prose.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import Enum
 
@@ -50,6 +51,8 @@ CODES: dict[str, str] = {
     "PR313": "not a peelrules trace",
     "PR401": "file cannot be read",
     "PR402": "no rule files found",
+    "PR403": "forbidden character",
+    "PR404": "input exceeds a limit",
 }
 
 
@@ -85,7 +88,19 @@ class PeelError(Exception):
         super().__init__("\n".join(f"{d.code}: {d.message}" for d in self.diagnostics))
 
 
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def safe(text: str) -> str:
+    """Text fit for a terminal: control and direction-changing characters shown as escapes."""
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def render(diag: Diagnostic) -> str:
+    return safe(_render(diag))
+
+
+def _render(diag: Diagnostic) -> str:
     """file:line:col: error[CODE]: message, then the line with a caret under the span, then the hint."""
     where = f"{diag.span}: " if diag.span else ""
     out = [f"{where}{diag.severity.value}[{diag.code}]: {diag.message}"]

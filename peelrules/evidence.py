@@ -19,14 +19,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .diagnostics import Diagnostic, PeelError
+from .limits import DEFAULT_LIMITS
 from .loader import read_source
 from .nodes import EvidenceDecl
 from .program import Program
 from .source import SourceFile, Span
 from .values import Estimate, Ratio, Value
 
-MAX_BYTES = 5_000_000
-MAX_DEPTH = 32
+MAX_DEPTH = DEFAULT_LIMITS.max_evidence_depth
 
 KeyPath = tuple[object, ...]
 
@@ -164,7 +164,17 @@ class _Loader:
 
     def load(self) -> object:
         try:
+            depth = 0
             for event in yaml.parse(self.src.text, Loader=_NoImplicit):
+                if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                    depth += 1
+                    if depth > MAX_DEPTH:
+                        m = event.start_mark
+                        raise self.fail("PR404", f"nesting deeper than {MAX_DEPTH} levels",
+                                        Span(self.src.name, m.line + 1, m.column + 1, m.line + 1, m.column + 2),
+                                        "flatten the structure (docs/limits.md)")
+                elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                    depth -= 1
                 anchor = getattr(event, "anchor", None)
                 if isinstance(event, yaml.AliasEvent) or anchor:
                     sp = Span(self.src.name, event.start_mark.line + 1, event.start_mark.column + 1,

@@ -3,14 +3,19 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from importlib import resources
 from pathlib import Path
 
 from .diagnostics import Diagnostic, PeelError
-from .source import SourceFile
+from .limits import DEFAULT_LIMITS
+from .source import SourceFile, Span
 
-MAX_FILE_BYTES = 5_000_000
+MAX_FILE_BYTES = DEFAULT_LIMITS.max_file_bytes
 SHIPPED_RULES = "peel-2021-22"
+# C0 controls other than tab, newline and carriage return, DEL, C1 controls, and the bidirectional
+# controls that can make text read differently from how it runs ("Trojan Source").
+_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def read_source(path: Path, name: str | None = None) -> SourceFile:
@@ -42,7 +47,18 @@ def read_source(path: Path, name: str | None = None) -> SourceFile:
     except UnicodeDecodeError as err:
         raise PeelError([Diagnostic("PR401", f"'{shown}' is not UTF-8 text (bad byte at position {err.start})",
                                     None, "save the file as UTF-8")]) from None
-    return SourceFile(shown, text.replace("\r\n", "\n"), digest)
+    text = text.replace("\r\n", "\n")
+    bad = _FORBIDDEN.search(text)
+    if bad:
+        line = text.count("\n", 0, bad.start()) + 1
+        col = bad.start() - (text.rfind("\n", 0, bad.start()) + 1) + 1
+        line_text = text.split("\n")[line - 1]
+        raise PeelError([Diagnostic(
+            "PR403", f"control character U+{ord(bad.group()):04X} at byte {len(text[:bad.start()].encode())}",
+            Span(shown, line, col, line, col + 1),
+            "remove it: invisible and direction-changing characters are not allowed, so text reads as it runs",
+            line_text=_FORBIDDEN.sub("?", line_text))])
+    return SourceFile(shown, text, digest)
 
 
 def shipped_rules_dir() -> Path:
@@ -60,6 +76,9 @@ def rule_sources(path: Path | None) -> list[SourceFile]:
         return [read_source(p, f"rules/{SHIPPED_RULES}/{p.name}") for p in sorted(root.glob("*.peel"))]
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix == ".peel")
+        if len(files) > DEFAULT_LIMITS.max_rule_files:
+            raise PeelError([Diagnostic("PR404", f"'{path}' holds {len(files)} rule files, more than "
+                                        f"{DEFAULT_LIMITS.max_rule_files}", None, "see docs/limits.md")])
         if not files:
             raise PeelError([Diagnostic("PR402", f"no .peel files in '{path}'", None,
                                         "give the folder of a rule set, such as rules/peel-2021-22")])

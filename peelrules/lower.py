@@ -11,6 +11,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from . import nodes as n
 from .diagnostics import Diagnostic, PeelError
+from .limits import DEFAULT_LIMITS
 from .source import SourceFile, Span
 from .syntax import describe_expected, describe_terminal, parser
 
@@ -21,11 +22,45 @@ _BOOL = {"or_": "or", "and_": "and"}
 
 def parse_source(src: SourceFile) -> n.Module:
     """Parse one rule file; raise PeelError with a positioned diagnostic on a syntax error."""
+    _check_lines(src)
     try:
         tree = parser().parse(src.text)
     except UnexpectedInput as err:
         raise PeelError([_syntax_diagnostic(src, err)]) from None
+    _check_tree(src, tree)
     return _Lower(src.name).module(tree)
+
+
+def _limit(src: SourceFile, line: int, column: int, message: str, hint: str) -> PeelError:
+    return PeelError([Diagnostic("PR404", message, Span(src.name, line, column, line, column + 1), hint,
+                                 line_text=src.line_text(line)[:200])])
+
+
+def _check_lines(src: SourceFile) -> None:
+    for row, line in enumerate(src.text.split("\n"), start=1):
+        if len(line) > DEFAULT_LIMITS.max_line_chars:
+            raise _limit(src, row, DEFAULT_LIMITS.max_line_chars, f"line longer than "
+                         f"{DEFAULT_LIMITS.max_line_chars} characters", "break it up (docs/limits.md)")
+
+
+def _check_tree(src: SourceFile, tree: Tree) -> None:
+    """Refuse trees deeper than the limit, and numbers with too many digits, before any recursion."""
+    stack: list[tuple[Tree | Token, int]] = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, Token):
+            if node.type in ("NUMBER", "PERCENT") and len(node.replace(".", "").rstrip("%")) > \
+                    DEFAULT_LIMITS.max_number_digits:
+                raise _limit(src, node.line or 1, node.column or 1,
+                             f"number with more than {DEFAULT_LIMITS.max_number_digits} digits",
+                             "write a shorter number (docs/limits.md)")
+            continue
+        if depth > DEFAULT_LIMITS.max_expr_depth:
+            meta = node.meta
+            raise _limit(src, getattr(meta, "line", 1), getattr(meta, "column", 1),
+                         f"expression nested more than {DEFAULT_LIMITS.max_expr_depth} levels deep",
+                         "split it with `let` constants or separate rules (docs/limits.md)")
+        stack.extend((c, depth + 1) for c in node.children)
 
 
 MAX_SYNTAX_ERRORS = 20
@@ -57,8 +92,12 @@ def parse_recovering(src: SourceFile) -> Parsed:
     while True:
         text = "\n".join(lines)
         try:
+            _check_lines(src)
             tree = parser().parse(text)
+            _check_tree(src, tree)
             return Parsed(_Lower(src.name).module(tree), tuple(diags), frozenset(lost))
+        except PeelError as err:  # a limit: no recovery past it
+            return Parsed(n.Module(src.name, ()), tuple(diags) + tuple(err.diagnostics), frozenset(lost | {"*"}))
         except UnexpectedInput as err:
             diag = _syntax_diagnostic(src, err)
             assert diag.span is not None

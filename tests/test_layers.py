@@ -7,22 +7,17 @@ from pathlib import Path
 PKG = Path(__file__).resolve().parent.parent / "peelrules"
 
 LAYERS: dict[str, int] = {
-    "source": 0, "grades": 0, "values": 0,
+    "source": 0, "grades": 0, "values": 0, "limits": 0,
     "diagnostics": 1, "nodes": 1, "syntax": 1, "result": 1,
     "unparse": 2, "program": 2, "trace": 2, "loader": 2, "output": 2,
     "lower": 3, "evidence": 3,
-    "check": 4, "evaluate": 4,
-    "compile": 5,
-    "lint": 5,
-    "whynot": 5,
-    "template": 7,
+    "check": 4, "evaluate": 4, "fmt": 4,
+    "compile": 5, "lint": 5, "whynot": 5,
     "__init__": 6,
-    "ruletests": 6,
-    "compare": 6,
-    "report": 7,
-    "verify": 8,
-    "cli": 9,
-    "lsp": 9,
+    "ruletests": 7, "compare": 7,
+    "report": 8,
+    "template": 9, "verify": 9,
+    "cli": 10, "lsp": 10,
 }
 # third-party packages and the only modules allowed to import them
 ALLOWED_THIRD_PARTY = {

@@ -2,6 +2,7 @@
 the grammar and the shipped rules travel inside the wheel."""
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,8 +15,12 @@ def run(*args: object, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def test_wheel_installs_into_a_fresh_venv_and_runs_elsewhere(tmp_path: Path) -> None:
+    # build from a clean copy: a stale build/ folder in the work tree must not leak into the wheel
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".hypothesis", "artifacts"))
     wheels = tmp_path / "wheels"
-    built = run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", wheels, ROOT, cwd=tmp_path)
+    built = run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", wheels, source, cwd=tmp_path)
     assert built.returncode == 0, built.stderr
     wheel = next(wheels.glob("peelrules-*.whl"))
     venv = tmp_path / "venv"

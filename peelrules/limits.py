@@ -1,0 +1,20 @@
+"""Every limit on input, in one place (documented in docs/limits.md). Each is checked while reading,
+before any recursive code runs, so hostile input is refused with a message instead of exhausting
+time, memory or the stack."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_file_bytes: int = 5_000_000  # any one rule, evidence, case or trace file
+    max_line_chars: int = 20_000  # any one line of a rule file
+    max_evidence_depth: int = 32  # nesting of mappings and lists in an evidence file
+    max_expr_depth: int = 100  # nesting of a rule file's syntax tree (parentheses, operator chains)
+    max_number_digits: int = 18  # digits in one number, in rules and in evidence
+    max_rule_files: int = 1_000  # .peel files in one rule set
+    max_facts: int = 100_000  # facts in one evidence bundle
+
+
+DEFAULT_LIMITS = Limits()

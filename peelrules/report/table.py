@@ -1,0 +1,181 @@
+"""Tables read off the trace values, shared by the text, Markdown, HTML and CSV views.
+
+The force-by-area grade table of a batch, and per area the rung that fired, the rules grouped by kind and
+outcome, and the facts used. Nothing here computes a grade: every judgment is read from an AreaResult.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import textwrap
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+from ..evidence import Bundle
+from ..grades import Grade, Status
+from ..result import AreaResult
+from ..trace import AreaTrace, ExprTrace, FactLeaf, RuleTrace, RungTrace
+from ..values import UNKNOWN, Value
+from .text import KIND_HEADINGS, judgment
+
+Run = tuple[Bundle, tuple[AreaTrace, ...]]
+
+
+# ---------------------------------------------------------------- per area
+
+
+def judgment_key(r: AreaResult) -> str:
+    """A stable key for the judgment (a grade key or a status value), e.g. for a CSS class."""
+    if r.status is Status.GRADED and r.grade is not None:
+        return r.grade.key
+    return r.status.value
+
+
+def grade_label(key: str) -> str:
+    """How a rung's grade key reads: `requires_improvement` -> `requires improvement`."""
+    grade = Grade.from_key(key)
+    return grade.label if grade is not None else key.replace("_", " ")
+
+
+def decisive_rung(t: AreaTrace) -> RungTrace | None:
+    """The rung that fired (graded) or could not be decided (undetermined); None for other statuses."""
+    r = t.result
+    if r.rung is None or not (0 <= r.rung < len(t.rungs)):
+        return None
+    return t.rungs[r.rung]
+
+
+def facts_used(t: AreaTrace) -> list[tuple[FactLeaf, Value]]:
+    """Each fact the area's ladder and rules read, once, in the order the trace first reaches it."""
+    seen: dict[str, tuple[FactLeaf, Value]] = {}
+
+    def walk(e: ExprTrace | None) -> None:
+        if e is None:
+            return
+        if e.fact is not None:
+            seen.setdefault(e.fact.name, (e.fact, e.value))
+        for c in e.children:
+            walk(c)
+
+    for rung in t.rungs:
+        walk(rung.condition)
+    for rule in t.rules:
+        walk(rule.when)
+        walk(rule.exceeded_when)
+    return list(seen.values())
+
+
+@dataclass(frozen=True)
+class RuleGroup:
+    kind: str
+    heading: str  # e.g. "Characteristics of good performance"
+    reading: str  # e.g. "met", "not met", "raised", "found", "unknown"
+    rules: tuple[RuleTrace, ...]
+    of: int  # how many rules of this kind the area has
+
+
+# Which outcome groups each view lists: characteristics both ways; findings only when they apply.
+_LISTED: dict[str, tuple[Value, ...]] = {
+    "characteristic": (True, False, UNKNOWN),
+    "cause_of_concern": (True, UNKNOWN),
+    "area_for_improvement": (True, UNKNOWN),
+    "innovative_practice": (True, UNKNOWN),
+    "good_practice": (True, UNKNOWN),
+}
+_READING = {
+    "characteristic": {True: "met", False: "not met"},
+    "cause_of_concern": {True: "raised", False: "not raised"},
+    "area_for_improvement": {True: "raised", False: "not raised"},
+    "innovative_practice": {True: "found", False: "not found"},
+    "good_practice": {True: "found", False: "not found"},
+}
+
+
+def _same(a: Value, b: Value) -> bool:
+    return a is b if a is UNKNOWN or b is UNKNOWN else a == b
+
+
+def rule_groups(t: AreaTrace) -> Iterator[RuleGroup]:
+    """Rules by kind (in the order of the text view) and outcome, skipping kinds the area does not have."""
+    for kind, heading in KIND_HEADINGS:
+        rules = [x for x in t.rules if x.kind == kind]
+        if not rules:
+            continue
+        for outcome in _LISTED[kind]:
+            chosen = tuple(x for x in rules if _same(x.outcome, outcome))
+            reading = "undecided" if outcome is UNKNOWN else _READING[kind][outcome]  # type: ignore[index]
+            if chosen or outcome is not UNKNOWN:
+                yield RuleGroup(kind, heading, reading, chosen, len(rules))
+
+
+# ---------------------------------------------------------------- the batch table
+
+
+@dataclass(frozen=True)
+class GradeRow:
+    force: str
+    evidence: str
+    judgments: tuple[str, ...]  # per area, in the table's area order; "" when the bundle lacks the area
+    keys: tuple[str, ...]  # judgment_key per area, "" when absent
+
+
+@dataclass(frozen=True)
+class GradeTable:
+    areas: tuple[tuple[str, str], ...]  # (name, title)
+    rows: tuple[GradeRow, ...]
+
+
+def grade_table(runs: Sequence[Run]) -> GradeTable:
+    """One row per bundle, one column per area (in first-seen order across the batch)."""
+    areas: dict[str, str] = {}
+    for _, traces in runs:
+        for t in traces:
+            areas.setdefault(t.result.name, t.result.title)
+    rows = []
+    for bundle, traces in runs:
+        by_name = {t.result.name: t.result for t in traces}
+        found = [by_name.get(name) for name in areas]
+        rows.append(GradeRow(bundle.force, bundle.file,
+                             tuple(judgment(r) if r else "" for r in found),
+                             tuple(judgment_key(r) if r else "" for r in found)))
+    return GradeTable(tuple(areas.items()), tuple(rows))
+
+
+def table_text(table: GradeTable) -> str:
+    """An aligned plain-text table; area titles wrap over several header lines to keep columns narrow."""
+    heads = ["force", "evidence"] + [title for _, title in table.areas]
+    body = [[row.force, row.evidence, *row.judgments] for row in table.rows]
+    widths = []
+    for i, head in enumerate(heads):
+        cells = max((len(r[i]) for r in body), default=0)
+        longest_word = max((len(w) for w in head.split()), default=0)
+        widths.append(max(cells, longest_word, 12 if i >= 2 else len(head)))
+    wrapped = [textwrap.wrap(h, w) or [""] for h, w in zip(heads, widths)]
+    depth = max(len(w) for w in wrapped)
+    wrapped = [[""] * (depth - len(w)) + w for w in wrapped]  # bottom-aligned headers
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(f"{c:<{w}}" for c, w in zip(cells, widths)).rstrip()
+
+    out = [line([w[i] for w in wrapped]) for i in range(depth)]
+    out.append("  ".join("-" * w for w in widths))
+    out.extend(line(r) for r in body)
+    return "\n".join(out) + "\n"
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(text: str) -> str:
+    """Neutralise a cell a spreadsheet would run as a formula: prefix it with an apostrophe."""
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def table_csv(table: GradeTable) -> str:
+    """RFC 4180 CSV (the csv module; CRLF line ends): force, evidence, then one column per area title."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow([csv_cell(c) for c in ["force", "evidence", *(title for _, title in table.areas)]])
+    for row in table.rows:
+        writer.writerow([csv_cell(c) for c in [row.force, row.evidence, *row.judgments]])
+    return buf.getvalue()
