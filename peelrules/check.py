@@ -4,6 +4,7 @@ Every error of the run is collected and reported together (PeelError), sorted by
 """
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 from dataclasses import replace
 from graphlib import CycleError, TopologicalSorter
@@ -60,8 +61,10 @@ class _Checker:
             for item in mod.items:
                 if isinstance(item, n.Framework):
                     frameworks.append(item)
+                    self._dates(item)
                 elif isinstance(item, n.EvidenceDecl):
                     self._declare(self.decls, item.name, item, "evidence item")
+                    self._range(item)
                     if item.type not in EVIDENCE_TYPES:
                         self.error("PR209", f"unknown evidence type '{item.type}'", item.type_span,
                                    _suggest(item.type, list(EVIDENCE_TYPES))
@@ -90,6 +93,35 @@ class _Checker:
                 self._reserved(rule.name, rule.span)
                 self._declare(rules, rule.name, rule, "rule")
         return frameworks[0] if frameworks else None
+
+    def _dates(self, fw: n.Framework) -> None:
+        parsed = []
+        for value in (fw.effective_from, fw.effective_to):
+            if value is None:
+                continue
+            try:
+                parsed.append(dt.date.fromisoformat(value))
+            except ValueError:
+                self.error("PR104", f"'{value}' is not a date", fw.span, "write dates as year-month-day: 2022-05-31")
+        if len(parsed) == 2 and parsed[0] > parsed[1]:
+            self.error("PR104", f"the framework's effective dates run backwards ({fw.effective_from} to "
+                       f"{fw.effective_to})", fw.span, "give the earlier date first")
+
+    def _range(self, d: n.EvidenceDecl) -> None:
+        if d.range_lo is None:
+            return
+        if d.type not in ("count", "number", "percent"):
+            self.error("PR214", f"a range applies to counts, numbers and percentages, not to {_a(d.type)}",
+                       d.type_span, "remove the range")
+        elif d.range_hi is not None and d.range_lo > d.range_hi:
+            self.error("PR104", f"the range of '{d.name}' runs backwards", d.type_span,
+                       "give the lower bound first: `range 0% to 100%`")
+        elif d.type == "percent" and not (0 <= d.range_lo and (d.range_hi or 0) <= 1):
+            self.error("PR104", f"the range of '{d.name}' goes outside 0% to 100%", d.type_span,
+                       "a percentage lies between 0% and 100%")
+        elif d.type == "count" and d.range_lo < 0:
+            self.error("PR104", f"the range of '{d.name}' includes negative counts", d.type_span,
+                       "a count starts at 0")
 
     def _declare(self, table: dict, name: str, node: object, what: str) -> None:
         if name in table:
@@ -175,6 +207,10 @@ class _Checker:
                 opts.append(ro)
             return replace(e, item=item, options=tuple(opts)), "flag"
         if isinstance(e, n.Call):
+            if constant:
+                self.error("PR204", f"a constant cannot call {e.func}()", e.span,
+                           "constants are fixed values: numbers, percentages, text and other constants")
+                return e, "?"
             return self.resolve_call(e, r)
         raise TypeError(f"unexpected node {e!r}")  # pragma: no cover
 
@@ -261,7 +297,7 @@ class _Checker:
                        or f"the rules of '{head}' are listed in its area block")
             return e, "?"
         rule_keys = [f"{a}.{r.name}" for a, ar in self.areas.items() for r in ar.rules]
-        self.unresolved("PR203", e.parts, f"unknown evidence item '{word}'", e.span,
+        self.unresolved("PR203", e.parts, f"unknown evidence item or rule '{word}'", e.span,
                    _suggest(word, list(self.decls) + rule_keys)
                    or "declare it in an `evidence` block, or check the spelling")
         return e, "?"
@@ -371,6 +407,8 @@ class _Checker:
 
 
 def _a(ty: str) -> str:
+    if ty == "text":
+        return "quoted text"
     return ("an " if ty[0] in "aeiou" else "a ") + ty
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -47,7 +48,7 @@ def _fail(err: PeelError, code: int) -> None:
     sys.exit(code)
 
 
-def _progress(paths: tuple[Path, ...]):  # type: ignore[no-untyped-def]
+def _progress(paths: tuple[Path, ...]) -> Iterator[Path]:
     """The paths in order; with a progress bar on stderr for a batch of more than 5 when stderr is a terminal."""
     if len(paths) <= 5 or not sys.stderr.isatty():
         yield from paths
@@ -222,7 +223,7 @@ def verify_cmd(trace: Path, rules: Path | None, evidence_files: tuple[Path, ...]
         try:
             recorded = json.loads(src.text)
         except json.JSONDecodeError as err:
-            raise PeelError([Diagnostic("PR313", f"not JSON: {err.msg}", Span(src.name, err.lineno, err.colno,
+            raise PeelError([Diagnostic("PR313", "the file is not valid JSON", Span(src.name, err.lineno, err.colno,
                                         err.lineno, err.colno + 1), "give a file written by `peel evaluate "
                                         "--format json`", line_text=src.line_text(err.lineno))]) from None
         diffs, doc = verify(recorded, rules, list(evidence_files) or None)

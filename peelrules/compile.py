@@ -22,13 +22,13 @@ Tracing stays with the interpreter: the generated code records nothing but resul
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import linecache
 import math
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from . import nodes as n
@@ -87,7 +87,7 @@ def kind_of(value: object) -> str:
 # ---------------------------------------------------------------- the compiled program
 
 
-@dataclass(frozen=True, eq=False)
+@dataclasses.dataclass(frozen=True, eq=False)
 class CompiledProgram:
     """A rule set compiled to one Python function; build it with `compile_program`."""
 
@@ -203,7 +203,7 @@ _BASE_NAMESPACE: dict[str, object] = {
 _NOVALUE = object()
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class _Code:
     """A compiled expression: a Python atom (a local name or a literal), what it may hold, and its value
     when that is known at compile time."""
@@ -217,7 +217,7 @@ class _Code:
         return self.value is not _NOVALUE
 
 
-@dataclass
+@dataclasses.dataclass
 class _Scope:
     """What names mean while compiling one expression."""
 
@@ -236,6 +236,7 @@ class _Generator:
         self.facts: dict[str, _Code] = {}
         self.remediated: dict[str, _Code] = {}
         self.rules: dict[str, tuple[_Code, _Code]] = {}  # key -> (outcome, exceeded)
+        self.memo: dict[str, _Code] = {}  # right-hand side -> the local holding it, where it is in scope
         self.rule_index = {f"{a.name}.{r.name}": (a, r) for a in program.areas for r in a.rules}
         self.reads_all = reads(program)
         self.reads_when = reads(program, exceeded=False)
@@ -247,9 +248,14 @@ class _Generator:
             self.line_map[len(self.lines)] = span
 
     def temp(self, rhs: str, kinds: Kinds, span: Span) -> _Code:
+        """A new local holding `rhs`, or the one that already holds it: every local is assigned once and
+        every expression is pure, so the same text means the same value."""
+        if rhs in self.memo:
+            return self.memo[rhs]
         name = f"t{next(self.temps)}"
         self.emit(f"{name} = {rhs}", span)
-        return _Code(name, frozenset(kinds))
+        code = self.memo[rhs] = _Code(name, frozenset(kinds))
+        return code
 
     def data(self, value: object, prefix: str = "_K") -> str:
         """A name in the namespace bound to `value` (data the code reads, never code)."""
@@ -331,27 +337,25 @@ class _Generator:
         counters = self.counters(i, area)
         table = ", ".join(f"{self.literal(k)}: {counters[k].text}" for k in sorted(counters))
         self.emit(f"C{i} = {{{table}}}", span)
-        result = f"A{i}"
-        head = f"name={self.literal(area.name)}, title={self.literal(area.area.title)}, "
-        ladder = self.literal(area.ladder.name if area.ladder else None)
-        tail = f"ladder={ladder}, counters=C{i}, outcomes={outcomes}"
-        name = self.literal(area.name)
+        result, name = f"A{i}", self.literal(area.name)
+        fixed = {"name": name, "title": self.literal(area.area.title), "counters": f"C{i}", "outcomes": outcomes,
+                 "ladder": self.literal(area.ladder.name if area.ladder else None)}
+        make = lambda **varying: f"{result} = {_area_result(fixed | varying)}"  # noqa: E731
         self.emit(f"if {name} in NI:", span)
-        self.emit(f"    {result} = _AR({head}status=_NOT_INSPECTED, grade=None, rung=None, {tail}, "
-                  f"note=NI[{name}])", span)
+        self.emit("    " + make(status="_NOT_INSPECTED", grade="None", rung="None", note=f"NI[{name}]"), span)
         self.emit("else:", span)
         self.depth += 1
         if area.ladder is None:
-            self.emit(f"{result} = _AR({head}status=_UNGRADED, grade=None, rung=None, {tail})", span)
+            self.emit(make(status="_UNGRADED", grade="None", rung="None"), span)
         else:
             self.climb(i, area, _Scope(counters))
             grades = self.data(tuple(Grade.from_key(r.grade) for r in area.ladder.rungs), "_GR")
             missing = self.data(self.missing_function(area), "_MISS")
             self.emit("if g is True:", span)
-            self.emit(f"    {result} = _AR({head}status=_GRADED, grade={grades}[z], rung=z, {tail})", span)
+            self.emit("    " + make(status="_GRADED", grade=f"{grades}[z]", rung="z"), span)
             self.emit("else:", span)
-            self.emit(f"    {result} = _AR({head}status=_UNDETERMINED, grade=None, rung=z, {tail}, "
-                      f"missing={missing}(z, {outcomes}, F))", span)
+            self.emit("    " + make(status="_UNDETERMINED", grade="None", rung="z",
+                                    missing=f"{missing}(z, {outcomes}, F)"), span)
         self.depth -= 1
         return result
 
@@ -406,6 +410,8 @@ class _Generator:
         if not rungs or rungs[-1].condition is not None:
             raise CompileError(f"ladder {area.ladder.name!r} does not end with `otherwise`")
         self.emit("z = -1", area.ladder.span)
+        outer = self.memo
+        self.memo = dict(outer)  # locals of a rung's block exist in the later rungs' blocks, not after the climb
         for k, rung in enumerate(rungs):
             if k:
                 self.emit("if z < 0:", rung.span)
@@ -419,6 +425,7 @@ class _Generator:
                 self.emit(f"if g is True or g is _U: z = {k}", rung.span)
             if k:
                 self.depth -= 1
+        self.memo = outer
 
     def missing_function(self, area: CheckedArea) -> Callable[[int, tuple[RuleOutcome, ...], Any], tuple[str, ...]]:
         """Names the missing evidence of an undetermined area, exactly as the interpreter does."""
@@ -502,6 +509,9 @@ class _Generator:
         decisive = op == "or"  # the value that decides: False for and, True for or
         if any(c.known and c.value is decisive for c in (a, b)):
             return self.known(decisive)
+        for c, other in ((a, b), (b, a)):
+            if c.known and c.value is (not decisive) and other.kinds <= FLAG:
+                return other  # k_and(True, v) and k_or(False, v) are v for a flag or unknown
         decides = [f"{c.text} is {decisive}" for c in (a, b) if not c.known and BOOL in c.kinds]
         if any(c.known and c.value is UNKNOWN for c in (a, b)):
             tail, kinds = "_U", {UNK}
@@ -662,7 +672,22 @@ class _Generator:
 
 # ---------------------------------------------------------------- small pure helpers
 
-_Test = Callable[[str], str]
+
+def _area_result(args: dict[str, str]) -> str:
+    """A positional AreaResult(...) call (cheaper than keywords) in the order of its fields; a field not
+    given keeps its default, written with repr() (trailing ones left out)."""
+    values: list[str | None] = []
+    for f in dataclasses.fields(AreaResult):
+        if f.name in args:
+            values.append(args[f.name])
+        elif f.default is dataclasses.MISSING or f.default not in ((), None):
+            raise CompileError(f"AreaResult field {f.name!r} is one the compiler does not fill")
+        else:
+            values.append(None)
+    while values and values[-1] is None:
+        values.pop()
+    fields = dataclasses.fields(AreaResult)
+    return f"_AR({', '.join(v if v is not None else repr(fields[i].default) for i, v in enumerate(values))})"
 
 
 def _is_true(v: str) -> str:

@@ -142,7 +142,27 @@ class _NoImplicit(yaml.SafeLoader):
 
 _INT = re.compile(r"^-?(0|[1-9][0-9]{0,17})$")
 _FLOAT = re.compile(r"^-?(0|[1-9][0-9]{0,17})(\.[0-9]{1,17})?([eE][-+]?[0-9]{1,3})?$")
+_LONG_NUMBER = re.compile(r"^[-+]?[0-9._]+([eE][-+]?[0-9]+)?$")
 _STR_TAG = "tag:yaml.org,2002:str"
+
+
+def _plain_yaml_problem(problem: str) -> tuple[str, str]:
+    """The YAML library's problem in words an inspector can act on."""
+    if "block end" in problem or "block mapping start" in problem or "mapping values are not allowed" in problem:
+        return ("the indentation of this line does not fit the lines around it",
+                "line keys up under their parent with spaces (not tabs), two more than the parent")
+    if ("expected ',' or '}'" in problem or "expected ',' or ']'" in problem) and "got ':'" in problem:
+        return ("text with a colon in it must be in quotes",
+                'put the text in double quotes, as in quote: "Contact: calls are answered"')
+    if "expected ',' or '}'" in problem or "expected ',' or ']'" in problem:
+        return ("a closing `}` or `]` (or a comma) is missing before this point",
+                "close the { ... } or [ ... ] on the line above, or separate items with commas")
+    if "found character '\\t'" in problem or "tab" in problem:
+        return "a tab character is used for indentation", "indent with spaces"
+    if "found unexpected end of stream" in problem or "while scanning a quoted scalar" in problem:
+        return "a quoted text is not closed", 'close it with the same quote mark (") it opened with'
+    return (f"not valid YAML or JSON ({problem})" if problem else "not valid YAML or JSON",
+            "check the indentation and quoting on this line")
 _ALLOWED_TAGS = {_STR_TAG, "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
 
 
@@ -185,8 +205,8 @@ class _Loader:
         except yaml.MarkedYAMLError as err:
             mark = err.problem_mark or err.context_mark
             sp = Span(self.src.name, mark.line + 1, mark.column + 1, mark.line + 1, mark.column + 2) if mark else None
-            raise self.fail("PR301", f"not valid YAML or JSON: {err.problem or err.context}", sp,
-                            "check the indentation and quoting on this line") from None
+            message, hint = _plain_yaml_problem(str(err.problem or err.context or ""))
+            raise self.fail("PR301", message, sp, hint) from None
         if len(docs) != 1 or docs[0] is None:
             raise self.fail("PR301", "an evidence file holds exactly one document" if docs else "the file is empty",
                             Span(self.src.name, 1, 1, 1, 2), "put one mapping with force, framework, sources, facts")
@@ -196,7 +216,7 @@ class _Loader:
         sp = self.span(node)
         self.positions[path] = sp
         if depth > MAX_DEPTH:
-            raise self.fail("PR301", f"nesting deeper than {MAX_DEPTH} levels", sp, "flatten the structure")
+            raise self.fail("PR404", f"nesting deeper than {MAX_DEPTH} levels", sp, "flatten the structure")
         if node.tag not in _ALLOWED_TAGS:
             raise self.fail("PR301", f"tag {node.tag!r} is not allowed in evidence", sp,
                             "remove the tag; evidence holds plain values only")
@@ -224,6 +244,10 @@ class _Loader:
             return None
         if text in ("true", "false"):
             return text == "true"
+        digits = sum(ch.isdigit() for ch in text)
+        if digits > DEFAULT_LIMITS.max_number_digits and _LONG_NUMBER.match(text):
+            raise self.fail("PR404", f"number with more than {DEFAULT_LIMITS.max_number_digits} digits", sp,
+                            "no evidence value needs so many digits (docs/limits.md)")
         if _INT.match(text):
             return int(text)
         if _FLOAT.match(text):
@@ -305,6 +329,10 @@ def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span
             close = difflib.get_close_matches(area, names, n=1)
             err("PR307", f"unknown area '{area}'", ("areas", area),
                 f"did you mean '{close[0]}'?" if close else "areas are: " + ", ".join(names))
+    if len(model.facts) > DEFAULT_LIMITS.max_facts:
+        err("PR404", f"{len(model.facts)} facts, more than {DEFAULT_LIMITS.max_facts}", ("facts",),
+            "split the bundle (docs/limits.md)")
+        raise PeelError(diags)
     facts: dict[str, Fact] = {}
     for name, fm in model.facts.items():
         path = ("facts", name)
@@ -328,7 +356,8 @@ def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span
     for name, fact in facts.items():
         quote_problem = _check_quote(src, model.sources.get(fact.document), fact)
         if quote_problem:
-            err("PR310", f"fact '{name}': {quote_problem}", ("facts", name, "quote"),
+            where = "quote" if quote_problem.startswith("the quote") else "source"
+            err("PR310", f"fact '{name}': {quote_problem}", ("facts", name, where),
                 "copy the words exactly as they stand on that line of the document (\"...\" may join parts)")
     if diags:
         raise PeelError(diags)
@@ -350,7 +379,7 @@ def _document_lines(evidence: SourceFile, doc: SourceDocument | None) -> list[st
     key = str(path.resolve())
     if key not in _DOCUMENT_LINES:
         try:
-            _DOCUMENT_LINES[key] = read_source(path).text.split("\n") if path.is_file() else None
+            _DOCUMENT_LINES[key] = read_source(path).text.splitlines() if path.is_file() else None
         except PeelError:
             _DOCUMENT_LINES[key] = None
     return _DOCUMENT_LINES[key]
@@ -473,7 +502,10 @@ def _typed_value(fm: FactModel, decl: EvidenceDecl) -> tuple[Value, str | None]:
 
 def _ranged(v: int | float, decl: EvidenceDecl) -> tuple[Value, str | None]:
     if decl.range_lo is not None and v < decl.range_lo or decl.range_hi is not None and v > decl.range_hi:
-        return None, f"out of range: {v} is outside {decl.range_lo} to {decl.range_hi}"  # type: ignore[return-value]
+        show = (lambda x: f"{x * 100:g}%") if decl.type == "percent" else (lambda x: f"{x:g}")
+        lo = show(decl.range_lo) if decl.range_lo is not None else "any"
+        hi = show(decl.range_hi) if decl.range_hi is not None else "any"
+        return None, f"out of range: {show(v)} is outside the declared range {lo} to {hi}"  # type: ignore
     return v, None
 
 

@@ -6,6 +6,7 @@
 - a condition that can never be true, or never be false, over the declared evidence (PR223, PR224)
 - a percentage or ratio compared with a count (PR225)
 - a cause of concern without a recommendation (PR226); a rule without `cite` (PR227)
+- evidence declared `context only` that a rule reads (PR228)
 
 Ladders are explored exhaustively over a grid of counter values, conditions over candidate values of the
 facts they read (within declared ranges). `--strict` makes every warning an error.
@@ -84,7 +85,13 @@ def _unused(program: Program, warn) -> None:  # type: ignore[no-untyped-def]
             if dep not in consts:
                 consts.add(dep)
                 frontier.append(dep)
+    read_by_rules: set[str] = set()
+    for _, _, e in _walk_rules(program):
+        _collect(e, read_by_rules, set(), set())
     for name, decl in program.decls.items():
+        if decl.context_only and name in read_by_rules:
+            warn("PR228", f"evidence item '{name}' is declared `context only`, but a rule reads it", decl.span,
+                 "remove `context only`, or stop reading it in rules: context is shown, never judged")
         if name not in facts and not decl.context_only:
             warn("PR220", f"evidence item '{name}' is declared but no rule reads it", decl.span,
                  "use it in a rule's `when`, mark it `context only`, or remove the declaration")

@@ -32,7 +32,7 @@ def read_source(path: Path, name: str | None = None) -> SourceFile:
     if not path.is_file():
         raise PeelError([Diagnostic("PR401", f"'{shown}' is not a regular file", None, "give the path of a file")])
     if st.st_size > MAX_FILE_BYTES:
-        raise PeelError([Diagnostic("PR401", f"'{shown}' is larger than {MAX_FILE_BYTES} bytes", None,
+        raise PeelError([Diagnostic("PR404", f"'{shown}' is larger than {MAX_FILE_BYTES} bytes", None,
                                     "split it, or raise the limit (docs/limits.md)")])
     try:
         data = path.read_bytes()
@@ -54,7 +54,8 @@ def read_source(path: Path, name: str | None = None) -> SourceFile:
         col = bad.start() - (text.rfind("\n", 0, bad.start()) + 1) + 1
         line_text = text.split("\n")[line - 1]
         raise PeelError([Diagnostic(
-            "PR403", f"control character U+{ord(bad.group()):04X} at byte {len(text[:bad.start()].encode())}",
+            "PR403", f"invisible or direction-changing character U+{ord(bad.group()):04X} "
+                     f"(byte {len(text[:bad.start()].encode())} of the file)",
             Span(shown, line, col, line, col + 1),
             "remove it: invisible and direction-changing characters are not allowed, so text reads as it runs",
             line_text=_FORBIDDEN.sub("?", line_text))])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 from pathlib import Path
 from typing import Iterator
 
@@ -45,18 +46,23 @@ ARGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--
 @pytest.fixture(scope="module")
 def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     assert CHROMIUM.exists() and CHROMEDRIVER.exists(), "install Debian's chromium and chromium-driver"
-    os.environ["SE_OFFLINE"] = "true"  # selenium never tries to download a driver or a browser
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SE_OFFLINE", "true")  # selenium never tries to download a driver or a browser
+        drv = _start(tmp_path_factory.mktemp("chromium-profile"))
+        try:
+            yield drv
+        finally:
+            drv.quit()
+
+
+def _start(profile: Path):  # type: ignore[no-untyped-def]
     options = Options()
     options.binary_location = str(CHROMIUM)
     for arg in ARGS:
         options.add_argument(arg)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    options.add_argument(f"--user-data-dir={profile}")  # a fresh profile for every run
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    drv = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    try:
-        yield drv
-    finally:
-        drv.quit()
+    return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
 
 
 @pytest.fixture(scope="module")
@@ -110,11 +116,10 @@ def test_lancashire_report_in_chromium(driver, report: Path, shipped) -> None:  
     first = facts[0].text
     assert "line 109" in first and "crimes were appropriately allocated" in first
 
-    # look at the top of the report and the opened trace
+    # the investigating crime area with its trace open: badge, rung, rules, and the first facts with quotes
     ARTIFACTS.mkdir(exist_ok=True)
-    drv.execute_script("window.scrollTo(0, 0)")
     shot = drv.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True,
-                                                          "clip": _clip(drv)})
+                                                          "clip": _clip(drv, "b1-investigating_crime")})
     SCREENSHOT.write_bytes(base64.b64decode(shot["data"]))
     assert SCREENSHOT.stat().st_size > 10_000
 
@@ -124,13 +129,14 @@ def test_lancashire_report_in_chromium(driver, report: Path, shipped) -> None:  
     assert requests and all(u == url for u in requests), requests
 
 
-def _clip(drv) -> dict:  # type: ignore[no-untyped-def]
-    """The page from its top to the end of the investigating crime area (its trace open)."""
-    bottom = drv.execute_script(
-        "var r = document.getElementById('b1-investigating_crime').getBoundingClientRect();"
-        "return r.bottom + window.scrollY;")
+def _clip(drv, element_id: str, height: int = 1800) -> dict:  # type: ignore[no-untyped-def]
+    """A page region from just above an element, at most `height` CSS pixels tall."""
+    top, bottom = drv.execute_script(
+        "var r = document.getElementById(arguments[0]).getBoundingClientRect();"
+        "return [r.top + window.scrollY, r.bottom + window.scrollY];", element_id)
     width = drv.execute_script("return document.documentElement.scrollWidth;")
-    return {"x": 0, "y": 0, "width": width, "height": min(bottom + 16, 16000), "scale": 0.75}
+    y = max(top - 12, 0)
+    return {"x": 0, "y": y, "width": width, "height": min(bottom + 12 - y, height), "scale": 1}
 
 
 def test_print_media_opens_every_trace(driver, report: Path) -> None:  # type: ignore[no-untyped-def]
@@ -148,6 +154,9 @@ def test_print_media_opens_every_trace(driver, report: Path) -> None:  # type: i
         assert background in ("rgba(0, 0, 0, 0)", "transparent")
         assert drv.execute_script(
             "return getComputedStyle(document.querySelector('.area')).breakBefore;") == "page"
+        pdf = base64.b64decode(drv.execute_cdp_cmd("Page.printToPDF", {})["data"])
+        pages = len(re.findall(rb"/Type\s*/Page\b", pdf))
+        assert pages > len(drv.find_elements(By.CSS_SELECTOR, "section.area")), "a page break before each area"
     finally:
         drv.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
 

@@ -70,8 +70,8 @@ thead th { background: var(--panel); }
 .rung-line { margin: .2rem 0; }
 .parts { margin: .1rem 0 .4rem 1.2rem; padding: 0; font-size: .9rem; color: var(--muted); }
 .findings { columns: 21rem 3; column-gap: 2rem; }
-.findings > div { break-inside: avoid-column; }
-.findings h3 { margin-top: .6rem; }
+.findings > div { break-inside: avoid-column; padding-bottom: .6rem; }
+.findings h3 { margin-top: 0; }
 .findings ul { margin: 0; padding-left: 1.2rem; }
 .findings li { margin: .15rem 0; }
 .none { color: var(--muted); margin: 0; }
@@ -303,7 +303,13 @@ def _bundle(program: Program, run: Run, index: int) -> str:
     for t in traces:
         r = t.result
         rung = decisive_rung(t)
-        fired = esc(grade_label(rung.grade)) if rung is not None and r.status is Status.GRADED else "&mdash;"
+        if rung is None or r.rung is None:
+            fired = "&mdash;"
+        else:
+            cond = ("otherwise" if rung.otherwise or rung.condition is None
+                    else f"when <code>{esc(rung.condition.text)}</code>")
+            undecided = " (could not be decided)" if r.status is Status.UNDETERMINED else ""
+            fired = f"{r.rung + 1}: {esc(grade_label(rung.grade))} {cond}{undecided}"
         rows.append(f'<tr><td><a href="#{esc(view.anchor(r.name))}">{esc(r.title)}</a></td>'
                     f"<td>{badge(judgment_key(r), judgment(r))}</td><td>{fired}</td></tr>")
     return "".join([

@@ -61,7 +61,7 @@ def _table(heads: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 
 def _fact_row(f: FactLeaf, v: Value) -> list[str]:
     if not f.present:
-        return [code(f.name, True), "unknown: not in the evidence", "—", text(f.description)]
+        return [code(f.name, True), "unknown", f"not in the evidence ({text(f.description)})", "—"]
     value = text(value_text(v, f.type))
     if f.status and f.status != "open":
         value += f" ({text(f.status.replace('_', ' '))})"
@@ -130,6 +130,15 @@ def area(t: AreaTrace) -> str:
     return "\n".join(out)
 
 
+def _rung_cell(t: AreaTrace) -> str:
+    rung, r = decisive_rung(t), t.result
+    if rung is None or r.rung is None:
+        return "—"
+    cond = "otherwise" if rung.otherwise or rung.condition is None else f"when {code(rung.condition.text, True)}"
+    undecided = " (could not be decided)" if r.status is Status.UNDETERMINED else ""
+    return f"{r.rung + 1}: {text(grade_label(rung.grade))} {cond}{undecided}"
+
+
 def batch_table(runs: Sequence[Run]) -> str:
     table = grade_table(runs)
     heads = ["Force", "Evidence", *(text(title) for _, title in table.areas)]
@@ -151,11 +160,7 @@ def bundle(program: Program, run: Run) -> str:
         out.append(f"- **Source {code(key)}:** {text(title)}")
     out.append(f"- **Engine:** peelrules {text(__version__)}")
     out.append("")
-    rows = []
-    for t in traces:
-        rung = decisive_rung(t)
-        fired = text(grade_label(rung.grade)) if rung is not None and t.result.status is Status.GRADED else "—"
-        rows.append([text(t.result.title), text(judgment(t.result)), fired])
+    rows = [[text(t.result.title), text(judgment(t.result)), _rung_cell(t)] for t in traces]
     out += _table(["Area", "Judgment", "Rung that fired"], rows)
     out.append("")
     return "\n".join(out) + "\n" + "\n".join(area(t) for t in traces)
