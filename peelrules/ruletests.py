@@ -4,7 +4,8 @@ and not firing).
 
 A case file holds one case, or several under `cases:`. A case names an evidence bundle (`evidence:`,
 relative to the case file) or gives one inline (`bundle:`), may change it (`set:` facts, `remove:`
-facts, `not_inspected:` areas), and lists what it expects per area:
+facts, `set_every: {assessment: met}` for every assessment at once, `not_inspected:` areas), and lists
+what it expects per area:
 
     evidence: ../../evidence/lancashire-2022.yaml
     set:
@@ -12,6 +13,7 @@ facts, `not_inspected:` areas), and lists what it expects per area:
     expect:
       investigating_crime: adequate
       responding_to_the_public: {judgment: adequate, raised: [call_answering], not_raised: [digital_contact]}
+      workforce: {at_least: adequate}        # a bound: this grade or better (or at_most: this or worse)
 """
 from __future__ import annotations
 
@@ -22,16 +24,16 @@ from pathlib import Path
 from .diagnostics import Diagnostic, PeelError
 from .evaluate import Evaluator
 from .evidence import KeyPath, bundle_from_data, load_yaml
-from .grades import Status
+from .grades import Grade, Status
 from .loader import read_source
-from .program import Program
+from .program import ASSESSMENTS, Program
 from .result import AreaResult
 from .source import SourceFile, Span
 from .trace import AreaTrace
 from .values import UNKNOWN
 
-_CASE_KEYS = {"name", "evidence", "bundle", "set", "remove", "not_inspected", "expect"}
-_EXPECT_KEYS = {"judgment", "raised", "not_raised"}
+_CASE_KEYS = {"name", "evidence", "bundle", "set", "set_every", "remove", "not_inspected", "expect"}
+_EXPECT_KEYS = {"judgment", "at_least", "at_most", "raised", "not_raised"}
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ class Expectation:
     raised: tuple[str, ...] = ()  # rules that must hold (characteristics met, findings raised)
     not_raised: tuple[str, ...] = ()  # rules that must not hold
     span: Span | None = None
+    at_least: str | None = None  # a grade the area must reach (graded, this grade or better)
+    at_most: str | None = None  # a grade the area must not exceed (graded, this grade or worse)
 
 
 @dataclass(frozen=True)
@@ -149,6 +153,13 @@ def _case(src: SourceFile, path: Path, item: object, where: tuple, positions: di
         raise _fail(src, span, "the evidence of a case must be a mapping", "see docs/evidence.md")
     bundle = copy.deepcopy(bundle)
     facts = bundle.setdefault("facts", {})
+    every = item.get("set_every") or {}
+    if set(every) - {"assessment"} or ("assessment" in every and every["assessment"] not in ASSESSMENTS):
+        raise _fail(src, positions.get(where + ("set_every",)), "`set_every` takes `assessment: VALUE`",
+                    f"VALUE is one of {', '.join(ASSESSMENTS)}; it sets every assessment in the evidence")
+    for name, body in facts.items():
+        if "assessment" in every and isinstance(body, dict) and "assessment" in body:
+            body["assessment"] = every["assessment"]
     for name, shape in (item.get("set") or {}).items():
         facts[name] = shape
         ev_positions[("facts", name)] = positions.get(where + ("set", name), span)
@@ -169,8 +180,14 @@ def _case(src: SourceFile, path: Path, item: object, where: tuple, positions: di
         if isinstance(want, str):
             exps.append(Expectation(area, want, span=espan))
         elif isinstance(want, dict) and set(want) <= _EXPECT_KEYS:
+            for bound in ("at_least", "at_most"):
+                if bound in want and Grade.from_key(str(want[bound])) is None:
+                    raise _fail(src, positions.get(where + ("expect", area, bound), espan),
+                                f"`{bound}` needs a grade, not '{want[bound]}'",
+                                "grades are: " + ", ".join(g.key for g in Grade))
             exps.append(Expectation(area, want.get("judgment"), tuple(want.get("raised") or ()),
-                                    tuple(want.get("not_raised") or ()), espan))
+                                    tuple(want.get("not_raised") or ()), espan,
+                                    want.get("at_least"), want.get("at_most")))
         else:
             raise _fail(src, espan, f"cannot read the expectation for '{area}'",
                         "give a grade or status, or {judgment: ..., raised: [...], not_raised: [...]}")
@@ -198,6 +215,11 @@ def run_case(program: Program, evaluator: Evaluator, case: Case, coverage: Cover
         outcomes = {o.key.split(".", 1)[1]: o.outcome for o in trace.result.outcomes}
         if exp.judgment is not None and actual != exp.judgment:
             failures.append(Failure(area.name, exp.judgment, actual, trace))
+        grade = trace.result.grade
+        if exp.at_least is not None and (grade is None or grade < Grade.from_key(exp.at_least)):  # type: ignore
+            failures.append(Failure(area.name, f"{exp.at_least} or better", actual, trace))
+        if exp.at_most is not None and (grade is None or grade > Grade.from_key(exp.at_most)):  # type: ignore
+            failures.append(Failure(area.name, f"{exp.at_most} or worse", actual, trace))
         for rule in exp.raised + exp.not_raised:
             if rule not in outcomes:
                 errors.append(Diagnostic("PR201", f"area '{area.name}' has no rule '{rule}'", exp.span,

@@ -73,3 +73,24 @@ def test_bad_case_files_are_input_errors(tmp_path) -> None:
     case.write_text(f"evidence: {DATA / 'mini-evidence.yaml'}\nexpekt: {{contact: good}}\n", encoding="utf-8")
     proc = run_peel("test", str(case), "--rules", str(MINI))
     assert proc.returncode == 2 and "PR311" in proc.stderr and f"{case}:2:1" in proc.stderr
+
+
+def test_bounds_and_set_every(tmp_path) -> None:
+    program = peelrules.load_rules(MINI)
+    case = tmp_path / "bounds.yaml"
+    case.write_text(f"""cases:
+  - name: every assessment not met
+    evidence: {DATA / 'mini-evidence.yaml'}
+    set_every: {{assessment: not_met}}
+    expect:
+      contact: {{at_most: adequate, raised: [answering]}}
+  - name: a bound that fails
+    evidence: {DATA / 'mini-evidence.yaml'}
+    expect:
+      contact: {{at_most: requires_improvement}}
+""", encoding="utf-8")
+    results, _, problems = run_tests(program, [case])
+    assert not problems
+    assert results[0].passed, results[0].failures
+    assert not results[1].passed
+    assert results[1].failures[0].expected == "requires_improvement or worse"
