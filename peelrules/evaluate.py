@@ -22,11 +22,11 @@ COUNTED_KINDS = {"cause_of_concern": "concerns", "area_for_improvement": "improv
                  "innovative_practice": "innovative"}
 
 
-_EMPTY_BUNDLE = Bundle("<none>", "", "", "", None, {}, {}, {})
+EMPTY_BUNDLE = Bundle("<none>", "", "", "", None, {}, {}, {})
 
 
 @dataclass
-class _Env:
+class Env:
     bundle: Bundle
     consts: dict[str, object]
     outcomes: dict[str, Value]
@@ -46,7 +46,7 @@ def reads(program: Program, exceeded: bool = True) -> dict[str, frozenset[str]]:
             rrefs: set[str] = set()
             for e in (rule.when, rule.exceeded_when if exceeded else None):
                 if e is not None:
-                    _collect(e, facts, rrefs, set())
+                    collect_refs(e, facts, rrefs, set())
             direct[key], refs[key] = facts, rrefs
     out: dict[str, frozenset[str]] = {}
     when_only = reads(program, exceeded=False) if exceeded else None
@@ -74,7 +74,7 @@ def missing_evidence(program: Program, area: CheckedArea, condition: n.Expr, out
     behind the counters and rules the rung refers to."""
     counters: set[str] = set()
     rules: set[str] = set()
-    _collect(condition, set(), rules, counters)
+    collect_refs(condition, set(), rules, counters)
     severe = {f"{area.name}.{r.name}" for r in area.rules if r.severe}
     wanted: set[str] = set()
     for o in outcomes:
@@ -90,7 +90,7 @@ def missing_evidence(program: Program, area: CheckedArea, condition: n.Expr, out
     return tuple(sorted(f for f in wanted if f not in facts))
 
 
-def _collect(e: n.Expr, facts: set[str], rules: set[str], counters: set[str]) -> None:
+def collect_refs(e: n.Expr, facts: set[str], rules: set[str], counters: set[str]) -> None:
     stack = [e]
     while stack:
         x = stack.pop()
@@ -120,7 +120,7 @@ class Evaluator:
         self.rules = {f"{a.name}.{r.name}": (a, r) for a in program.areas for r in a.rules}
 
     # ------------------------------------------------------------ expressions
-    def eval(self, e: n.Expr, env: _Env) -> tuple[Value, ExprTrace | None]:
+    def eval(self, e: n.Expr, env: Env) -> tuple[Value, ExprTrace | None]:
         if isinstance(e, (n.Number, n.Percent, n.String, n.Bool)):
             return e.value, (ExprTrace(unparse(e), e.value) if env.trace else None)
         if isinstance(e, n.AssessmentLit):
@@ -166,7 +166,7 @@ class Evaluator:
             return self.call(e, env)
         raise TypeError(f"cannot evaluate {e!r}")  # pragma: no cover
 
-    def call(self, e: n.Call, env: _Env) -> tuple[Value, ExprTrace | None]:
+    def call(self, e: n.Call, env: Env) -> tuple[Value, ExprTrace | None]:
         if e.func == "first_known":
             evaluated = [self.eval(a, env) for a in e.args]
             v = next((x for x, _ in evaluated if x is not UNKNOWN), UNKNOWN)
@@ -197,7 +197,7 @@ class Evaluator:
             overrides: dict[str, tuple[Value, Value]] | None = None) -> tuple[BundleResult, tuple[AreaTrace, ...]]:
         """Evaluate every rule and area. `overrides` forces (outcome, exceeded) of some rules, for
         what-if questions; the rules that depend on them are evaluated as usual."""
-        env = _Env(bundle, self.program.const_values, {}, {}, trace)
+        env = Env(bundle, self.program.const_values, {}, {}, trace)
         rule_traces: dict[str, RuleTrace] = {}
         exceeded: dict[str, Value] = {}
         for key in self.program.rule_order:
@@ -224,7 +224,7 @@ class Evaluator:
                                         tuple(rule_traces[f"{area.name}.{r.name}"] for r in area.rules)))
         return BundleResult(bundle.file, bundle.force, tuple(results)), tuple(traces)
 
-    def grade_area(self, area: CheckedArea, env: _Env,
+    def grade_area(self, area: CheckedArea, env: Env,
                    exceeded: dict[str, Value]) -> tuple[AreaResult, tuple[RungTrace, ...]]:
         outcomes = tuple(RuleOutcome(f"{area.name}.{r.name}", r.kind, env.outcomes[f"{area.name}.{r.name}"],
                                      exceeded[f"{area.name}.{r.name}"]) for r in area.rules)
@@ -248,7 +248,7 @@ class Evaluator:
         return AreaResult(status=Status.GRADED, grade=grade, rung=rung_index,
                           **base), rungs  # type: ignore[arg-type]
 
-    def climb(self, ladder: n.Ladder, env: _Env) -> tuple[Grade | None, int, tuple[RungTrace, ...]]:
+    def climb(self, ladder: n.Ladder, env: Env) -> tuple[Grade | None, int, tuple[RungTrace, ...]]:
         """First rung that holds wins; an undecidable rung stops the climb with no grade."""
         rungs: list[RungTrace] = []
         for i, rung in enumerate(ladder.rungs):
@@ -267,7 +267,7 @@ class Evaluator:
 
     def grade_for_counters(self, ladder: n.Ladder, counters: dict[str, Value]) -> Grade | None:
         """The grade a ladder gives for given counter values (None when it cannot be decided)."""
-        env = _Env(_EMPTY_BUNDLE, self.program.const_values, {}, counters, False)
+        env = Env(EMPTY_BUNDLE, self.program.const_values, {}, counters, False)
         return self.climb(ladder, env)[0]
 
 

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 from . import nodes as n
 from .diagnostics import Diagnostic, Severity
-from .evaluate import Evaluator, _collect, _Env, _EMPTY_BUNDLE
+from .evaluate import Evaluator, collect_refs, Env, EMPTY_BUNDLE
 from .evidence import Bundle, Fact
 from .grades import Grade
 from .program import ASSESSMENTS, CheckedArea, Program
@@ -77,7 +77,7 @@ def _unused(program: Program, warn) -> None:  # type: ignore[no-untyped-def]
     for lad in program.ladders.values():
         exprs += [r.condition for r in lad.rungs if r.condition is not None]
     for e in exprs:
-        _collect(e, facts, rules, set())
+        collect_refs(e, facts, rules, set())
         consts |= _const_refs(e)
     frontier = list(consts)
     while frontier:
@@ -87,7 +87,7 @@ def _unused(program: Program, warn) -> None:  # type: ignore[no-untyped-def]
                 frontier.append(dep)
     read_by_rules: set[str] = set()
     for _, _, e in _walk_rules(program):
-        _collect(e, read_by_rules, set(), set())
+        collect_refs(e, read_by_rules, set(), set())
     for name, decl in program.decls.items():
         if decl.context_only and name in read_by_rules:
             warn("PR228", f"evidence item '{name}' is declared `context only`, but a rule reads it", decl.span,
@@ -147,13 +147,13 @@ def _ladders(program: Program, warn) -> None:  # type: ignore[no-untyped-def]
         refs: set[str] = set()
         for r in lad.rungs:
             if r.condition is not None:
-                _collect(r.condition, set(), refs, set())
+                collect_refs(r.condition, set(), refs, set())
         refs_list = sorted(refs)[:MAX_FACTS_EXPLORED]
         fired: set[int] = set()
         grades: dict[tuple, Grade] = {}
         for counters in counter_grid():
             for flags in itertools.product((True, False), repeat=len(refs_list)):
-                env = _Env(_EMPTY_BUNDLE, program.const_values, dict(zip(refs_list, flags)), counters, False)
+                env = Env(EMPTY_BUNDLE, program.const_values, dict(zip(refs_list, flags)), counters, False)
                 grade, index, _ = ev.climb(lad, env)
                 if grade is None:
                     continue
@@ -228,7 +228,7 @@ def _conditions(program: Program, warn) -> None:  # type: ignore[no-untyped-def]
             continue
         facts: set[str] = set()
         refs: set[str] = set()
-        _collect(expr, facts, refs, set())
+        collect_refs(expr, facts, refs, set())
         if not facts or len(facts) + len(refs) > MAX_FACTS_EXPLORED:
             continue
         names = sorted(facts)
@@ -241,7 +241,7 @@ def _conditions(program: Program, warn) -> None:  # type: ignore[no-untyped-def]
                 f: Fact(f, v, program.decls[f], "lint", 1, None, "open", Span("<lint>", 0, 0, 0, 0))
                 for f, v in zip(names, values)})
             for flags in itertools.product((True, False), repeat=len(refs)):
-                env = _Env(bundle, program.const_values, dict(zip(sorted(refs), flags)), {}, False)
+                env = Env(bundle, program.const_values, dict(zip(sorted(refs), flags)), {}, False)
                 seen.add(ev.eval(expr, env)[0])
             if True in seen and False in seen:
                 break

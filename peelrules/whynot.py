@@ -12,7 +12,7 @@ import itertools
 from dataclasses import dataclass
 
 from . import nodes as n
-from .evaluate import Evaluator, _Env
+from .evaluate import Evaluator, Env
 from .evidence import Bundle
 from .grades import Grade
 from .program import Program
@@ -61,13 +61,13 @@ def _choices(kind: str, outcome: Value, exceeded: Value, target: Grade) -> list[
     return [o for o in opts if o != now]
 
 
-def _base(program: Program, bundle: Bundle, area_name: str) -> tuple[Evaluator, _Env, AreaResult]:
+def _base(program: Program, bundle: Bundle, area_name: str) -> tuple[Evaluator, Env, AreaResult]:
     ev = Evaluator(program)
     area = program.area(area_name)
     if area is None:
         raise KeyError(area_name)
     result = ev.run(bundle)[0]
-    env = _Env(bundle, program.const_values, {o.key: o.outcome for a in result.areas for o in a.outcomes}, {}, False)
+    env = Env(bundle, program.const_values, {o.key: o.outcome for a in result.areas for o in a.outcomes}, {}, False)
     return ev, env, result.area(area.name)
 
 
@@ -106,7 +106,7 @@ def why_not_rule(program: Program, bundle: Bundle, area_name: str, rule_name: st
     return WhyNot(base, rule_name, ((_flip(program, ev, env, o, want),),), 1)
 
 
-def _flip(program: Program, ev: Evaluator, env: _Env, o, after: tuple[Value, Value]) -> Flip:  # type: ignore[no-untyped-def]
+def _flip(program: Program, ev: Evaluator, env: Env, o, after: tuple[Value, Value]) -> Flip:  # type: ignore[no-untyped-def]
     rule = program.rule(o.key)
     needs: list[Need] = []
     if rule.when is not None and after[0] != o.outcome:
@@ -119,7 +119,7 @@ def _flip(program: Program, ev: Evaluator, env: _Env, o, after: tuple[Value, Val
 _NEGATE = {">=": "<", "<": ">=", ">": "<=", "<=": ">", "==": "!=", "!=": "=="}
 
 
-def _leaves(ev: Evaluator, env: _Env, e: n.Expr, want: bool) -> list[Need]:
+def _leaves(ev: Evaluator, env: Env, e: n.Expr, want: bool) -> list[Need]:
     """The comparisons under `e` that are not yet as `want` needs, phrased as what would have to hold."""
     if isinstance(e, n.Unary) and e.op == "not":
         return _leaves(ev, env, e.operand, not want)
@@ -157,7 +157,7 @@ def _constants(ev: Evaluator, e: n.Expr) -> tuple[tuple[str, str], ...]:
     return tuple(found.items())
 
 
-def _facts(ev: Evaluator, env: _Env, e: n.Expr) -> tuple[tuple[str, Value, str], ...]:
+def _facts(ev: Evaluator, env: Env, e: n.Expr) -> tuple[tuple[str, Value, str], ...]:
     found: dict[str, tuple[str, Value, str]] = {}
     stack = [e]
     while stack:
