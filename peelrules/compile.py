@@ -146,22 +146,32 @@ def compile_program(program: Program) -> CompiledProgram:
     with _CACHE_LOCK:
         hit = _CACHE.setdefault(digest, compiled)
         while len(_CACHE) > _CACHE_SIZE:
-            del _CACHE[next(iter(_CACHE))]
+            _forget(next(iter(_CACHE)))
     return hit
 
 
 def clear_cache() -> None:
     with _CACHE_LOCK:
-        _CACHE.clear()
+        for digest in list(_CACHE):
+            _forget(digest)
+
+
+def _forget(digest: str) -> None:
+    del _CACHE[digest]
+    linecache.cache.pop(_filename(digest), None)
+
+
+def _filename(digest: str) -> str:
+    return f"<peelrules compiled {digest[:16] or 'uncached'}>"
 
 
 def _build(program: Program, digest: str) -> CompiledProgram:
     gen = _Generator(program)
     source = gen.generate()
-    filename = f"<peelrules compiled {digest[:16] or 'uncached'}>"
+    filename = _filename(digest)
     namespace: dict[str, object] = {"__builtins__": {}, **gen.namespace}
     exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - our own generated code, no builtins
-    if digest:  # so tracebacks through the generated code show its lines
+    if digest:  # so tracebacks through the generated code show its lines (dropped when evicted)
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     return CompiledProgram(program, digest, source, dict(gen.line_map), namespace[_FUNCTION])  # type: ignore[arg-type]
 

@@ -86,7 +86,8 @@ def peel_files(paths: Sequence[Path]) -> list[Path]:
     problems: list[Diagnostic] = []
     for path in paths:
         if path.is_dir():
-            inside = sorted(p for p in path.rglob("*.peel") if p.is_file())
+            inside = sorted(p for p in path.rglob("*.peel")
+                            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts))
             if not inside:
                 problems.append(Diagnostic("PR402", f"no .peel files in '{path}'", None,
                                            "give a rule file or a folder of rule files"))
@@ -117,11 +118,11 @@ def format_paths(paths: Sequence[Path]) -> list[Formatted]:
 
 
 def unified_diff(result: Formatted) -> str:
-    """A unified diff from the file as it is to the file as formatted."""
-    return "".join(difflib.unified_diff(result.before.splitlines(keepends=True),
-                                        result.after.splitlines(keepends=True),
-                                        fromfile=f"{result.path} (original)",
-                                        tofile=f"{result.path} (formatted)"))
+    """A unified diff (as `diff -u` and `patch` read it) from the file as it is to the file as formatted."""
+    lines = difflib.unified_diff(result.before.splitlines(keepends=True), result.after.splitlines(keepends=True),
+                                 fromfile=str(result.path), tofile=str(result.path),
+                                 fromfiledate="(original)", tofiledate="(formatted)")
+    return "".join(line if line.endswith("\n") else f"{line}\n\\ No newline at end of file\n" for line in lines)
 
 
 # ---------------------------------------------------------------- scanning comments
@@ -343,7 +344,7 @@ class _Builder:
         if not found:
             return fallback  # pragma: no cover - a range is always written
         neg_lo, lo, neg_hi, hi = found[-1]
-        written = (_signed_text(neg_lo, lo), _signed_text(neg_hi, hi))
+        written = (neg_lo + lo, neg_hi + hi)
         if (_signed_value(written[0]), _signed_value(written[1])) != (d.range_lo, d.range_hi):
             return fallback  # pragma: no cover - defensive
         return written
@@ -419,10 +420,6 @@ def _clause_spans(clauses: Iterable[tuple[str, Span]], names: dict[str, str]) ->
 
 
 _RANGE = re.compile(r"\brange\s+(-?)\s*(\d+(?:\.\d+)?%?)\s+to\s+(-?)\s*(\d+(?:\.\d+)?%?)")
-
-
-def _signed_text(minus: str, digits: str) -> str:
-    return f"{minus}{digits}"
 
 
 def _signed_value(text: str) -> float:
@@ -555,6 +552,8 @@ def _attach(node: _Node, region: Region, c: _Comment) -> None:
     if node.children is None:
         if c.own_line:  # inside a statement written over several lines: it moves above the statement
             node.leading.append((False, c.text))
+        elif c.line == region[1][0]:  # after the statement's last line: after the last formatted line
+            _trail(node, len(node.lines) - 1, c.text)
         else:
             _trail(node, c.line - region[0][0], c.text)
         return
@@ -568,6 +567,8 @@ def _attach(node: _Node, region: Region, c: _Comment) -> None:
     if c.anchor <= node.body:
         if c.own_line:  # inside the header: it moves above the block
             node.leading.append((False, c.text))
+        elif c.anchor == node.body:  # after the `{`: after the formatted `{`
+            _trail(node, len(node.lines) - 1, c.text)
         else:
             _trail(node, c.line - region[0][0], c.text)
         return

@@ -30,8 +30,8 @@ statuses), and some areas marked not_inspected, by name or by alias, with or wit
 tests that need files (the CLI, the loader).
 
 Knobs: `rule_sets(max_areas=, max_rules=, max_facts=, max_depth=, odd_constants=)`. `odd_constants=True`
-also draws constants the checker folds to None (`let k = 1 in [1]`, `let k = first_known(1)`), which the
-interpreter mishandles today; leave it off unless testing exactly that.
+also draws constants written with `in` (`let k = 1 in [1]`), which the checker folds to None today (reported),
+so rules see a flag that is neither true, false nor unknown; leave it off unless testing exactly that.
 """
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ STATUSES = ("open", "open", "open", "remediated_during_inspection", "remediated_
 class FactSpec:
     name: str  # qualified, "e0.f3"
     type: str  # one of EVIDENCE_TYPES
-    lo: float | None = None  # declared range, if any
+    lo: float | None = None  # declared range, if any (drawn values always lie inside it)
     hi: float | None = None
 
 
@@ -145,7 +145,7 @@ class Scope:
     rules: list[str] = field(default_factory=list)  # rule references as written (flags)
     counters: bool = False  # in a ladder: counters shadow the assessment names met and exceeded
     constant: bool = False  # in a `let`: no evidence, rules or counters
-    odd: bool = False  # allow `in` and first_known() in constants (folded to None by the checker)
+    odd: bool = False  # allow `in` in constants (the checker folds it to None)
 
     def fact_names(self, *types: str) -> list[str]:
         return [] if self.constant else [f for t in types for f in self.facts.get(t, [])]
@@ -193,7 +193,7 @@ class ExprWriter:
             return "-" + self.wrap(self.number(depth - 1), P_NEG, strict=False), P_NEG
         if choice == 8 and (calls := self.number_calls()):
             return self.pick(calls), P_ATOM
-        if self.scope.constant and not self.scope.odd:
+        if self.scope.constant:  # no calls in constants
             return self.number_atom()
         args = [self.number(depth - 1)[0] for _ in range(self.draw(_range(1, 3)))]
         return f"first_known({', '.join(args)})", P_ATOM
@@ -237,7 +237,7 @@ class ExprWriter:
             return "not " + self.wrap(self.flag(depth - 1), P_NOT, strict=False), P_NOT
         if choice == 10 and (not self.scope.constant or self.scope.odd):
             return self.in_list(depth)
-        if not self.scope.constant or self.scope.odd:
+        if not self.scope.constant:
             args = [self.flag(depth - 1)[0] for _ in range(self.draw(_range(1, 3)))]
             return f"first_known({', '.join(args)})", P_ATOM
         return self.comparison(depth)
@@ -284,7 +284,7 @@ class ExprWriter:
         kinds = ["literal", "literal"]
         kinds += ["fact"] * 3 if self.scope.fact_names("assessment") else []
         kinds += ["const"] if self.scope.consts.get("assessment") else []
-        kinds += ["first_known"] if depth > 0 and (not self.scope.constant or self.scope.odd) else []
+        kinds += ["first_known"] if depth > 0 and not self.scope.constant else []
         kind = self.pick(kinds)
         if kind == "literal":  # in a ladder `met` and `exceeded` are counters
             return self.pick(list(ASSESSMENTS[:2] if self.scope.counters else ASSESSMENTS)), P_ATOM
@@ -345,7 +345,6 @@ class _Area:
     grading: str  # "ungraded", "shared", "local", "local_named"
     lets: list[tuple[str, str, str]] = field(default_factory=list)  # (name, type, expression)
     rules: list[tuple[int, str, str]] = field(default_factory=list)  # (global index, name, kind)
-    text: str = ""
 
 
 @st.composite
@@ -451,11 +450,11 @@ def rule_sets(draw: st.DrawFn, max_areas: int = 4, max_rules: int = 6, max_facts
         scope = Scope(by_type, {t: list(v) for t, v in global_consts.items()}, constant=True, odd=odd_constants)
         area.lets = _draw_lets(draw, [f"k{let_index + j}" for j in range(count)], scope, 2, rng)
         let_index += count
+    kinds = RULE_KINDS + ("characteristic", "characteristic", "area_for_improvement")  # mostly characteristics
     index = 0
     for area in areas:
-        for j in range(draw(_range(0, max_rules))):
-            area.rules.append((index, f"r{index}", choose(draw, 
-                RULE_KINDS + ("characteristic", "characteristic", "area_for_improvement"))))
+        for _ in range(draw(_range(0, max_rules))):
+            area.rules.append((index, f"r{index}", choose(draw, kinds)))
             index += 1
 
     # shared ladders (a local ladder may shadow one of these names)
@@ -464,9 +463,7 @@ def rule_sets(draw: st.DrawFn, max_areas: int = 4, max_rules: int = 6, max_facts
                       counters=True)
         items.append(_ladder_text(draw, f"l{i}", _maybe_without_facts(draw, scope), 2, rng))
 
-    for area in areas:
-        area.text = _area_text(draw, rng, area, areas, by_type, global_consts, max_depth, n_shared)
-        items.append(area.text)
+    items += [_area_text(draw, rng, area, areas, by_type, global_consts, max_depth, n_shared) for area in areas]
 
     rng.shuffle(items)
     n_files = rng.randint(1, 3)
