@@ -15,6 +15,7 @@ from .grades import GRADE_KEYS
 from .program import ASSESSMENTS, COUNTERS, EVIDENCE_TYPES, FUNCTIONS, CheckedArea, Program
 from .source import SourceFile, Span
 from .unparse import unparse
+from .values import apply_binary, apply_unary, k_in
 
 NUMERIC = ("number", "ratio", "estimate")
 RESERVED = set(COUNTERS) | set(ASSESSMENTS) | {"true", "false", "otherwise"}
@@ -76,6 +77,13 @@ class _Checker:
                     self._declare(self.ladders, item.name, item, "ladder")
                 elif isinstance(item, n.Area):
                     self._declare(self.areas, item.name, item, "area")
+        for name, area in self.areas.items():
+            for rule in area.rules:
+                decl = self.decls.get(f"{name}.{rule.name}")
+                if decl is not None:
+                    self.error("PR202", f"'{name}.{rule.name}' names both an evidence item and a rule of area "
+                               f"'{name}'", decl.span, "rename the evidence item or the rule, so a reference "
+                               "says which it means")
         if not frameworks and not self.lost:
             self.error("PR211", "the rule set has no framework header", None,
                        'add `framework peel_2021_22 "Title" { version "..." }` to one rule file')
@@ -114,8 +122,9 @@ class _Checker:
             self.error("PR214", f"a range applies to counts, numbers and percentages, not to {_a(d.type)}",
                        d.type_span, "remove the range")
         elif d.range_hi is not None and d.range_lo > d.range_hi:
+            example = "range 0% to 100%" if d.type == "percent" else "range 0 to 1000"
             self.error("PR104", f"the range of '{d.name}' runs backwards", d.type_span,
-                       "give the lower bound first: `range 0% to 100%`")
+                       f"give the lower bound first: `{example}`")
         elif d.type == "percent" and not (0 <= d.range_lo and (d.range_hi or 0) <= 1):
             self.error("PR104", f"the range of '{d.name}' goes outside 0% to 100%", d.type_span,
                        "a percentage lies between 0% and 100%")
@@ -148,8 +157,10 @@ class _Checker:
         resolved: dict[str, n.Expr] = {}
         for key, (let, area) in exprs.items():
             deps: set[str] = set()
+            before = len(self.diags)
             expr, ty = self.resolve(let.expr, area=area, ladder=False, constant=True, deps=deps)
-            resolved[key] = expr
+            if len(self.diags) == before:
+                resolved[key] = expr  # only constants without errors are folded
             self.const_text[key] = unparse(let.expr)
             self.const_types[key] = ty
             order[key] = deps
@@ -157,8 +168,13 @@ class _Checker:
         self.const_lets = {k: let for k, (let, _) in exprs.items()}
         try:
             for key in TopologicalSorter(order).static_order():
-                if key in resolved:
-                    self.const_values[key] = _fold(resolved[key], self.const_values)
+                if key in resolved and all(d in self.const_values for d in order[key]):
+                    try:
+                        self.const_values[key] = _fold(resolved[key], self.const_values)
+                    except TypeError:
+                        let = exprs[key][0]
+                        self.error("PR204", f"constant '{let.name}' mixes values of different types", let.span,
+                                   "a constant is a number, a percentage, a flag, text or an assessment value")
         except CycleError as err:
             cycle = list(reversed(err.args[1]))
             let = exprs[cycle[0]][0]
@@ -277,6 +293,8 @@ class _Checker:
             if ladder:
                 candidates += list(COUNTERS)
             where = "constant, counter or rule" if ladder else "constant, rule or assessment value"
+            if ladder and area is None and any(name in {r.name for r in a.rules} for a in self.areas.values()):
+                where = "constant or counter (a shared ladder cannot name one area's rule: give that area its own ladder)"
             self.unresolved("PR201", e.parts, f"unknown name '{name}'", e.span,
                        _suggest(name, candidates) or f"define it with `let {name} = ...`, or use a known {where}")
             return e, "?"
@@ -317,12 +335,13 @@ class _Checker:
                    _type_hint(ty, allowed[0]))
 
     def comparable(self, lt: str, rt: str, e: n.Expr, op: str | None = None) -> None:
+        """`op` is "in" for a list membership test (an equality), else the comparison is `e` itself."""
         if "?" in (lt, rt):
             return
         if lt in NUMERIC and rt in NUMERIC:
             return
         if lt == rt and lt in ("assessment", "date", "text", "flag"):
-            if lt in ("text", "flag") and isinstance(e, n.Binary) and e.op not in ("==", "!="):
+            if lt in ("text", "flag") and op != "in" and isinstance(e, n.Binary) and e.op not in ("==", "!="):
                 self.error("PR204", f"{_a(lt)} can only be compared with == or !=", e.span,
                            "use `is` or `is not`")
             return
@@ -364,6 +383,9 @@ class _Checker:
             else:
                 when, ty = self.resolve(rule.when, area=area.name, ladder=False, rule_key=key)
                 self.expect(ty, ("flag",), rule.when, "`when`")
+            if rule.severe and rule.kind not in ("cause_of_concern", "area_for_improvement"):
+                self.error("PR214", f"`severe` marks a finding, not {_a(rule.kind.replace('_', ' '))}", rule.span,
+                           "put `severe` on an area for improvement or a cause of concern")
             if rule.exceeded_when is not None:
                 if rule.kind != "characteristic":
                     self.error("PR214", "`exceeded when` belongs only in a characteristic", rule.span,
@@ -417,6 +439,9 @@ def _type_hint(have: str, want: str) -> str:
         return "a condition must be true or false: compare the value, e.g. `x > 0` or `x >= 90%`"
     if "text" in (have, want) and (have in NUMERIC or want in NUMERIC):
         return 'remove the quotes: 90% is a percentage, "90%" is text'
+    if {have, want} == {"assessment", "number"}:
+        return ("compare an assessment with met, partly_met, not_met or exceeded, e.g. `x is met`; "
+                "counters such as met or concerns can only be used in a ladder")
     if have == "assessment" or want == "assessment":
         return "compare an assessment with met, partly_met, not_met or exceeded, e.g. `x is met`"
     if have == "estimate":
@@ -425,7 +450,7 @@ def _type_hint(have: str, want: str) -> str:
 
 
 def _fold(e: n.Expr, env: dict[str, object]) -> object:
-    from .values import apply_binary, apply_unary  # local: values is a leaf module
+    """The value of a well-typed constant expression (literals, constants, operators, `in`)."""
 
     if isinstance(e, (n.Number, n.Percent, n.String, n.Bool)):
         return e.value
@@ -437,7 +462,10 @@ def _fold(e: n.Expr, env: dict[str, object]) -> object:
         return apply_unary(e.op, _fold(e.operand, env))
     if isinstance(e, n.Binary):
         return apply_binary(e.op, _fold(e.left, env), _fold(e.right, env))
-    return None
+    if isinstance(e, n.InList):
+        found = k_in(_fold(e.item, env), [_fold(o, env) for o in e.options])  # type: ignore[arg-type]
+        return apply_unary("not", found) if e.negated else found
+    raise TypeError(f"not a constant expression: {e!r}")  # the checker admits no other node here
 
 
 def check(modules: list[n.Module], sources: list[SourceFile], lost: frozenset[str] = frozenset(),

@@ -161,6 +161,7 @@ def check(rules: Path | None, strict: bool, fmt: str) -> None:
     if strict:
         diags = [replace(d, severity=Severity.ERROR) for d in diags]
     errors = [d for d in diags if d.severity is Severity.ERROR]
+    unreadable = any(d.code.startswith("PR4") for d in errors)
     if fmt == "json":
         click.echo(json.dumps({"ok": not errors, "diagnostics": [d.to_json() for d in diags]},
                               indent=2, sort_keys=True))
@@ -174,7 +175,7 @@ def check(rules: Path | None, strict: bool, fmt: str) -> None:
             n_rules = sum(len(a.rules) for a in program.areas)
             click.echo(f"ok: {len(program.sources)} files, {len(program.areas)} areas, {n_rules} rules, "
                        f"{len(program.decls)} evidence items")
-    sys.exit(EXIT_FAILED if errors else EXIT_OK)
+    sys.exit(EXIT_INPUT if unreadable else EXIT_FAILED if errors else EXIT_OK)
 
 
 @main.command("test", help=f"Run rule tests (YAML cases of evidence and expected judgments).\n\n"

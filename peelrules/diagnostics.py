@@ -97,12 +97,22 @@ class PeelError(Exception):
         super().__init__("\n".join(f"{d.code}: {d.message}" for d in self.diagnostics))
 
 
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# Control, direction-changing and line-separating characters, and lone surrogates (undecodable bytes of a
+# file name), which no terminal should receive; tab and newline are kept, the renderer uses them.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+                     "\ud800-\udfff]")
+_UNSAFE_IN_NAME = re.compile(f"[\t\n{_UNSAFE.pattern[1:-1]}]")
+LINE_WINDOW = 160  # characters of a long line shown around the caret
 
 
 def safe(text: str) -> str:
     """Text fit for a terminal: control and direction-changing characters shown as escapes."""
     return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def one_line(text: str) -> str:
+    """A file name (or other text from outside) fit for one line of a message: tabs and newlines escaped too."""
+    return _UNSAFE_IN_NAME.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def render(diag: Diagnostic) -> str:
@@ -111,7 +121,7 @@ def render(diag: Diagnostic) -> str:
 
 def _render(diag: Diagnostic) -> str:
     """file:line:col: error[CODE]: message, then the line with a caret under the span, then the hint."""
-    where = f"{diag.span}: " if diag.span else ""
+    where = f"{one_line(str(diag.span))}: " if diag.span else ""
     out = [f"{where}{diag.severity.value}[{diag.code}]: {diag.message}"]
     if diag.span is not None and diag.line_text:
         num = str(diag.span.line)
@@ -122,6 +132,11 @@ def _render(diag: Diagnostic) -> str:
             width = diag.span.end_column - start
         else:
             width = 1
+        if len(line) > LINE_WINDOW:  # a very long line: show the stretch around the caret
+            first = max(0, min(start - 1 - LINE_WINDOW // 4, len(line) - LINE_WINDOW))
+            line = ("..." if first else "") + line[first:first + LINE_WINDOW] + \
+                ("..." if first + LINE_WINDOW < len(line) else "")
+            start = min(start - first + (3 if first else 0), len(line) + 1)
         width = max(1, min(width, max(1, len(line) - start + 1)))
         out.append(f"{pad} |")
         out.append(f"{num} | {line}")

@@ -74,7 +74,8 @@ def missing_evidence(program: Program, area: CheckedArea, condition: n.Expr, out
     behind the counters and rules the rung refers to."""
     counters: set[str] = set()
     rules: set[str] = set()
-    collect_refs(condition, set(), rules, counters)
+    direct: set[str] = set()
+    collect_refs(condition, direct, rules, counters)
     severe = {f"{area.name}.{r.name}" for r in area.rules if r.severe}
     wanted: set[str] = set()
     for o in outcomes:
@@ -87,6 +88,7 @@ def missing_evidence(program: Program, area: CheckedArea, condition: n.Expr, out
     for key in rules:
         if key in reads_when:
             wanted |= reads_when[key]
+    wanted |= direct  # facts an area's own ladder reads itself
     return tuple(sorted(f for f in wanted if f not in facts))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import functools
 import hashlib
 import math
 import re
@@ -18,7 +19,7 @@ from typing import Literal, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .diagnostics import Diagnostic, PeelError
+from .diagnostics import Diagnostic, PeelError, one_line
 from .limits import DEFAULT_LIMITS
 from .loader import read_source
 from .nodes import EvidenceDecl
@@ -50,12 +51,23 @@ class AreaMark(_Strict):
 
 class Period(_Strict):
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
-    from_: str = Field(alias="from", pattern=r"^\d{4}-\d{2}-\d{2}$")
-    to: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+    from_: str = Field(alias="from", pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+    to: str = Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+    @model_validator(mode="after")
+    def _real_dates(self) -> "Period":
+        try:
+            start, end = dt.date.fromisoformat(self.from_), dt.date.fromisoformat(self.to)
+        except ValueError:
+            raise ValueError("give real dates, such as 2021-10-01") from None
+        if start > end:
+            raise ValueError("the period ends before it starts")
+        return self
 
 
-PERCENT_RE = r"^\d+(\.\d+)?%$"
-SOURCE_RE = r"^[a-z0-9_]+:L[1-9]\d*$"
+# ASCII digits only: \d would also match other scripts' digits, which int() and Decimal read silently.
+PERCENT_RE = r"^[0-9]+(\.[0-9]+)?%$"
+SOURCE_RE = r"^[a-z0-9_]+:L[1-9][0-9]{0,17}$"  # at most max_number_digits digits
 
 
 class FactModel(_Strict):
@@ -179,10 +191,15 @@ class _Loader:
         return Span(self.src.name, m.line + 1, m.column + 1, end_line, end_col)
 
     def fail(self, code: str, message: str, span: Span | None, hint: str | None = None) -> PeelError:
-        text = self.src.line_text(span.line) if span else ""
+        text = _line_text(self.src, span.line) if span else ""
         return PeelError([Diagnostic(code, message, span, hint, line_text=text)])
 
     def load(self) -> object:
+        size = len(self.src.text.encode("utf-8", "surrogatepass"))
+        if size > DEFAULT_LIMITS.max_evidence_bytes:
+            raise self.fail("PR404", f"'{one_line(self.src.name)}' is {size} bytes, more than the "
+                            f"{DEFAULT_LIMITS.max_evidence_bytes} an evidence or rule test file may hold", None,
+                            "split it into several bundles or case files (docs/limits.md)")
         try:
             depth = 0
             for event in yaml.parse(self.src.text, Loader=_NoImplicit):
@@ -208,23 +225,30 @@ class _Loader:
             message, hint = _plain_yaml_problem(str(err.problem or err.context or ""))
             raise self.fail("PR301", message, sp, hint) from None
         if len(docs) != 1 or docs[0] is None:
+            at = docs[1].start_mark if len(docs) > 1 and docs[1] is not None else None  # the second document
             raise self.fail("PR301", "an evidence file holds exactly one document" if docs else "the file is empty",
-                            Span(self.src.name, 1, 1, 1, 2), "put one mapping with force, framework, sources, facts")
+                            Span(self.src.name, at.line + 1, at.column + 1, at.line + 1, at.column + 2) if at
+                            else Span(self.src.name, 1, 1, 1, 2), "put one mapping with force, framework, sources, facts")
         return self.build(docs[0], (), 0)
+
+    def check_tag(self, node: yaml.Node, sp: Span) -> None:
+        if node.tag not in _ALLOWED_TAGS:
+            raise self.fail("PR301", f"tag {node.tag!r} is not allowed in evidence", sp,
+                            "remove the tag; evidence holds plain values only")
 
     def build(self, node: yaml.Node, path: KeyPath, depth: int) -> object:
         sp = self.span(node)
         self.positions[path] = sp
         if depth > MAX_DEPTH:
             raise self.fail("PR404", f"nesting deeper than {MAX_DEPTH} levels", sp, "flatten the structure")
-        if node.tag not in _ALLOWED_TAGS:
-            raise self.fail("PR301", f"tag {node.tag!r} is not allowed in evidence", sp,
-                            "remove the tag; evidence holds plain values only")
+        self.check_tag(node, sp)
         if isinstance(node, yaml.MappingNode):
             out: dict[str, object] = {}
             for knode, vnode in node.value:
+                self.check_tag(knode, self.span(knode))
                 if not isinstance(knode, yaml.ScalarNode):
-                    raise self.fail("PR303", "a key must be plain text", self.span(knode))
+                    raise self.fail("PR303", "a key must be plain text", self.span(knode),
+                                    "write the key as plain text, such as calls.abandoned")
                 key = knode.value
                 if key in out:
                     first = self.positions[path + (key,)]
@@ -252,13 +276,27 @@ class _Loader:
             return int(text)
         if _FLOAT.match(text):
             value = float(text)
-            if not math.isfinite(value):
-                raise self.fail("PR305", f"number {text} is out of range", sp)
+            too_small = value == 0 and re.split("[eE]", text)[0].strip("-0.") != ""
+            if not math.isfinite(value) or abs(value) >= 10.0 ** DEFAULT_LIMITS.max_number_digits or too_small:
+                raise self.fail("PR305", f"number {text} is out of range", sp,
+                                f"numbers in evidence have at most {DEFAULT_LIMITS.max_number_digits} digits before "
+                                "the point, and are not rounded to zero (docs/limits.md)")
             return value
         return text
 
 
 # ---------------------------------------------------------------- checking against the rule set
+
+
+@functools.lru_cache(maxsize=8)
+def _lines(text: str) -> tuple[str, ...]:
+    return tuple(text.splitlines())
+
+
+def _line_text(src: SourceFile, line: int) -> str:
+    """src.line_text(line), without splitting a large file again for every message about it."""
+    lines = _lines(src.text)
+    return lines[line - 1] if 1 <= line <= len(lines) else ""
 
 
 def _a(type_name: str) -> str:
@@ -309,8 +347,14 @@ def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span
                 msg = "unknown key (a typo?)"
             elif e["type"] == "missing":
                 msg = "required key is missing"
+            elif e["type"] == "string_pattern_mismatch" and loc and loc[-1] == "source":
+                msg = "a source is a document key and a line, such as report:L68"
+            elif e["type"] == "string_pattern_mismatch" and loc and loc[-1] in ("estimate", "ci"):
+                msg = 'write a percentage as text, such as "85.2%"'
+            elif e["type"] == "value_error":
+                msg = msg.removeprefix("Value error, ")
             diags.append(Diagnostic("PR303", f"{where}: {msg}", sp, _shape_hint(loc),
-                                    line_text=src.line_text(sp.line) if sp else ""))
+                                    line_text=_line_text(src, sp.line) if sp else ""))
         raise PeelError(_dedupe(diags)) from None
     diags: list[Diagnostic] = []
 
@@ -318,7 +362,7 @@ def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span
         while path and path not in loader.positions:
             path = path[:-1]
         sp = loader.positions.get(path)
-        diags.append(Diagnostic(code, message, sp, hint, line_text=src.line_text(sp.line) if sp else ""))
+        diags.append(Diagnostic(code, message, sp, hint, line_text=_line_text(src, sp.line) if sp else ""))
 
     if model.framework != program.framework.name:
         err("PR308", f"evidence is for framework '{model.framework}', the rules are '{program.framework.name}'",
@@ -358,7 +402,8 @@ def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span
         if quote_problem:
             where = "quote" if quote_problem.startswith("the quote") else "source"
             err("PR310", f"fact '{name}': {quote_problem}", ("facts", name, where),
-                "copy the words exactly as they stand on that line of the document (\"...\" may join parts)")
+                "copy the words exactly as they stand on that line of the document (\"...\" may join parts)"
+                if where == "quote" else "check the line number in `source`")
     if diags:
         raise PeelError(diags)
     period = (model.period.from_, model.period.to) if model.period else None
@@ -376,12 +421,14 @@ def _document_lines(evidence: SourceFile, doc: SourceDocument | None) -> list[st
     if doc is None or not doc.file:
         return None
     path = Path(evidence.name).parent / doc.file
-    key = str(path.resolve())
-    if key not in _DOCUMENT_LINES:
-        try:
+    try:
+        key = str(path.resolve())
+        if key not in _DOCUMENT_LINES:
             _DOCUMENT_LINES[key] = read_source(path).text.splitlines() if path.is_file() else None
-        except PeelError:
-            _DOCUMENT_LINES[key] = None
+    except PeelError:
+        _DOCUMENT_LINES[key] = None
+    except (OSError, ValueError, RuntimeError):  # a name too long, a NUL in it, a symlink loop
+        return None
     return _DOCUMENT_LINES[key]
 
 
@@ -424,7 +471,7 @@ def _unfilled(src: SourceFile, raw: object, positions: dict[KeyPath, Span]) -> l
     def add(path: KeyPath, what: str, hint: str) -> None:
         sp = positions.get(path)
         out.append(Diagnostic("PR312", f"{what} is not filled in", sp, hint,
-                              line_text=src.line_text(sp.line) if sp else ""))
+                              line_text=_line_text(src, sp.line) if sp else ""))
 
     for key in ("force", "framework"):
         if key in raw and raw[key] is None:
@@ -463,6 +510,8 @@ def _typed_value(fm: FactModel, decl: EvidenceDecl) -> tuple[Value, str | None]:
         est = Estimate(_percent(fm.estimate), _percent(fm.ci), fm.sample)
         if not 0 <= est.value <= 1:
             return None, "out of range: an estimate lies between 0% and 100%"  # type: ignore[return-value]
+        if est.ci > 1:
+            return None, "out of range: a confidence half-width (ci) lies between 0% and 100%"  # type: ignore
         return est, None
     if v is None:
         return None, "give `value: ...`"  # type: ignore[return-value]
@@ -492,10 +541,12 @@ def _typed_value(fm: FactModel, decl: EvidenceDecl) -> tuple[Value, str | None]:
             return None, f"expected text, not {v!r}"  # type: ignore[return-value]
         return v, None
     if t == "date":
-        try:
-            dt.date.fromisoformat(v) if isinstance(v, str) and len(v) == 10 else (_ for _ in ()).throw(ValueError())
-        except ValueError:
+        if not isinstance(v, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):
             return None, f"a date is written 2022-05-31, not {v!r}"  # type: ignore[return-value]
+        try:
+            dt.date.fromisoformat(v)
+        except ValueError:
+            return None, f"{v} is not a real date"  # type: ignore[return-value]
         return v, None
     return None, f"unsupported type {t}"  # type: ignore[return-value]
 
@@ -524,6 +575,8 @@ def _type_example(t: str) -> str:
 
 
 def _shape_hint(loc: tuple) -> str:
+    if len(loc) == 1:
+        return f"add `{loc[0]}:` at the top level of the bundle (see docs/evidence.md)"
     if loc and loc[0] == "facts":
         return "a fact is a mapping with source and one of value / assessment / k,n / estimate,ci,sample"
     return "see docs/evidence.md for the layout of a bundle"

@@ -468,8 +468,8 @@ def _operand_text(e: n.Expr, op: str, right: bool) -> str:
     text = unparse(e)
     if isinstance(e, n.Binary) and e.op in _BOOL_PREC:
         mine, parent = _BOOL_PREC[e.op], _BOOL_PREC[op]
-        if mine < parent or (right and mine == parent):
-            return f"({text})"
+        if mine < parent or (right and mine == parent) or (op == "or" and e.op == "and"):
+            return f"({text})"  # the last case as unparse writes it: `a or (b and c)`
     return text
 
 

@@ -8,13 +8,15 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Limits:
-    max_file_bytes: int = 5_000_000  # any one rule, evidence, case or trace file
+    max_file_bytes: int = 5_000_000  # any one file read (a trace of many bundles is the largest)
+    max_rule_set_bytes: int = 1_000_000  # all the .peel files of one rule set together (parsing is slow)
+    max_evidence_bytes: int = 1_000_000  # one evidence or rule test file (YAML is parsed in Python)
     max_line_chars: int = 20_000  # any one line of a rule file
     max_evidence_depth: int = 32  # nesting of mappings and lists in an evidence file
     max_expr_depth: int = 100  # nesting of a rule file's syntax tree (parentheses, operator chains)
     max_number_digits: int = 18  # digits in one number, in rules and in evidence
     max_rule_files: int = 1_000  # .peel files in one rule set
-    max_facts: int = 100_000  # facts in one evidence bundle
+    max_facts: int = 10_000  # facts in one evidence bundle
 
 
 DEFAULT_LIMITS = Limits()

@@ -91,7 +91,7 @@ def _unused(program: Program, warn) -> None:  # type: ignore[no-untyped-def]
     for name, decl in program.decls.items():
         if decl.context_only and name in read_by_rules:
             warn("PR228", f"evidence item '{name}' is declared `context only`, but a rule reads it", decl.span,
-                 "remove `context only`, or stop reading it in rules: context is shown, never judged")
+                 "remove `context only`, or stop reading it in rules: context is recorded, never judged")
         if name not in facts and not decl.context_only:
             warn("PR220", f"evidence item '{name}' is declared but no rule reads it", decl.span,
                  "use it in a rule's `when`, mark it `context only`, or remove the declaration")

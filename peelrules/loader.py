@@ -4,50 +4,64 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 from importlib import resources
 from pathlib import Path
 
-from .diagnostics import Diagnostic, PeelError
+from .diagnostics import Diagnostic, PeelError, one_line
 from .limits import DEFAULT_LIMITS
 from .source import SourceFile, Span
 
 MAX_FILE_BYTES = DEFAULT_LIMITS.max_file_bytes
 SHIPPED_RULES = "peel-2021-22"
-# C0 controls other than tab, newline and carriage return, DEL, C1 controls, and the bidirectional
-# controls that can make text read differently from how it runs ("Trojan Source").
-_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# C0 controls other than tab, newline and carriage return, DEL, C1 controls, the bidirectional controls
+# that can make text read differently from how it runs ("Trojan Source"), the line and paragraph separators
+# U+2028/U+2029 (a line break to some readers, not to others), and U+FEFF anywhere but at the very start
+# (there it is the byte order mark, which read_source removes): YAML would drop it, lark would not.
+_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e"
+                        "\u2066-\u2069\ufeff]")
 
 
 def read_source(path: Path, name: str | None = None) -> SourceFile:
     """Read a UTF-8 text file; refuse directories, special files, oversized and undecodable files."""
     shown = name or str(path)
+    quoted = one_line(shown)
     try:
         st = path.stat()
-    except OSError as err:
-        raise PeelError([Diagnostic("PR401", f"cannot read '{shown}': {err.strerror or err}", None,
-                                    "check the path")]) from None
-    if path.is_dir():
-        raise PeelError([Diagnostic("PR401", f"'{shown}' is a directory, not a file", None,
+    except (OSError, ValueError) as err:  # ValueError: a NUL in the path
+        raise PeelError([Diagnostic("PR401", f"cannot read '{quoted}': {getattr(err, 'strerror', None) or err}",
+                                    None, "check the path")]) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise PeelError([Diagnostic("PR401", f"'{quoted}' is a directory, not a file", None,
                                     "give the path of a file")])
-    if not path.is_file():
-        raise PeelError([Diagnostic("PR401", f"'{shown}' is not a regular file", None, "give the path of a file")])
+    if not stat.S_ISREG(st.st_mode):
+        raise PeelError([Diagnostic("PR401", f"'{quoted}' is not a regular file", None, "give the path of a file")])
     if st.st_size > MAX_FILE_BYTES:
-        raise PeelError([Diagnostic("PR404", f"'{shown}' is larger than {MAX_FILE_BYTES} bytes", None,
-                                    "split it, or raise the limit (docs/limits.md)")])
+        raise _too_large(quoted)
     try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise PeelError([Diagnostic("PR401", f"cannot read '{shown}': {err.strerror or err}", None,
-                                    "check the path and its permissions")]) from None
+        # Non-blocking, and checked again once open, in case the file was swapped for a pipe or device;
+        # never more than the limit is read, whatever the size said.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise PeelError([Diagnostic("PR401", f"'{quoted}' is not a regular file", None,
+                                            "give the path of a file")])
+            data = fh.read(MAX_FILE_BYTES + 1)
+    except (OSError, ValueError) as err:
+        raise PeelError([Diagnostic("PR401", f"cannot read '{quoted}': {getattr(err, 'strerror', None) or err}",
+                                    None, "check the path and its permissions")]) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise _too_large(quoted)
     digest = hashlib.sha256(data).hexdigest()
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise PeelError([Diagnostic("PR401", f"'{shown}' is not UTF-8 text (bad byte at position {err.start})",
+        raise PeelError([Diagnostic("PR401", f"'{quoted}' is not UTF-8 text (bad byte at position {err.start})",
                                     None, "save the file as UTF-8")]) from None
-    text = text.replace("\r\n", "\n")
+    # Every line break becomes \n, so that lark, YAML and the messages count lines alike.
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     bad = _FORBIDDEN.search(text)
     if bad:
         line = text.count("\n", 0, bad.start()) + 1
@@ -60,6 +74,11 @@ def read_source(path: Path, name: str | None = None) -> SourceFile:
             "remove it: invisible and direction-changing characters are not allowed, so text reads as it runs",
             line_text=_FORBIDDEN.sub("?", line_text))])
     return SourceFile(shown, text, digest)
+
+
+def _too_large(quoted: str) -> PeelError:
+    return PeelError([Diagnostic("PR404", f"'{quoted}' is larger than {MAX_FILE_BYTES} bytes", None,
+                                 "split it, or raise the limit (docs/limits.md)")])
 
 
 def shipped_rules_dir() -> Path:
@@ -76,12 +95,33 @@ def rule_sources(path: Path | None) -> list[SourceFile]:
         root = shipped_rules_dir()
         return [read_source(p, f"rules/{SHIPPED_RULES}/{p.name}") for p in sorted(root.glob("*.peel"))]
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix == ".peel")
+        try:
+            files = sorted(p for p in path.iterdir() if p.suffix == ".peel")
+        except OSError as err:
+            raise PeelError([Diagnostic("PR401", f"cannot read the folder '{one_line(str(path))}': "
+                                        f"{err.strerror or err}", None, "check its permissions")]) from None
         if len(files) > DEFAULT_LIMITS.max_rule_files:
-            raise PeelError([Diagnostic("PR404", f"'{path}' holds {len(files)} rule files, more than "
-                                        f"{DEFAULT_LIMITS.max_rule_files}", None, "see docs/limits.md")])
+            raise PeelError([Diagnostic("PR404", f"'{one_line(str(path))}' holds {len(files)} rule files, more "
+                                        f"than {DEFAULT_LIMITS.max_rule_files}", None, "see docs/limits.md")])
         if not files:
-            raise PeelError([Diagnostic("PR402", f"no .peel files in '{path}'", None,
+            raise PeelError([Diagnostic("PR402", f"no .peel files in '{one_line(str(path))}'", None,
                                         "give the folder of a rule set, such as rules/peel-2021-22")])
+        _check_set_size(path, files)
         return [read_source(p, os.path.join(str(path), p.name)) for p in files]
+    _check_set_size(path, [path])
     return [read_source(path)]
+
+
+def _check_set_size(where: Path, files: list[Path]) -> None:
+    """Refuse a rule set larger than the limit, from the files' sizes, before reading any of them."""
+    total = 0
+    for p in files:
+        try:
+            st = p.stat()
+        except (OSError, ValueError):
+            continue  # read_source says what is wrong with it
+        total += st.st_size if stat.S_ISREG(st.st_mode) else 0
+    if total > DEFAULT_LIMITS.max_rule_set_bytes:
+        raise PeelError([Diagnostic("PR404", f"the rule set '{one_line(str(where))}' is {total} bytes, more than "
+                                    f"{DEFAULT_LIMITS.max_rule_set_bytes}", None,
+                                    "split the rules into smaller sets, or raise the limit (docs/limits.md)")])

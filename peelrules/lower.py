@@ -33,7 +33,7 @@ def parse_source(src: SourceFile) -> n.Module:
 
 def _limit(src: SourceFile, line: int, column: int, message: str, hint: str) -> PeelError:
     return PeelError([Diagnostic("PR404", message, Span(src.name, line, column, line, column + 1), hint,
-                                 line_text=src.line_text(line)[:200])])
+                                 line_text=src.line_text(line))])
 
 
 def _check_lines(src: SourceFile) -> None:
@@ -49,6 +49,12 @@ def _check_tree(src: SourceFile, tree: Tree) -> None:
     while stack:
         node, depth = stack.pop()
         if isinstance(node, Token):
+            if node.type in ("NUMBER", "PERCENT", "DATE") and not node.isascii():
+                # the grammar's \d also matches other scripts' digits, which int() would read silently
+                raise PeelError([Diagnostic("PR104", f"'{node}' is written with digits other than 0-9",
+                                            Span(src.name, node.line or 1, node.column or 1, node.end_line or 1,
+                                                 node.end_column or 2), "write numbers and dates with 0-9",
+                                            line_text=src.line_text(node.line or 1))])
             if node.type in ("NUMBER", "PERCENT") and len(node.replace(".", "").rstrip("%")) > \
                     DEFAULT_LIMITS.max_number_digits:
                 raise _limit(src, node.line or 1, node.column or 1,
@@ -288,7 +294,15 @@ class _Lower:
         return n.Module(self.file, tuple(items))
 
     def text(self, tree: Tree) -> str:
-        return "".join(_unescape(str(t)) for t in tree.children)
+        parts: list[str] = []
+        stack: list[Tree | Token] = [tree]
+        while stack:  # decl_text nests to the left: walk it without recursion
+            node = stack.pop()
+            if isinstance(node, Token):
+                parts.append(_unescape(str(node)))
+            else:
+                stack.extend(reversed(node.children))
+        return "".join(parts)
 
     def framework(self, tree: Tree) -> n.Framework:
         name, title, *fields = tree.children
@@ -311,7 +325,7 @@ class _Lower:
         prefix, *decls = tree.children
         out = []
         for d in decls:
-            name, type_tok, desc, *options = d.children
+            name, type_tok, desc, *options = d.children  # desc is a decl_text tree
             lo = hi = None
             unit = None
             context_only = False
@@ -402,6 +416,9 @@ class _Lower:
         ch = tree.children
         if kind in _COMPARE:
             return n.Binary(_COMPARE[kind], self.expr(ch[0]), self.expr(ch[1]), span=sp)
+        if kind in ("is_", "is_not"):
+            op, word = ("==", "is") if kind == "is_" else ("!=", "is not")
+            return n.Binary(op, self.expr(ch[0]), self.expr(ch[1]), span=sp, written=word)
         if kind in _ARITH:
             return n.Binary(_ARITH[kind], self.expr(ch[0]), self.expr(ch[1]), span=sp)
         if kind in _BOOL:
@@ -414,7 +431,7 @@ class _Lower:
             return n.InList(kind == "not_in", self.expr(ch[0]),
                             tuple(self.expr(c) for c in ch[1].children), span=sp)
         if kind == "number":
-            return n.Number(number_value(str(ch[0])), span=sp)
+            return n.Number(number_value(str(ch[0])), span=sp, text=str(ch[0]))
         if kind == "percent":
             digits = str(ch[0])[:-1]
             return n.Percent(percent_value(digits), digits, span=sp)

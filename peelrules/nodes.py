@@ -17,6 +17,7 @@ from .source import Span, span_field
 class Number:
     value: int | float
     span: Span = span_field()
+    text: str = field(default="", compare=False)  # the digits as written, e.g. "1.50"
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class Binary:
     left: "Expr"
     right: "Expr"
     span: Span = span_field()
+    written: str = field(default="", compare=False)  # "is" / "is not" when written so, for unparse
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
 """Expressions back to canonical source text (used by traces, messages and the formatter)."""
 from __future__ import annotations
 
+from decimal import Decimal
+
 from . import nodes as n
 
 # binding strength: larger binds tighter
@@ -18,14 +20,18 @@ def _prec(e: n.Expr) -> int:
 
 
 def format_number(value: int | float) -> str:
+    """Plain decimal digits (never an exponent, which the grammar cannot read)."""
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return str(int(value))
-    return repr(value)
+    if isinstance(value, float):
+        text = format(Decimal(repr(value)), "f")
+        return text.rstrip("0").rstrip(".") if "." in text else text
+    return str(value)
 
 
 def unparse(e: n.Expr) -> str:
     if isinstance(e, n.Number):
-        return format_number(e.value)
+        return e.text or format_number(e.value)
     if isinstance(e, n.Percent):
         return f"{e.text}%"
     if isinstance(e, n.String):
@@ -53,8 +59,16 @@ def unparse(e: n.Expr) -> str:
         p = _prec(e)
         # comparisons never chain: both sides must bind tighter; other operators are left-associative
         left_strict = e.op in n.COMPARE_OPS
-        return f"{_wrap(e.left, p, strict=left_strict)} {e.op} {_wrap(e.right, p, strict=True)}"
+        left, right = _wrap(e.left, p, strict=left_strict), _wrap(e.right, p, strict=True)
+        if e.op == "or":  # `a or (b and c)` reads more surely than `a or b and c`
+            left = f"({left})" if _is_and(e.left) else left
+            right = f"({right})" if _is_and(e.right) else right
+        return f"{left} {e.written or e.op} {right}"
     raise TypeError(f"cannot unparse {e!r}")  # pragma: no cover
+
+
+def _is_and(e: n.Expr) -> bool:
+    return isinstance(e, n.Binary) and e.op == "and"
 
 
 def _wrap(e: n.Expr, parent: int, strict: bool) -> str:

@@ -224,10 +224,8 @@ def test_a_file_with_a_syntax_error_is_not_formatted() -> None:
     assert err.value.diagnostics[0].code.startswith("PR1")
 
 
-def test_a_number_unparse_cannot_write_back_is_refused_not_broken() -> None:
-    # unparse/format_number writes 0.00001 as 1e-05, which the grammar cannot read: the safety net refuses
-    with pytest.raises(FormatError):
-        fmt("let x = 0.00001\n")
+def test_numbers_keep_their_written_digits() -> None:
+    assert fmt("let x = 0.00001\nlet y = 1.50\n") == "let x = 0.00001\nlet y = 1.50\n"
 
 
 def test_format_paths_reports_every_broken_file(tmp_path: Path) -> None:

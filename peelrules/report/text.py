@@ -34,7 +34,8 @@ def summary(program: Program, bundle: Bundle, result: BundleResult) -> str:
     for a in result.areas:
         line = f"  {a.title:<{width}}{judgment(a)}"
         if a.status is Status.UNDETERMINED:
-            line += f" (missing evidence: {', '.join(a.missing) or 'see explain'})"
+            line += (f" (missing evidence: {', '.join(a.missing)})" if a.missing
+                     else " (a value could not be computed, such as a division by zero: see explain)")
         lines.append(line.rstrip())
     return "\n".join(lines) + "\n"
 
@@ -85,6 +86,10 @@ def _rule_lines(r: RuleTrace, out: list[str]) -> None:
         out.append(f"        when {r.when.text}  => {value_text(r.when.value)}")
         for c in r.when.children or (r.when,):
             _expr_lines(c, 3, out)
+    if r.exceeded_when is not None and r.outcome is True:
+        out.append(f"        exceeded when {r.exceeded_when.text}  => {value_text(r.exceeded_when.value)}")
+        for c in r.exceeded_when.children or (r.exceeded_when,):
+            _expr_lines(c, 3, out)
 
 
 def explain_area(t: AreaTrace) -> str:
@@ -105,7 +110,8 @@ def explain_area(t: AreaTrace) -> str:
                     _expr_lines(c, 2, out)
     if r.status is Status.UNDETERMINED:
         out.append("  Undetermined: the evidence does not decide the rung above.")
-        out.append("  Missing evidence that would decide it: " + (", ".join(r.missing) or "none listed"))
+        out.append("  Missing evidence that would decide it: " + (", ".join(r.missing) if r.missing else
+                   "none: a value could not be computed (such as a division by zero); see the unknown values below"))
     out.append("  Counters: " + ", ".join(f"{k} {value_text(v)}" for k, v in r.counters.items()))
     for kind, heading in KIND_HEADINGS:
         rules = [x for x in t.rules if x.kind == kind]
