@@ -66,7 +66,7 @@ def _check_tree(src: SourceFile, tree: Tree) -> None:
             raise _limit(src, getattr(meta, "line", 1), getattr(meta, "column", 1),
                          f"expression nested more than {DEFAULT_LIMITS.max_expr_depth} levels deep",
                          "split it with `let` constants or separate rules (docs/limits.md)")
-        stack.extend((c, depth + 1) for c in node.children)
+        stack.extend((c, depth + 1) for c in reversed(node.children))  # in source order
 
 
 MAX_SYNTAX_ERRORS = 20
