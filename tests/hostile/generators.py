@@ -429,7 +429,7 @@ def outputs(work: Path) -> list[Case]:
         Case("junit-into-the-case-folder", 12, ["test", "cases-out", "--rules", MINI, "--junit",
                                                 "cases-out/case.yaml"], 2, "PR401", name="cases-out/case.yaml"),
         Case("out-after-bad-evidence", 12, ["evaluate", "bad.yaml", "--rules", MINI, "--format", "json", "--out",
-                                            str(out / "trace.json")], 2, "PR401", name="bad.yaml", out=out),
+                                            str(out / "trace.json")], 2, "PR301", "2:1", name="bad.yaml", out=out),
     ]
 
 
