@@ -143,6 +143,9 @@ def explain_cmd(evidence: Path, area: str | None, rules: Path | None, fmt: str, 
         _emit((md_report if fmt == "md" else html_report).document(program, [(bundle, traces)]), None, [evidence])
     else:
         click.echo(text_report.explain(traces), nl=False)
+        if area is None:
+            extra = text_report.context(bundle)
+            click.echo(f"\n{extra}" if extra else "", nl=False)
 
 
 @main.command(help=f"Parse and check a rule set (default: the shipped rules), with deep checks that warn "

@@ -135,7 +135,8 @@ class Evaluator:
             decl = self.program.decls[e.name]
             leaf = FactLeaf(e.name, fact is not None, decl.type, decl.description,
                             fact.document if fact else None, fact.line if fact else None,
-                            fact.quote if fact else None, fact.status if fact else None)
+                            fact.quote if fact else None, fact.status if fact else None,
+                            fact.note if fact else None)
             return v, ExprTrace(e.name, v, fact=leaf)
         if isinstance(e, n.ConstRef):
             v = env.consts[e.key]  # type: ignore[assignment]

@@ -129,6 +129,7 @@ class Fact:
     quote: str | None
     status: str
     span: Span  # where the fact is written in the evidence file
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,7 @@ class Bundle:
     sources: dict[str, SourceDocument]
     not_inspected: dict[str, str | None]
     facts: dict[str, Fact] = field(default_factory=dict)
+    unchecked: tuple[str, ...] = ()  # documents named with a `file` that was not found: quotes unchecked
 
 
 # ---------------------------------------------------------------- safe YAML
@@ -396,7 +398,7 @@ def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span
                 f"fact '{name}' is declared as {_a(decl.type)}: {problem}", path, _type_example(decl.type))
             continue
         facts[name] = Fact(name, value, decl, doc, int(line), fm.quote, fm.status,
-                           loader.positions.get(path, Span(src.name, 0, 0, 0, 0)))
+                           loader.positions.get(path, Span(src.name, 0, 0, 0, 0)), fm.note)
     for name, fact in facts.items():
         quote_problem = _check_quote(src, model.sources.get(fact.document), fact)
         if quote_problem:
@@ -404,13 +406,22 @@ def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span
             err("PR310", f"fact '{name}': {quote_problem}", ("facts", name, where),
                 "copy the words exactly as they stand on that line of the document (\"...\" may join parts)"
                 if where == "quote" else "check the line number in `source`")
+    marked = {program.area(k).name: k for k in model.areas if program.area(k) is not None}  # type: ignore[union-attr]
+    if marked:
+        by_area = program.area_facts()
+        for area, key in marked.items():
+            others = frozenset().union(*(f for a, f in by_area.items() if a != area))
+            for name in sorted((by_area[area] - others) & facts.keys()):
+                err("PR314", f"fact '{name}' is evidence only for area '{area}', which this bundle marks not "
+                    "inspected", ("facts", name), f"remove the fact, or remove the not_inspected mark of '{key}'")
     if diags:
         raise PeelError(diags)
     period = (model.period.from_, model.period.to) if model.period else None
     marks = {(program.area(k).name if program.area(k) else k): v.note for k, v in model.areas.items()}  # type: ignore[union-attr]
     digest = src.sha256 or hashlib.sha256(src.text.encode("utf-8")).hexdigest()
+    unchecked = tuple(sorted(k for k, d in model.sources.items() if d.file and _document_lines(src, d) is None))
     return Bundle(src.name, digest, model.force, model.framework,
-                  period, dict(model.sources), marks, dict(sorted(facts.items())))
+                  period, dict(model.sources), marks, dict(sorted(facts.items())), unchecked)
 
 
 _DOCUMENT_LINES: dict[str, list[str] | None] = {}

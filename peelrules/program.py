@@ -75,6 +75,27 @@ class Program:
                 return a
         return None
 
+    def area_facts(self) -> dict[str, frozenset[str]]:
+        """The facts each area's own rules read directly."""
+        out: dict[str, frozenset[str]] = {}
+        for a in self.areas:
+            found: set[str] = set()
+            stack: list[n.Expr] = [e for r in a.rules for e in (r.when, r.exceeded_when) if e is not None]
+            while stack:
+                x = stack.pop()
+                if isinstance(x, n.FactRef):
+                    found.add(x.name)
+                elif isinstance(x, n.Binary):
+                    stack += [x.left, x.right]
+                elif isinstance(x, n.Unary):
+                    stack.append(x.operand)
+                elif isinstance(x, n.InList):
+                    stack += [x.item, *x.options]
+                elif isinstance(x, n.Call):
+                    stack += list(x.args)
+            out[a.name] = frozenset(found)
+        return out
+
     def rule(self, key: str) -> n.Rule:
         area, _, rule = key.partition(".")
         for a in self.areas:

@@ -18,6 +18,7 @@ class FactLeaf:
     line: int | None = None
     quote: str | None = None
     status: str | None = None
+    note: str | None = None
 
 
 @dataclass(frozen=True)

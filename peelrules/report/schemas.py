@@ -39,6 +39,7 @@ _EXPR: dict[str, Any] = {
             "properties": {
                 "name": {"type": "string"}, "present": {"type": "boolean"}, "type": {"type": "string"},
                 "description": {"type": "string"}, "status": {"type": ["string", "null"]},
+                "note": {"type": ["string", "null"]},
                 "source": {"anyOf": [{"type": "null"}, {
                     "type": "object", "additionalProperties": False, "required": ["document", "line", "quote"],
                     "properties": {"document": {"type": "string"}, "line": {"type": "integer"},
@@ -117,6 +118,12 @@ def trace_schema() -> dict[str, Any]:
             "results": {"type": "array", "items": {
                 "type": "object", "additionalProperties": False, "required": ["evidence", "force", "areas"],
                 "properties": {"evidence": {"type": "string"}, "force": {"type": "string"},
+                               "context": {"type": "array", "items": {
+                                   "type": "object", "required": ["name", "value", "source"],
+                                   "properties": {"name": {"type": "string"}, "value": {"$ref": "#/$defs/value"},
+                                                  "type": {"type": "string"}, "description": {"type": "string"},
+                                                  "source": {"type": "object"},
+                                                  "note": {"type": ["string", "null"]}}}},
                                "areas": {"type": "array", "items": {"$ref": "#/$defs/area"}}}}},
         },
         "$defs": {"value": _VALUE, "span": _SPAN, "expr": _EXPR, "rule": _RULE, "area": _AREA},

@@ -30,7 +30,11 @@ def judgment(r: AreaResult) -> str:
 
 def summary(program: Program, bundle: Bundle, result: BundleResult) -> str:
     width = max(len(a.title) for a in result.areas) + 2
-    lines = [f"{result.force} — {program.framework.title}", f"evidence: {bundle.file}", ""]
+    lines = [f"{result.force} — {program.framework.title}", f"evidence: {bundle.file}"]
+    for doc in bundle.unchecked:
+        lines.append(f"note: quotes citing '{doc}' were not checked: its file "
+                     f"'{bundle.sources[doc].file}' was not found beside the evidence")
+    lines.append("")
     for a in result.areas:
         line = f"  {a.title:<{width}}{judgment(a)}"
         if a.status is Status.UNDETERMINED:
@@ -50,7 +54,23 @@ def _fact_line(t: ExprTrace) -> str:
         text += f" ({f.status.replace('_', ' ')})"
     if f.quote:
         text += f' "{f.quote}"'
+    if f.note:
+        text += f" — note: {f.note}"
     return text
+
+
+def context(bundle: Bundle) -> str:
+    """Facts recorded as context only: shown so a reader sees the setting, never used to judge."""
+    facts = [f for f in bundle.facts.values() if f.decl.context_only]
+    if not facts:
+        return ""
+    out = ["Context (recorded, not judged):"]
+    for f in facts:
+        line = f"  {f.name} = {value_text(f.value, f.decl.type)}  [{f.document} line {f.line}]"
+        if f.quote:
+            line += f' "{f.quote}"'
+        out.append(line + (f" — note: {f.note}" if f.note else ""))
+    return "\n".join(out) + "\n"
 
 
 def _expr_lines(t: ExprTrace, depth: int, out: list[str]) -> None:

@@ -21,7 +21,7 @@ def expr_json(t: ExprTrace) -> dict[str, Any]:
         out["fact"] = {"name": f.name, "present": f.present, "type": f.type, "description": f.description,
                        "source": ({"document": f.document, "line": f.line, "quote": f.quote}
                                   if f.present else None),
-                       "status": f.status}
+                       "status": f.status, "note": f.note}
     if t.rule is not None:
         out["rule"] = t.rule
     if t.constant is not None:
@@ -75,7 +75,8 @@ def trace_document(program: Program, runs: list[tuple[Bundle, tuple[AreaTrace, .
     `peel verify` can re-run it; `result_sha256` is the digest of the canonical JSON of `results`."""
     fw = program.framework
     results = [
-        {"evidence": b.file, "force": b.force, "areas": [area_json(t) for t in traces]}
+        {"evidence": b.file, "force": b.force, "areas": [area_json(t) for t in traces],
+         "context": context_json(program, b)}
         for b, traces in runs
     ]
     return {
@@ -91,6 +92,18 @@ def trace_document(program: Program, runs: list[tuple[Bundle, tuple[AreaTrace, .
         "result_sha256": sha256(dumps(results)),
         "results": results,
     }
+
+
+def context_json(program: Program, bundle: Bundle) -> list[dict[str, Any]]:
+    """Facts declared `context only`: recorded with their source, shown to readers, never judged."""
+    out = []
+    for name, fact in bundle.facts.items():
+        if fact.decl.context_only:
+            out.append({"name": name, "value": value_json(fact.value), "type": fact.decl.type,
+                        "description": fact.decl.description,
+                        "source": {"document": fact.document, "line": fact.line, "quote": fact.quote},
+                        "note": fact.note})
+    return out
 
 
 def dumps(doc: dict[str, Any]) -> str:
