@@ -1,10 +1,11 @@
 """`peel diff`: how a change to the rules moves grades, bundle by bundle and area by area, and why."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import evaluate, load_evidence
+from .diagnostics import PeelError
 from .evidence import Bundle
 from .grades import Status
 from .program import Program
@@ -67,12 +68,21 @@ def compare_results(old: BundleResult, new: BundleResult) -> list[AreaChange]:
     return out
 
 
+def _load(path: Path, program: Program, which: str) -> Bundle:
+    """Load a bundle for one side of the comparison; errors say which rule set refused it."""
+    try:
+        return load_evidence(path, program)
+    except PeelError as err:
+        raise PeelError([replace(d, message=f"with the {which} rules: {d.message}") for d in err.diagnostics]) \
+            from None
+
+
 def diff_rule_sets(old: Program, new: Program, evidence: list[Path]) -> RuleSetDiff:
     changes: list[AreaChange] = []
     compared = 0
     for path in evidence:
-        b_old: Bundle = load_evidence(path, old)
-        b_new: Bundle = load_evidence(path, new)
+        b_old = _load(path, old, "old")
+        b_new = _load(path, new, "new")
         r_old, r_new = evaluate(old, b_old), evaluate(new, b_new)
         compared += len(r_old.areas)
         changes += compare_results(r_old, r_new)
