@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from . import nodes as n
 from .evaluate import Evaluator, Env
 from .evidence import Bundle
-from .grades import Grade
+from .grades import Grade, Status
 from .program import Program
 from .result import AreaResult
 from .unparse import unparse
@@ -49,8 +49,9 @@ class WhyNot:
     area: AreaResult
     target: str  # a grade key or a rule name
     answers: tuple[tuple[Flip, ...], ...]  # smallest sets first
-    searched: int  # largest set size tried
+    searched: int  # largest set size tried in full
     already: bool = False
+    exhausted: bool = False  # the search stopped at MAX_RUNS before trying every larger set
 
 
 def _choices(kind: str, outcome: Value, exceeded: Value, target: Grade) -> list[tuple[Value, Value]]:
@@ -74,8 +75,8 @@ def _base(program: Program, bundle: Bundle, area_name: str) -> tuple[Evaluator, 
 def why_not_grade(program: Program, bundle: Bundle, area_name: str, target: Grade,
                   max_flips: int = MAX_FLIPS) -> WhyNot:
     ev, env, base = _base(program, bundle, area_name)
-    if base.grade is target:
-        return WhyNot(base, target.key, (), 0, already=True)
+    if base.grade is target or base.status in (Status.UNGRADED, Status.NOT_INSPECTED):
+        return WhyNot(base, target.key, (), 0, already=base.grade is target)
     outcomes = {o.key: o for o in base.outcomes}
     answers: list[tuple[Flip, ...]] = []
     size = runs = 0
@@ -85,7 +86,8 @@ def why_not_grade(program: Program, bundle: Bundle, area_name: str, target: Grad
             for values in itertools.product(*choices):
                 runs += 1
                 if runs > MAX_RUNS:
-                    return WhyNot(base, target.key, tuple(answers), size - 1 if not answers else size)
+                    return WhyNot(base, target.key, tuple(answers), size - 1 if not answers else size,
+                                  exhausted=not answers)
                 forced = dict(zip(combo, values))
                 if ev.run(bundle, overrides=forced)[0].area(base.name).grade is target:
                     answers.append(tuple(_flip(program, ev, env, outcomes[k], v) for k, v in forced.items()))

@@ -158,6 +158,10 @@ def why_not(w: "WhyNot") -> str:
     target = w.target.replace("_", " ")
     if w.already:
         return f"{r.title} ({r.name}) is already {target}.\n"
+    if r.status in (Status.UNGRADED, Status.NOT_INSPECTED) and not w.answers:
+        why = ("the framework does not grade it" if r.status is Status.UNGRADED
+               else "the evidence marks it not inspected")
+        return f"{r.title} ({r.name}) is {r.status.label}: {why}, so no change of rule outcomes gives a grade.\n"
     rules = {o.key.split(".", 1)[1]: o for o in r.outcomes}
     if w.target in rules:
         o = rules[w.target]
@@ -165,7 +169,9 @@ def why_not(w: "WhyNot") -> str:
     else:
         out = [f"Why is {r.title} ({r.name}) {now}, not {target}?"]
     if not w.answers:
-        out.append(f"  No change of up to {w.searched} rule outcomes in this area gives {target}.")
+        out.append(f"  No change of up to {w.searched} rule outcomes in this area gives {target}"
+                   + (" (the search stopped there: larger sets of changes were not all tried)." if w.exhausted
+                      else "."))
         return "\n".join(out) + "\n"
     n = len(w.answers[0])
     if w.target in rules:
