@@ -38,7 +38,7 @@ from .grades import Grade, Status
 from .program import CheckedArea, Program
 from .result import AreaResult, BundleResult, RuleOutcome
 from .source import NO_SPAN, Span
-from .values import (ASSESSMENT_ORDER, UNKNOWN, Estimate, Interval, Ratio, Value, apply_binary, apply_unary,
+from .values import (ASSESSMENT_ORDER, UNKNOWN, finite, Estimate, Interval, Ratio, Value, apply_binary, apply_unary,
                      compare, k_in, to_number)
 
 GradeFunction = Callable[[Mapping[str, Any], Mapping[str, "str | None"]], tuple[AreaResult, ...]]
@@ -202,7 +202,7 @@ def _sample(v: Value) -> Value:
 _FUNCTION = "_peel_grade"
 _BASE_NAMESPACE: dict[str, object] = {
     "_U": UNKNOWN, "_I": Interval, "_RO": RuleOutcome, "_AR": AreaResult, "_AO": ASSESSMENT_ORDER,
-    "_NOFACT": _NoFact(), "_cmp": compare, "_bin": apply_binary, "_una": apply_unary, "_num": to_number,
+    "_NOFACT": _NoFact(), "_cmp": compare, "_bin": apply_binary, "_fin": finite, "_una": apply_unary, "_num": to_number,
     "_lower": _lower, "_upper": _upper, "_sample": _sample,
     "_GRADED": Status.GRADED, "_UNGRADED": Status.UNGRADED, "_NOT_INSPECTED": Status.NOT_INSPECTED,
     "_UNDETERMINED": Status.UNDETERMINED,
@@ -562,8 +562,8 @@ class _Generator:
                 return self.known(UNKNOWN)
             if not y.known:
                 unknown = f"{unknown} or {y.text} == 0" if unknown else f"{y.text} == 0"
-        kinds = frozenset({NUM, UNK} if unknown else {NUM})
-        return self.guarded("_bin", op, x, y, unknown, f"{x.text} {op} {y.text}", kinds, span)
+        kinds = frozenset({NUM, UNK})  # overflow (inf, nan) is unknown too: values.finite
+        return self.guarded("_bin", op, x, y, unknown, f"_fin({x.text} {op} {y.text})", kinds, span)
 
     def guarded(self, helper: str, op: str, x: _Code, y: _Code, unknown: str, inline: str, kinds: Kinds,
                 span: Span) -> _Code:
@@ -741,18 +741,8 @@ def _count(codes: list[_Code], test: _Test) -> tuple[int, list[str]]:
 
 def _facts_in(e: n.Expr, names: set[str], remediated: set[str]) -> None:
     """Every fact an expression reads, and those it asks `remediated()` of."""
-    stack = [e]
-    while stack:
-        x = stack.pop()
+    for x in n.walk(e):
         if isinstance(x, n.FactRef):
             names.add(x.name)
-        elif isinstance(x, n.Binary):
-            stack += [x.left, x.right]
-        elif isinstance(x, n.Unary):
-            stack.append(x.operand)
-        elif isinstance(x, n.InList):
-            stack += [x.item, *x.options]
-        elif isinstance(x, n.Call):
-            if x.func == "remediated" and x.args and isinstance(x.args[0], n.FactRef):
-                remediated.add(x.args[0].name)
-            stack += list(x.args)
+        elif isinstance(x, n.Call) and x.func == "remediated" and x.args and isinstance(x.args[0], n.FactRef):
+            remediated.add(x.args[0].name)

@@ -58,7 +58,6 @@ CODES: dict[str, str] = {
     "PR311": "rule test file cannot be read",
     "PR312": "evidence template not filled in",
     "PR313": "not a peelrules trace",
-    "PR314": "evidence for an area marked not inspected",
     "PR401": "file cannot be read",
     "PR402": "no rule files found",
     "PR403": "forbidden character",

@@ -93,23 +93,14 @@ def missing_evidence(program: Program, area: CheckedArea, condition: n.Expr, out
 
 
 def collect_refs(e: n.Expr, facts: set[str], rules: set[str], counters: set[str]) -> None:
-    stack = [e]
-    while stack:
-        x = stack.pop()
+    """Add the facts, rules and counters an expression reads to the given sets."""
+    for x in n.walk(e):
         if isinstance(x, n.FactRef):
             facts.add(x.name)
         elif isinstance(x, n.RuleRef):
             rules.add(x.key)
         elif isinstance(x, n.CounterRef):
             counters.add(x.name)
-        elif isinstance(x, n.Binary):
-            stack += [x.left, x.right]
-        elif isinstance(x, n.Unary):
-            stack.append(x.operand)
-        elif isinstance(x, n.InList):
-            stack += [x.item, *x.options]
-        elif isinstance(x, n.Call):
-            stack += list(x.args)
 
 
 class Evaluator:

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from .diagnostics import Diagnostic, PeelError, one_line
 from .limits import DEFAULT_LIMITS
-from .loader import read_source
+from .loader import forbidden_character, read_source
 from .nodes import EvidenceDecl
 from .program import Program
 from .source import SourceFile, Span
@@ -143,6 +143,7 @@ class Bundle:
     not_inspected: dict[str, str | None]
     facts: dict[str, Fact] = field(default_factory=dict)
     unchecked: tuple[str, ...] = ()  # documents named with a `file` that was not found: quotes unchecked
+    set_aside: tuple[str, ...] = ()  # facts only an area marked not inspected reads: not used
 
 
 # ---------------------------------------------------------------- safe YAML
@@ -226,17 +227,32 @@ class _Loader:
             sp = Span(self.src.name, mark.line + 1, mark.column + 1, mark.line + 1, mark.column + 2) if mark else None
             message, hint = _plain_yaml_problem(str(err.problem or err.context or ""))
             raise self.fail("PR301", message, sp, hint) from None
+        except yaml.reader.ReaderError as err:  # a character YAML refuses (read_source refuses them first)
+            line = self.src.text.count("\n", 0, err.position) + 1
+            col = err.position - self.src.text.rfind("\n", 0, err.position)
+            raise self.fail("PR301", f"character U+{err.character:04X} is not allowed in YAML",
+                            Span(self.src.name, line, col, line, col + 1), "remove it") from None
         if len(docs) != 1 or docs[0] is None:
             at = docs[1].start_mark if len(docs) > 1 and docs[1] is not None else None  # the second document
+            line, col = (at.line + 1, at.column + 1) if at else (1, 1)
             raise self.fail("PR301", "an evidence file holds exactly one document" if docs else "the file is empty",
-                            Span(self.src.name, at.line + 1, at.column + 1, at.line + 1, at.column + 2) if at
-                            else Span(self.src.name, 1, 1, 1, 2), "put one mapping with force, framework, sources, facts")
+                            Span(self.src.name, line, col, line, col + 1),
+                            "put one mapping with force, framework, sources, facts")
         return self.build(docs[0], (), 0)
 
     def check_tag(self, node: yaml.Node, sp: Span) -> None:
         if node.tag not in _ALLOWED_TAGS:
             raise self.fail("PR301", f"tag {node.tag!r} is not allowed in evidence", sp,
                             "remove the tag; evidence holds plain values only")
+
+    def check_characters(self, text: str, sp: Span) -> None:
+        """The file itself holds no forbidden character (read_source); a quoted escape such as "\\e" must not
+        make one either, nor a carriage return (read_source made every line break \\n)."""
+        bad = forbidden_character(text) or re.search("\r", text)
+        if bad:
+            raise self.fail("PR403", f"invisible or control character U+{ord(bad.group()):04X}, "
+                            "written as an escape", sp, "remove the escape: evidence text may not hold control "
+                            "or direction-changing characters")
 
     def build(self, node: yaml.Node, path: KeyPath, depth: int) -> object:
         sp = self.span(node)
@@ -252,6 +268,7 @@ class _Loader:
                     raise self.fail("PR303", "a key must be plain text", self.span(knode),
                                     "write the key as plain text, such as calls.abandoned")
                 key = knode.value
+                self.check_characters(key, self.span(knode))
                 if key in out:
                     first = self.positions[path + (key,)]
                     raise self.fail("PR302", f"key '{key}' appears twice", self.span(knode),
@@ -264,6 +281,7 @@ class _Loader:
             return [self.build(v, path + (i,), depth + 1) for i, v in enumerate(node.value)]
         assert isinstance(node, yaml.ScalarNode)
         text = node.value
+        self.check_characters(text, sp)
         if node.style is not None:  # quoted: always a string
             return text
         if text in ("null", "~", ""):
@@ -406,14 +424,15 @@ def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span
             err("PR310", f"fact '{name}': {quote_problem}", ("facts", name, where),
                 "copy the words exactly as they stand on that line of the document (\"...\" may join parts)"
                 if where == "quote" else "check the line number in `source`")
-    marked = {program.area(k).name: k for k in model.areas if program.area(k) is not None}  # type: ignore[union-attr]
-    if marked:
+    set_aside: list[str] = []
+    marked = {program.area(k).name for k in model.areas if program.area(k) is not None}  # type: ignore[union-attr]
+    if marked:  # facts only an uninspected area reads are not findings: set them aside, unknown everywhere
         by_area = program.area_facts()
-        for area, key in marked.items():
+        for area in marked:
             others = frozenset().union(*(f for a, f in by_area.items() if a != area))
-            for name in sorted((by_area[area] - others) & facts.keys()):
-                err("PR314", f"fact '{name}' is evidence only for area '{area}', which this bundle marks not "
-                    "inspected", ("facts", name), f"remove the fact, or remove the not_inspected mark of '{key}'")
+            set_aside += sorted((by_area[area] - others) & facts.keys())
+        for name in set_aside:
+            del facts[name]
     if diags:
         raise PeelError(diags)
     period = (model.period.from_, model.period.to) if model.period else None
@@ -421,7 +440,8 @@ def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span
     digest = src.sha256 or hashlib.sha256(src.text.encode("utf-8")).hexdigest()
     unchecked = tuple(sorted(k for k, d in model.sources.items() if d.file and _document_lines(src, d) is None))
     return Bundle(src.name, digest, model.force, model.framework,
-                  period, dict(model.sources), marks, dict(sorted(facts.items())), unchecked)
+                  period, dict(model.sources), marks, dict(sorted(facts.items())), unchecked,
+                  tuple(sorted(set_aside)))
 
 
 _DOCUMENT_LINES: dict[str, list[str] | None] = {}

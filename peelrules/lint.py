@@ -104,21 +104,7 @@ def _unused(program: Program, warn) -> None:  # type: ignore[no-untyped-def]
 
 
 def _const_refs(e: n.Expr) -> set[str]:
-    out: set[str] = set()
-    stack = [e]
-    while stack:
-        x = stack.pop()
-        if isinstance(x, n.ConstRef):
-            out.add(x.key)
-        elif isinstance(x, n.Binary):
-            stack += [x.left, x.right]
-        elif isinstance(x, n.Unary):
-            stack.append(x.operand)
-        elif isinstance(x, n.InList):
-            stack += [x.item, *x.options]
-        elif isinstance(x, n.Call):
-            stack += list(x.args)
-    return out
+    return {x.key for x in n.walk(e) if isinstance(x, n.ConstRef)}
 
 
 # ---------------------------------------------------------------- ladders
@@ -278,19 +264,8 @@ def _kind(e: n.Expr, program: Program) -> str | None:
 
 def _units(program: Program, warn) -> None:  # type: ignore[no-untyped-def]
     for _, rule, expr in _walk_rules(program):
-        stack: list[n.Expr] = [expr]
-        while stack:
-            x = stack.pop()
-            if isinstance(x, n.Binary):
-                if x.op in n.COMPARE_OPS:
-                    kinds = {_kind(x.left, program), _kind(x.right, program)}
-                    if kinds == {"fraction", "count"}:
-                        warn("PR225", f"'{rule.name}' compares a percentage or ratio with a count", x.span,
-                             "compare like with like: a share with a percentage (90%), a count with a number")
-                stack += [x.left, x.right]
-            elif isinstance(x, n.Unary):
-                stack.append(x.operand)
-            elif isinstance(x, n.InList):
-                stack += [x.item, *x.options]
-            elif isinstance(x, n.Call):
-                stack += list(x.args)
+        for x in n.walk(expr):
+            if isinstance(x, n.Binary) and x.op in n.COMPARE_OPS:
+                if {_kind(x.left, program), _kind(x.right, program)} == {"fraction", "count"}:
+                    warn("PR225", f"'{rule.name}' compares a percentage or ratio with a count", x.span,
+                         "compare like with like: a share with a percentage (90%), a count with a number")

@@ -16,10 +16,16 @@ MAX_FILE_BYTES = DEFAULT_LIMITS.max_file_bytes
 SHIPPED_RULES = "peel-2021-22"
 # C0 controls other than tab, newline and carriage return, DEL, C1 controls, the bidirectional controls
 # that can make text read differently from how it runs ("Trojan Source"), the line and paragraph separators
-# U+2028/U+2029 (a line break to some readers, not to others), and U+FEFF anywhere but at the very start
-# (there it is the byte order mark, which read_source removes): YAML would drop it, lark would not.
+# U+2028/U+2029 (a line break to some readers, not to others), U+FEFF anywhere but at the very start
+# (there it is the byte order mark, which read_source removes): YAML would drop it, lark would not, and
+# the noncharacters U+FFFE/U+FFFF, which YAML refuses and lark would not.
 _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e"
-                        "\u2066-\u2069\ufeff]")
+                        "\u2066-\u2069\ufeff\ufffe\uffff]")
+
+
+def forbidden_character(text: str) -> re.Match[str] | None:
+    """The first character of text that no input may hold (see above), if any."""
+    return _FORBIDDEN.search(text)
 
 
 def read_source(path: Path, name: str | None = None) -> SourceFile:

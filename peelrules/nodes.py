@@ -6,6 +6,7 @@ Parsed trees hold `Name` references; the checker replaces them with resolved ref
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Union
 
 from .source import Span, span_field
@@ -131,6 +132,28 @@ class AssessmentLit:
 
 Expr = Union[Number, Percent, String, Bool, Name, Unary, Binary, InList, Call,
              FactRef, ConstRef, RuleRef, CounterRef, AssessmentLit]
+
+
+def children(e: "Expr") -> tuple["Expr", ...]:
+    """The direct sub-expressions of an expression."""
+    if isinstance(e, Binary):
+        return (e.left, e.right)
+    if isinstance(e, Unary):
+        return (e.operand,)
+    if isinstance(e, InList):
+        return (e.item, *e.options)
+    if isinstance(e, Call):
+        return e.args
+    return ()
+
+
+def walk(e: "Expr") -> Iterator["Expr"]:
+    """Every node of an expression, parents first, without recursion (expressions can be deep)."""
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        yield x
+        stack.extend(reversed(children(x)))
 
 # ---------------------------------------------------------------- declarations
 

@@ -79,21 +79,8 @@ class Program:
         """The facts each area's own rules read directly."""
         out: dict[str, frozenset[str]] = {}
         for a in self.areas:
-            found: set[str] = set()
-            stack: list[n.Expr] = [e for r in a.rules for e in (r.when, r.exceeded_when) if e is not None]
-            while stack:
-                x = stack.pop()
-                if isinstance(x, n.FactRef):
-                    found.add(x.name)
-                elif isinstance(x, n.Binary):
-                    stack += [x.left, x.right]
-                elif isinstance(x, n.Unary):
-                    stack.append(x.operand)
-                elif isinstance(x, n.InList):
-                    stack += [x.item, *x.options]
-                elif isinstance(x, n.Call):
-                    stack += list(x.args)
-            out[a.name] = frozenset(found)
+            exprs = [e for r in a.rules for e in (r.when, r.exceeded_when) if e is not None]
+            out[a.name] = frozenset(x.name for e in exprs for x in n.walk(e) if isinstance(x, n.FactRef))
         return out
 
     def rule(self, key: str) -> n.Rule:

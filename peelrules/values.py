@@ -6,6 +6,7 @@ that holds for part of an interval only is unknown.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Union
 
@@ -108,6 +109,18 @@ def _bounds(v: object) -> tuple[float, float]:
     return v, v  # type: ignore[return-value]
 
 
+def finite(x: object) -> object:
+    """A number that overflowed (inf) or lost its meaning (nan) is unknown, never a value to compare."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return UNKNOWN
+    if isinstance(x, int) and not isinstance(x, bool) and abs(x) > _MAX_INT:
+        return UNKNOWN  # beyond any float: would overflow when mixed with one
+    return x
+
+
+_MAX_INT = 10**300
+
+
 def _arith(op: str, a: object, b: object) -> object:
     if isinstance(a, Interval) or isinstance(b, Interval):
         alo, ahi = _bounds(a)
@@ -115,17 +128,19 @@ def _arith(op: str, a: object, b: object) -> object:
         if op == "/" and blo <= 0 <= bhi:
             return UNKNOWN
         corners = [_arith(op, x, y) for x in (alo, ahi) for y in (blo, bhi)]
+        if any(c is UNKNOWN for c in corners):
+            return UNKNOWN
         lo, hi = min(corners), max(corners)  # type: ignore[type-var]
         return lo if lo == hi else Interval(lo, hi)  # type: ignore[arg-type]
     if op == "+":
-        return a + b  # type: ignore[operator]
+        return finite(a + b)  # type: ignore[operator]
     if op == "-":
-        return a - b  # type: ignore[operator]
+        return finite(a - b)  # type: ignore[operator]
     if op == "*":
-        return a * b  # type: ignore[operator]
+        return finite(a * b)  # type: ignore[operator]
     if b == 0:
         return UNKNOWN
-    return a / b  # type: ignore[operator]
+    return finite(a / b)  # type: ignore[operator]
 
 
 _CMP = {

@@ -142,36 +142,11 @@ def _leaves(ev: Evaluator, env: Env, e: n.Expr, want: bool) -> list[Need]:
 
 
 def _constants(ev: Evaluator, e: n.Expr) -> tuple[tuple[str, str], ...]:
-    found: dict[str, str] = {}
-    stack = [e]
-    while stack:
-        x = stack.pop()
-        if isinstance(x, n.ConstRef):
-            found[x.name] = ev.program.const_text[x.key]
-        elif isinstance(x, n.Binary):
-            stack += [x.right, x.left]
-        elif isinstance(x, n.Unary):
-            stack.append(x.operand)
-        elif isinstance(x, n.Call):
-            stack += list(x.args)
-        elif isinstance(x, n.InList):
-            stack += [x.item, *x.options]
+    found = {x.name: ev.program.const_text[x.key] for x in n.walk(e) if isinstance(x, n.ConstRef)}
     return tuple(found.items())
 
 
 def _facts(ev: Evaluator, env: Env, e: n.Expr) -> tuple[tuple[str, Value, str], ...]:
-    found: dict[str, tuple[str, Value, str]] = {}
-    stack = [e]
-    while stack:
-        x = stack.pop()
-        if isinstance(x, n.FactRef):
-            found[x.name] = (x.name, ev.eval(x, env)[0], ev.program.decls[x.name].type)
-        elif isinstance(x, n.Binary):
-            stack += [x.right, x.left]
-        elif isinstance(x, n.Unary):
-            stack.append(x.operand)
-        elif isinstance(x, (n.Call,)):
-            stack += list(x.args)
-        elif isinstance(x, n.InList):
-            stack += [x.item, *x.options]
+    found = {x.name: (x.name, ev.eval(x, env)[0], ev.program.decls[x.name].type)
+             for x in n.walk(e) if isinstance(x, n.FactRef)}
     return tuple(found.values())

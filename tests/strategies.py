@@ -407,8 +407,8 @@ def _rule_text(draw: st.DrawFn, kind: str, name: str, index: int, scope: Scope, 
     lines = [f"  {kind} {name} {quote(f'Rule {index}, a {kind}')} {{", f"    when {writer.flag(depth)[0]}"]
     if kind == "characteristic" and draw(_BOOLEANS):
         lines.append(f"    exceeded when {writer.flag(depth)[0]}")
-    if draw(_range(0, 5)) == 0:
-        lines.append("    severe")
+    if kind in ("cause_of_concern", "area_for_improvement") and draw(_range(0, 5)) == 0:
+        lines.append("    severe")  # `severe` marks findings only (PR214 elsewhere)
     if rng.random() < 0.5:
         lines.append(f'    cite "Framework {index}"')
     if kind in ("cause_of_concern", "area_for_improvement") and rng.random() < 0.5:

@@ -499,7 +499,10 @@ def test_generated_rule_sets_format_safely(data: st.DataObject) -> None:
 def messy(tmp_path: Path) -> Path:
     folder = tmp_path / "rules"
     (folder / "sub").mkdir(parents=True)
-    shutil.copy(MINI, folder / "mini.peel")
+    # the mini rule set, untidied: every indentation doubled
+    text = MINI.read_text(encoding="utf-8")
+    messy_text = "\n".join(line.replace("  ", "    ", 1) for line in text.splitlines()) + "\n"
+    (folder / "mini.peel").write_text(messy_text, encoding="utf-8")
     (folder / "sub" / "tidy.peel").write_text("let x = 1\n", encoding="utf-8")
     return folder
 

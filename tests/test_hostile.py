@@ -101,6 +101,7 @@ def _manifest_jobs(base: Path) -> list[Job]:
                 "evaluate": (["evaluate", gen.MINI_EVIDENCE, "--rules", file] if folder == "rules"
                              else ["evaluate", file, "--rules", gen.MINI]) + ["--out", str(out / "result.txt")],
                 "explain": ["explain", file, "--rules", gen.MINI],
+                "template": ["evidence", "template", "--rules", file, "--out", str(out / "template.yaml")],
                 "test": ["test", file, "--rules", gen.MINI, "--junit", str(out / "junit.xml")],
                 "verify": ["verify", file],
             }[command]
@@ -323,5 +324,6 @@ def test_zero_denominators_are_unknown_not_errors(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr.decode()
     doc = json.loads(done.stdout)
     rules = {r["rule"]: r for a in doc["results"][0]["areas"] for r in a["rules"]}
-    assert rules["contact.few_abandoned"]["outcome"] == "unknown", rules["contact.few_abandoned"]
-    assert rules["contact.consent_sought"]["outcome"] == "unknown", rules["contact.consent_sought"]
+    assert rules["contact.few_abandoned"]["outcome"] == "unknown", rules["contact.few_abandoned"]["when"]
+    consent = rules["contact.consent_sought"]["when"]["children"][0]  # audit.consent >= 95%
+    assert consent["expr"] == "audit.consent >= 95%" and consent["value"] == "unknown", consent

@@ -18,8 +18,8 @@ def test_mini_cases_pass(tmp_path) -> None:
     results, coverage, problems = run_tests(program, [DATA / "cases"])
     assert not problems
     assert len(results) == 4 and all(r.passed for r in results)
-    assert coverage.rules["contact.no_triage"] == {"true", "false"}
-    assert coverage.rules["contact.answers_999"] == {"true"}
+    assert {"true", "false"} <= coverage.rules["contact.no_triage"]
+    assert "false" not in coverage.rules["contact.answers_999"]
 
 
 def test_a_case_adds_coverage(tmp_path) -> None:
@@ -34,7 +34,7 @@ expect:
 """, encoding="utf-8")
     results, after, _ = run_tests(program, [DATA / "cases", extra])
     assert all(r.passed for r in results)
-    assert after.rules["contact.answers_999"] == {"true", "false"}
+    assert {"true", "false"} <= after.rules["contact.answers_999"]
     assert after.percent > before.percent
 
 

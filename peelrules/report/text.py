@@ -34,6 +34,8 @@ def summary(program: Program, bundle: Bundle, result: BundleResult) -> str:
     for doc in bundle.unchecked:
         lines.append(f"note: quotes citing '{doc}' were not checked: its file "
                      f"'{bundle.sources[doc].file}' was not found beside the evidence")
+    if bundle.set_aside:
+        lines.append(f"note: set aside, as evidence only for areas marked not inspected: {', '.join(bundle.set_aside)}")
     lines.append("")
     for a in result.areas:
         line = f"  {a.title:<{width}}{judgment(a)}"
