@@ -85,7 +85,10 @@ class _Checker:
                                f"'{name}'", decl.span, "rename the evidence item or the rule, so a reference "
                                "says which it means")
         if not frameworks and not self.lost:
-            self.error("PR211", "the rule set has no framework header", None,
+            first = sorted(self.lines)[0] if self.lines else None
+            self.error("PR211", f"the rule set has no framework header (checked {len(self.lines)} file"
+                       f"{'s' if len(self.lines) != 1 else ''}, starting with {first})",
+                       Span(first, 1, 1, 1, 2) if first else None,
                        'add `framework peel_2021_22 "Title" { version "..." }` to one rule file')
         for extra in frameworks[1:]:
             self.error("PR211", "a second framework header", extra.span,

@@ -120,14 +120,14 @@ def explain_cmd(evidence: Path, area: str | None, rules: Path | None, fmt: str, 
         chosen = program.area(area)
         if chosen is None:
             names = ", ".join(a.name for a in program.areas)
-            click.echo(f"error[PR307]: unknown area '{area}'\n  = help: areas are: {names}", err=True)
+            click.echo(f"error[PR307]: unknown area '{safe(area)}'\n  = help: areas are: {names}", err=True)
             sys.exit(EXIT_INPUT)
         traces = tuple(t for t in traces if t.result.name == chosen.name)
         if why_not is not None:
             grade = Grade.from_key(why_not)
             rule_names = [r.name for r in chosen.rules]
             if grade is None and why_not not in rule_names:
-                click.echo(f"error[PR201]: '{why_not}' is neither a grade nor a rule of {chosen.name}\n"
+                click.echo(f"error[PR201]: '{safe(why_not)}' is neither a grade nor a rule of {chosen.name}\n"
                            f"  = help: grades are {', '.join(GRADE_KEYS)}", err=True)
                 sys.exit(EXIT_INPUT)
             answer = (why_not_grade(program, bundle, chosen.name, grade) if grade is not None
@@ -226,21 +226,25 @@ def verify_cmd(trace: Path, rules: Path | None, evidence_files: tuple[Path, ...]
         src = read_source(trace)
         try:
             recorded = json.loads(src.text)
+        except RecursionError:
+            raise PeelError([Diagnostic("PR404", f"'{src.name}' is nested too deeply to be a trace",
+                                        Span(src.name, 1, 1, 1, 2), "give a file written by `peel evaluate "
+                                        "--format json`", line_text=src.line_text(1)[:80])]) from None
         except json.JSONDecodeError as err:
             raise PeelError([Diagnostic("PR313", "the file is not valid JSON", Span(src.name, err.lineno, err.colno,
                                         err.lineno, err.colno + 1), "give a file written by `peel evaluate "
                                         "--format json`", line_text=src.line_text(err.lineno))]) from None
-        diffs, doc = verify(recorded, rules, list(evidence_files) or None)
+        diffs, doc = verify(recorded, rules, list(evidence_files) or None, src.name)
     except PeelError as err:
         _fail(err, EXIT_INPUT)
         return
     if diffs:
-        click.echo(f"NOT VERIFIED: {trace} differs from a re-run:")
+        click.echo(f"NOT VERIFIED: {safe(str(trace))} differs from a re-run:")
         for d in diffs:
-            click.echo(f"  {d}")
+            click.echo(f"  {safe(str(d))}")
         sys.exit(EXIT_FAILED)
     n_areas = sum(len(r["areas"]) for r in doc["results"])
-    click.echo(f"verified: {trace} — same inputs, same result for {len(doc['results'])} bundle(s), "
+    click.echo(f"verified: {safe(str(trace))} — same inputs, same result for {len(doc['results'])} bundle(s), "
                f"{n_areas} area judgments (result sha256 {doc['result_sha256'][:16]}…)")
 
 
@@ -302,10 +306,10 @@ def fmt_cmd(paths: tuple[Path, ...], check_only: bool, show_diff: bool) -> None:
             if show_diff:
                 click.echo(unified_diff(result), nl=False)
             if check_only or show_diff:
-                click.echo(f"would reformat {result.path}", err=True)
+                click.echo(f"would reformat {safe(str(result.path))}", err=True)
             else:
                 write_atomic(result.path, result.after)
-                click.echo(f"reformatted {result.path}", err=True)
+                click.echo(f"reformatted {safe(str(result.path))}", err=True)
     except PeelError as err:
         _fail(err, EXIT_INPUT)
         return

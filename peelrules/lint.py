@@ -23,11 +23,13 @@ from .evidence import Bundle, Fact
 from .grades import Grade
 from .program import ASSESSMENTS, CheckedArea, Program
 from .source import Span
-from .values import Estimate, Ratio, Value
+from .values import UNKNOWN, Estimate, Ratio, Value
 
 MAX_CHARACTERISTICS = 10
 MAX_IMPROVEMENTS = 7
 MAX_FACTS_EXPLORED = 4
+MAX_LADDER_RULES = 2  # rules a ladder reads that are explored as free true/false values
+MAX_LADDER_POINTS = 400_000  # ladder evaluations for the whole rule set; ladders beyond it are not explored
 SHORTFALLS = ("concerns", "improvements", "severe", "unmet")
 
 
@@ -122,9 +124,13 @@ def counter_grid() -> Iterator[dict[str, Value]]:
                                "severe": severe}
 
 
+_GRID_SIZE = sum(1 for _ in counter_grid())
+
+
 def _ladders(program: Program, warn) -> None:  # type: ignore[no-untyped-def]
     ev = Evaluator(program)
     seen: set[int] = set()
+    budget = MAX_LADDER_POINTS
     for area in program.areas:
         lad = area.ladder
         if lad is None or id(lad) in seen:
@@ -134,12 +140,16 @@ def _ladders(program: Program, warn) -> None:  # type: ignore[no-untyped-def]
         for r in lad.rungs:
             if r.condition is not None:
                 collect_refs(r.condition, set(), refs, set())
-        refs_list = sorted(refs)[:MAX_FACTS_EXPLORED]
+        refs_list = sorted(refs)[:MAX_LADDER_RULES]
+        budget -= _GRID_SIZE * 2 ** len(refs_list)
+        if budget < 0:
+            break  # documented in docs/limits.md: the deep ladder checks stop here
         fired: set[int] = set()
         grades: dict[tuple, Grade] = {}
         for counters in counter_grid():
             for flags in itertools.product((True, False), repeat=len(refs_list)):
-                env = Env(EMPTY_BUNDLE, program.const_values, dict(zip(refs_list, flags)), counters, False)
+                outcomes = {r: UNKNOWN for r in refs} | dict(zip(refs_list, flags))  # the rest stay unknown
+                env = Env(EMPTY_BUNDLE, program.const_values, outcomes, counters, False)
                 grade, index, _ = ev.climb(lad, env)
                 if grade is None:
                     continue

@@ -143,6 +143,11 @@ def _case(src: SourceFile, path: Path, item: object, where: tuple, positions: di
     if ("evidence" in item) == ("bundle" in item):
         raise _fail(src, span, "a case needs exactly one of `evidence:` (a file) or `bundle:` (inline)",
                     "add `evidence: path/to/bundle.yaml`")
+    _shape(src, positions, where, item, "set", dict, "a mapping of facts")
+    _shape(src, positions, where, item, "set_every", dict, "a mapping such as {assessment: met}")
+    _shape(src, positions, where, item, "remove", list, "a list of fact names", str)
+    _shape(src, positions, where, item, "not_inspected", list, "a list of area names", str)
+    _shape(src, positions, where, item, "evidence", str, "a file name")
     if "evidence" in item:
         ev_src = read_source((path.parent / str(item["evidence"])))
         bundle, ev_positions = load_yaml(ev_src)
@@ -153,6 +158,9 @@ def _case(src: SourceFile, path: Path, item: object, where: tuple, positions: di
         raise _fail(src, span, "the evidence of a case must be a mapping", "see docs/evidence.md")
     bundle = copy.deepcopy(bundle)
     facts = bundle.setdefault("facts", {})
+    if not isinstance(facts, dict) or not isinstance(bundle.get("areas", {}), dict):
+        raise _fail(src, span, "the evidence of a case needs `facts:` and `areas:` as mappings",
+                    "see docs/evidence.md")
     every = item.get("set_every") or {}
     if set(every) - {"assessment"} or ("assessment" in every and every["assessment"] not in ASSESSMENTS):
         raise _fail(src, positions.get(where + ("set_every",)), "`set_every` takes `assessment: VALUE`",
@@ -179,7 +187,9 @@ def _case(src: SourceFile, path: Path, item: object, where: tuple, positions: di
         espan = positions.get(where + ("expect", area))
         if isinstance(want, str):
             exps.append(Expectation(area, want, span=espan))
-        elif isinstance(want, dict) and set(want) <= _EXPECT_KEYS:
+        elif isinstance(want, dict) and set(want) <= _EXPECT_KEYS and all(
+                isinstance(want.get(k, []), list) and all(isinstance(x, str) for x in want.get(k, []))
+                for k in ("raised", "not_raised")):
             for bound in ("at_least", "at_most"):
                 if bound in want and Grade.from_key(str(want[bound])) is None:
                     raise _fail(src, positions.get(where + ("expect", area, bound), espan),
@@ -193,6 +203,17 @@ def _case(src: SourceFile, path: Path, item: object, where: tuple, positions: di
                         "give a grade or status, or {judgment: ..., raised: [...], not_raised: [...]}")
     name = str(item.get("name") or (path.stem if not where else f"{path.stem}[{index}]"))
     return Case(name, src.name, span, bundle, ev_src, ev_positions, tuple(exps))
+
+
+def _shape(src: SourceFile, positions: dict, where: tuple, item: dict, key: str, kind: type, what: str,
+           element: type | None = None) -> None:
+    """Refuse a case key of the wrong type with its position, before anything reads it."""
+    if key not in item or item[key] is None:
+        return
+    value = item[key]
+    if not isinstance(value, kind) or (element is not None and not all(isinstance(x, element) for x in value)):
+        raise _fail(src, positions.get(where + (key,)), f"`{key}` must be {what}",
+                    "see the case format at the top of peelrules/ruletests.py and in the README")
 
 
 def run_case(program: Program, evaluator: Evaluator, case: Case, coverage: Coverage) -> CaseResult:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,11 @@ class SourceFile:
     text: str
     sha256: str = ""  # of the file's bytes as read from disk (what `sha256sum` prints)
 
+    @cached_property
+    def lines(self) -> list[str]:
+        return self.text.splitlines()
+
     def line_text(self, line: int) -> str:
-        lines = self.text.splitlines()
-        if 1 <= line <= len(lines):
-            return lines[line - 1]
+        if 1 <= line <= len(self.lines):
+            return self.lines[line - 1]
         return ""

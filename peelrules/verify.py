@@ -7,6 +7,7 @@ from typing import Any
 
 from . import __version__, explain, load_evidence, load_rules
 from .diagnostics import Diagnostic, PeelError
+from .source import Span
 from .report.trace_json import TRACE_VERSION, dumps, trace_document
 
 
@@ -63,17 +64,34 @@ def _compare_results(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> li
     return out
 
 
-def verify(recorded: dict[str, Any], rules: Path | None = None,
-           evidence: list[Path] | None = None) -> tuple[list[Difference], dict[str, Any]]:
+def _well_formed(doc: object) -> bool:
+    """The parts of a trace that verify reads, with the types it reads them as."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("inputs"), dict):
+        return False
+    inputs = doc["inputs"]
+    files_ok = all(isinstance(inputs.get(k), list) and all(
+        isinstance(e, dict) and isinstance(e.get("file"), str) and isinstance(e.get("sha256"), str)
+        for e in inputs[k]) for k in ("rules", "evidence"))
+    results = doc.get("results")
+    results_ok = isinstance(results, list) and all(
+        isinstance(r, dict) and isinstance(r.get("evidence"), str) and isinstance(r.get("areas"), list)
+        and all(isinstance(a, dict) for a in r["areas"]) for r in results)
+    engine = doc.get("engine", {})
+    return (files_ok and results_ok and isinstance(inputs.get("rule_set"), (str, type(None)))
+            and isinstance(engine, dict))
+
+
+def verify(recorded: Any, rules: Path | None = None, evidence: list[Path] | None = None,
+           trace_name: str = "the trace") -> tuple[list[Difference], dict[str, Any]]:
     """Re-run the recorded evaluation (or with the given rules / evidence) and list every difference."""
-    try:
-        inputs = recorded["inputs"]
-        rule_set = inputs.get("rule_set")
-        recorded_evidence = [e["file"] for e in inputs["evidence"]]
-        recorded_results = recorded["results"]
-    except (KeyError, TypeError):
-        raise PeelError([Diagnostic("PR313", "this is not a peelrules trace (inputs or results missing)", None,
-                                    "give a file written by `peel evaluate --format json`")]) from None
+    if not _well_formed(recorded):
+        raise PeelError([Diagnostic("PR313", f"'{trace_name}' is not a peelrules trace (its inputs or results "
+                                    "are missing or malformed)", Span(trace_name, 1, 1, 1, 2),
+                                    "give a file written by `peel evaluate --format json`")])
+    inputs = recorded["inputs"]
+    rule_set = inputs.get("rule_set")
+    recorded_evidence = [e["file"] for e in inputs["evidence"]]
+    recorded_results = recorded["results"]
     diffs: list[Difference] = []
     if recorded.get("trace_version") != TRACE_VERSION:
         diffs.append(Difference("trace_version", str(recorded.get("trace_version")), f"this engine writes {TRACE_VERSION}"))
