@@ -188,7 +188,8 @@ def test_csv_neutralises_formula_cells(cell: str) -> None:
 
 
 def test_csv_of_hostile_forces(tmp_path: Path, mini: Program) -> None:
-    forces = ["=HYPERLINK(\"http://evil\",\"x\")", "+1", "-1", "@SUM(1)", "\tTab", "\rCR", "Plain, \"quoted\""]
+    # (a carriage return in a force name is refused when the evidence is read: tests/hostile)
+    forces = ["=HYPERLINK(\"http://evil\",\"x\")", "+1", "-1", "@SUM(1)", "\tTab", "Plain, \"quoted\""]
     paths = []
     for i, force in enumerate(forces):
         paths.append(tmp_path / f"f{i}.yaml")
