@@ -4,6 +4,7 @@ Exit codes: 0 ok; 1 the checked thing failed (check errors, failing rule tests);
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from .report.values import value_json
 from .verify import verify
 from .whynot import why_not_grade, why_not_rule
 from .lint import lint
+from .limits import DEFAULT_LIMITS, Limits
 from .output import write_atomic
 from .ruletests import run_tests
 from .template import evidence_template
@@ -65,10 +67,34 @@ def _emit(text: str, out: Path | None, inputs: list[Path]) -> None:
         write_atomic(out, text, inputs)
 
 
+LIMIT_NAMES = [f.name for f in dataclasses.fields(Limits)]
+
+
+def _parse_limits(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> Limits:
+    """`--limit NAME=VALUE` (repeatable): raise or lower one input limit for this run (docs/limits.md)."""
+    changes: dict[str, int] = {}
+    for item in values:
+        name, _, value = item.partition("=")
+        if name not in LIMIT_NAMES or not value.isdigit() or int(value) < 1:
+            raise click.BadParameter(f"{safe(item)!r}: give NAME=N with N a whole number of at least 1 and NAME "
+                                     f"one of {', '.join(LIMIT_NAMES)}", ctx=ctx, param=param)
+        changes[name] = int(value)
+    return dataclasses.replace(DEFAULT_LIMITS, **changes)
+
+
+def _limits() -> Limits:
+    """The limits given to the `peel` group for this run."""
+    obj = click.get_current_context().find_root().obj
+    return obj if isinstance(obj, Limits) else DEFAULT_LIMITS
+
+
 @click.group(help=f"peelrules: graded PEEL judgments from rule files and evidence.\n\n{EXIT_HELP}")
 @click.version_option(__version__, prog_name="peel")
-def main() -> None:
-    pass
+@click.option("--limit", "limits", multiple=True, metavar="NAME=N", callback=_parse_limits, expose_value=True,
+              help="Change one input limit for this run, e.g. --limit max_facts=20000 (see docs/limits.md).")
+@click.pass_context
+def main(ctx: click.Context, limits: Limits) -> None:
+    ctx.obj = limits
 
 
 @main.command(help=f"Grade every area for each EVIDENCE bundle.\n\n{EXIT_HELP}")
@@ -79,10 +105,10 @@ def main() -> None:
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Write to FILE (atomically).")
 def evaluate(evidence: tuple[Path, ...], rules: Path | None, fmt: str, out: Path | None) -> None:
     try:
-        program = load_rules(rules)
+        program = load_rules(rules, _limits())
         runs = []
         for path in _progress(evidence):
-            bundle = load_evidence(path, program)
+            bundle = load_evidence(path, program, _limits())
             result, traces = explain(program, bundle)
             runs.append((bundle, result, traces))
         if fmt == "json":
@@ -110,8 +136,8 @@ def evaluate(evidence: tuple[Path, ...], rules: Path | None, fmt: str, out: Path
               help="What would have to change for AREA to get GRADE, or for RULE of AREA to turn.")
 def explain_cmd(evidence: Path, area: str | None, rules: Path | None, fmt: str, why_not: str | None) -> None:
     try:
-        program = load_rules(rules)
-        bundle = load_evidence(evidence, program)
+        program = load_rules(rules, _limits())
+        bundle = load_evidence(evidence, program, _limits())
         _, traces = explain(program, bundle)
     except PeelError as err:
         _fail(err, EXIT_INPUT)
@@ -156,7 +182,7 @@ def explain_cmd(evidence: Path, area: str | None, rules: Path | None, fmt: str, 
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def check(rules: Path | None, strict: bool, fmt: str) -> None:
     try:
-        program = load_rules(rules)
+        program = load_rules(rules, _limits())
         diags = lint(program)
     except PeelError as err:
         diags = err.diagnostics
@@ -192,7 +218,7 @@ def check(rules: Path | None, strict: bool, fmt: str) -> None:
 def test_cmd(paths: tuple[Path, ...], rules: Path | None, show_coverage: bool, min_coverage: float | None,
              junit: Path | None) -> None:
     try:
-        program = load_rules(rules)
+        program = load_rules(rules, _limits())
         results, coverage, problems = run_tests(program, list(paths) or [Path("tests/cases")])
         if problems:
             raise PeelError(problems)
@@ -256,7 +282,7 @@ def verify_cmd(trace: Path, rules: Path | None, evidence_files: tuple[Path, ...]
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def diff_cmd(old: Path, new: Path, evidence: tuple[Path, ...], fmt: str) -> None:
     try:
-        d = diff_rule_sets(load_rules(old), load_rules(new), list(evidence))
+        d = diff_rule_sets(load_rules(old, _limits()), load_rules(new, _limits()), list(evidence))
     except PeelError as err:
         _fail(err, EXIT_INPUT)
         return
@@ -284,7 +310,7 @@ def evidence() -> None:
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Write to FILE (atomically).")
 def evidence_template_cmd(rules: Path | None, out: Path | None) -> None:
     try:
-        _emit(evidence_template(load_rules(rules)), out, [rules] if rules else [])
+        _emit(evidence_template(load_rules(rules, _limits())), out, [rules] if rules else [])
     except PeelError as err:
         _fail(err, EXIT_INPUT)
 

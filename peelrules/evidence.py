@@ -20,14 +20,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .diagnostics import Diagnostic, PeelError, one_line
-from .limits import DEFAULT_LIMITS
+from .limits import DEFAULT_LIMITS, Limits
 from .loader import forbidden_character, read_source
 from .nodes import EvidenceDecl
 from .program import Program
 from .source import SourceFile, Span
 from .values import Estimate, Ratio, Value
 
-MAX_DEPTH = DEFAULT_LIMITS.max_evidence_depth
 
 KeyPath = tuple[object, ...]
 
@@ -182,8 +181,9 @@ _ALLOWED_TAGS = {_STR_TAG, "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
 
 
 class _Loader:
-    def __init__(self, src: SourceFile):
+    def __init__(self, src: SourceFile, limits: Limits = DEFAULT_LIMITS):
         self.src = src
+        self.limits = limits
         self.positions: dict[KeyPath, Span] = {}
         self.diags: list[Diagnostic] = []
 
@@ -199,18 +199,18 @@ class _Loader:
 
     def load(self) -> object:
         size = len(self.src.text.encode("utf-8", "surrogatepass"))
-        if size > DEFAULT_LIMITS.max_evidence_bytes:
+        if size > self.limits.max_evidence_bytes:
             raise self.fail("PR404", f"'{one_line(self.src.name)}' is {size} bytes, more than the "
-                            f"{DEFAULT_LIMITS.max_evidence_bytes} an evidence or rule test file may hold", None,
+                            f"{self.limits.max_evidence_bytes} an evidence or rule test file may hold", None,
                             "split it into several bundles or case files (docs/limits.md)")
         try:
             depth = 0
             for event in yaml.parse(self.src.text, Loader=_NoImplicit):
                 if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
                     depth += 1
-                    if depth > MAX_DEPTH:
+                    if depth > self.limits.max_evidence_depth:
                         m = event.start_mark
-                        raise self.fail("PR404", f"nesting deeper than {MAX_DEPTH} levels",
+                        raise self.fail("PR404", f"nesting deeper than {self.limits.max_evidence_depth} levels",
                                         Span(self.src.name, m.line + 1, m.column + 1, m.line + 1, m.column + 2),
                                         "flatten the structure (docs/limits.md)")
                 elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
@@ -257,8 +257,8 @@ class _Loader:
     def build(self, node: yaml.Node, path: KeyPath, depth: int) -> object:
         sp = self.span(node)
         self.positions[path] = sp
-        if depth > MAX_DEPTH:
-            raise self.fail("PR404", f"nesting deeper than {MAX_DEPTH} levels", sp, "flatten the structure")
+        if depth > self.limits.max_evidence_depth:
+            raise self.fail("PR404", f"nesting deeper than {self.limits.max_evidence_depth} levels", sp, "flatten the structure")
         self.check_tag(node, sp)
         if isinstance(node, yaml.MappingNode):
             out: dict[str, object] = {}
@@ -289,17 +289,17 @@ class _Loader:
         if text in ("true", "false"):
             return text == "true"
         digits = sum(ch.isdigit() for ch in text)
-        if digits > DEFAULT_LIMITS.max_number_digits and _LONG_NUMBER.match(text):
-            raise self.fail("PR404", f"number with more than {DEFAULT_LIMITS.max_number_digits} digits", sp,
+        if digits > self.limits.max_number_digits and _LONG_NUMBER.match(text):
+            raise self.fail("PR404", f"number with more than {self.limits.max_number_digits} digits", sp,
                             "no evidence value needs so many digits (docs/limits.md)")
         if _INT.match(text):
             return int(text)
         if _FLOAT.match(text):
             value = float(text)
             too_small = value == 0 and re.split("[eE]", text)[0].strip("-0.") != ""
-            if not math.isfinite(value) or abs(value) >= 10.0 ** DEFAULT_LIMITS.max_number_digits or too_small:
+            if not math.isfinite(value) or abs(value) >= 10.0 ** self.limits.max_number_digits or too_small:
                 raise self.fail("PR305", f"number {text} is out of range", sp,
-                                f"numbers in evidence have at most {DEFAULT_LIMITS.max_number_digits} digits before "
+                                f"numbers in evidence have at most {self.limits.max_number_digits} digits before "
                                 "the point, and are not rounded to zero (docs/limits.md)")
             return value
         return text
@@ -329,21 +329,22 @@ def _percent(text: str) -> float:
     return float(Decimal(text[:-1]) / 100)
 
 
-def load_yaml(src: SourceFile) -> tuple[object, dict[KeyPath, Span]]:
+def load_yaml(src: SourceFile, limits: Limits = DEFAULT_LIMITS) -> tuple[object, dict[KeyPath, Span]]:
     """Safely load one YAML or JSON document: the data and the position of every key."""
-    loader = _Loader(src)
+    loader = _Loader(src, limits)
     return loader.load(), loader.positions
 
 
-def load_bundle(src: SourceFile, program: Program) -> Bundle:
+def load_bundle(src: SourceFile, program: Program, limits: Limits = DEFAULT_LIMITS) -> Bundle:
     """Load and validate one evidence file against the rule set's declarations."""
-    raw, positions = load_yaml(src)
-    return bundle_from_data(src, raw, positions, program)
+    raw, positions = load_yaml(src, limits)
+    return bundle_from_data(src, raw, positions, program, limits)
 
 
-def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span], program: Program) -> Bundle:
+def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span], program: Program,
+                     limits: Limits = DEFAULT_LIMITS) -> Bundle:
     """Validate loaded evidence data; `positions` maps key paths to where they are written in `src`."""
-    loader = _Loader(src)
+    loader = _Loader(src, limits)
     loader.positions = positions
     unfilled = _unfilled(src, raw, positions)
     if unfilled:
@@ -393,8 +394,8 @@ def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span
             close = difflib.get_close_matches(area, names, n=1)
             err("PR307", f"unknown area '{area}'", ("areas", area),
                 f"did you mean '{close[0]}'?" if close else "areas are: " + ", ".join(names))
-    if len(model.facts) > DEFAULT_LIMITS.max_facts:
-        err("PR404", f"{len(model.facts)} facts, more than {DEFAULT_LIMITS.max_facts}", ("facts",),
+    if len(model.facts) > limits.max_facts:
+        err("PR404", f"{len(model.facts)} facts, more than {limits.max_facts}", ("facts",),
             "split the bundle (docs/limits.md)")
         raise PeelError(diags)
     facts: dict[str, Fact] = {}

@@ -9,7 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 from .diagnostics import Diagnostic, PeelError, one_line
-from .limits import DEFAULT_LIMITS
+from .limits import DEFAULT_LIMITS, Limits
 from .source import SourceFile, Span
 
 MAX_FILE_BYTES = DEFAULT_LIMITS.max_file_bytes
@@ -28,7 +28,7 @@ def forbidden_character(text: str) -> re.Match[str] | None:
     return _FORBIDDEN.search(text)
 
 
-def read_source(path: Path, name: str | None = None) -> SourceFile:
+def read_source(path: Path, name: str | None = None, limits: Limits = DEFAULT_LIMITS) -> SourceFile:
     """Read a UTF-8 text file; refuse directories, special files, oversized and undecodable files."""
     shown = name or str(path)
     quoted = one_line(shown)
@@ -42,8 +42,8 @@ def read_source(path: Path, name: str | None = None) -> SourceFile:
                                     "give the path of a file")])
     if not stat.S_ISREG(st.st_mode):
         raise PeelError([Diagnostic("PR401", f"'{quoted}' is not a regular file", None, "give the path of a file")])
-    if st.st_size > MAX_FILE_BYTES:
-        raise _too_large(quoted)
+    if st.st_size > limits.max_file_bytes:
+        raise _too_large(quoted, limits.max_file_bytes)
     try:
         # Non-blocking, and checked again once open, in case the file was swapped for a pipe or device;
         # never more than the limit is read, whatever the size said.
@@ -52,12 +52,12 @@ def read_source(path: Path, name: str | None = None) -> SourceFile:
             if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
                 raise PeelError([Diagnostic("PR401", f"'{quoted}' is not a regular file", None,
                                             "give the path of a file")])
-            data = fh.read(MAX_FILE_BYTES + 1)
+            data = fh.read(limits.max_file_bytes + 1)
     except (OSError, ValueError) as err:
         raise PeelError([Diagnostic("PR401", f"cannot read '{quoted}': {getattr(err, 'strerror', None) or err}",
                                     None, "check the path and its permissions")]) from None
-    if len(data) > MAX_FILE_BYTES:
-        raise _too_large(quoted)
+    if len(data) > limits.max_file_bytes:
+        raise _too_large(quoted, limits.max_file_bytes)
     digest = hashlib.sha256(data).hexdigest()
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
@@ -82,8 +82,8 @@ def read_source(path: Path, name: str | None = None) -> SourceFile:
     return SourceFile(shown, text, digest)
 
 
-def _too_large(quoted: str) -> PeelError:
-    return PeelError([Diagnostic("PR404", f"'{quoted}' is larger than {MAX_FILE_BYTES} bytes", None,
+def _too_large(quoted: str, limit: int) -> PeelError:
+    return PeelError([Diagnostic("PR404", f"'{quoted}' is larger than {limit} bytes", None,
                                  "split it, or raise the limit (docs/limits.md)")])
 
 
@@ -95,30 +95,30 @@ def shipped_rules_dir() -> Path:
         return Path(__file__).resolve().parent.parent / "rules" / SHIPPED_RULES
 
 
-def rule_sources(path: Path | None) -> list[SourceFile]:
+def rule_sources(path: Path | None, limits: Limits = DEFAULT_LIMITS) -> list[SourceFile]:
     """Every *.peel file of a rule set folder (sorted by name), or a single rule file."""
     if path is None:
         root = shipped_rules_dir()
-        return [read_source(p, f"rules/{SHIPPED_RULES}/{p.name}") for p in sorted(root.glob("*.peel"))]
+        return [read_source(p, f"rules/{SHIPPED_RULES}/{p.name}", limits) for p in sorted(root.glob("*.peel"))]
     if path.is_dir():
         try:
             files = sorted(p for p in path.iterdir() if p.suffix == ".peel")
         except OSError as err:
             raise PeelError([Diagnostic("PR401", f"cannot read the folder '{one_line(str(path))}': "
                                         f"{err.strerror or err}", None, "check its permissions")]) from None
-        if len(files) > DEFAULT_LIMITS.max_rule_files:
+        if len(files) > limits.max_rule_files:
             raise PeelError([Diagnostic("PR404", f"'{one_line(str(path))}' holds {len(files)} rule files, more "
-                                        f"than {DEFAULT_LIMITS.max_rule_files}", None, "see docs/limits.md")])
+                                        f"than {limits.max_rule_files}", None, "see docs/limits.md")])
         if not files:
             raise PeelError([Diagnostic("PR402", f"no .peel files in '{one_line(str(path))}'", None,
                                         "give the folder of a rule set, such as rules/peel-2021-22")])
-        _check_set_size(path, files)
-        return [read_source(p, os.path.join(str(path), p.name)) for p in files]
-    _check_set_size(path, [path])
-    return [read_source(path)]
+        _check_set_size(path, files, limits)
+        return [read_source(p, os.path.join(str(path), p.name), limits) for p in files]
+    _check_set_size(path, [path], limits)
+    return [read_source(path, None, limits)]
 
 
-def _check_set_size(where: Path, files: list[Path]) -> None:
+def _check_set_size(where: Path, files: list[Path], limits: Limits = DEFAULT_LIMITS) -> None:
     """Refuse a rule set larger than the limit, from the files' sizes, before reading any of them."""
     total = 0
     for p in files:
@@ -127,7 +127,7 @@ def _check_set_size(where: Path, files: list[Path]) -> None:
         except (OSError, ValueError):
             continue  # read_source says what is wrong with it
         total += st.st_size if stat.S_ISREG(st.st_mode) else 0
-    if total > DEFAULT_LIMITS.max_rule_set_bytes:
+    if total > limits.max_rule_set_bytes:
         raise PeelError([Diagnostic("PR404", f"the rule set '{one_line(str(where))}' is {total} bytes, more than "
-                                    f"{DEFAULT_LIMITS.max_rule_set_bytes}", None,
+                                    f"{limits.max_rule_set_bytes}", None,
                                     "split the rules into smaller sets, or raise the limit (docs/limits.md)")])

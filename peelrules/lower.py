@@ -11,7 +11,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from . import nodes as n
 from .diagnostics import Diagnostic, PeelError
-from .limits import DEFAULT_LIMITS
+from .limits import DEFAULT_LIMITS, Limits
 from .source import SourceFile, Span
 from .syntax import describe_expected, describe_terminal, parser
 
@@ -20,14 +20,14 @@ _ARITH = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
 _BOOL = {"or_": "or", "and_": "and"}
 
 
-def parse_source(src: SourceFile) -> n.Module:
+def parse_source(src: SourceFile, limits: Limits = DEFAULT_LIMITS) -> n.Module:
     """Parse one rule file; raise PeelError with a positioned diagnostic on a syntax error."""
-    _check_lines(src)
+    _check_lines(src, limits)
     try:
         tree = parser().parse(src.text)
     except UnexpectedInput as err:
         raise PeelError([_syntax_diagnostic(src, err)]) from None
-    _check_tree(src, tree)
+    _check_tree(src, tree, limits)
     return _Lower(src.name).module(tree)
 
 
@@ -36,14 +36,14 @@ def _limit(src: SourceFile, line: int, column: int, message: str, hint: str) -> 
                                  line_text=src.line_text(line))])
 
 
-def _check_lines(src: SourceFile) -> None:
+def _check_lines(src: SourceFile, limits: Limits = DEFAULT_LIMITS) -> None:
     for row, line in enumerate(src.text.split("\n"), start=1):
-        if len(line) > DEFAULT_LIMITS.max_line_chars:
-            raise _limit(src, row, DEFAULT_LIMITS.max_line_chars, f"line longer than "
-                         f"{DEFAULT_LIMITS.max_line_chars} characters", "break it up (docs/limits.md)")
+        if len(line) > limits.max_line_chars:
+            raise _limit(src, row, limits.max_line_chars, f"line longer than "
+                         f"{limits.max_line_chars} characters", "break it up (docs/limits.md)")
 
 
-def _check_tree(src: SourceFile, tree: Tree) -> None:
+def _check_tree(src: SourceFile, tree: Tree, limits: Limits = DEFAULT_LIMITS) -> None:
     """Refuse trees deeper than the limit, and numbers with too many digits, before any recursion."""
     stack: list[tuple[Tree | Token, int]] = [(tree, 0)]
     while stack:
@@ -56,15 +56,15 @@ def _check_tree(src: SourceFile, tree: Tree) -> None:
                                                  node.end_column or 2), "write numbers and dates with 0-9",
                                             line_text=src.line_text(node.line or 1))])
             if node.type in ("NUMBER", "PERCENT") and len(node.replace(".", "").rstrip("%")) > \
-                    DEFAULT_LIMITS.max_number_digits:
+                    limits.max_number_digits:
                 raise _limit(src, node.line or 1, node.column or 1,
-                             f"number with more than {DEFAULT_LIMITS.max_number_digits} digits",
+                             f"number with more than {limits.max_number_digits} digits",
                              "write a shorter number (docs/limits.md)")
             continue
-        if depth > DEFAULT_LIMITS.max_expr_depth:
+        if depth > limits.max_expr_depth:
             meta = node.meta
             raise _limit(src, getattr(meta, "line", 1), getattr(meta, "column", 1),
-                         f"expression nested more than {DEFAULT_LIMITS.max_expr_depth} levels deep",
+                         f"expression nested more than {limits.max_expr_depth} levels deep",
                          "split it with `let` constants or separate rules (docs/limits.md)")
         stack.extend((c, depth + 1) for c in reversed(node.children))  # in source order
 
@@ -84,7 +84,7 @@ class Parsed:
     lost_names: frozenset[str]
 
 
-def parse_recovering(src: SourceFile) -> Parsed:
+def parse_recovering(src: SourceFile, limits: Limits = DEFAULT_LIMITS) -> Parsed:
     """Parse a file; on a syntax error, blank out the statement that holds it and parse again.
 
     Statements are found by their leading keyword (a rule, or a top-level block), and blanked line for
@@ -98,9 +98,9 @@ def parse_recovering(src: SourceFile) -> Parsed:
     while True:
         text = "\n".join(lines)
         try:
-            _check_lines(src)
+            _check_lines(src, limits)
             tree = parser().parse(text)
-            _check_tree(src, tree)
+            _check_tree(src, tree, limits)
             return Parsed(_Lower(src.name).module(tree), tuple(diags), frozenset(lost))
         except PeelError as err:  # a limit: no recovery past it
             return Parsed(n.Module(src.name, ()), tuple(diags) + tuple(err.diagnostics), frozenset(lost | {"*"}))

@@ -135,3 +135,12 @@ def test_bad_evidence_message_names_file_line_and_caret(tmp_path) -> None:
     proc = run_peel("evaluate", str(bad), "--rules", MINI)
     assert proc.returncode == 2
     assert f"{bad}:7:" in proc.stderr and "^" in proc.stderr and "PR306" in proc.stderr
+
+
+def test_limits_can_be_changed_for_one_run() -> None:
+    tight = run_peel("--limit", "max_facts=3", "evaluate", MINI_EVIDENCE, "--rules", MINI)
+    assert tight.returncode == 2 and "PR404" in tight.stderr and "more than 3" in tight.stderr
+    assert run_peel("--limit", "max_facts=10", "evaluate", MINI_EVIDENCE, "--rules", MINI).returncode == 0
+    bad = run_peel("--limit", "max_things=3", "check", MINI)
+    assert bad.returncode == 2 and "max_facts" in bad.stderr and "Traceback" not in bad.stderr
+    assert run_peel("--limit", "max_facts=0", "check", MINI).returncode == 2
