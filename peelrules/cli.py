@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from . import __version__, explain, load_evidence, load_rules
+from .compile import compile_program
 from .diagnostics import Diagnostic, PeelError, Severity, render_all, safe
 from .loader import read_source
 from .source import Span
@@ -106,21 +107,23 @@ def main(ctx: click.Context, limits: Limits) -> None:
 def evaluate(evidence: tuple[Path, ...], rules: Path | None, fmt: str, out: Path | None) -> None:
     try:
         program = load_rules(rules, _limits())
+        traced = fmt in ("json", "md", "html")  # text and csv need only the judgments: the compiled evaluator
         runs = []
         for path in _progress(evidence):
             bundle = load_evidence(path, program, _limits())
-            result, traces = explain(program, bundle)
+            result, traces = explain(program, bundle) if traced else (compile_program(program).run(bundle), ())
             runs.append((bundle, result, traces))
         if fmt == "json":
             text = dumps(trace_document(program, [(b, t) for b, _, t in runs], str(rules) if rules else None))
         elif fmt in ("md", "html"):
             text = (md_report if fmt == "md" else html_report).document(program, [(b, t) for b, _, t in runs])
         elif fmt == "csv":
-            text = table_report.table_csv(table_report.grade_table([(b, t) for b, _, t in runs]))
+            text = table_report.table_csv(table_report.results_table([(b, r.areas) for b, r, _ in runs]))
         else:
             text = "\n".join(text_report.summary(program, b, r) for b, r, _ in runs)
             if len(runs) > 1:
-                text = table_report.table_text(table_report.grade_table([(b, t) for b, _, t in runs])) + "\n" + text
+                table = table_report.results_table([(b, r.areas) for b, r, _ in runs])
+                text = table_report.table_text(table) + "\n" + text
         _emit(text, out, list(evidence) + [s for s in ([rules] if rules else [])])
     except PeelError as err:
         _fail(err, EXIT_INPUT)

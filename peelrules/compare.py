@@ -7,9 +7,8 @@ from pathlib import Path
 from . import evaluate, load_evidence
 from .diagnostics import PeelError
 from .evidence import Bundle
-from .grades import Status
 from .program import Program
-from .result import AreaResult, BundleResult
+from .result import BundleResult
 from .values import Value
 
 
@@ -43,10 +42,6 @@ class RuleSetDiff:
         return tuple(c for c in self.changes if c.old != c.new)
 
 
-def _judgment(a: AreaResult) -> str:
-    return a.grade.key if a.status is Status.GRADED and a.grade is not None else a.status.value
-
-
 def compare_results(old: BundleResult, new: BundleResult) -> list[AreaChange]:
     out = []
     new_areas = {a.name: a for a in new.areas}
@@ -54,7 +49,7 @@ def compare_results(old: BundleResult, new: BundleResult) -> list[AreaChange]:
         b = new_areas.get(a.name)
         if b is None:
             continue
-        before, after = _judgment(a), _judgment(b)
+        before, after = a.judgment, b.judgment
         old_rules = {o.key: o.outcome for o in a.outcomes}
         new_rules = {o.key: o.outcome for o in b.outcomes}
         rules = tuple((k, old_rules.get(k), new_rules.get(k)) for k in sorted(old_rules.keys() | new_rules.keys())

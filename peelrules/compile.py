@@ -248,8 +248,8 @@ class _Generator:
         self.rules: dict[str, tuple[_Code, _Code]] = {}  # key -> (outcome, exceeded)
         self.memo: dict[str, _Code] = {}  # right-hand side -> the local holding it, where it is in scope
         self.rule_index = {f"{a.name}.{r.name}": (a, r) for a in program.areas for r in a.rules}
-        self.reads_all = reads(program)
         self.reads_when = reads(program, exceeded=False)
+        self.reads_all = reads(program, True, self.reads_when)
 
     # ------------------------------------------------------------ writing
     def emit(self, text: str, span: Span | None) -> None:
@@ -698,6 +698,9 @@ def _area_result(args: dict[str, str]) -> str:
         values.pop()
     fields = dataclasses.fields(AreaResult)
     return f"_AR({', '.join(v if v is not None else repr(fields[i].default) for i, v in enumerate(values))})"
+
+
+_Test = Callable[[str], str]  # writes the run-time test of one value, e.g. "(v3 is True)"
 
 
 def _is_true(v: str) -> str:

@@ -34,7 +34,8 @@ class Env:
     trace: bool
 
 
-def reads(program: Program, exceeded: bool = True) -> dict[str, frozenset[str]]:
+def reads(program: Program, exceeded: bool = True,
+          when_only: dict[str, frozenset[str]] | None = None) -> dict[str, frozenset[str]]:
     """For every rule key, the facts its `when` (and, if `exceeded`, its `exceeded when`) reads,
     directly or through the rules it refers to."""
     direct: dict[str, set[str]] = {}
@@ -49,7 +50,8 @@ def reads(program: Program, exceeded: bool = True) -> dict[str, frozenset[str]]:
                     collect_refs(e, facts, rrefs, set())
             direct[key], refs[key] = facts, rrefs
     out: dict[str, frozenset[str]] = {}
-    when_only = reads(program, exceeded=False) if exceeded else None
+    if exceeded and when_only is None:
+        when_only = reads(program, exceeded=False)
     for key in program.rule_order:
         acc = set(direct.get(key, ()))
         for r in refs.get(key, ()):  # a referenced rule contributes its outcome: its `when`
@@ -108,8 +110,8 @@ class Evaluator:
 
     def __init__(self, program: Program):
         self.program = program
-        self.reads = reads(program)
         self.reads_when = reads(program, exceeded=False)
+        self.reads = reads(program, True, self.reads_when)
         self.rules = {f"{a.name}.{r.name}": (a, r) for a in program.areas for r in a.rules}
 
     # ------------------------------------------------------------ expressions

@@ -42,8 +42,9 @@ def lint(program: Program) -> list[Diagnostic]:
         out.append(Diagnostic(code, message, span, hint, Severity.WARNING, text))
 
     _unused(program, warn)
-    _ladders(program, warn)
-    _conditions(program, warn)
+    ev = Evaluator(program)
+    _ladders(program, ev, warn)
+    _conditions(program, ev, warn)
     _units(program, warn)
     for area in program.areas:
         for rule in area.rules:
@@ -127,8 +128,7 @@ def counter_grid() -> Iterator[dict[str, Value]]:
 _GRID_SIZE = sum(1 for _ in counter_grid())
 
 
-def _ladders(program: Program, warn) -> None:  # type: ignore[no-untyped-def]
-    ev = Evaluator(program)
+def _ladders(program: Program, ev: Evaluator, warn) -> None:  # type: ignore[no-untyped-def]
     seen: set[int] = set()
     budget = MAX_LADDER_POINTS
     for area in program.areas:
@@ -217,8 +217,7 @@ def _clip(values: set[float], lo: float, hi: float) -> list[Value]:
     return sorted(v for v in values if lo <= v <= hi)
 
 
-def _conditions(program: Program, warn) -> None:  # type: ignore[no-untyped-def]
-    ev = Evaluator(program)
+def _conditions(program: Program, ev: Evaluator, warn) -> None:  # type: ignore[no-untyped-def]
     for area, rule, expr in _walk_rules(program):
         if expr is not rule.when:
             continue

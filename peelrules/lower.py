@@ -187,26 +187,26 @@ def _syntax_diagnostic(src: SourceFile, err: UnexpectedInput) -> Diagnostic:
     assert isinstance(err, UnexpectedCharacters)
     char = src.text[err.pos_in_stream] if err.pos_in_stream < len(src.text) else ""
     hint = f"expected {describe_expected(set(err.allowed or ()))}"
-    if char == "=":
-        hint = "use `==` to compare, or `let name = value` to define a constant"
-    elif char == "%":
-        hint = "write a percentage with no space before %, as in 90%"
-    elif char == '"':
-        hint = "close the quoted text with \" on the same line"
+    if char in _CHAR_HINTS:
+        hint = _CHAR_HINTS[char]
     elif char.isupper():
         hint = "names are lower case snake_case, such as answer_standard"
-    elif char == "&":
-        hint = "write `and`, not `&&`"
-    elif char == "|":
-        hint = "write `or`, not `||`"
-    elif char == "!":
-        hint = "write `not`, or `!=` for not equal"
-    elif char == "'":
-        hint = "quote text with double quotes: \"...\""
     elif not char.isalnum():
         hint = f"remove or replace this character; {hint}"
     return Diagnostic("PR102", f"unexpected character {char!r}",
                       Span(src.name, line, column, line, column + 1), hint, line_text=src.line_text(line))
+
+
+# Advice for a character the lexer cannot start a token with.
+_CHAR_HINTS = {
+    "=": "use `==` to compare, or `let name = value` to define a constant",
+    "%": "write a percentage with no space before %, as in 90%",
+    '"': "close the quoted text with \" on the same line",
+    "&": "write `and`, not `&&`",
+    "|": "write `or`, not `||`",
+    "!": "write `not`, or `!=` for not equal",
+    "'": "quote text with double quotes: \"...\"",
+}
 
 
 def _unclosed_block(text: str) -> int | None:

@@ -28,6 +28,18 @@ class AreaResult:
     missing: tuple[str, ...] = ()  # facts whose absence leaves the area undetermined
     note: str | None = None
 
+    @property
+    def judgment(self) -> str:
+        """The grade key when graded, else the status: `requires_improvement`, `not_inspected`."""
+        if self.status is Status.GRADED and self.grade is not None:
+            return self.grade.key
+        return self.status.value
+
+    @property
+    def judgment_label(self) -> str:
+        """The same for people: `requires improvement`, `not inspected`."""
+        return self.judgment.replace("_", " ")
+
 
 @dataclass(frozen=True)
 class BundleResult:

@@ -24,7 +24,7 @@ from pathlib import Path
 from .diagnostics import Diagnostic, PeelError
 from .evaluate import Evaluator
 from .evidence import KeyPath, bundle_from_data, load_yaml
-from .grades import Grade, Status
+from .grades import Grade
 from .loader import read_source
 from .program import ASSESSMENTS, Program
 from .result import AreaResult
@@ -100,12 +100,6 @@ class Coverage:
             return 100.0
         covered = sum(int(a) + int(b) for _, _, a, b in items)
         return 100.0 * covered / (2 * len(items))
-
-
-def judgment_of(a: AreaResult) -> str:
-    if a.status is Status.GRADED and a.grade is not None:
-        return a.grade.key
-    return a.status.value
 
 
 def _fail(src: SourceFile, span: Span | None, message: str, hint: str) -> PeelError:
@@ -232,7 +226,7 @@ def run_case(program: Program, evaluator: Evaluator, case: Case, coverage: Cover
                                      "areas are: " + ", ".join(a.name for a in program.areas)))
             continue
         trace = by_name[area.name]
-        actual = judgment_of(trace.result)
+        actual = trace.result.judgment
         outcomes = {o.key.split(".", 1)[1]: o.outcome for o in trace.result.outcomes}
         if exp.judgment is not None and actual != exp.judgment:
             failures.append(Failure(area.name, exp.judgment, actual, trace))

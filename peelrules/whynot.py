@@ -18,7 +18,7 @@ from .grades import Grade, Status
 from .program import Program
 from .result import AreaResult
 from .unparse import unparse
-from .values import UNKNOWN, Value
+from .values import Value
 
 MAX_FLIPS = 5
 MAX_ANSWERS = 5

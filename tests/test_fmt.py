@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import re
-import shutil
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
@@ -15,7 +14,7 @@ from hypothesis import strategies as st
 
 from peelrules import nodes as n
 from peelrules.diagnostics import PeelError
-from peelrules.fmt import WIDTH, FormatError, comment_texts, format_paths, format_source, operator_chain
+from peelrules.fmt import WIDTH, comment_texts, format_paths, format_source, operator_chain
 from peelrules.lower import parse_source
 from peelrules.source import SourceFile
 from peelrules.unparse import unparse

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 from ..evidence import Bundle
-from ..grades import Grade, Status
+from ..grades import Grade
 from ..result import AreaResult
 from ..trace import AreaTrace, ExprTrace, FactLeaf, RuleTrace, RungTrace
 from ..values import UNKNOWN, Value
@@ -26,9 +26,7 @@ Run = tuple[Bundle, tuple[AreaTrace, ...]]
 
 def judgment_key(r: AreaResult) -> str:
     """A stable key for the judgment (a grade key or a status value), e.g. for a CSS class."""
-    if r.status is Status.GRADED and r.grade is not None:
-        return r.grade.key
-    return r.status.value
+    return r.judgment
 
 
 def grade_label(key: str) -> str:
@@ -127,13 +125,18 @@ class GradeTable:
 
 def grade_table(runs: Sequence[Run]) -> GradeTable:
     """One row per bundle, one column per area (in first-seen order across the batch)."""
+    return results_table([(bundle, [t.result for t in traces]) for bundle, traces in runs])
+
+
+def results_table(runs: Sequence[tuple[Bundle, Sequence[AreaResult]]]) -> GradeTable:
+    """The same table from results alone, for callers that have no traces."""
     areas: dict[str, str] = {}
-    for _, traces in runs:
-        for t in traces:
-            areas.setdefault(t.result.name, t.result.title)
+    for _, results in runs:
+        for r in results:
+            areas.setdefault(r.name, r.title)
     rows = []
-    for bundle, traces in runs:
-        by_name = {t.result.name: t.result for t in traces}
+    for bundle, results in runs:
+        by_name = {r.name: r for r in results}
         found = [by_name.get(name) for name in areas]
         rows.append(GradeRow(bundle.force, bundle.file,
                              tuple(judgment(r) if r else "" for r in found),

@@ -21,11 +21,7 @@ KIND_HEADINGS = (
 
 
 def judgment(r: AreaResult) -> str:
-    if r.status is Status.GRADED and r.grade is not None:
-        return r.grade.label
-    if r.status is Status.UNDETERMINED:
-        return "undetermined"
-    return r.status.label
+    return r.judgment_label
 
 
 def summary(program: Program, bundle: Bundle, result: BundleResult) -> str:
