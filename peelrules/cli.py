@@ -350,6 +350,45 @@ def fmt_cmd(paths: tuple[Path, ...], check_only: bool, show_diff: bool) -> None:
     sys.exit(EXIT_FAILED if check_only and changed else EXIT_OK)
 
 
+@main.command("chart", help="Place a force among its peers on a comparator dataset (docs/statistics.md): "
+              "the outlier method's numbers as text, or the inspectorate's bar chart as SVG."
+              f"\n\n{EXIT_HELP}")
+@click.argument("comparator", type=click.Path(path_type=Path))
+@click.option("--force", "force", required=True, help="The force to place, as named in the dataset.")
+@click.option("--format", "fmt", type=click.Choice(["text", "svg"]), default="text", show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Write to this file.")
+def chart_cmd(comparator: Path, force: str, fmt: str, out: Path | None) -> None:
+    from .comparators import load_comparator
+    from .report import chart as chart_report
+
+    try:
+        data = load_comparator(comparator, _limits())
+    except PeelError as err:
+        _fail(err, EXIT_INPUT)
+        return
+    if force not in data.values:
+        near = ", ".join(sorted(f for f in data.values if force.lower() in f.lower())[:5])
+        click.echo(f"error: {safe(comparator.name)} has no force named {safe(force)!r}"
+                   + (f" (did you mean: {safe(near)}?)" if near else "; its forces are listed under `values:`"),
+                   err=True)
+        sys.exit(EXIT_INPUT)
+    if data.values[force] is None:
+        click.echo(f"error: {safe(force)} supplied no value for {safe(data.measure)} in {safe(comparator.name)}",
+                   err=True)
+        sys.exit(EXIT_INPUT)
+    result = data.compare(force)
+    if fmt == "svg":
+        text = chart_report.peer_chart_svg(data.values, result, data.title, data.unit, data.illustrative)
+    else:
+        lines = [data.title + (" (ILLUSTRATIVE DATA, not real)" if data.illustrative else ""),
+                 chart_report.peer_summary(result, data.unit), ""]
+        width = max(len(f) for f, _, _ in chart_report.peer_rows(data.values, result))
+        lines += [f"  {f:<{width}}  {v:>8}  {note}".rstrip()
+                  for f, v, note in chart_report.peer_rows(data.values, result)]
+        text = "\n".join(lines) + "\n"
+    _emit(text, out, [comparator])
+
+
 @main.command(help=f"Print the JSON Schema of evidence bundles or of traces.\n\n{EXIT_HELP}")
 @click.argument("which", type=click.Choice(["evidence", "trace"]))
 def schema(which: str) -> None:

@@ -1,0 +1,89 @@
+"""A peer comparison drawn as the inspectorate draws it: every force a bar, the force highlighted, the mean and
+dotted lines one standard deviation either side; SVG from matplotlib, byte-identical run to run.
+
+Values in, str out. Every drawn element carries an id (`bar-<n>`, `mean`, `sd-lower`, `sd-upper`) and text is
+kept as text, so tests (and screen readers' tools) can read the chart; `peer_table` gives the same numbers as a
+table for accessibility.
+"""
+from __future__ import annotations
+
+import io
+import re
+from typing import Mapping
+
+from ..stats import PeerComparison
+
+HIGHLIGHT = "#b3261e"
+OTHERS = "#7a8ca3"
+MISSING_NOTE = "No value: "
+
+
+def _number(x: float) -> str:
+    return f"{x:.2f}"
+
+
+def peer_rows(values: Mapping[str, float | None], comparison: PeerComparison) -> list[tuple[str, str, str]]:
+    """(force, value, note) per force, highest value first, then the forces without a value."""
+    present = sorted(((f, v) for f, v in values.items() if v is not None), key=lambda fv: (-fv[1], fv[0]))
+    rows = [(force, _number(v), "this force" if force == comparison.force else "") for force, v in present]
+    return rows + [(force, "no value", "") for force in comparison.missing]
+
+
+def peer_chart_svg(values: Mapping[str, float | None], comparison: PeerComparison, title: str, unit: str,
+                   illustrative: bool = False) -> str:
+    """The bar chart as a self-contained SVG document."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    present = sorted(((f, v) for f, v in values.items() if v is not None), key=lambda fv: (-fv[1], fv[0]))
+    with matplotlib.rc_context({"svg.hashsalt": "peelrules", "svg.fonttype": "none", "font.size": 8,
+                                "font.family": "DejaVu Sans"}):
+        fig, ax = plt.subplots(figsize=(10, 4.8))
+        try:
+            for i, (force, v) in enumerate(present):
+                bar = ax.bar(i, v, color=HIGHLIGHT if force == comparison.force else OTHERS, width=0.8)
+                bar.patches[0].set_gid(f"bar-{i}")
+                bar.patches[0].set_label(force)
+            ax.axhline(comparison.mean, color="black", linewidth=1.2, gid="mean")
+            ax.axhline(comparison.lower, color="black", linewidth=1, linestyle=":", gid="sd-lower")
+            ax.axhline(comparison.upper, color="black", linewidth=1, linestyle=":", gid="sd-upper")
+            ax.set_xticks(range(len(present)), [f for f, _ in present], rotation=90)
+            for tick in ax.get_xticklabels():
+                if tick.get_text() == comparison.force:
+                    tick.set_color(HIGHLIGHT)
+                    tick.set_fontweight("bold")
+            ax.set_ylabel(unit)
+            heading = title + (" (illustrative data)" if illustrative else "")
+            ax.set_title(heading)
+            scale = "log scale" if comparison.scale == "log" else "raw values"
+            ax.text(1.0, 1.01, f"mean {_number(comparison.mean)}; dotted lines: one standard deviation ({scale})",
+                    transform=ax.transAxes, ha="right", va="bottom", gid="legend")
+            if comparison.missing:
+                ax.text(0.0, -0.55, MISSING_NOTE + ", ".join(comparison.missing), transform=ax.transAxes,
+                        gid="missing")
+            ax.spines[["top", "right"]].set_visible(False)
+            fig.tight_layout()
+            out = io.StringIO()
+            fig.savefig(out, format="svg", metadata={"Date": None, "Creator": "peelrules"})
+        finally:
+            plt.close(fig)
+    svg = out.getvalue()
+    # the XML prolog and DOCTYPE are dropped so the SVG can also be inlined in HTML
+    return re.sub(r"^<\?xml[^>]*>\s*<!DOCTYPE[^>]*>\s*", "", svg, flags=re.S)
+
+
+BAND_WORDS = {"well_below": "well below average", "within": "within the normal range",
+              "well_above": "well above average"}
+
+
+def peer_summary(comparison: PeerComparison, unit: str) -> str:
+    """One sentence with every number behind the band."""
+    c = comparison
+    scale = "on logs" if c.scale == "log" else "on raw values"
+    judged = {True: "; better than peers", False: "; worse than peers", None: ""}[c.better_than_peers]
+    missing = f"; no value for {len(c.missing)} force(s)" if c.missing else ""
+    return (f"{c.force}: {_number(c.value)} {unit}; peer mean {_number(c.mean)}, one sd either side "
+            f"{_number(c.lower)} to {_number(c.upper)} ({scale}: {c.reason}); z {c.z:+.2f}: {BAND_WORDS[c.band]}"
+            f"{judged} (rank {c.rank} of {c.forces}{missing})")
