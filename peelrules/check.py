@@ -13,6 +13,7 @@ from . import nodes as n
 from .diagnostics import Diagnostic, PeelError
 from .grades import GRADE_KEYS
 from .program import ASSESSMENTS, COUNTERS, EVIDENCE_TYPES, FUNCTIONS, CheckedArea, Program
+from .vocabulary import FINDING_FUNCTIONS, FINDING_KINDS, SEVERE_KINDS
 from .source import SourceFile, Span
 from .unparse import unparse
 from .values import apply_binary, apply_unary, k_in
@@ -230,16 +231,18 @@ class _Checker:
                 self.error("PR204", f"a constant cannot call {e.func}()", e.span,
                            "constants are fixed values: numbers, percentages, text and other constants")
                 return e, "?"
-            return self.resolve_call(e, r)
+            return self.resolve_call(e, r, area)
         raise TypeError(f"unexpected node {e!r}")  # pragma: no cover
 
-    def resolve_call(self, e: n.Call, r) -> tuple[n.Expr, str]:  # type: ignore[no-untyped-def]
+    def resolve_call(self, e: n.Call, r, area: str | None) -> tuple[n.Expr, str]:  # type: ignore[no-untyped-def]
         if e.func not in FUNCTIONS:
             self.error("PR212", f"unknown function '{e.func}'", e.span,
                        _suggest(e.func, list(FUNCTIONS)) or f"functions are: {', '.join(sorted(FUNCTIONS))}")
             return e, "?"
         if e.func == "first_known":
             return self.resolve_first_known(e, r)
+        if e.func in FINDING_FUNCTIONS:
+            return self.resolve_stated(e, area)
         if len(e.args) != 1:
             self.error("PR212", f"{e.func}() takes one argument, not {len(e.args)}", e.span, FUNCTIONS[e.func])
             return e, "?"
@@ -252,6 +255,24 @@ class _Checker:
         allowed = ("estimate",) if e.func in ("lower", "upper") else ("estimate", "ratio")
         self.expect(ty, allowed, e.args[0], f"{e.func}()")
         return out, "number"
+
+    def resolve_stated(self, e: n.Call, area: str | None) -> tuple[n.Expr, str]:
+        """`stated(kind)`: the argument is a finding kind, written as a bare word."""
+        countable = [k for k in FINDING_KINDS if k != "judgment"]
+        kinds = ", ".join(countable)
+        arg = e.args[0] if len(e.args) == 1 else None
+        if isinstance(arg, n.Name) and arg.parts == ("judgment",):
+            self.error("PR212", "the report's judgment is not evidence for a grade", arg.span,
+                       "rules derive the grade; peel compares it with the judgment the report states")
+            return e, "?"
+        if not isinstance(arg, n.Name) or len(arg.parts) != 1 or arg.parts[0] not in countable:
+            where = arg.span if arg is not None else e.span
+            word = unparse(arg) if arg is not None else ""
+            close = _suggest(word, countable) if word else None
+            self.error("PR212", f"{e.func}() takes one finding kind" + (f", not '{word}'" if word else ""),
+                       where, close or f"finding kinds are: {kinds}")
+            return e, "?"
+        return n.Stated(arg.parts[0], e.func == "stated_severe", area, span=e.span), "number"
 
     def resolve_first_known(self, e: n.Call, r) -> tuple[n.Expr, str]:  # type: ignore[no-untyped-def]
         if not e.args:
@@ -386,7 +407,7 @@ class _Checker:
             else:
                 when, ty = self.resolve(rule.when, area=area.name, ladder=False, rule_key=key)
                 self.expect(ty, ("flag",), rule.when, "`when`")
-            if rule.severe and rule.kind not in ("cause_of_concern", "area_for_improvement"):
+            if rule.severe and rule.kind not in SEVERE_KINDS:
                 self.error("PR214", f"`severe` marks a finding, not {_a(rule.kind.replace('_', ' '))}", rule.span,
                            "put `severe` on an area for improvement or a cause of concern")
             if rule.exceeded_when is not None:

@@ -32,8 +32,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from . import nodes as n
-from .evaluate import COUNTED_KINDS, missing_evidence, reads
-from .evidence import Bundle
+from .evaluate import COUNTED_KINDS, known_evidence, missing_evidence, reads
+from .evidence import Bundle, stated_key
 from .grades import Grade, Status
 from .program import CheckedArea, Program
 from .result import AreaResult, BundleResult, RuleOutcome
@@ -41,7 +41,7 @@ from .source import NO_SPAN, Span
 from .values import (ASSESSMENT_ORDER, UNKNOWN, finite, Estimate, Interval, Ratio, Value, apply_binary, apply_unary,
                      compare, k_in, to_number)
 
-GradeFunction = Callable[[Mapping[str, Any], Mapping[str, "str | None"]], tuple[AreaResult, ...]]
+GradeFunction = Callable[[Mapping[str, Any], Mapping[str, Any], Mapping[str, int]], tuple[AreaResult, ...]]
 
 # ---------------------------------------------------------------- value kinds
 # What a value may be at run time. An expression's kinds are a set of these.
@@ -95,11 +95,12 @@ class CompiledProgram:
     digest: str  # sha256 of the rule sources ("" when the program carries none)
     source: str  # the generated Python source
     line_map: dict[int, Span]  # generated line -> span of the rule, rung, expression or declaration it computes
-    grade: GradeFunction  # (bundle.facts, bundle.not_inspected) -> one AreaResult per area
+    grade: GradeFunction  # (bundle.facts, bundle.marks, bundle.stated_counts) -> one AreaResult per area
 
     def run(self, bundle: Bundle) -> BundleResult:
         """The bundle's result; equal to `Evaluator(program).run(bundle)[0]`."""
-        return BundleResult(bundle.file, bundle.force, self.grade(bundle.facts, bundle.not_inspected))
+        return BundleResult(bundle.file, bundle.force, self.grade(bundle.facts, bundle.marks,
+                                                                  bundle.stated_counts))
 
     def span_at(self, line: int) -> Span | None:
         """The rule-file span behind a generated line: that of the nearest mapped line at or above it."""
@@ -232,6 +233,7 @@ class _Scope:
     """What names mean while compiling one expression."""
 
     counters: dict[str, _Code]
+    area: str | None = None  # the area whose ladder is being compiled
 
 
 class _Generator:
@@ -290,7 +292,7 @@ class _Generator:
 
     # ------------------------------------------------------------ the whole function
     def generate(self) -> str:
-        self.lines.append(f"def {_FUNCTION}(F, NI):")
+        self.lines.append(f"def {_FUNCTION}(F, NI, S):")
         self.emit("_get = F.get", None)
         self.read_facts()
         for i, key in enumerate(self.program.rule_order):
@@ -352,20 +354,20 @@ class _Generator:
                  "ladder": self.literal(area.ladder.name if area.ladder else None)}
         make = lambda **varying: f"{result} = {_area_result(fixed | varying)}"  # noqa: E731
         self.emit(f"if {name} in NI:", span)
-        self.emit("    " + make(status="_NOT_INSPECTED", grade="None", rung="None", note=f"NI[{name}]"), span)
+        self.emit("    " + make(status=f"NI[{name}][0]", grade="None", rung="None", note=f"NI[{name}][1]"), span)
         self.emit("else:", span)
         self.depth += 1
         if area.ladder is None:
             self.emit(make(status="_UNGRADED", grade="None", rung="None"), span)
         else:
-            self.climb(i, area, _Scope(counters))
+            self.climb(i, area, _Scope(counters, area.name))
             grades = self.data(tuple(Grade.from_key(r.grade) for r in area.ladder.rungs), "_GR")
             missing = self.data(self.missing_function(area), "_MISS")
             self.emit("if g is True:", span)
             self.emit("    " + make(status="_GRADED", grade=f"{grades}[z]", rung="z"), span)
             self.emit("else:", span)
             self.emit("    " + make(status="_UNDETERMINED", grade="None", rung="z",
-                                    missing=f"{missing}(z, {outcomes}, F)"), span)
+                                    missing=f"{missing}(z, {outcomes}, F, S)"), span)
         self.depth -= 1
         return result
 
@@ -443,10 +445,11 @@ class _Generator:
         assert area.ladder is not None
         rungs = area.ladder.rungs
 
-        def missing(rung: int, outcomes: tuple[RuleOutcome, ...], facts: Any) -> tuple[str, ...]:
+        def missing(rung: int, outcomes: tuple[RuleOutcome, ...], facts: Any, stated: Any) -> tuple[str, ...]:
             condition = rungs[rung].condition
             assert condition is not None
-            return tuple(missing_evidence(program, area, condition, outcomes, facts, reads_when, reads_all))
+            return tuple(missing_evidence(program, area, condition, outcomes, known_evidence(facts, stated),
+                                          reads_when, reads_all))
 
         return missing
 
@@ -464,6 +467,12 @@ class _Generator:
             if e.key not in self.rules:
                 raise CompileError(f"rule {e.key!r} is used before it is evaluated")
             return self.rules[e.key][0]
+        if isinstance(e, n.Stated):
+            area = e.area or scope.area
+            if area is None:
+                raise CompileError(f"{e.func}() outside an area")
+            key = self.literal(stated_key(area, e.kind, e.severe))
+            return self.temp(f"S.get({key}, _U)", frozenset({NUM, UNK}), e.span)
         if isinstance(e, n.CounterRef):
             if e.name not in scope.counters:
                 raise CompileError(f"counter {e.name!r} outside a ladder")

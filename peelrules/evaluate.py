@@ -18,11 +18,12 @@ from .trace import AreaTrace, ExprTrace, FactLeaf, RuleTrace, RungTrace
 from .unparse import unparse
 from .values import (UNKNOWN, Estimate, Interval, Ratio, Value, apply_binary, apply_unary, k_and, k_in)
 
-COUNTED_KINDS = {"cause_of_concern": "concerns", "area_for_improvement": "improvements",
-                 "innovative_practice": "innovative"}
+from .vocabulary import COUNTED_KINDS
 
 
-EMPTY_BUNDLE = Bundle("<none>", "", "", "", None, {}, {}, {})
+# For questions about ladders alone (lint, why-not): no facts, and an area `<none>` that states no findings.
+NO_AREA = "<none>"
+EMPTY_BUNDLE = Bundle("<none>", "", "", "", None, {}, {}, {}, findings={NO_AREA: ()})
 
 
 @dataclass
@@ -32,6 +33,7 @@ class Env:
     outcomes: dict[str, Value]
     counters: dict[str, Value]
     trace: bool
+    area: str = NO_AREA  # the area whose ladder is being climbed
 
 
 def reads(program: Program, exceeded: bool = True,
@@ -91,7 +93,19 @@ def missing_evidence(program: Program, area: CheckedArea, condition: n.Expr, out
         if key in reads_when:
             wanted |= reads_when[key]
     wanted |= direct  # facts an area's own ladder reads itself
+    wanted |= {findings_name(x.area or area.name) for x in n.walk(condition) if isinstance(x, n.Stated)}
     return tuple(sorted(f for f in wanted if f not in facts))
+
+
+def findings_name(area: str) -> str:
+    """How missing findings are named among missing facts: `findings.<area>`."""
+    return f"findings.{area}"
+
+
+def known_evidence(facts: Collection[str], stated: Collection[str]) -> frozenset[str]:
+    """The facts a bundle gives, and `findings.<area>` for each area whose findings it records
+    (`stated` holds `Bundle.stated_counts` keys)."""
+    return frozenset(facts) | {findings_name(k.partition("/")[0]) for k in stated}
 
 
 def collect_refs(e: n.Expr, facts: set[str], rules: set[str], counters: set[str]) -> None:
@@ -103,6 +117,8 @@ def collect_refs(e: n.Expr, facts: set[str], rules: set[str], counters: set[str]
             rules.add(x.key)
         elif isinstance(x, n.CounterRef):
             counters.add(x.name)
+        elif isinstance(x, n.Stated) and x.area is not None:
+            facts.add(findings_name(x.area))
 
 
 class Evaluator:
@@ -158,6 +174,15 @@ class Evaluator:
                 v = apply_unary("not", v)
             kids = (ti, *(o[1] for o in opts))
             return v, (ExprTrace(unparse(e), v, kids) if env.trace else None)  # type: ignore[arg-type]
+        if isinstance(e, n.Stated):
+            area = e.area or env.area
+            count = env.bundle.stated(area, e.kind, e.severe)
+            v = UNKNOWN if count is None else count
+            if not env.trace:
+                return v, None
+            found = env.bundle.findings.get(area)
+            shown = None if found is None else tuple(f for f in found if f.kind == e.kind and (f.severe or not e.severe))
+            return v, ExprTrace(unparse(e), v, finding_kind=e.kind, findings=shown)
         if isinstance(e, n.Call):
             return self.call(e, env)
         raise TypeError(f"cannot evaluate {e!r}")  # pragma: no cover
@@ -217,7 +242,8 @@ class Evaluator:
             results.append(res)
             if trace:
                 traces.append(AreaTrace(res, area.area.question, area.area.span, rungs,
-                                        tuple(rule_traces[f"{area.name}.{r.name}"] for r in area.rules)))
+                                        tuple(rule_traces[f"{area.name}.{r.name}"] for r in area.rules),
+                                        bundle.findings.get(area.name), bundle.moderation.get(area.name)))
         return BundleResult(bundle.file, bundle.force, tuple(results)), tuple(traces)
 
     def grade_area(self, area: CheckedArea, env: Env,
@@ -227,17 +253,19 @@ class Evaluator:
         counters = _counters(area, outcomes)
         base = dict(name=area.name, title=area.area.title, outcomes=outcomes, counters=counters,
                     ladder=area.ladder.name if area.ladder else None)
-        if area.name in env.bundle.not_inspected:
-            return AreaResult(status=Status.NOT_INSPECTED, grade=None, rung=None,
-                              note=env.bundle.not_inspected[area.name], **base), ()  # type: ignore[arg-type]
+        if area.name in env.bundle.marks:
+            status, note = env.bundle.marks[area.name]
+            return AreaResult(status=status, grade=None, rung=None, note=note, **base), ()  # type: ignore[arg-type]
         if area.ladder is None:
             return AreaResult(status=Status.UNGRADED, grade=None, rung=None, **base), ()  # type: ignore[arg-type]
         env.counters = counters
+        env.area = area.name
         grade, rung_index, rungs = self.climb(area.ladder, env)
         if grade is None:
             condition = area.ladder.rungs[rung_index].condition
             assert condition is not None
-            missing = missing_evidence(self.program, area, condition, outcomes, env.bundle.facts,
+            missing = missing_evidence(self.program, area, condition, outcomes,
+                                       known_evidence(env.bundle.facts, env.bundle.stated_counts),
                                        self.reads_when, self.reads)
             return AreaResult(status=Status.UNDETERMINED, grade=None, rung=rung_index, missing=tuple(missing),
                               **base), rungs  # type: ignore[arg-type]

@@ -26,6 +26,9 @@ from .nodes import EvidenceDecl
 from .program import Program
 from .source import SourceFile, Span
 from .values import Estimate, Ratio, Value
+from .findings import Finding, Moderation
+from .grades import GRADE_KEYS, Status
+from .vocabulary import AREA_STATUSES, FINDING_KINDS, RECOMMENDING_KINDS, SOURCE_KINDS
 
 
 KeyPath = tuple[object, ...]
@@ -37,15 +40,62 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+# ASCII digits only: \d would also match other scripts' digits, which int() and Decimal read silently.
+PERCENT_RE = r"^[0-9]+(\.[0-9]+)?%$"
+SOURCE_RE = r"^[a-z0-9_]+:L[1-9][0-9]{0,17}$"  # at most max_number_digits digits
+
+
+SourceKind = Literal[tuple(SOURCE_KINDS)]  # type: ignore[valid-type]
+AreaStatus = Literal[tuple(AREA_STATUSES)]  # type: ignore[valid-type]
+FindingKind = Literal[tuple(FINDING_KINDS)]  # type: ignore[valid-type]
+GradeKey = Literal[GRADE_KEYS]  # type: ignore[valid-type]
+
+
 class SourceDocument(_Strict):
     title: str = Field(description="Title of the document, e.g. the inspection report")
     file: Optional[str] = Field(None, description="File name of the document")
     url: Optional[str] = Field(None, description="Where the document is published")
+    kind: SourceKind = Field("inspection_report", description="What the document is: " + "; ".join(
+        f"{k}: {v}" for k, v in SOURCE_KINDS.items()))
 
 
 class AreaMark(_Strict):
-    status: Literal["not_inspected"] = Field(description="The area was not inspected for this bundle")
+    status: AreaStatus = Field(description="Why the area has no grade from this bundle: " + "; ".join(
+        f"{k}: {v}" for k, v in AREA_STATUSES.items()))
     note: Optional[str] = None
+
+
+class FindingModel(_Strict):
+    """One area-level finding as the report states it."""
+
+    kind: FindingKind = Field(description="; ".join(f"{k}: {v}" for k, v in FINDING_KINDS.items()))
+    text: Optional[str] = Field(None, description="the finding in the report's words, e.g. its heading")
+    source: str = Field(pattern=SOURCE_RE, description="document key and line, e.g. 'report:L68'")
+    quote: Optional[str] = Field(None, description="the words of the source the finding is taken from")
+    severe: bool = Field(False, description="the report marks the finding as serious (read by stated_severe)")
+    recommendations: list[str] = Field(default_factory=list,
+                                       description="the report's recommendations for it, verbatim")
+    grade: Optional[GradeKey] = Field(None, description="judgment only: the grade the report states")
+    note: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _fits_kind(self) -> "FindingModel":
+        if self.kind == "judgment" and self.grade is None:
+            raise ValueError("a judgment finding needs the grade the report states, e.g. grade: good")
+        if self.kind != "judgment" and self.grade is not None:
+            raise ValueError("only a judgment finding has a grade")
+        if self.recommendations and self.kind not in RECOMMENDING_KINDS:
+            raise ValueError("only a cause of concern or an area of concern has recommendations")
+        return self
+
+
+class ModerationModel(_Strict):
+    """An inspector's final grade for an area where it differs from the derived one."""
+
+    final: GradeKey = Field(description="the grade published after moderation")
+    rationale: str = Field(min_length=1, description="why the final grade differs from the derived one")
+    source: str = Field(pattern=SOURCE_RE, description="where the final grade is recorded, e.g. 'report:L12'")
+    quote: Optional[str] = None
 
 
 class Period(_Strict):
@@ -64,9 +114,6 @@ class Period(_Strict):
         return self
 
 
-# ASCII digits only: \d would also match other scripts' digits, which int() and Decimal read silently.
-PERCENT_RE = r"^[0-9]+(\.[0-9]+)?%$"
-SOURCE_RE = r"^[a-z0-9_]+:L[1-9][0-9]{0,17}$"  # at most max_number_digits digits
 
 
 class FactModel(_Strict):
@@ -107,8 +154,14 @@ class BundleModel(_Strict):
     framework: str = Field(description="id of the rule set's framework, e.g. peel_2021_22")
     period: Optional[Period] = None
     sources: dict[str, SourceDocument] = Field(description="documents the facts cite, by key")
-    areas: dict[str, AreaMark] = Field(default_factory=dict, description="areas marked as not inspected")
-    facts: dict[str, FactModel]
+    areas: dict[str, AreaMark] = Field(default_factory=dict, description="areas without a grade from this "
+                                       "bundle, and why")
+    findings: dict[str, list[FindingModel]] = Field(
+        default_factory=dict, description="area-level findings per area, as the report states them; an area "
+        "listed (even with []) has all its findings recorded, an area not listed has them unknown")
+    moderation: dict[str, ModerationModel] = Field(default_factory=dict,
+                                                   description="final grades set by moderation, per area")
+    facts: dict[str, FactModel] = Field(default_factory=dict)
 
 
 def evidence_schema() -> dict:
@@ -143,6 +196,37 @@ class Bundle:
     facts: dict[str, Fact] = field(default_factory=dict)
     unchecked: tuple[str, ...] = ()  # documents named with a `file` that was not found: quotes unchecked
     set_aside: tuple[str, ...] = ()  # facts only an area marked not inspected reads: not used
+    findings: dict[str, tuple[Finding, ...]] = field(default_factory=dict)  # area -> findings; absent: unknown
+    area_status: dict[str, str] = field(default_factory=dict)  # area -> AREA_STATUSES key (marked areas)
+    moderation: dict[str, Moderation] = field(default_factory=dict)
+
+    @functools.cached_property
+    def stated_counts(self) -> dict[str, int]:
+        """`stated_key(area, kind, severe)` -> count, for every recorded area and finding kind."""
+        return {stated_key(area, kind, severe): self.stated(area, kind, severe) or 0
+                for area in self.findings for kind in FINDING_KINDS for severe in (False, True)}
+
+    @functools.cached_property
+    def marks(self) -> dict[str, tuple[Status, str | None]]:
+        """Areas the bundle gives a status instead of evidence: area -> (status, note)."""
+        return {area: (Status(self.area_status.get(area, "not_inspected")), note)
+                for area, note in self.not_inspected.items()}
+
+    def stated(self, area: str, kind: str, severe: bool = False) -> int | None:
+        """How many findings of `kind` the bundle records for the area (None when it records none)."""
+        found = self.findings.get(area)
+        if found is None:
+            return None
+        return sum(1 for f in found if f.kind == kind and (f.severe or not severe))
+
+    def source_kind(self, document: str) -> str:
+        doc = self.sources.get(document)
+        return doc.kind if doc is not None else "inspection_report"
+
+
+def stated_key(area: str, kind: str, severe: bool) -> str:
+    """The key of a finding count in `Bundle.stated_counts` (names are [a-z0-9_], so '/' cannot clash)."""
+    return f"{area}/{kind}/{int(severe)}"
 
 
 # ---------------------------------------------------------------- safe YAML
@@ -390,10 +474,7 @@ def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span
             ("framework",), "evaluate it with the rule set of its framework")
     for area in model.areas:
         if program.area(area) is None:
-            names = [a.name for a in program.areas]
-            close = difflib.get_close_matches(area, names, n=1)
-            err("PR307", f"unknown area '{area}'", ("areas", area),
-                f"did you mean '{close[0]}'?" if close else "areas are: " + ", ".join(names))
+            _unknown_area(err, program, area, ("areas", area))
     if len(model.facts) > limits.max_facts:
         err("PR404", f"{len(model.facts)} facts, more than {limits.max_facts}", ("facts",),
             "split the bundle (docs/limits.md)")
@@ -418,13 +499,56 @@ def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span
             continue
         facts[name] = Fact(name, value, decl, doc, int(line), fm.quote, fm.status,
                            loader.positions.get(path, Span(src.name, 0, 0, 0, 0)), fm.note)
+    findings: dict[str, tuple[Finding, ...]] = {}
+    for area_key, items in model.findings.items():
+        checked = program.area(area_key)
+        if checked is None:
+            _unknown_area(err, program, area_key, ("findings", area_key))
+            continue
+        found = []
+        for i, fm in enumerate(items):
+            path = ("findings", area_key, i)
+            doc, _, line = fm.source.partition(":L")
+            if doc not in model.sources:
+                err("PR309", f"source document '{doc}' is not listed under `sources`", path + ("source",),
+                    "add it under sources: with its title")
+                continue
+            document = model.sources[doc]
+            problem = _check_quote(src, document, int(line), fm.quote)
+            if problem:
+                where = "quote" if problem.startswith("the quote") else "source"
+                err("PR310", f"{area_key} finding {i + 1}: {problem}", path + (where,), _QUOTE_HINT
+                    if where == "quote" else "check the line number in `source`")
+            for j, rec in enumerate(fm.recommendations):
+                if not _in_document(src, document, rec):
+                    err("PR310", f"{area_key} finding {i + 1}: recommendation {j + 1} is not in {document.file}",
+                        path + ("recommendations", j), "copy the recommendation verbatim from the report")
+            found.append(Finding(fm.kind, fm.text, doc, int(line), fm.quote, fm.severe, tuple(fm.recommendations),
+                                 fm.grade, loader.positions.get(path, Span(src.name, 0, 0, 0, 0)), fm.note))
+        findings[checked.name] = tuple(found)
+    moderation: dict[str, Moderation] = {}
+    for area_key, mm in model.moderation.items():
+        checked = program.area(area_key)
+        path = ("moderation", area_key)
+        if checked is None:
+            _unknown_area(err, program, area_key, path)
+            continue
+        doc, _, line = mm.source.partition(":L")
+        if doc not in model.sources:
+            err("PR309", f"source document '{doc}' is not listed under `sources`", path + ("source",),
+                "add it under sources: with its title")
+            continue
+        problem = _check_quote(src, model.sources[doc], int(line), mm.quote)
+        if problem:
+            err("PR310", f"moderation of {area_key}: {problem}", path, _QUOTE_HINT)
+        moderation[checked.name] = Moderation(mm.final, mm.rationale, doc, int(line), mm.quote,
+                                              loader.positions.get(path, Span(src.name, 0, 0, 0, 0)))
     for name, fact in facts.items():
-        quote_problem = _check_quote(src, model.sources.get(fact.document), fact)
+        quote_problem = _check_quote(src, model.sources.get(fact.document), fact.line, fact.quote)
         if quote_problem:
             where = "quote" if quote_problem.startswith("the quote") else "source"
             err("PR310", f"fact '{name}': {quote_problem}", ("facts", name, where),
-                "copy the words exactly as they stand on that line of the document (\"...\" may join parts)"
-                if where == "quote" else "check the line number in `source`")
+                _QUOTE_HINT if where == "quote" else "check the line number in `source`")
     set_aside: list[str] = []
     marked = {program.area(k).name for k in model.areas if program.area(k) is not None}  # type: ignore[union-attr]
     if marked:  # facts only an uninspected area reads are not findings: set them aside, unknown everywhere
@@ -440,9 +564,11 @@ def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span
     marks = {(program.area(k).name if program.area(k) else k): v.note for k, v in model.areas.items()}  # type: ignore[union-attr]
     digest = src.sha256 or hashlib.sha256(src.text.encode("utf-8")).hexdigest()
     unchecked = tuple(sorted(k for k, d in model.sources.items() if d.file and _document_lines(src, d) is None))
+    status = {(program.area(k).name if program.area(k) else k): v.status for k, v in model.areas.items()}  # type: ignore[union-attr]
     return Bundle(src.name, digest, model.force, model.framework,
                   period, dict(model.sources), marks, dict(sorted(facts.items())), unchecked,
-                  tuple(sorted(set_aside)))
+                  tuple(sorted(set_aside)), dict(sorted(findings.items())), dict(sorted(status.items())),
+                  dict(sorted(moderation.items())))
 
 
 _DOCUMENT_LINES: dict[str, list[str] | None] = {}
@@ -472,24 +598,42 @@ def _normal(text: str) -> str:
     return " ".join(text.translate(_TYPOGRAPHIC).split())
 
 
-def _check_quote(evidence: SourceFile, doc: SourceDocument | None, fact: Fact) -> str | None:
+_QUOTE_HINT = "copy the words exactly as they stand on that line of the document (\"...\" may join parts)"
+
+
+def _unknown_area(err, program: Program, area: str, path: KeyPath) -> None:  # type: ignore[no-untyped-def]
+    names = [a.name for a in program.areas]
+    close = difflib.get_close_matches(area, names, n=1)
+    err("PR307", f"unknown area '{area}'", path,
+        f"did you mean '{close[0]}'?" if close else "areas are: " + ", ".join(names))
+
+
+def _in_document(evidence: SourceFile, doc: SourceDocument, text: str) -> bool:
+    """Whether text stands in the document (anywhere, lines joined); True when the document is not at hand."""
+    lines = _document_lines(evidence, doc)
+    if lines is None:
+        return True
+    return _normal(text) in _normal(" ".join(lines))
+
+
+def _check_quote(evidence: SourceFile, doc: SourceDocument | None, at: int, quote: str | None) -> str | None:
     """Where the cited document is at hand, its line must exist and hold the quote (parts joined by ...)."""
     lines = _document_lines(evidence, doc)
     if lines is None:
         return None
-    if not 1 <= fact.line <= len(lines):
-        return f"the document has {len(lines)} lines; there is no line {fact.line}"
-    if not fact.quote:
+    if not 1 <= at <= len(lines):
+        return f"the document has {len(lines)} lines; there is no line {at}"
+    if not quote:
         return None
-    line = _normal(lines[fact.line - 1])
+    line = _normal(lines[at - 1])
     pos = 0
-    for part in re.split(r"\.\.\.|…", fact.quote):
+    for part in re.split(r"\.\.\.|…", quote):
         part = _normal(part)
         if not part:
             continue
         found = line.find(part, pos)
         if found < 0:
-            return f"the quote is not on line {fact.line} of {doc.file}: '{part[:60]}'"  # type: ignore[union-attr]
+            return f"the quote is not on line {at} of {doc.file}: '{part[:60]}'"  # type: ignore[union-attr]
         pos = found + len(part)
     return None
 

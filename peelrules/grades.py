@@ -37,11 +37,22 @@ class Status(str, Enum):
     GRADED = "graded"
     UNGRADED = "ungraded"
     NOT_INSPECTED = "not_inspected"
+    NOT_GRADED = "not_graded"
+    GRADED_SEPARATELY = "graded_separately"
     UNDETERMINED = "undetermined"
 
     @property
     def label(self) -> str:
-        return self.value.replace("_", " ")
+        return _STATUS_LABELS.get(self.value, self.value.replace("_", " "))
+
+    @property
+    def marked(self) -> bool:
+        """A status the bundle gives an area instead of evidence (vocabulary.AREA_STATUSES)."""
+        return self.value in _STATUS_LABELS
+
+
+_STATUS_LABELS = {"not_inspected": "not inspected", "not_graded": "not graded in this report",
+                  "graded_separately": "graded in a separate inspection"}
 
 
 GRADE_KEYS: tuple[str, ...] = tuple(g.key for g in Grade)

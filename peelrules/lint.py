@@ -219,8 +219,8 @@ def _clip(values: set[float], lo: float, hi: float) -> list[Value]:
 
 def _conditions(program: Program, ev: Evaluator, warn) -> None:  # type: ignore[no-untyped-def]
     for area, rule, expr in _walk_rules(program):
-        if expr is not rule.when:
-            continue
+        if expr is not rule.when or any(isinstance(x, n.Stated) for x in n.walk(expr)):
+            continue  # findings are counted, not declared: nothing to explore over declared ranges
         facts: set[str] = set()
         refs: set[str] = set()
         collect_refs(expr, facts, refs, set())

@@ -446,4 +446,7 @@ class _Lower:
         if kind == "call":
             args = tuple(self.expr(c) for c in ch[1].children) if len(ch) > 1 else ()
             return n.Call(str(ch[0]), args, span=sp)
+        if kind == "kind_call":
+            word = ch[1].children[0]
+            return n.Call(str(ch[0]), (n.Name((str(word),), span=self.span(word)),), span=sp)
         raise ValueError(f"unknown expression node {kind}")  # pragma: no cover

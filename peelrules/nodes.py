@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from collections.abc import Iterator
 from typing import Union
 
+from . import vocabulary
 from .source import Span, span_field
 
 # ---------------------------------------------------------------- expressions
@@ -125,13 +126,28 @@ class CounterRef:
 
 
 @dataclass(frozen=True)
+class Stated:
+    """`stated(kind)` / `stated_severe(kind)`, resolved: the number of findings of `kind` the bundle records for
+    `area` (None in a shared ladder: the area being graded)."""
+
+    kind: str
+    severe: bool
+    area: str | None
+    span: Span = span_field()
+
+    @property
+    def func(self) -> str:
+        return "stated_severe" if self.severe else "stated"
+
+
+@dataclass(frozen=True)
 class AssessmentLit:
     value: str
     span: Span = span_field()
 
 
 Expr = Union[Number, Percent, String, Bool, Name, Unary, Binary, InList, Call,
-             FactRef, ConstRef, RuleRef, CounterRef, AssessmentLit]
+             FactRef, ConstRef, RuleRef, CounterRef, Stated, AssessmentLit]
 
 
 def children(e: "Expr") -> tuple["Expr", ...]:
@@ -210,8 +226,7 @@ class Ladder:
     extent: Span = span_field()  # the whole construct, for the formatter and editors
 
 
-RULE_KINDS = ("characteristic", "cause_of_concern", "area_for_improvement",
-              "innovative_practice", "good_practice")
+RULE_KINDS: tuple[str, ...] = tuple(vocabulary.RULE_KINDS)
 
 
 @dataclass(frozen=True)

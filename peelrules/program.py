@@ -6,43 +6,8 @@ from dataclasses import dataclass, field
 from . import nodes as n
 from .source import SourceFile
 
-# Counters a ladder can read; each counts the rules of the area being graded.
-COUNTERS: dict[str, str] = {
-    "characteristics": "characteristics of good performance in the area",
-    "met": "characteristics met",
-    "unmet": "characteristics not met",
-    "exceeded": "characteristics substantially exceeded",
-    "concerns": "causes of concern raised",
-    "improvements": "areas for improvement raised",
-    "innovative": "innovative practices found",
-    "severe": "severe findings raised (rules marked `severe`)",
-}
-
-# Assessment values in order, weakest first.
-ASSESSMENTS: tuple[str, ...] = ("not_met", "partly_met", "met", "exceeded")
-
-# Declared evidence types and the value type an expression sees.
-EVIDENCE_TYPES: dict[str, str] = {
-    "count": "number",
-    "number": "number",
-    "percent": "number",
-    "ratio": "ratio",
-    "estimate": "estimate",
-    "flag": "flag",
-    "text": "text",
-    "date": "date",
-    "assessment": "assessment",
-}
-
-FUNCTIONS: dict[str, str] = {
-    "lower": "lower(x): the lower bound of an estimate's confidence interval",
-    "upper": "upper(x): the upper bound of an estimate's confidence interval",
-    "sample": "sample(x): the sample size of an estimate, or the n of a ratio",
-    "present": "present(x): true when the bundle gives fact x, false when it does not (never unknown)",
-    "remediated": "remediated(x): true when fact x is marked as remediated during or after the inspection",
-    "first_known": "first_known(a, b, ...): the first of its arguments that is known (a measured value, "
-                   "else a qualitative finding)",
-}
+# The vocabulary lives in vocabulary.py; these names stay importable from here.
+from .vocabulary import ASSESSMENTS, COUNTERS, EVIDENCE_TYPES, FUNCTIONS  # noqa: E402,F401
 
 
 @dataclass(frozen=True)

@@ -37,8 +37,8 @@ class AreaResult:
 
     @property
     def judgment_label(self) -> str:
-        """The same for people: `requires improvement`, `not inspected`."""
-        return self.judgment.replace("_", " ")
+        """The same for people: `requires improvement`, `not inspected`, `graded in a separate inspection`."""
+        return self.status.label if self.status is not Status.GRADED else self.judgment.replace("_", " ")
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,9 @@ and not firing).
 
 A case file holds one case, or several under `cases:`. A case names an evidence bundle (`evidence:`,
 relative to the case file) or gives one inline (`bundle:`), may change it (`set:` facts, `remove:`
-facts, `set_every: {assessment: met}` for every assessment at once, `not_inspected:` areas), and lists
-what it expects per area:
+facts, `set_every: {assessment: met}` for every assessment at once, `not_inspected:` areas, `findings:` an
+area's findings, replaced whole), and lists what it expects per area (`judgment:` the derived judgment,
+`final:` the published one after moderation):
 
     evidence: ../../evidence/lancashire-2022.yaml
     set:
@@ -25,6 +26,7 @@ from .diagnostics import Diagnostic, PeelError
 from .evaluate import Evaluator
 from .evidence import KeyPath, bundle_from_data, load_yaml
 from .grades import Grade
+from .judgments import judgment_of
 from .loader import read_source
 from .program import ASSESSMENTS, Program
 from .result import AreaResult
@@ -32,8 +34,8 @@ from .source import SourceFile, Span
 from .trace import AreaTrace
 from .values import UNKNOWN
 
-_CASE_KEYS = {"name", "evidence", "bundle", "set", "set_every", "remove", "not_inspected", "expect"}
-_EXPECT_KEYS = {"judgment", "at_least", "at_most", "raised", "not_raised"}
+_CASE_KEYS = {"name", "evidence", "bundle", "set", "set_every", "remove", "not_inspected", "findings", "expect"}
+_EXPECT_KEYS = {"judgment", "final", "at_least", "at_most", "raised", "not_raised"}
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class Expectation:
     span: Span | None = None
     at_least: str | None = None  # a grade the area must reach (graded, this grade or better)
     at_most: str | None = None  # a grade the area must not exceed (graded, this grade or worse)
+    final: str | None = None  # the published judgment, after moderation
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,7 @@ def _case(src: SourceFile, path: Path, item: object, where: tuple, positions: di
     _shape(src, positions, where, item, "set_every", dict, "a mapping such as {assessment: met}")
     _shape(src, positions, where, item, "remove", list, "a list of fact names", str)
     _shape(src, positions, where, item, "not_inspected", list, "a list of area names", str)
+    _shape(src, positions, where, item, "findings", dict, "a mapping of areas to lists of findings")
     _shape(src, positions, where, item, "evidence", str, "a file name")
     if "evidence" in item:
         ev_src = read_source((path.parent / str(item["evidence"])))
@@ -172,6 +176,11 @@ def _case(src: SourceFile, path: Path, item: object, where: tuple, positions: di
         del facts[name]
     for area in item.get("not_inspected") or []:
         bundle.setdefault("areas", {})[area] = {"status": "not_inspected"}
+    for area, found in (item.get("findings") or {}).items():  # an area's findings, replaced whole
+        bundle.setdefault("findings", {})[area] = found
+        for k, v in positions.items():
+            if k[:len(where) + 2] == where + ("findings", area):
+                ev_positions[k[len(where):]] = v
     expect = item.get("expect")
     if not isinstance(expect, dict) or not expect:
         raise _fail(src, positions.get(where + ("expect",), span), "a case needs `expect:` with at least one area",
@@ -191,7 +200,7 @@ def _case(src: SourceFile, path: Path, item: object, where: tuple, positions: di
                                 "grades are: " + ", ".join(g.key for g in Grade))
             exps.append(Expectation(area, want.get("judgment"), tuple(want.get("raised") or ()),
                                     tuple(want.get("not_raised") or ()), espan,
-                                    want.get("at_least"), want.get("at_most")))
+                                    want.get("at_least"), want.get("at_most"), want.get("final")))
         else:
             raise _fail(src, espan, f"cannot read the expectation for '{area}'",
                         "give a grade or status, or {judgment: ..., raised: [...], not_raised: [...]}")
@@ -230,6 +239,9 @@ def run_case(program: Program, evaluator: Evaluator, case: Case, coverage: Cover
         outcomes = {o.key.split(".", 1)[1]: o.outcome for o in trace.result.outcomes}
         if exp.judgment is not None and actual != exp.judgment:
             failures.append(Failure(area.name, exp.judgment, actual, trace))
+        final = judgment_of(trace.result, bundle).final
+        if exp.final is not None and final != exp.final:
+            failures.append(Failure(area.name, f"final {exp.final}", f"final {final}", trace))
         grade = trace.result.grade
         if exp.at_least is not None and (grade is None or grade < Grade.from_key(exp.at_least)):  # type: ignore
             failures.append(Failure(area.name, f"{exp.at_least} or better", actual, trace))

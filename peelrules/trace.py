@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .findings import Finding, Moderation
 from .result import AreaResult
 from .source import Span
 from .values import Value
@@ -31,6 +32,8 @@ class ExprTrace:
     constant: str | None = None
     written: str | None = None  # a constant's definition as written, e.g. "90%"
     counter: str | None = None
+    finding_kind: str | None = None  # set on stated(kind): the kind it counts
+    findings: "tuple[Finding, ...] | None" = None  # what stated() counted, as the report words it (None: unknown)
 
 
 @dataclass(frozen=True)
@@ -64,3 +67,5 @@ class AreaTrace:
     span: Span
     rungs: tuple[RungTrace, ...]
     rules: tuple[RuleTrace, ...]
+    findings: "tuple[Finding, ...] | None" = None  # the area's findings as the bundle records them
+    moderation: Moderation | None = None

@@ -46,6 +46,8 @@ def unparse(e: n.Expr) -> str:
         return e.written or e.key
     if isinstance(e, n.AssessmentLit):
         return e.value
+    if isinstance(e, n.Stated):
+        return f"{e.func}({e.kind})"
     if isinstance(e, n.Call):
         return f"{e.func}({', '.join(unparse(a) for a in e.args)})"
     if isinstance(e, n.Unary):

@@ -85,7 +85,7 @@ def test_compiled_agrees_on_larger_rule_sets(case: Case) -> None:
 
 # ---------------------------------------------------------------- the generated code
 
-_LOCAL = re.compile(r"^(F|NI|f|g|z|_get|[vmt]\d+|[OCA]\d+|c\d+_[a-z]+(_[su])?|_peel_grade)$")
+_LOCAL = re.compile(r"^(F|NI|S|f|g|z|_get|[vmt]\d+|[OCA]\d+|c\d+_[a-z]+(_[su])?|_peel_grade)$")
 _ATTRIBUTES = {"get", "value", "status", "n", "k", "lower", "upper", "sample", "__class__"}
 
 

@@ -51,12 +51,13 @@ def test_removing_a_cite_or_adding_an_unreachable_rung_fails_strict(tmp_path) ->
     ladder = folder / "01-ladder.peel"
     text = ladder.read_text(encoding="utf-8")
     lines = text.splitlines()
-    row = next(i for i, line in enumerate(lines) if line.strip().startswith("inadequate"))
-    lines.insert(row + 1, "  requires_improvement when concerns >= 2")
+    # just after the inadequate rung (which may span lines): before the first requires_improvement rung
+    row = next(i for i, line in enumerate(lines) if line.strip().startswith("requires_improvement"))
+    lines.insert(row, "  requires_improvement when concerns >= 2")
     ladder.write_text("\n".join(lines) + "\n", encoding="utf-8")
     proc = run_peel("check", "--strict", str(folder))
     assert proc.returncode == 1
-    assert f"{ladder}:{row + 2}:3: error[PR221]" in proc.stderr
+    assert f"{ladder}:{row + 1}:3: error[PR221]" in proc.stderr
     ladder.write_text(text, encoding="utf-8")
     target = sorted(folder.glob("*-investigating-crime.peel"))[0]
     src = target.read_text(encoding="utf-8").splitlines()

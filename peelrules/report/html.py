@@ -18,6 +18,7 @@ from typing import Sequence
 from .. import __version__
 from ..grades import Grade, Status
 from ..program import Program
+from ..judgments import finding_label
 from ..trace import AreaTrace, ExprTrace, FactLeaf, RuleTrace
 from ..values import UNKNOWN, Value
 from .table import Run, decisive_rung, facts_used, grade_label, grade_table, judgment_key, rule_groups
@@ -246,15 +247,39 @@ class _Renderer:
         out.append("</details>")
         return "".join(out)
 
+    def findings(self, t: AreaTrace) -> str:
+        """The area's findings in the report's words, with recommendations verbatim."""
+        if t.findings is None:
+            return ""
+        items = []
+        for f in t.findings:
+            head = f"<strong>{esc(finding_label(f))}</strong>{' (severe)' if f.severe else ''}"
+            if f.text:
+                head += f": {esc(f.text)}"
+            quote = f"<blockquote>{esc(f.quote)}</blockquote>" if f.quote else ""
+            recs = "".join(f"<li>Recommendation: {esc(rec)}</li>" for rec in f.recommendations)
+            items.append(f'<li class="fact finding finding-{esc(f.kind)}">{head} '
+                         f'<span class="src">{esc(f.document)} line {f.line}</span>{quote}'
+                         + (f'<ul class="recommendations">{recs}</ul>' if recs else "") + "</li>")
+        body = "".join(items) or "<li>None.</li>"
+        return f'<h3>Findings the report states</h3><ul class="facts findings">{body}</ul>'
+
     def area(self, t: AreaTrace) -> str:
         r = t.result
         out = [f'<section class="area" id="{esc(self.anchor(r.name))}"><header><h2>{esc(r.title)}</h2>'
-               f"{badge(judgment_key(r), judgment(r))}</header>"]
+               + (badge(t.moderation.final, grade_label(t.moderation.final) + " (moderated)")
+                  if t.moderation is not None else badge(judgment_key(r), judgment(r))) + "</header>"]
         if t.question:
             out.append(f'<p class="question">{esc(t.question)}</p>')
-        if r.status is Status.NOT_INSPECTED:
-            out.append(f"<p>Not inspected{': ' + esc(r.note) if r.note else '.'}</p></section>")
+        if t.moderation is not None:
+            m = t.moderation
+            out.append(f'<p class="moderated"><strong>Moderated:</strong> final grade {esc(grade_label(m.final))}, '
+                       f"derived {esc(judgment(r))}: {esc(m.rationale)} "
+                       f'<span class="src">{esc(m.document)} line {m.line}</span></p>')
+        if r.status.marked:
+            out.append(f"<p>{esc(r.status.label.capitalize())}{': ' + esc(r.note) if r.note else '.'}</p></section>")
             return "".join(out)
+        out.append(self.findings(t))
         if r.status is Status.UNGRADED:
             out.append("<p>Ungraded: this area has no ladder; its rules are reported for information.</p>")
         rung = decisive_rung(t)

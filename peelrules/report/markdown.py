@@ -13,6 +13,7 @@ from typing import Sequence
 from .. import __version__
 from ..grades import Status
 from ..program import Program
+from ..judgments import finding_label
 from ..trace import AreaTrace, ExprTrace, FactLeaf, RuleTrace
 from ..values import Value
 from .table import Run, decisive_rung, facts_used, grade_label, grade_table, rule_groups
@@ -85,14 +86,40 @@ def _parts(e: ExprTrace) -> str:
     return "; ".join(f"{code(c.text)} is {text(value_text(c.value))}" for c in (e.children or (e,)))
 
 
+def _findings(t: AreaTrace) -> list[str]:
+    """The area's findings in the report's words, with recommendations verbatim."""
+    if t.findings is None:
+        return []
+    out = ["### Findings the report states", ""]
+    for f in t.findings:
+        line = f"- **{text(finding_label(f))}**{' (severe)' if f.severe else ''}"
+        if f.text:
+            line += f": {text(f.text)}"
+        line += f" ({text(f.document)} line {f.line})"
+        if f.quote:
+            line += f' "{text(f.quote)}"'
+        out.append(line)
+        out += [f"  - Recommendation: {text(rec)}" for rec in f.recommendations]
+    if not t.findings:
+        out.append("None.")
+    return out + [""]
+
+
 def area(t: AreaTrace) -> str:
     r = t.result
-    out = [f"## {text(r.title)}: {text(judgment(r))}", ""]
+    shown = grade_label(t.moderation.final) + " (moderated)" if t.moderation is not None else judgment(r)
+    out = [f"## {text(r.title)}: {text(shown)}", ""]
     if t.question:
         out += [f"*{text(t.question)}*", ""]
-    if r.status is Status.NOT_INSPECTED:
-        out += [f"Not inspected{': ' + text(r.note) if r.note else '.'}", ""]
+    if t.moderation is not None:
+        m = t.moderation
+        out += [f"**Moderated:** final grade {text(grade_label(m.final))}, derived {text(judgment(r))}: "
+                f"{text(m.rationale)} ({text(m.document)} line {m.line}"
+                + (f': "{text(m.quote)}")' if m.quote else ")"), ""]
+    if r.status.marked:
+        out += [f"{text(r.status.label.capitalize())}{': ' + text(r.note) if r.note else '.'}", ""]
         return "\n".join(out)
+    out += _findings(t)
     if r.status is Status.UNGRADED:
         out += ["Ungraded: this area has no ladder; its rules are reported for information.", ""]
     rung = decisive_rung(t)

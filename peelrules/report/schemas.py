@@ -4,6 +4,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..evidence import evidence_schema
+from ..grades import GRADE_KEYS, Status
+from ..vocabulary import FINDING_KINDS, RULE_KINDS
 from .trace_json import TRACE_VERSION
 
 _VALUE: dict[str, Any] = {
@@ -26,6 +28,24 @@ _SPAN: dict[str, Any] = {
                    for k in ("file", "line", "column", "end_line", "end_column")},
 }
 
+_SOURCE: dict[str, Any] = {
+    "type": "object", "additionalProperties": False, "required": ["document", "line", "quote"],
+    "properties": {"document": {"type": "string"}, "line": {"type": "integer"},
+                   "quote": {"type": ["string", "null"]}}}
+
+_FINDING: dict[str, Any] = {
+    "type": "object", "additionalProperties": False,
+    "required": ["kind", "text", "severe", "grade", "recommendations", "note", "source"],
+    "properties": {
+        "kind": {"enum": list(FINDING_KINDS)}, "text": {"type": ["string", "null"]}, "severe": {"type": "boolean"},
+        "grade": {"enum": [*GRADE_KEYS, None]}, "recommendations": {"type": "array", "items": {"type": "string"}},
+        "note": {"type": ["string", "null"]}, "source": _SOURCE,
+    },
+}
+
+_FINDINGS: dict[str, Any] = {"anyOf": [{"type": "null"}, {"type": "array", "items": {"$ref": "#/$defs/finding"}}],
+                             "description": "null: the bundle records no findings for the area"}
+
 _EXPR: dict[str, Any] = {
     "type": "object", "additionalProperties": False, "required": ["expr", "value"],
     "properties": {
@@ -33,6 +53,7 @@ _EXPR: dict[str, Any] = {
         "value": {"$ref": "#/$defs/value"},
         "rule": {"type": "string"}, "constant": {"type": "string"}, "counter": {"type": "string"},
         "written": {"type": ["string", "null"]},
+        "finding_kind": {"enum": list(FINDING_KINDS)}, "findings": _FINDINGS,
         "fact": {
             "type": "object", "additionalProperties": False,
             "required": ["name", "present", "type", "description", "source", "status"],
@@ -56,8 +77,7 @@ _RULE: dict[str, Any] = {
                  "span", "when", "exceeded_when"],
     "properties": {
         "rule": {"type": "string"},
-        "kind": {"enum": ["characteristic", "cause_of_concern", "area_for_improvement", "innovative_practice",
-                          "good_practice"]},
+        "kind": {"enum": list(RULE_KINDS)},
         "title": {"type": "string"}, "cite": {"type": ["string", "null"]},
         "recommendation": {"type": ["string", "null"]}, "severe": {"type": "boolean"},
         "outcome": {"enum": [True, False, "unknown"]}, "reading": {"type": "string"},
@@ -71,11 +91,18 @@ _RULE: dict[str, Any] = {
 _AREA: dict[str, Any] = {
     "type": "object", "additionalProperties": False,
     "required": ["area", "title", "question", "status", "grade", "ladder", "rung", "counters",
-                 "missing_evidence", "note", "rungs", "rules"],
+                 "missing_evidence", "note", "final", "moderation", "findings", "rungs", "rules"],
     "properties": {
         "area": {"type": "string"}, "title": {"type": "string"}, "question": {"type": ["string", "null"]},
-        "status": {"enum": ["graded", "ungraded", "not_inspected", "undetermined"]},
-        "grade": {"enum": ["outstanding", "good", "adequate", "requires_improvement", "inadequate", None]},
+        "status": {"enum": [s.value for s in Status]},
+        "grade": {"enum": [*GRADE_KEYS, None]},
+        "final": {"enum": [*GRADE_KEYS, *(s.value for s in Status if s is not Status.GRADED)],
+                  "description": "the published judgment: the moderated grade where there is one, else derived"},
+        "moderation": {"anyOf": [{"type": "null"}, {
+            "type": "object", "additionalProperties": False, "required": ["final", "rationale", "source"],
+            "properties": {"final": {"enum": list(GRADE_KEYS)}, "rationale": {"type": "string"},
+                           "source": _SOURCE}}]},
+        "findings": _FINDINGS,
         "ladder": {"type": ["string", "null"]}, "rung": {"type": ["integer", "null"]},
         "counters": {"type": "object", "additionalProperties": {"$ref": "#/$defs/value"}},
         "missing_evidence": {"type": "array", "items": {"type": "string"}},
@@ -126,7 +153,8 @@ def trace_schema() -> dict[str, Any]:
                                                   "note": {"type": ["string", "null"]}}}},
                                "areas": {"type": "array", "items": {"$ref": "#/$defs/area"}}}}},
         },
-        "$defs": {"value": _VALUE, "span": _SPAN, "expr": _EXPR, "rule": _RULE, "area": _AREA},
+        "$defs": {"value": _VALUE, "span": _SPAN, "expr": _EXPR, "rule": _RULE, "area": _AREA,
+                  "finding": _FINDING},
     }
 
 

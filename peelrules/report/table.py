@@ -14,6 +14,7 @@ from typing import Iterator, Sequence
 from ..evidence import Bundle
 from ..grades import Grade
 from ..result import AreaResult
+from ..judgments import judgment_of
 from ..trace import AreaTrace, ExprTrace, FactLeaf, RuleTrace, RungTrace
 from ..values import UNKNOWN, Value
 from .text import KIND_HEADINGS, judgment
@@ -22,6 +23,12 @@ Run = tuple[Bundle, tuple[AreaTrace, ...]]
 
 
 # ---------------------------------------------------------------- per area
+
+
+def published(r: AreaResult, bundle: Bundle) -> str:
+    """The final judgment for people, with the derived one beside it where moderation changed it."""
+    j = judgment_of(r, bundle)
+    return f"{j.label} (moderated; derived {r.judgment_label})" if j.moderated else j.label
 
 
 def judgment_key(r: AreaResult) -> str:
@@ -139,8 +146,8 @@ def results_table(runs: Sequence[tuple[Bundle, Sequence[AreaResult]]]) -> GradeT
         by_name = {r.name: r for r in results}
         found = [by_name.get(name) for name in areas]
         rows.append(GradeRow(bundle.force, bundle.file,
-                             tuple(judgment(r) if r else "" for r in found),
-                             tuple(judgment_key(r) if r else "" for r in found)))
+                             tuple(published(r, bundle) if r else "" for r in found),
+                             tuple(judgment_of(r, bundle).final if r else "" for r in found)))
     return GradeTable(tuple(areas.items()), tuple(rows))
 
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from ..evidence import Bundle
+from ..findings import Finding
+from ..judgments import finding_label, judgment_of
 from ..grades import Status
 from ..program import Program
 from ..result import AreaResult, BundleResult
@@ -34,7 +36,12 @@ def summary(program: Program, bundle: Bundle, result: BundleResult) -> str:
         lines.append(f"note: set aside, as evidence only for areas marked not inspected: {', '.join(bundle.set_aside)}")
     lines.append("")
     for a in result.areas:
-        line = f"  {a.title:<{width}}{judgment(a)}"
+        j = judgment_of(a, bundle)
+        line = f"  {a.title:<{width}}{j.label}"
+        if j.moderated:
+            line += f" (moderated; derived: {judgment(a)})"
+        if j.disagrees:
+            line += f" (the report states {j.stated.grade.replace('_', ' ')})"  # type: ignore[union-attr]
         if a.status is Status.UNDETERMINED:
             line += (f" (missing evidence: {', '.join(a.missing)})" if a.missing
                      else " (a value could not be computed, such as a division by zero: see explain)")
@@ -71,10 +78,33 @@ def context(bundle: Bundle) -> str:
     return "\n".join(out) + "\n"
 
 
+def finding_lines(f: Finding, pad: str) -> list[str]:
+    """A finding in the report's words, its source, and its recommendations verbatim."""
+    head = f"{pad}- {finding_label(f)}{' (severe)' if f.severe else ''}"
+    if f.text:
+        head += f": {f.text}"
+    head += f"  [{f.document} line {f.line}]"
+    if f.quote:
+        head += f' "{f.quote}"'
+    out = [head]
+    out += [f"{pad}    recommendation: {rec}" for rec in f.recommendations]
+    if f.note:
+        out.append(f"{pad}    note: {f.note}")
+    return out
+
+
 def _expr_lines(t: ExprTrace, depth: int, out: list[str]) -> None:
     pad = "    " * depth
     if t.fact is not None:
         out.append(pad + _fact_line(t))
+        return
+    if t.finding_kind is not None:
+        if t.findings is None:
+            out.append(f"{pad}{t.text} = unknown (the bundle records no findings for this area)")
+        else:
+            out.append(f"{pad}{t.text} = {value_text(t.value)}")
+            for f in t.findings:
+                out += finding_lines(f, pad + "    ")
         return
     if t.rule is not None:
         out.append(f"{pad}{t.text} = {value_text(t.value)} (rule {t.rule})")
@@ -117,6 +147,14 @@ def explain_area(t: AreaTrace) -> str:
         out.append(f"  {t.question}")
     if r.note:
         out.append(f"  note: {r.note}")
+    if t.moderation is not None:
+        m = t.moderation
+        out.append(f"  Moderated: final grade {m.final.replace('_', ' ')}, derived {judgment(r)} — {m.rationale}  "
+                   f"[{m.document} line {m.line}]" + (f' "{m.quote}"' if m.quote else ""))
+    if t.findings is not None:
+        out.append("  Findings the report states:" if t.findings else "  Findings the report states: none")
+        for f in t.findings:
+            out += finding_lines(f, "    ")
     if r.ladder and t.rungs:
         out.append(f"  Ladder {r.ladder}, first rung that holds wins:")
         for rung in t.rungs:

@@ -7,11 +7,12 @@ from typing import Any
 
 from .. import __version__
 from ..evidence import Bundle
+from ..findings import Finding, Moderation
 from ..program import Program
 from ..trace import AreaTrace, ExprTrace, RuleTrace, RungTrace
 from .values import outcome_word, value_json
 
-TRACE_VERSION = "1.0"
+TRACE_VERSION = "1.1"  # 1.1: findings, moderation and final judgments
 
 
 def expr_json(t: ExprTrace) -> dict[str, Any]:
@@ -29,9 +30,25 @@ def expr_json(t: ExprTrace) -> dict[str, Any]:
         out["written"] = t.written
     if t.counter is not None:
         out["counter"] = t.counter
+    if t.finding_kind is not None:
+        out["finding_kind"] = t.finding_kind
+        out["findings"] = None if t.findings is None else [finding_json(f) for f in t.findings]
     if t.children:
         out["children"] = [expr_json(c) for c in t.children]
     return out
+
+
+def finding_json(f: Finding) -> dict[str, Any]:
+    return {"kind": f.kind, "text": f.text, "severe": f.severe, "grade": f.grade,
+            "recommendations": list(f.recommendations), "note": f.note,
+            "source": {"document": f.document, "line": f.line, "quote": f.quote}}
+
+
+def moderation_json(m: Moderation | None) -> dict[str, Any] | None:
+    if m is None:
+        return None
+    return {"final": m.final, "rationale": m.rationale,
+            "source": {"document": m.document, "line": m.line, "quote": m.quote}}
 
 
 def rule_json(r: RuleTrace) -> dict[str, Any]:
@@ -60,6 +77,9 @@ def area_json(t: AreaTrace) -> dict[str, Any]:
         "ladder": r.ladder, "rung": r.rung,
         "counters": {k: value_json(v) for k, v in r.counters.items()},
         "missing_evidence": list(r.missing), "note": r.note,
+        "final": t.moderation.final if t.moderation is not None else r.judgment,
+        "moderation": moderation_json(t.moderation),
+        "findings": None if t.findings is None else [finding_json(f) for f in t.findings],
         "rungs": [rung_json(x) for x in t.rungs],
         "rules": [rule_json(x) for x in t.rules],
     }

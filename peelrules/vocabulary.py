@@ -1,0 +1,120 @@
+"""The one vocabulary: every kind of rule, evidence, finding, area status and source the language knows.
+
+The checker, the evidence loader, the evaluators, the reports, the language server, the evidence template and
+the docs all read these tables; adding a kind is one edit here plus its tests. Each entry maps the name used in
+rule files and evidence to the sentence shown to people.
+"""
+from __future__ import annotations
+
+# ---------------------------------------------------------------- rules
+
+# Kinds of rule an area holds, in the order reports list them.
+RULE_KINDS: dict[str, str] = {
+    "characteristic": "a characteristic of good performance: met, or not",
+    "cause_of_concern": "a cause of concern: a serious shortfall, with recommendations",
+    "area_for_improvement": "an area for improvement",
+    "innovative_practice": "innovative practice: positive evidence for outstanding",
+    "good_practice": "good practice",
+}
+
+# The rule kinds whose raised rules a ladder counts, and the counter that counts them.
+COUNTED_KINDS: dict[str, str] = {
+    "cause_of_concern": "concerns",
+    "area_for_improvement": "improvements",
+    "innovative_practice": "innovative",
+}
+
+# Rule kinds that can be marked `severe` (a severe finding makes the standard ladder's inadequate rung hold).
+SEVERE_KINDS: tuple[str, ...] = ("cause_of_concern", "area_for_improvement")
+
+# Counters a ladder can read; each counts the rules of the area being graded.
+COUNTERS: dict[str, str] = {
+    "characteristics": "characteristics of good performance in the area",
+    "met": "characteristics met",
+    "unmet": "characteristics not met",
+    "exceeded": "characteristics substantially exceeded",
+    "concerns": "causes of concern raised",
+    "improvements": "areas for improvement raised",
+    "innovative": "innovative practices found",
+    "severe": "severe findings raised (rules marked `severe`)",
+}
+
+# ---------------------------------------------------------------- evidence
+
+# Assessment values in order, weakest first.
+ASSESSMENTS: tuple[str, ...] = ("not_met", "partly_met", "met", "exceeded")
+
+# Declared evidence types and the value type an expression sees.
+EVIDENCE_TYPES: dict[str, str] = {
+    "count": "number",
+    "number": "number",
+    "percent": "number",
+    "ratio": "ratio",
+    "estimate": "estimate",
+    "flag": "flag",
+    "text": "text",
+    "date": "date",
+    "assessment": "assessment",
+}
+
+# What a fact's `status` can say about a shortfall.
+FACT_STATUSES: dict[str, str] = {
+    "open": "as found",
+    "remediated_during_inspection": "put right during the inspection",
+    "remediated_verified": "put right, and the fix verified",
+}
+
+# ---------------------------------------------------------------- findings
+
+# Area-level findings a report states, each recorded with the report's own words and a quote.
+FINDING_KINDS: dict[str, str] = {
+    "cause_of_concern": "cause of concern (with its recommendations)",
+    "area_of_concern": "area of concern",
+    "area_for_improvement": "area for improvement",
+    "innovative_practice": "innovative or notable practice",
+    "good_practice": "good practice",
+    "judgment": "the report's own judgment of the area (e.g. 'the force is good at ...')",
+}
+
+# Finding kinds that carry recommendations.
+RECOMMENDING_KINDS: tuple[str, ...] = ("cause_of_concern", "area_of_concern")
+
+# ---------------------------------------------------------------- areas
+
+# What a bundle can say of an area instead of giving evidence for it; each has no grade.
+AREA_STATUSES: dict[str, str] = {
+    "not_inspected": "not inspected",
+    "not_graded": "not graded in this report",
+    "graded_separately": "graded in a separate inspection",
+}
+
+# ---------------------------------------------------------------- sources
+
+# Kinds of source document, primary first. A grade resting on a secondary source says so.
+SOURCE_KINDS: dict[str, str] = {
+    "inspection_report": "the inspection report's own text",
+    "force_data": "data the force supplied",
+    "fieldwork": "an inspection fieldwork record",
+    "secondary": "a secondary source (news, a summary, a paraphrase)",
+}
+PRIMARY_SOURCE_KINDS: tuple[str, ...] = ("inspection_report", "force_data", "fieldwork")
+
+# ---------------------------------------------------------------- functions
+
+FUNCTIONS: dict[str, str] = {
+    "lower": "lower(x): the lower bound of an estimate's confidence interval",
+    "upper": "upper(x): the upper bound of an estimate's confidence interval",
+    "sample": "sample(x): the sample size of an estimate, or the n of a ratio",
+    "present": "present(x): true when the bundle gives fact x, false when it does not (never unknown)",
+    "remediated": "remediated(x): true when fact x is marked as remediated during or after the inspection",
+    "first_known": "first_known(a, b, ...): the first of its arguments that is known (a measured value, "
+                   "else a qualitative finding)",
+    "stated": "stated(kind): how many findings of that kind the report states for the area (cause_of_concern, "
+              "area_of_concern, area_for_improvement, innovative_practice, good_practice); unknown when the "
+              "bundle records no findings for the area",
+    "stated_severe": "stated_severe(kind): how many of the area's stated findings of that kind are marked "
+                     "severe; unknown when the bundle records no findings for the area",
+}
+
+# The functions whose one argument is a finding kind, not an expression.
+FINDING_FUNCTIONS: tuple[str, ...] = ("stated", "stated_severe")

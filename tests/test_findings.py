@@ -1,0 +1,188 @@
+"""Findings as evidence: the report's own words in a bundle, read by stated() in the rules, shown in every
+format; area statuses; moderation. Grades come from the shipped rules and the bundles written here."""
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import peelrules
+from peelrules.cli import main as cli_main
+from peelrules.compile import compile_program
+from peelrules.diagnostics import PeelError
+from peelrules.evaluate import Evaluator
+from peelrules.grades import Status
+
+from conftest import LANCASHIRE, lancashire_raw, write_bundle, write_rules
+
+RECOMMENDATION = ("Within six months, the force should make sure that it answers emergency calls within "
+                  "national standards.")
+AREA = "responding_to_the_public"
+
+
+def concern_only() -> dict:
+    """A bundle that states one cause of concern and nothing else."""
+    return {
+        "force": "Hypothetical Constabulary", "framework": "peel_2021_22",
+        "sources": {"report": {"title": "Hypothetical PEEL inspection report"}},
+        "findings": {AREA: [{"kind": "cause_of_concern", "text": "Emergency calls are answered too slowly",
+                             "source": "report:L40", "quote": "isn't answering emergency calls",
+                             "recommendations": [RECOMMENDATION]}]},
+    }
+
+
+def test_a_cause_of_concern_alone_makes_the_area_inadequate_and_its_recommendation_is_shown(shipped, tmp_path):
+    path = write_bundle(tmp_path, concern_only())
+    bundle = peelrules.load_evidence(path, shipped)
+    result, traces = peelrules.explain(shipped, bundle)
+    area = result.area(AREA)
+    assert area.judgment == "inadequate"
+    assert compile_program(shipped).run(bundle).area(AREA) == area  # both engines agree
+    res = CliRunner().invoke(cli_main, ["explain", str(path), AREA])
+    assert res.exit_code == 0, res.output
+    assert f"recommendation: {RECOMMENDATION}" in res.output
+    assert "Emergency calls are answered too slowly" in res.output
+    for fmt in ("md", "html", "json"):
+        res = CliRunner().invoke(cli_main, ["evaluate", str(path), "--format", fmt])
+        assert res.exit_code == 0, res.output
+        assert "within national standards" in res.output, fmt
+
+
+def test_without_recorded_findings_an_area_is_undetermined_and_names_them(shipped, tmp_path):
+    data = lancashire_raw()
+    del data["findings"]["investigating_crime"]
+    path = write_bundle(tmp_path, data)
+    data_dir = tmp_path / "sources"
+    data_dir.mkdir()
+    (data_dir / Path(data["sources"]["report"]["file"]).name).write_bytes(
+        (LANCASHIRE.parent / data["sources"]["report"]["file"]).read_bytes())
+    bundle = peelrules.load_evidence(path, shipped)
+    for result in (Evaluator(shipped).run(bundle)[0], compile_program(shipped).run(bundle)):
+        area = result.area("investigating_crime")
+        assert area.status is Status.UNDETERMINED
+        assert "findings.investigating_crime" in area.missing
+
+
+def test_stated_counts_read_in_a_rule_and_a_local_ladder(tmp_path):
+    rules = write_rules(tmp_path, """
+framework fw "FW" { }
+evidence x { a: flag "A" }
+area one "One" {
+  ladder own {
+    inadequate when stated_severe(area_for_improvement) >= 1
+    adequate when improvements >= 1
+    good otherwise
+  }
+  grade by own
+  area_for_improvement many "Many stated" { when stated(area_for_improvement) >= 2 or x.a }
+}
+""")
+    program = peelrules.load_rules(rules)
+    base = {"force": "F", "framework": "fw", "sources": {"r": {"title": "R"}}, "facts": {}}
+    cases = [([], "good"), ([{"kind": "area_for_improvement", "source": "r:L1"}], "undetermined"),
+             ([{"kind": "area_for_improvement", "source": "r:L1"}, {"kind": "area_for_improvement",
+                                                                     "source": "r:L2"}], "adequate"),
+             ([{"kind": "area_for_improvement", "source": "r:L1", "severe": True}], "inadequate")]
+    for found, want in cases:
+        data = copy.deepcopy(base) | {"findings": {"one": found}}
+        if want == "good":
+            data["facts"] = {"x.a": {"value": False, "source": "r:L1"}}
+        bundle = peelrules.load_evidence(write_bundle(tmp_path, data), program)
+        interpreted = Evaluator(program).run(bundle)[0].area("one")
+        assert interpreted.judgment == want, found
+        assert compile_program(program).run(bundle).area("one") == interpreted
+
+
+@pytest.mark.parametrize("text, message", [
+    ("stated(characteristic)", "takes one finding kind"),
+    ("stated(cause_of_concrn)", "takes one finding kind"),
+    ("stated(judgment)", "not evidence for a grade"),
+    ("stated(x.a, x.a)", "takes one finding kind"),
+])
+def test_stated_takes_a_finding_kind(tmp_path, text, message):
+    rules = write_rules(tmp_path, f"""
+framework fw "FW" {{ }}
+evidence x {{ a: flag "A" }}
+area one "One" {{ area_for_improvement r "R" {{ when {text} >= 1 }} }}
+""")
+    with pytest.raises(PeelError) as err:
+        peelrules.load_rules(rules)
+    assert message in str(err.value)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d["findings"].update({"responding_to_the_publik": []}), "unknown area 'responding_to_the_publik'"),
+    (lambda d: d["findings"]["workforce"].append({"kind": "judgment", "source": "report:L188"}),
+     "needs the grade"),
+    (lambda d: d["findings"]["workforce"].append({"kind": "area_for_improvement", "source": "report:L188",
+                                                  "quote": "not on this line"}), "the quote is not on line 188"),
+    (lambda d: d["findings"]["workforce"].append({"kind": "cause_of_concern", "source": "report:L188",
+                                                  "recommendations": ["The force should fly."]}),
+     "recommendation 1 is not in"),
+    (lambda d: d["findings"]["workforce"].append({"kind": "area_for_improvement", "source": "news:L1"}),
+     "source document 'news'"),
+    (lambda d: d["areas"].update({"workforce": {"status": "graded_later"}}), "areas.workforce.status"),
+])
+def test_bad_findings_name_their_place(shipped, change, message):
+    data = lancashire_raw()
+    change(data)
+    path = LANCASHIRE.parent / ".test-findings.yaml"  # beside the report, so quotes are checked
+    try:
+        write_bundle(path.parent, data, path.name)
+        res = CliRunner().invoke(cli_main, ["evaluate", str(path)])
+    finally:
+        path.unlink()
+    assert res.exit_code == 2
+    assert message in res.output
+    assert ".test-findings.yaml:" in res.output  # file, line and column
+
+
+def test_area_statuses_are_shown_as_such(shipped, tmp_path):
+    data = lancashire_raw()
+    data["areas"]["vetting_and_counter_corruption"]["status"] = "graded_separately"
+    data["areas"]["workforce"] = {"status": "not_graded"}
+    path = LANCASHIRE.parent / ".test-status.yaml"
+    try:
+        write_bundle(path.parent, data, path.name)
+        bundle = peelrules.load_evidence(path, shipped)
+        res = CliRunner().invoke(cli_main, ["evaluate", str(path)])
+    finally:
+        path.unlink()
+    result = compile_program(shipped).run(bundle)
+    assert result.area("vetting_and_counter_corruption").status is Status.GRADED_SEPARATELY
+    assert result.area("workforce").status is Status.NOT_GRADED
+    assert Evaluator(shipped).run(bundle)[0] == result
+    assert "graded in a separate inspection" in res.output
+    assert "not graded in this report" in res.output
+
+
+def test_moderation_is_shown_beside_the_derived_grade(shipped, tmp_path):
+    data = concern_only()
+    data["moderation"] = {AREA: {"final": "requires_improvement", "rationale": "Put right before publication",
+                                 "source": "report:L41"}}
+    path = write_bundle(tmp_path, data)
+    res = CliRunner().invoke(cli_main, ["evaluate", str(path)])
+    assert "requires improvement (moderated; derived: inadequate)" in res.output
+    res = CliRunner().invoke(cli_main, ["evaluate", str(path), "--format", "json"])
+    area = next(a for a in json.loads(res.output)["results"][0]["areas"] if a["area"] == AREA)
+    assert (area["grade"], area["final"]) == ("inadequate", "requires_improvement")
+    assert area["moderation"]["rationale"] == "Put right before publication"
+    res = CliRunner().invoke(cli_main, ["evaluate", str(path), "--format", "csv"])
+    assert "requires improvement (moderated; derived inadequate)" in res.output
+
+
+def test_a_derived_grade_that_differs_from_the_stated_judgment_is_flagged(shipped, tmp_path):
+    data = lancashire_raw()
+    stated = next(f for f in data["findings"]["workforce"] if f["kind"] == "judgment")
+    data["findings"]["workforce"].append({"kind": "cause_of_concern", "source": stated["source"]})
+    path = LANCASHIRE.parent / ".test-judgment.yaml"
+    try:
+        write_bundle(path.parent, data, path.name)
+        res = CliRunner().invoke(cli_main, ["evaluate", str(path)])
+    finally:
+        path.unlink()
+    line = next(x for x in res.output.splitlines() if x.strip().startswith("Building, supporting"))
+    assert "inadequate" in line and f"(the report states {stated['grade'].replace('_', ' ')})" in line
