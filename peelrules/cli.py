@@ -24,6 +24,7 @@ from .report.values import value_json
 from .verify import verify
 from .whynot import why_not_grade, why_not_rule
 from .lint import lint
+from .reach import reach_json, reach_warnings, reachability
 from .limits import DEFAULT_LIMITS, Limits
 from .output import write_atomic
 from .ruletests import run_tests
@@ -181,12 +182,18 @@ def explain_cmd(evidence: Path, area: str | None, rules: Path | None, fmt: str, 
                    f"about unused declarations, unreachable rungs, ladders that are not monotone, conditions "
                    f"that can never change, unit mix-ups and missing citations.\n\n{EXIT_HELP}")
 @click.argument("rules", required=False, type=click.Path(path_type=Path))
-@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+@click.option("--strict", is_flag=True, help="Treat warnings as errors; includes the reachability check.")
+@click.option("--reach", "show_reach", is_flag=True,
+              help="List, for each graded area, the smallest evidence found that gives each grade.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def check(rules: Path | None, strict: bool, fmt: str) -> None:
+def check(rules: Path | None, strict: bool, show_reach: bool, fmt: str) -> None:
+    reach = None
     try:
         program = load_rules(rules, _limits())
         diags = lint(program)
+        if strict or show_reach:
+            reach = reachability(program)
+            diags = sorted(diags + reach_warnings(program, reach), key=Diagnostic.sort_key)
     except PeelError as err:
         diags = err.diagnostics
         program = None
@@ -195,8 +202,10 @@ def check(rules: Path | None, strict: bool, fmt: str) -> None:
     errors = [d for d in diags if d.severity is Severity.ERROR]
     unreadable = any(d.code.startswith("PR4") for d in errors)
     if fmt == "json":
-        click.echo(json.dumps({"ok": not errors, "diagnostics": [d.to_json() for d in diags]},
-                              indent=2, sort_keys=True))
+        doc = {"ok": not errors, "diagnostics": [d.to_json() for d in diags]}
+        if reach is not None:
+            doc["reachability"] = reach_json(reach)
+        click.echo(json.dumps(doc, indent=2, sort_keys=True))
     else:
         if diags:
             click.echo(render_all(diags), err=True)
@@ -207,6 +216,8 @@ def check(rules: Path | None, strict: bool, fmt: str) -> None:
             n_rules = sum(len(a.rules) for a in program.areas)
             click.echo(f"ok: {len(program.sources)} files, {len(program.areas)} areas, {n_rules} rules, "
                        f"{len(program.decls)} evidence items")
+        if reach is not None and (show_reach or strict):
+            click.echo(text_report.reachability(reach))
     sys.exit(EXIT_INPUT if unreadable else EXIT_FAILED if errors else EXIT_OK)
 
 

@@ -64,7 +64,8 @@ ladder standard {
 # Sections that cannot be shown by an example today; keep this to the minimum.
 NOT_EXECUTABLE: set[str] = set()  # every section's example runs
 # The deep checks of peelrules/lint.py (PR220-PR227) are the only warnings.
-WARNING_CODES = set(re.findall(r'"(PR\d{3})"', (ROOT / "peelrules" / "lint.py").read_text(encoding="utf-8")))
+WARNING_CODES = {code for module in ("lint.py", "reach.py")
+                 for code in re.findall(r'"(PR\d{3})"', (ROOT / "peelrules" / module).read_text(encoding="utf-8"))}
 
 HEADING = re.compile(r"^## (PR\d{3}): (\S.*)$", re.M)
 LABEL = re.compile(r"^\*\*(Bad|Fixed|Message|Document)\*\*(.*)$")

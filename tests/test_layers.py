@@ -13,7 +13,7 @@ LAYERS: dict[str, int] = {
     "lower": 3, "evidence": 3,
     "check": 4, "evaluate": 4, "fmt": 4, "comparators": 4, "judgments": 4,
     "compile": 5, "lint": 5, "whynot": 5,
-    "__init__": 6,
+    "__init__": 6, "reach": 6,
     "ruletests": 7, "compare": 7,
     "report": 8,
     "template": 9, "verify": 9,

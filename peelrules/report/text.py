@@ -11,6 +11,7 @@ from ..trace import AreaTrace, ExprTrace, RuleTrace
 from ..values import UNKNOWN
 from ..compare import RuleSetDiff
 from ..whynot import WhyNot
+from ..reach import AreaReach
 from .values import outcome_word, value_text
 
 KIND_HEADINGS = (
@@ -237,4 +238,16 @@ def rule_set_diff(d: "RuleSetDiff") -> str:
                        f"{value_text(b) if b is not None else 'absent'}")
     out.append(f"{len(d.moved)} of {d.areas_compared} area judgments moved in {d.bundles} bundle(s): "
                f"{d.up} up, {d.down} down, {len(d.moved) - d.up - d.down} to or from a status")
+    return "\n".join(out) + "\n"
+
+
+def reachability(reach: "tuple[AreaReach, ...]") -> str:
+    """For each graded area, each grade and the smallest evidence found that gives it."""
+    out = ["Reachability: for each graded area, the smallest evidence found that gives each grade"]
+    for r in reach:
+        out.append(f"  {r.title} ({r.area}): " + ("all five grades reachable" if not r.unreachable else
+                   "unreachable: " + ", ".join(g.replace("_", " ") for g in r.unreachable)))
+        for g, w in r.witnesses.items():
+            shown = "never reached" if w is None else f"{w.size} item{'s' if w.size != 1 else ''}: {w.describe()}"
+            out.append(f"    {g.replace('_', ' ')}: {shown}")
     return "\n".join(out) + "\n"

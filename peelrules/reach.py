@@ -1,0 +1,173 @@
+"""Reachability: for each graded area, which grades some evidence can give, and a smallest such evidence.
+
+The search runs the compiled grade function over candidate evidence: every fact the area's rules read takes one
+of its candidate values (within the declared range; assessments from not_met to exceeded), drawn with a bias
+towards one level per draw (all weak, all strong, ...) from a fixed seed, and the area's findings take one of a
+few shapes (none; one cause of concern; one area of concern; areas for improvement; innovative practice). Each
+grade's first witness is then shrunk, one fact or finding at a time, while the grade holds: the result is a
+witness none of whose parts can be dropped (a local minimum, not always the global one). Deterministic.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from .compile import compile_program
+from .diagnostics import Diagnostic, Severity
+from .evaluate import reads
+from .evidence import Bundle, Fact
+from .findings import Finding
+from .grades import Grade
+from .lint import _candidates
+from .program import Program
+from .source import Span
+from .values import Estimate, Ratio, Value
+
+_NOWHERE = Span("<reach>", 0, 0, 0, 0)
+
+# Finding shapes tried, as tuples of (kind, severe).
+_SHAPES: tuple[tuple[tuple[str, bool], ...], ...] = (
+    (),
+    (("cause_of_concern", False),),
+    (("area_of_concern", False),),
+    (("area_for_improvement", True),),
+    (("innovative_practice", False),),
+    (("area_for_improvement", False),) * 3,
+    (("area_for_improvement", False),) * 5,
+    (("innovative_practice", False), ("area_for_improvement", False)),
+)
+
+
+@dataclass(frozen=True)
+class Witness:
+    facts: tuple[tuple[str, Value], ...]
+    findings: tuple[tuple[str, bool], ...] | None  # None: the area's findings are not recorded
+
+    @property
+    def size(self) -> int:
+        return len(self.facts) + len(self.findings or ())
+
+    def describe(self) -> str:
+        parts = [f"{name} = {_show(v)}" for name, v in self.facts]
+        if self.findings is None:
+            parts.append("findings not recorded")
+        elif not self.findings:
+            parts.append("no findings stated")
+        else:
+            counts: dict[str, int] = {}
+            for kind, severe in self.findings:
+                label = kind.replace("_", " ") + (" (severe)" if severe else "")
+                counts[label] = counts.get(label, 0) + 1
+            parts += [f"{k} stated" if c == 1 else f"{c} x {k} stated" for k, c in counts.items()]
+        return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class AreaReach:
+    area: str
+    title: str
+    witnesses: dict[str, Witness | None]  # grade key -> smallest evidence found, None when none was found
+
+    @property
+    def unreachable(self) -> tuple[str, ...]:
+        return tuple(g for g, w in self.witnesses.items() if w is None)
+
+
+def _show(v: Value) -> str:
+    if isinstance(v, Ratio):
+        return f"{v.k} of {v.n}"
+    if isinstance(v, Estimate):
+        return f"{v.value:.0%} ± {v.ci:.0%} of {v.sample}"
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v).lower() if isinstance(v, bool) else str(v)
+
+
+def reachability(program: Program, draws: int = 300, seed: int = 2022) -> tuple[AreaReach, ...]:
+    compiled = compile_program(program)
+    read = reads(program)
+    out = []
+    for area in program.areas:
+        if area.ladder is None:
+            continue
+        names = sorted({f for r in area.rules for f in read[f"{area.name}.{r.name}"] if f in program.decls})
+        options = {f: _candidates(program.decls[f]) for f in names}
+        names = [f for f in names if options[f]]
+        rng = random.Random(f"{seed}:{area.name}")
+
+        def grade(facts: dict[str, Value], findings: tuple[tuple[str, bool], ...] | None) -> Grade | None:
+            bundle = _bundle(program, area.name, facts, findings)
+            return compiled.run(bundle).area(area.name).grade
+
+        found: dict[Grade, Witness] = {}
+        for i in range(draws):
+            level = rng.random()
+            facts = {}
+            for f in names:
+                opts = options[f]
+                pick = min(int(level * len(opts)), len(opts) - 1) if rng.random() < 0.8 else rng.randrange(len(opts))
+                facts[f] = opts[pick]
+            shape = _SHAPES[i % len(_SHAPES)]
+            g = grade(facts, shape)
+            if g is not None and g not in found:
+                found[g] = _shrink(grade, g, facts, shape)
+            if len(found) == len(Grade):
+                break
+        out.append(AreaReach(area.name, area.area.title,
+                             {g.key: found.get(g) for g in sorted(Grade, reverse=True)}))
+    return tuple(out)
+
+
+def reach_warnings(program: Program, reach: tuple[AreaReach, ...]) -> list[Diagnostic]:
+    """PR229 for each graded area with a grade no evidence tried can give."""
+    lines = {s.name: s for s in program.sources}
+    out = []
+    for r in reach:
+        if not r.unreachable:
+            continue
+        area = program.area(r.area)
+        assert area is not None
+        sp = area.area.span
+        words = ", ".join(g.replace("_", " ") for g in r.unreachable)
+        src = lines.get(sp.file)
+        out.append(Diagnostic("PR229", f"area '{r.area}' can never be graded {words} from the evidence tried", sp,
+                              "give the ladder a rung, or the area the rules (findings, characteristics exceeded) "
+                              "that can reach it; `peel check --reach` lists what reaches each grade",
+                              Severity.WARNING, line_text=src.line_text(sp.line) if src else ""))
+    return out
+
+
+def _shrink(grade, target: Grade, facts: dict[str, Value],  # type: ignore[no-untyped-def]
+            findings: tuple[tuple[str, bool], ...] | None) -> Witness:
+    """Drop facts and findings one at a time while the grade stays `target`."""
+    facts = dict(facts)
+    for name in list(facts):
+        trial = {k: v for k, v in facts.items() if k != name}
+        if grade(trial, findings) is target:
+            facts = trial
+    if findings is not None:
+        i = 0
+        while i < len(findings):
+            trial_f = findings[:i] + findings[i + 1:]
+            if grade(facts, trial_f) is target:
+                findings = trial_f
+            else:
+                i += 1
+        if not findings and grade(facts, None) is target:
+            findings = None
+    return Witness(tuple(sorted(facts.items())), findings)
+
+
+def _bundle(program: Program, area: str, facts: dict[str, Value],
+            findings: tuple[tuple[str, bool], ...] | None) -> Bundle:
+    made = {f: Fact(f, v, program.decls[f], "reach", 1, None, "open", _NOWHERE) for f, v in facts.items()}
+    stated = {} if findings is None else {area: tuple(
+        Finding(kind, None, "reach", 1, None, severe, (), None, _NOWHERE) for kind, severe in findings)}
+    return Bundle("<reach>", "", "", program.framework.name, None, {}, {}, made, findings=stated)
+
+
+def reach_json(reach: tuple[AreaReach, ...]) -> list[dict]:
+    return [{"area": r.area, "title": r.title, "grades": {
+        g: None if w is None else {"facts": {name: _show(v) for name, v in w.facts}, "findings": (
+            None if w.findings is None else [{"kind": k, "severe": sev} for k, sev in w.findings]),
+            "size": w.size} for g, w in r.witnesses.items()}} for r in reach]
