@@ -11,9 +11,9 @@ from .check import check
 from .diagnostics import Diagnostic, PeelError
 from .compile import compile_program
 from .evaluate import Evaluator
-from .evidence import Bundle, load_bundle
+from .evidence import Bundle, bundle_from_data, covers, load_bundle, load_yaml, peek_framework
 from .limits import DEFAULT_LIMITS, Limits
-from .loader import read_source, rule_sources
+from .loader import SHIPPED_RULES, read_source, rule_sources, shipped_rule_sets
 from .lower import Parsed, parse_recovering
 from .program import Program
 from .result import BundleResult
@@ -22,7 +22,7 @@ from .trace import AreaTrace
 
 __version__ = "0.1.0"
 __all__ = ["PeelError", "Diagnostic", "Program", "Bundle", "BundleResult", "AreaTrace",
-           "Limits", "parse_rules", "check_rules", "load_rules", "load_evidence", "evaluate", "explain", "__version__"]
+           "Limits", "parse_rules", "check_rules", "load_rules", "load_evidence", "load_with_rules", "rules_for_evidence", "evaluate", "explain", "__version__"]
 
 
 def parse_rules(sources: list[SourceFile], limits: Limits = DEFAULT_LIMITS) -> list[Parsed]:
@@ -41,6 +41,52 @@ def check_rules(sources: list[SourceFile], limits: Limits = DEFAULT_LIMITS) -> P
 def load_rules(path: str | Path | None = None, limits: Limits = DEFAULT_LIMITS) -> Program:
     """Parse and check a rule set folder (or file); None means the shipped PEEL 2021/22 rules."""
     return check_rules(rule_sources(Path(path) if path is not None else None, limits), limits)
+
+
+_SHIPPED: dict[tuple[str, Limits], Program] = {}
+
+
+def shipped_program(name: str, limits: Limits = DEFAULT_LIMITS) -> Program:
+    """A shipped rule set by folder name, loaded once per process."""
+    key = (name, limits)
+    if key not in _SHIPPED:
+        _SHIPPED[key] = load_rules(name, limits)
+    return _SHIPPED[key]
+
+
+def rules_for_evidence(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> Program:
+    """The shipped rule set a bundle is for (see load_with_rules)."""
+    return load_with_rules(path, None, limits)[0]
+
+
+def load_with_rules(path: str | Path, rules: str | Path | None = None,
+                    limits: Limits = DEFAULT_LIMITS) -> tuple[Program, Bundle]:
+    """Load a bundle with the rule set given, or with the shipped one it is for: that of its `framework:`, or
+    else the one in force at the start of its inspection `period`; a clear error (PR314) when none is.
+    The file is read and parsed once."""
+    src = read_source(Path(path), None, limits)
+    raw, positions = load_yaml(src, limits)
+    program = load_rules(rules, limits) if rules is not None else _shipped_for(src, raw, positions, limits)
+    return program, bundle_from_data(src, raw, positions, program, limits)
+
+
+def _shipped_for(src: SourceFile, raw: object, positions: dict, limits: Limits) -> Program:
+    name, start, span = peek_framework(raw, positions)
+    programs = [shipped_program(s, limits) for s in shipped_rule_sets()]
+    if name is not None:
+        chosen = [p for p in programs if p.framework.name == name]
+        problem = f"no shipped rule set is for framework '{name}'"
+    elif start is not None:
+        chosen = [p for p in programs if covers(p.framework, start)]
+        problem = f"no shipped framework was in force on {start}, when the inspection period starts"
+    else:
+        return shipped_program(SHIPPED_RULES, limits)  # the loader names what is missing
+    if not chosen:
+        known = ", ".join(f"{p.framework.name} ({p.framework.effective_from} to {p.framework.effective_to})"
+                          for p in programs)
+        raise PeelError([Diagnostic("PR314", problem, span, f"shipped frameworks are: {known}; or give --rules",
+                                    line_text=src.line_text(span.line) if span else "")])
+    return chosen[0]
 
 
 def load_evidence(path: str | Path, program: Program, limits: Limits = DEFAULT_LIMITS) -> Bundle:

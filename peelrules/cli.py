@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from . import __version__, explain, load_evidence, load_rules
+from . import __version__, explain, load_evidence, load_rules, load_with_rules
 from .compile import compile_program
 from .diagnostics import Diagnostic, PeelError, Severity, render_all, safe
 from .loader import read_source
@@ -107,13 +107,21 @@ def main(ctx: click.Context, limits: Limits) -> None:
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Write to FILE (atomically).")
 def evaluate(evidence: tuple[Path, ...], rules: Path | None, fmt: str, out: Path | None) -> None:
     try:
-        program = load_rules(rules, _limits())
+        given = load_rules(rules, _limits()) if rules is not None else None
         traced = fmt in ("json", "md", "html")  # text and csv need only the judgments: the compiled evaluator
-        runs = []
+        runs, programs = [], {}
         for path in _progress(evidence):
-            bundle = load_evidence(path, program, _limits())
+            program, bundle = (given, load_evidence(path, given, _limits())) if given is not None else \
+                load_with_rules(path, None, _limits())
+            programs[program.framework.name] = program
             result, traces = explain(program, bundle) if traced else (compile_program(program).run(bundle), ())
-            runs.append((bundle, result, traces))
+            runs.append((program, bundle, result, traces))
+        if traced and len(programs) > 1:
+            raise PeelError([Diagnostic("PR314", f"these bundles are for {len(programs)} frameworks ("
+                                        f"{', '.join(sorted(programs))}); a {fmt} report covers one", None,
+                                        "evaluate each framework's bundles separately, or give --rules")])
+        runs = [(b, r, t) for _, b, r, t in runs]
+        program = next(iter(programs.values()))  # the one framework of a traced report
         if fmt == "json":
             text = dumps(trace_document(program, [(b, t) for b, _, t in runs], str(rules) if rules else None))
         elif fmt in ("md", "html"):
@@ -121,7 +129,7 @@ def evaluate(evidence: tuple[Path, ...], rules: Path | None, fmt: str, out: Path
         elif fmt == "csv":
             text = table_report.table_csv(table_report.results_table([(b, r.areas) for b, r, _ in runs]))
         else:
-            text = "\n".join(text_report.summary(program, b, r) for b, r, _ in runs)
+            text = "\n".join(text_report.summary(programs[b.framework], b, r) for b, r, _ in runs)
             if len(runs) > 1:
                 table = table_report.results_table([(b, r.areas) for b, r, _ in runs])
                 text = table_report.table_text(table) + "\n" + text
@@ -140,8 +148,7 @@ def evaluate(evidence: tuple[Path, ...], rules: Path | None, fmt: str, out: Path
               help="What would have to change for AREA to get GRADE, or for RULE of AREA to turn.")
 def explain_cmd(evidence: Path, area: str | None, rules: Path | None, fmt: str, why_not: str | None) -> None:
     try:
-        program = load_rules(rules, _limits())
-        bundle = load_evidence(evidence, program, _limits())
+        program, bundle = load_with_rules(evidence, rules, _limits())
         _, traces = explain(program, bundle)
     except PeelError as err:
         _fail(err, EXIT_INPUT)

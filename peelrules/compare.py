@@ -28,6 +28,9 @@ class RuleSetDiff:
     bundles: int
     areas_compared: int
     changes: tuple[AreaChange, ...]
+    overrides: int = 0  # areas whose final grade moderation sets
+    overrides_agreeing_old: int = 0  # of them, where the old rules already derive the final grade
+    overrides_agreeing_new: int = 0  # ... and where the new rules do
 
     @property
     def up(self) -> int:
@@ -75,10 +78,15 @@ def _load(path: Path, program: Program, which: str) -> Bundle:
 def diff_rule_sets(old: Program, new: Program, evidence: list[Path]) -> RuleSetDiff:
     changes: list[AreaChange] = []
     compared = 0
+    overrides = [0, 0, 0]
     for path in evidence:
         b_old = _load(path, old, "old")
         b_new = _load(path, new, "new")
         r_old, r_new = evaluate(old, b_old), evaluate(new, b_new)
         compared += len(r_old.areas)
         changes += compare_results(r_old, r_new)
-    return RuleSetDiff(len(evidence), compared, tuple(changes))
+        for area, m in b_new.moderation.items():
+            overrides[0] += 1
+            overrides[1] += any(a.name == area and a.judgment == m.final for a in r_old.areas)
+            overrides[2] += any(a.name == area and a.judgment == m.final for a in r_new.areas)
+    return RuleSetDiff(len(evidence), compared, tuple(changes), *overrides)

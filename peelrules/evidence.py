@@ -151,7 +151,8 @@ class BundleModel(_Strict):
 
     model_config = ConfigDict(extra="forbid", strict=True, title="peelrules evidence bundle")
     force: str
-    framework: str = Field(description="id of the rule set's framework, e.g. peel_2021_22")
+    framework: Optional[str] = Field(None, description="id of the rule set's framework, e.g. peel_2021_22; "
+                                     "when left out, the framework in force over `period` is used")
     period: Optional[Period] = None
     sources: dict[str, SourceDocument] = Field(description="documents the facts cite, by key")
     areas: dict[str, AreaMark] = Field(default_factory=dict, description="areas without a grade from this "
@@ -222,6 +223,23 @@ class Bundle:
     def source_kind(self, document: str) -> str:
         doc = self.sources.get(document)
         return doc.kind if doc is not None else "inspection_report"
+
+
+def covers(framework: "object", day: str) -> bool:
+    """Whether a framework's effective dates (when it has them) include the ISO date `day`."""
+    start, end = getattr(framework, "effective_from", None), getattr(framework, "effective_to", None)
+    return (start is None or start <= day) and (end is None or day <= end)
+
+
+def peek_framework(raw: object, positions: dict[KeyPath, Span]) -> tuple[str | None, str | None, Span | None]:
+    """The `framework:` and the period's start loaded evidence gives (either may be None), and where, without
+    validating the rest: enough to choose its rule set."""
+    if not isinstance(raw, dict):
+        return None, None, None
+    name = raw.get("framework") if isinstance(raw.get("framework"), str) else None
+    period = raw.get("period")
+    start = period.get("from") if isinstance(period, dict) and isinstance(period.get("from"), str) else None
+    return name, start, positions.get(("framework",)) or positions.get(("period",)) or positions.get(())
 
 
 def stated_key(area: str, kind: str, severe: bool) -> str:
@@ -469,9 +487,17 @@ def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span
         sp = loader.positions.get(path)
         diags.append(Diagnostic(code, message, sp, hint, line_text=_line_text(src, sp.line) if sp else ""))
 
-    if model.framework != program.framework.name:
-        err("PR308", f"evidence is for framework '{model.framework}', the rules are '{program.framework.name}'",
+    fw = program.framework
+    if model.framework is not None and model.framework != fw.name:
+        err("PR308", f"evidence is for framework '{model.framework}', the rules are '{fw.name}'",
             ("framework",), "evaluate it with the rule set of its framework")
+    elif model.period is not None and not covers(fw, model.period.from_):
+        err("PR308", f"the inspection period starts {model.period.from_}, outside framework '{fw.name}' "
+            f"(in force {fw.effective_from} to {fw.effective_to or 'now'})", ("period",),
+            "grade it with the rule set of the framework in force then, or correct the period")
+    elif model.framework is None and model.period is None:
+        err("PR308", "the evidence names no framework and no inspection period", (),
+            f"add `framework: {fw.name}` or the inspection `period: {{from: ..., to: ...}}`")
     for area in model.areas:
         if program.area(area) is None:
             _unknown_area(err, program, area, ("areas", area))
@@ -565,7 +591,7 @@ def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span
     digest = src.sha256 or hashlib.sha256(src.text.encode("utf-8")).hexdigest()
     unchecked = tuple(sorted(k for k, d in model.sources.items() if d.file and _document_lines(src, d) is None))
     status = {(program.area(k).name if program.area(k) else k): v.status for k, v in model.areas.items()}  # type: ignore[union-attr]
-    return Bundle(src.name, digest, model.force, model.framework,
+    return Bundle(src.name, digest, model.force, model.framework or fw.name,
                   period, dict(model.sources), marks, dict(sorted(facts.items())), unchecked,
                   tuple(sorted(set_aside)), dict(sorted(findings.items())), dict(sorted(status.items())),
                   dict(sorted(moderation.items())))

@@ -87,19 +87,28 @@ def _too_large(quoted: str, limit: int) -> PeelError:
                                  "split it, or raise the limit (docs/limits.md)")])
 
 
-def shipped_rules_dir() -> Path:
-    """The PEEL 2021/22 rule set installed with the package."""
+def shipped_rules_dir(name: str = SHIPPED_RULES) -> Path:
+    """A rule set installed with the package (default: PEEL 2021/22)."""
     try:
-        return Path(str(resources.files("peelrules.rules").joinpath(SHIPPED_RULES)))
+        return Path(str(resources.files("peelrules.rules").joinpath(name)))
     except ModuleNotFoundError:  # a source checkout imported without installing
-        return Path(__file__).resolve().parent.parent / "rules" / SHIPPED_RULES
+        return Path(__file__).resolve().parent.parent / "rules" / name
+
+
+def shipped_rule_sets() -> tuple[str, ...]:
+    """The names of the rule sets installed with the package (folders of rules/), sorted."""
+    root = shipped_rules_dir().parent
+    return tuple(sorted(p.name for p in root.iterdir() if p.is_dir() and any(p.glob("*.peel"))))
 
 
 def rule_sources(path: Path | None, limits: Limits = DEFAULT_LIMITS) -> list[SourceFile]:
     """Every *.peel file of a rule set folder (sorted by name), or a single rule file."""
-    if path is None:
-        root = shipped_rules_dir()
-        return [read_source(p, f"rules/{SHIPPED_RULES}/{p.name}", limits) for p in sorted(root.glob("*.peel"))]
+    shipped = SHIPPED_RULES if path is None else (
+        path.name if len(path.parts) == 1 and not path.exists() and path.name in shipped_rule_sets() else None)
+    if shipped is not None:  # the default, or a shipped rule set by name: `--rules peel-2023-25`
+        root = shipped_rules_dir(shipped)
+        return [read_source(p, f"rules/{shipped}/{p.name}", limits) for p in sorted(root.glob("*.peel"))]
+    assert path is not None
     if path.is_dir():
         try:
             files = sorted(p for p in path.iterdir() if p.suffix == ".peel")

@@ -5,7 +5,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import __version__, explain, load_evidence, load_rules
+from . import __version__, explain, load_evidence, load_rules, shipped_program
+from .loader import shipped_rule_sets
 from .diagnostics import Diagnostic, PeelError
 from .source import Span
 from .report.trace_json import TRACE_VERSION, dumps, trace_document
@@ -13,7 +14,7 @@ from .report.trace_json import TRACE_VERSION, dumps, trace_document
 
 @dataclass(frozen=True)
 class Difference:
-    kind: str  # engine | trace_version | rules | evidence | result | area | rule
+    kind: str  # engine | trace_version | rules | evidence | result | area | moderation | rule
     subject: str
     detail: str
 
@@ -54,6 +55,12 @@ def _compare_results(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> li
             after = b["grade"] or b["status"]
             if before != after:
                 out.append(Difference("area", a["area"], f"{before} recorded, {after} now ({rec['evidence']})"))
+            if (a.get("final"), a.get("moderation")) != (b.get("final"), b.get("moderation")):
+                was = a.get("moderation") or {}
+                now_m = b.get("moderation") or {}
+                out.append(Difference("moderation", a["area"], (
+                    f"final {a.get('final')} recorded ({was.get('rationale') or 'no override'}), "
+                    f"final {b.get('final')} now ({now_m.get('rationale') or 'no override'})")))
             rules_now = {r["rule"]: r for r in b["rules"]}
             for r in a["rules"]:
                 s = rules_now.get(r["rule"])
@@ -99,7 +106,12 @@ def verify(recorded: Any, rules: Path | None = None, evidence: list[Path] | None
     if engine != __version__:
         diffs.append(Difference("engine", "peelrules", f"version {engine} recorded, {__version__} now"))
     rules_path = rules if rules is not None else (Path(rule_set) if rule_set else None)
-    program = load_rules(rules_path)
+    if rules_path is None:  # the shipped rule set of the recorded framework
+        fw = (recorded.get("framework") or {}).get("id")
+        program = next((shipped_program(n) for n in shipped_rule_sets() if shipped_program(n).framework.name == fw),
+                       None) or load_rules(None)
+    else:
+        program = load_rules(rules_path)
     order = [r["evidence"] for r in recorded_results]
     paths = evidence if evidence else [Path(p) for p in (order or recorded_evidence)]
     runs = []

@@ -16,7 +16,7 @@ from peelrules.diagnostics import PeelError
 from peelrules.evaluate import Evaluator
 from peelrules.grades import Status
 
-from conftest import LANCASHIRE, lancashire_raw, write_bundle, write_rules
+from conftest import LANCASHIRE, SHIPPED_RULES, lancashire_raw, write_bundle, write_rules
 
 RECOMMENDATION = ("Within six months, the force should make sure that it answers emergency calls within "
                   "national standards.")
@@ -186,3 +186,40 @@ def test_a_derived_grade_that_differs_from_the_stated_judgment_is_flagged(shippe
         path.unlink()
     line = next(x for x in res.output.splitlines() if x.strip().startswith("Building, supporting"))
     assert "inadequate" in line and f"(the report states {stated['grade'].replace('_', ' ')})" in line
+
+
+def test_verify_checks_the_override_record_and_diff_counts_overrides(shipped, tmp_path):
+    data = concern_only()
+    data["moderation"] = {AREA: {"final": "requires_improvement", "rationale": "Put right before publication",
+                                 "source": "report:L41"}}
+    path = write_bundle(tmp_path, data)
+    trace = tmp_path / "trace.json"
+    res = CliRunner().invoke(cli_main, ["evaluate", str(path), "--format", "json", "--out", str(trace)])
+    assert res.exit_code == 0, res.output
+    assert CliRunner().invoke(cli_main, ["verify", str(trace)]).exit_code == 0
+    data["moderation"][AREA]["final"] = "adequate"
+    write_bundle(tmp_path, data)
+    res = CliRunner().invoke(cli_main, ["verify", str(trace)])
+    assert res.exit_code == 1
+    assert f"moderation {AREA}: final requires_improvement recorded" in res.output
+    res = CliRunner().invoke(cli_main, ["diff", "--old", str(SHIPPED_RULES), "--new", str(SHIPPED_RULES), str(path)])
+    assert "1 final grade(s) set by moderation: 0 already derived by the old rules, 0 by the new" in res.output
+
+
+def test_the_rule_set_is_chosen_from_the_framework_or_the_inspection_period(tmp_path):
+    data = concern_only()
+    del data["framework"]
+    data["period"] = {"from": "2021-10-01", "to": "2022-03-31"}
+    program, bundle = peelrules.load_with_rules(write_bundle(tmp_path, data))
+    assert (program.framework.name, bundle.framework) == ("peel_2021_22", "peel_2021_22")
+    data["period"] = {"from": "2019-01-01", "to": "2019-03-31"}
+    path = write_bundle(tmp_path, data)
+    res = CliRunner().invoke(cli_main, ["evaluate", str(path)])
+    assert res.exit_code == 2
+    assert "error[PR314]: no shipped framework was in force on 2019-01-01" in res.output
+    data["framework"] = "peel_2021_22"  # named, but the period lies outside it
+    res = CliRunner().invoke(cli_main, ["evaluate", str(write_bundle(tmp_path, data))])
+    assert res.exit_code == 2 and "error[PR308]: the inspection period starts 2019-01-01" in res.output
+    del data["framework"], data["period"]
+    res = CliRunner().invoke(cli_main, ["evaluate", str(write_bundle(tmp_path, data))])
+    assert res.exit_code == 2 and "names no framework and no inspection period" in res.output

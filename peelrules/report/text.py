@@ -238,6 +238,9 @@ def rule_set_diff(d: "RuleSetDiff") -> str:
                        f"{value_text(b) if b is not None else 'absent'}")
     out.append(f"{len(d.moved)} of {d.areas_compared} area judgments moved in {d.bundles} bundle(s): "
                f"{d.up} up, {d.down} down, {len(d.moved) - d.up - d.down} to or from a status")
+    if d.overrides:
+        out.append(f"{d.overrides} final grade(s) set by moderation: {d.overrides_agreeing_old} already derived by "
+                   f"the old rules, {d.overrides_agreeing_new} by the new")
     return "\n".join(out) + "\n"
 
 
