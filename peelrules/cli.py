@@ -24,6 +24,7 @@ from .report.values import value_json
 from .verify import verify
 from .whynot import why_not_grade, why_not_rule
 from .lint import lint
+from .audit import audit
 from .reach import reach_json, reach_warnings, reachability
 from .limits import DEFAULT_LIMITS, Limits
 from .output import write_atomic
@@ -190,13 +191,18 @@ def explain_cmd(evidence: Path, area: str | None, rules: Path | None, fmt: str, 
                    f"that can never change, unit mix-ups and missing citations.\n\n{EXIT_HELP}")
 @click.argument("rules", required=False, type=click.Path(path_type=Path))
 @click.option("--strict", is_flag=True, help="Treat warnings as errors; includes the reachability check.")
+@click.option("--rules", "rules_dir", type=click.Path(path_type=Path), default=None,
+              help="With an EVIDENCE file: the rule set to check it against (default: the one it is for).")
 @click.option("--reach", "show_reach", is_flag=True,
               help="List, for each graded area, the smallest evidence found that gives each grade.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def check(rules: Path | None, strict: bool, show_reach: bool, fmt: str) -> None:
+def check(rules: Path | None, rules_dir: Path | None, strict: bool, show_reach: bool, fmt: str) -> None:
     reach = None
+    if rules is not None and rules.suffix in (".yaml", ".yml", ".json") and not rules.is_dir():
+        _check_bundle(rules, rules_dir, strict, fmt)
+        return
     try:
-        program = load_rules(rules, _limits())
+        program = load_rules(rules if rules_dir is None else rules_dir, _limits())
         diags = lint(program)
         if strict or show_reach:
             reach = reachability(program)
@@ -226,6 +232,33 @@ def check(rules: Path | None, strict: bool, show_reach: bool, fmt: str) -> None:
         if reach is not None and (show_reach or strict):
             click.echo(text_report.reachability(reach))
     sys.exit(EXIT_INPUT if unreadable else EXIT_FAILED if errors else EXIT_OK)
+
+
+def _check_bundle(path: Path, rules: Path | None, strict: bool, fmt: str) -> None:
+    """`peel check EVIDENCE`: the bundle loads, and warnings about secondary sources, contradictions and
+    grades that differ from the report's own judgments."""
+    try:
+        program, bundle = load_with_rules(path, rules, _limits())
+        diags = audit(program, bundle, read_source(path, None, _limits()))
+    except PeelError as err:
+        diags = list(err.diagnostics)
+        bundle = None
+    if strict:
+        diags = [replace(d, severity=Severity.ERROR) for d in diags]
+    errors = [d for d in diags if d.severity is Severity.ERROR]
+    if fmt == "json":
+        click.echo(json.dumps({"ok": not errors, "diagnostics": [d.to_json() for d in diags]}, indent=2,
+                              sort_keys=True))
+    else:
+        if diags:
+            click.echo(render_all(diags), err=True)
+            click.echo(f"\n{len(errors)} error{'s' if len(errors) != 1 else ''}, {len(diags) - len(errors)} "
+                       f"warning{'s' if len(diags) - len(errors) != 1 else ''}.", err=True)
+        if bundle is not None and not errors:
+            click.echo(f"ok: {bundle.file}: {len(bundle.facts)} facts, {sum(map(len, bundle.findings.values()))} "
+                       f"findings in {len(bundle.findings)} areas")
+    loaded = bundle is not None
+    sys.exit(EXIT_INPUT if not loaded else EXIT_FAILED if errors else EXIT_OK)
 
 
 @main.command("test", help=f"Run rule tests (YAML cases of evidence and expected judgments).\n\n"

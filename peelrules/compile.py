@@ -32,7 +32,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from . import nodes as n
-from .evaluate import COUNTED_KINDS, known_evidence, missing_evidence, reads
+from .evaluate import (COUNTED_KINDS, area_reads, known_evidence, missing_evidence, reads, secondary_evidence,
+                       secondary_key)
 from .evidence import Bundle, stated_key
 from .grades import Grade, Status
 from .program import CheckedArea, Program
@@ -97,10 +98,14 @@ class CompiledProgram:
     line_map: dict[int, Span]  # generated line -> span of the rule, rung, expression or declaration it computes
     grade: GradeFunction  # (bundle.facts, bundle.marks, bundle.stated_counts) -> one AreaResult per area
 
+    area_reads: dict[str, frozenset[str]] = dataclasses.field(default_factory=dict)
+
     def run(self, bundle: Bundle) -> BundleResult:
         """The bundle's result; equal to `Evaluator(program).run(bundle)[0]`."""
-        return BundleResult(bundle.file, bundle.force, self.grade(bundle.facts, bundle.marks,
-                                                                  bundle.stated_counts))
+        counts = bundle.stated_counts
+        if bundle.has_secondary:  # the rare case: count what each area reads from secondary sources
+            counts = counts | {secondary_key(a): len(secondary_evidence(r, bundle, a)) for a, r in self.area_reads.items()}
+        return BundleResult(bundle.file, bundle.force, self.grade(bundle.facts, bundle.marks, counts))
 
     def span_at(self, line: int) -> Span | None:
         """The rule-file span behind a generated line: that of the nearest mapped line at or above it."""
@@ -174,7 +179,8 @@ def _build(program: Program, digest: str) -> CompiledProgram:
     exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - our own generated code, no builtins
     if digest:  # so tracebacks through the generated code show its lines (dropped when evicted)
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    return CompiledProgram(program, digest, source, dict(gen.line_map), namespace[_FUNCTION])  # type: ignore[arg-type]
+    return CompiledProgram(program, digest, source, dict(gen.line_map), namespace[_FUNCTION],  # type: ignore[arg-type]
+                           area_reads(program, gen.reads_all))
 
 
 # ---------------------------------------------------------------- run-time helpers (names in the namespace)
@@ -395,6 +401,7 @@ class _Generator:
             "unmet": tally("unmet", [outs[r.name][0] for r in chars], _is_false, _is_unknown),
             "exceeded": tally("exceeded", [outs[r.name][1] for r in chars], _is_true, _is_unknown),
             "severe": tally("severe", [outs[r.name][0] for r in area.rules if r.severe], _is_true, _is_unknown),
+            "secondary": self.temp(f"S.get({self.literal(secondary_key(area.name))}, 0)", frozenset({NUM}), span),
         }
         for kind, counter in COUNTED_KINDS.items():
             counters[counter] = tally(counter, [outs[r.name][0] for r in area.rules if r.kind == kind],

@@ -97,6 +97,27 @@ def missing_evidence(program: Program, area: CheckedArea, condition: n.Expr, out
     return tuple(sorted(f for f in wanted if f not in facts))
 
 
+def area_reads(program: Program, read: dict[str, frozenset[str]] | None = None) -> dict[str, frozenset[str]]:
+    """The facts each area's rules read, directly or through the rules they use."""
+    read = read if read is not None else reads(program)
+    return {a.name: frozenset().union(*(read[f"{a.name}.{r.name}"] for r in a.rules)) for a in program.areas}
+
+
+def secondary_evidence(read: frozenset[str], bundle: Bundle, area: str) -> tuple[str, ...]:
+    """The facts an area reads, and its findings, that come from a secondary source (news, a paraphrase)."""
+    if not bundle.has_secondary:
+        return ()
+    out = [f for f in sorted(read) if f in bundle.facts and bundle.source_kind(bundle.facts[f].document) == "secondary"]
+    out += [f"{findings_name(area)}[{i + 1}]" for i, f in enumerate(bundle.findings.get(area, ()))
+            if bundle.source_kind(f.document) == "secondary"]
+    return tuple(out)
+
+
+def secondary_key(area: str) -> str:
+    """The key of an area's secondary-source count beside `Bundle.stated_counts` (see compile.py)."""
+    return f"{area}/secondary"
+
+
 def findings_name(area: str) -> str:
     """How missing findings are named among missing facts: `findings.<area>`."""
     return f"findings.{area}"
@@ -105,7 +126,7 @@ def findings_name(area: str) -> str:
 def known_evidence(facts: Collection[str], stated: Collection[str]) -> frozenset[str]:
     """The facts a bundle gives, and `findings.<area>` for each area whose findings it records
     (`stated` holds `Bundle.stated_counts` keys)."""
-    return frozenset(facts) | {findings_name(k.partition("/")[0]) for k in stated}
+    return frozenset(facts) | {findings_name(k.partition("/")[0]) for k in stated if k.count("/") == 2}
 
 
 def collect_refs(e: n.Expr, facts: set[str], rules: set[str], counters: set[str]) -> None:
@@ -129,6 +150,7 @@ class Evaluator:
         self.reads_when = reads(program, exceeded=False)
         self.reads = reads(program, True, self.reads_when)
         self.rules = {f"{a.name}.{r.name}": (a, r) for a in program.areas for r in a.rules}
+        self.area_reads = area_reads(program, self.reads)
 
     # ------------------------------------------------------------ expressions
     def eval(self, e: n.Expr, env: Env) -> tuple[Value, ExprTrace | None]:
@@ -190,9 +212,10 @@ class Evaluator:
     def call(self, e: n.Call, env: Env) -> tuple[Value, ExprTrace | None]:
         if e.func == "first_known":
             evaluated = [self.eval(a, env) for a in e.args]
-            v = next((x for x, _ in evaluated if x is not UNKNOWN), UNKNOWN)
+            taken = next((i for i, (x, _) in enumerate(evaluated) if x is not UNKNOWN), None)
+            v = UNKNOWN if taken is None else evaluated[taken][0]
             kids = tuple(t for _, t in evaluated)
-            return v, (ExprTrace(unparse(e), v, kids) if env.trace else None)  # type: ignore[arg-type]
+            return v, (ExprTrace(unparse(e), v, kids, taken=taken) if env.trace else None)  # type: ignore[arg-type]
         arg, t = self.eval(e.args[0], env)
         v: Value
         if e.func == "present":
@@ -243,14 +266,16 @@ class Evaluator:
             if trace:
                 traces.append(AreaTrace(res, area.area.question, area.area.span, rungs,
                                         tuple(rule_traces[f"{area.name}.{r.name}"] for r in area.rules),
-                                        bundle.findings.get(area.name), bundle.moderation.get(area.name)))
+                                        bundle.findings.get(area.name), bundle.moderation.get(area.name),
+                                        secondary_evidence(self.area_reads[area.name], bundle, area.name)))
         return BundleResult(bundle.file, bundle.force, tuple(results)), tuple(traces)
 
     def grade_area(self, area: CheckedArea, env: Env,
                    exceeded: dict[str, Value]) -> tuple[AreaResult, tuple[RungTrace, ...]]:
         outcomes = tuple(RuleOutcome(f"{area.name}.{r.name}", r.kind, env.outcomes[f"{area.name}.{r.name}"],
                                      exceeded[f"{area.name}.{r.name}"]) for r in area.rules)
-        counters = _counters(area, outcomes)
+        secondary = len(secondary_evidence(self.area_reads[area.name], env.bundle, area.name))
+        counters = dict(sorted((_counters(area, outcomes) | {"secondary": secondary}).items()))
         base = dict(name=area.name, title=area.area.title, outcomes=outcomes, counters=counters,
                     ladder=area.ladder.name if area.ladder else None)
         if area.name in env.bundle.marks:

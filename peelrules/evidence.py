@@ -220,6 +220,10 @@ class Bundle:
             return None
         return sum(1 for f in found if f.kind == kind and (f.severe or not severe))
 
+    @functools.cached_property
+    def has_secondary(self) -> bool:
+        return any(d.kind == "secondary" for d in self.sources.values())
+
     def source_kind(self, document: str) -> str:
         doc = self.sources.get(document)
         return doc.kind if doc is not None else "inspection_report"

@@ -122,7 +122,7 @@ def counter_grid() -> Iterator[dict[str, Value]]:
                     for improvements in range(MAX_IMPROVEMENTS + 1):
                         yield {"characteristics": c, "met": met, "unmet": c - met, "exceeded": exceeded,
                                "concerns": concerns, "improvements": improvements, "innovative": innovative,
-                               "severe": severe}
+                               "severe": severe, "secondary": 0}
 
 
 _GRID_SIZE = sum(1 for _ in counter_grid())
@@ -166,7 +166,8 @@ def _ladders(program: Program, ev: Evaluator, warn) -> None:  # type: ignore[no-
 
 
 def _non_monotone(grades: dict[tuple, Grade]) -> str | None:
-    keys = ("characteristics", "met", "unmet", "exceeded", "concerns", "improvements", "innovative", "severe")
+    keys = ("characteristics", "met", "unmet", "exceeded", "concerns", "improvements", "innovative", "severe",
+            "secondary")
     for (values, flags), grade in grades.items():
         v = dict(zip(keys, values))
         for worse in SHORTFALLS:
@@ -181,7 +182,7 @@ def _non_monotone(grades: dict[tuple, Grade]) -> str | None:
                 w[worse] += 1
             other = grades.get((tuple(w[k] for k in keys), flags))
             if other is not None and other > grade:
-                shown = ", ".join(f"{k} {v[k]}" for k in keys)
+                shown = ", ".join(f"{k} {v[k]}" for k in keys if k != "secondary")  # always 0 on the grid
                 return (f"with {shown} the grade is {grade.label}, but with one more "
                         f"{'unmet characteristic' if worse == 'unmet' else worse[:-1] if worse != 'severe' else 'severe finding'}"
                         f" it is {other.label}")

@@ -33,6 +33,7 @@ class ExprTrace:
     written: str | None = None  # a constant's definition as written, e.g. "90%"
     counter: str | None = None
     finding_kind: str | None = None  # set on stated(kind): the kind it counts
+    taken: int | None = None  # first_known(): the argument whose value it took (0 first; None: all unknown)
     findings: "tuple[Finding, ...] | None" = None  # what stated() counted, as the report words it (None: unknown)
 
 
@@ -69,3 +70,4 @@ class AreaTrace:
     rules: tuple[RuleTrace, ...]
     findings: "tuple[Finding, ...] | None" = None  # the area's findings as the bundle records them
     moderation: Moderation | None = None
+    secondary: tuple[str, ...] = ()  # facts and findings the area reads from secondary sources

@@ -37,6 +37,7 @@ COUNTERS: dict[str, str] = {
     "improvements": "areas for improvement raised",
     "innovative": "innovative practices found",
     "severe": "severe findings raised (rules marked `severe`)",
+    "secondary": "facts and findings the area's rules read that come from a secondary source",
 }
 
 # ---------------------------------------------------------------- evidence

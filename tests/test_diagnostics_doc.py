@@ -30,6 +30,8 @@ import pytest
 from click.testing import CliRunner
 
 import peelrules
+from peelrules.audit import audit
+from peelrules.loader import read_source
 from peelrules.cli import main as cli_main
 from peelrules.diagnostics import CODES, Diagnostic, PeelError, Severity, render_all
 from peelrules.lint import lint
@@ -64,7 +66,7 @@ ladder standard {
 # Sections that cannot be shown by an example today; keep this to the minimum.
 NOT_EXECUTABLE: set[str] = set()  # every section's example runs
 # The deep checks of peelrules/lint.py (PR220-PR227) are the only warnings.
-WARNING_CODES = {code for module in ("lint.py", "reach.py")
+WARNING_CODES = {code for module in ("lint.py", "reach.py", "audit.py")
                  for code in re.findall(r'"(PR\d{3})"', (ROOT / "peelrules" / module).read_text(encoding="utf-8"))}
 
 HEADING = re.compile(r"^## (PR\d{3}): (\S.*)$", re.M)
@@ -224,10 +226,10 @@ def _check_evidence(tmp: Path, sec: Section, body: str, program: peelrules.Progr
         (tmp / name.group(1)).write_text(_chars(doc.body), encoding="utf-8")
     (tmp / "evidence.yaml").write_text(body, encoding="utf-8")
     try:
-        peelrules.load_evidence("evidence.yaml", program)
+        bundle = peelrules.load_evidence("evidence.yaml", program)
     except PeelError as err:
         return err.diagnostics
-    return []
+    return audit(program, bundle, read_source(Path("evidence.yaml")))  # as `peel check EVIDENCE` does
 
 
 def _check_case(tmp: Path, body: str, program: peelrules.Program) -> list[Diagnostic]:

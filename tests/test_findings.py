@@ -223,3 +223,56 @@ def test_the_rule_set_is_chosen_from_the_framework_or_the_inspection_period(tmp_
     del data["framework"], data["period"]
     res = CliRunner().invoke(cli_main, ["evaluate", str(write_bundle(tmp_path, data))])
     assert res.exit_code == 2 and "names no framework and no inspection period" in res.output
+
+
+def test_a_grade_resting_on_a_secondary_source_says_so_and_cannot_be_outstanding(shipped, tmp_path):
+    data = {
+        "force": "Hypothetical Constabulary", "framework": "peel_2021_22",
+        "sources": {"report": {"title": "Hypothetical vetting inspection"},
+                    "news": {"title": "A local newspaper's account", "kind": "secondary"}},
+        "findings": {"vetting_and_counter_corruption": [
+            {"kind": "innovative_practice", "text": "A counter-corruption app", "source": "report:L9"}]},
+        "facts": {"vetting.vetting_standards": {"assessment": "exceeded", "source": "report:L1"},
+                  "vetting.counter_corruption_unit": {"assessment": "exceeded", "source": "report:L2"},
+                  "vetting.highest_threat_targeting": {"assessment": "exceeded", "source": "report:L3"},
+                  "vetting.corruption_intelligence": {"assessment": "met", "source": "report:L4"}},
+    }
+    area = "vetting_and_counter_corruption"
+    primary = peelrules.load_evidence(write_bundle(tmp_path, data, "primary.yaml"), shipped)
+    data["facts"]["vetting.corruption_intelligence"]["source"] = "news:L1"
+    path = write_bundle(tmp_path, data, "secondary.yaml")
+    secondary = peelrules.load_evidence(path, shipped)
+    assert compile_program(shipped).run(primary).area(area).judgment == "outstanding"
+    result = compile_program(shipped).run(secondary)
+    assert result.area(area).judgment == "good"  # outstanding needs primary sources (the ladder says so)
+    assert Evaluator(shipped).run(secondary)[0] == result
+    res = CliRunner().invoke(cli_main, ["evaluate", str(path)])
+    assert "(rests on a secondary source: vetting.corruption_intelligence)" in res.output
+    for fmt, text in (("md", "Rests on a secondary source"), ("html", "Rests on a secondary source"),
+                      ("json", '"secondary_sources": [\n            "vetting.corruption_intelligence"'),
+                      ("csv", "good (rests on 1 secondary source)")):
+        res = CliRunner().invoke(cli_main, ["evaluate", str(path), "--format", fmt])
+        assert text in res.output, fmt
+
+
+def test_check_on_a_bundle_warns_of_contradictions_and_fails_strict(tmp_path):
+    res = CliRunner().invoke(cli_main, ["check", str(LANCASHIRE)])
+    assert res.exit_code == 0 and "ok: " in res.output
+    data = lancashire_raw()
+    data["facts"]["contact.emergency_calls_answered_in_10s"] = {"value": "95%", "source": "report:L38"}
+    path = LANCASHIRE.parent / ".test-contradiction.yaml"
+    try:
+        write_bundle(path.parent, data, path.name)
+        res = CliRunner().invoke(cli_main, ["check", str(path)])
+        strict = CliRunner().invoke(cli_main, ["check", "--strict", str(path)])
+        explained = CliRunner().invoke(cli_main, ["explain", str(path), "responding_to_the_public"])
+    finally:
+        path.unlink()
+    assert res.exit_code == 0
+    assert "warning[PR316]: contradictory evidence for 'victim_service_assessment.answers_calls_promptly'" in res.output
+    assert "contact.emergency_answering, report line 38" in res.output
+    assert strict.exit_code == 1 and "error[PR316]" in strict.output
+    # the trace shows the fallback where the share is missing (Lancashire) and not where it is given
+    lancashire = CliRunner().invoke(cli_main, ["explain", str(LANCASHIRE), "responding_to_the_public"])
+    assert "(fallback: argument 2 taken, the ones before it are unknown)" in lancashire.output
+    assert "(fallback: argument 2 taken" not in explained.output

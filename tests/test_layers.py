@@ -12,7 +12,7 @@ LAYERS: dict[str, int] = {
     "unparse": 2, "program": 2, "trace": 2, "loader": 2, "output": 2,
     "lower": 3, "evidence": 3,
     "check": 4, "evaluate": 4, "fmt": 4, "comparators": 4, "judgments": 4,
-    "compile": 5, "lint": 5, "whynot": 5,
+    "compile": 5, "lint": 5, "whynot": 5, "audit": 5,
     "__init__": 6, "reach": 6,
     "ruletests": 7, "compare": 7,
     "report": 8,

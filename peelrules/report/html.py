@@ -279,6 +279,9 @@ class _Renderer:
         if r.status.marked:
             out.append(f"<p>{esc(r.status.label.capitalize())}{': ' + esc(r.note) if r.note else '.'}</p></section>")
             return "".join(out)
+        if t.secondary and r.grade is not None:
+            out.append('<p class="secondary"><strong>Rests on a secondary source:</strong> '
+                       + ", ".join(f"<code>{esc(x)}</code>" for x in t.secondary) + "</p>")
         out.append(self.findings(t))
         if r.status is Status.UNGRADED:
             out.append("<p>Ungraded: this area has no ladder; its rules are reported for information.</p>")

@@ -119,6 +119,8 @@ def area(t: AreaTrace) -> str:
     if r.status.marked:
         out += [f"{text(r.status.label.capitalize())}{': ' + text(r.note) if r.note else '.'}", ""]
         return "\n".join(out)
+    if t.secondary and r.grade is not None:
+        out += [f"**Rests on a secondary source:** {', '.join(code(x) for x in t.secondary)}", ""]
     out += _findings(t)
     if r.status is Status.UNGRADED:
         out += ["Ungraded: this area has no ladder; its rules are reported for information.", ""]

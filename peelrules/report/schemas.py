@@ -54,6 +54,7 @@ _EXPR: dict[str, Any] = {
         "rule": {"type": "string"}, "constant": {"type": "string"}, "counter": {"type": "string"},
         "written": {"type": ["string", "null"]},
         "finding_kind": {"enum": list(FINDING_KINDS)}, "findings": _FINDINGS,
+        "taken": {"type": "integer", "description": "first_known(): the index of the argument taken"},
         "fact": {
             "type": "object", "additionalProperties": False,
             "required": ["name", "present", "type", "description", "source", "status"],
@@ -91,7 +92,8 @@ _RULE: dict[str, Any] = {
 _AREA: dict[str, Any] = {
     "type": "object", "additionalProperties": False,
     "required": ["area", "title", "question", "status", "grade", "ladder", "rung", "counters",
-                 "missing_evidence", "note", "final", "moderation", "findings", "rungs", "rules"],
+                 "missing_evidence", "note", "final", "moderation", "findings", "secondary_sources",
+                 "rungs", "rules"],
     "properties": {
         "area": {"type": "string"}, "title": {"type": "string"}, "question": {"type": ["string", "null"]},
         "status": {"enum": [s.value for s in Status]},
@@ -103,6 +105,8 @@ _AREA: dict[str, Any] = {
             "properties": {"final": {"enum": list(GRADE_KEYS)}, "rationale": {"type": "string"},
                            "source": _SOURCE}}]},
         "findings": _FINDINGS,
+        "secondary_sources": {"type": "array", "items": {"type": "string"},
+                              "description": "facts and findings the area reads from secondary sources"},
         "ladder": {"type": ["string", "null"]}, "rung": {"type": ["integer", "null"]},
         "counters": {"type": "object", "additionalProperties": {"$ref": "#/$defs/value"}},
         "missing_evidence": {"type": "array", "items": {"type": "string"}},

@@ -28,7 +28,11 @@ Run = tuple[Bundle, tuple[AreaTrace, ...]]
 def published(r: AreaResult, bundle: Bundle) -> str:
     """The final judgment for people, with the derived one beside it where moderation changed it."""
     j = judgment_of(r, bundle)
-    return f"{j.label} (moderated; derived {r.judgment_label})" if j.moderated else j.label
+    text = f"{j.label} (moderated; derived {r.judgment_label})" if j.moderated else j.label
+    secondary = r.counters.get("secondary", 0)
+    if r.grade is not None and isinstance(secondary, int) and secondary:
+        text += f" (rests on {secondary} secondary source{'s' if secondary != 1 else ''})"
+    return text
 
 
 def judgment_key(r: AreaResult) -> str:

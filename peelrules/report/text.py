@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..evidence import Bundle
+from ..evaluate import area_reads, secondary_evidence
 from ..findings import Finding
 from ..judgments import finding_label, judgment_of
 from ..grades import Status
@@ -36,13 +37,17 @@ def summary(program: Program, bundle: Bundle, result: BundleResult) -> str:
     if bundle.set_aside:
         lines.append(f"note: set aside, as evidence only for areas marked not inspected: {', '.join(bundle.set_aside)}")
     lines.append("")
+    read = area_reads(program) if bundle.has_secondary else {}
     for a in result.areas:
         j = judgment_of(a, bundle)
+        secondary = secondary_evidence(read[a.name], bundle, a.name) if a.grade is not None and read else ()
         line = f"  {a.title:<{width}}{j.label}"
         if j.moderated:
             line += f" (moderated; derived: {judgment(a)})"
         if j.disagrees:
             line += f" (the report states {j.stated.grade.replace('_', ' ')})"  # type: ignore[union-attr]
+        if secondary:
+            line += f" (rests on a secondary source: {', '.join(secondary)})"
         if a.status is Status.UNDETERMINED:
             line += (f" (missing evidence: {', '.join(a.missing)})" if a.missing
                      else " (a value could not be computed, such as a division by zero: see explain)")
@@ -117,7 +122,10 @@ def _expr_lines(t: ExprTrace, depth: int, out: list[str]) -> None:
         elif t.counter is not None:
             out.append(f"{pad}{t.text} = {value_text(t.value)}")
         return
-    out.append(f"{pad}{t.text}  => {value_text(t.value)}")
+    taken = ""
+    if t.taken is not None and t.taken > 0:
+        taken = f"  (fallback: argument {t.taken + 1} taken, the ones before it are unknown)"
+    out.append(f"{pad}{t.text}  => {value_text(t.value)}{taken}")
     for c in t.children:
         _expr_lines(c, depth + 1, out)
 
@@ -152,6 +160,8 @@ def explain_area(t: AreaTrace) -> str:
         m = t.moderation
         out.append(f"  Moderated: final grade {m.final.replace('_', ' ')}, derived {judgment(r)} — {m.rationale}  "
                    f"[{m.document} line {m.line}]" + (f' "{m.quote}"' if m.quote else ""))
+    if t.secondary and r.grade is not None:
+        out.append(f"  Rests on a secondary source: {', '.join(t.secondary)}")
     if t.findings is not None:
         out.append("  Findings the report states:" if t.findings else "  Findings the report states: none")
         for f in t.findings:

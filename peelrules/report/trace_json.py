@@ -30,6 +30,8 @@ def expr_json(t: ExprTrace) -> dict[str, Any]:
         out["written"] = t.written
     if t.counter is not None:
         out["counter"] = t.counter
+    if t.taken is not None:
+        out["taken"] = t.taken
     if t.finding_kind is not None:
         out["finding_kind"] = t.finding_kind
         out["findings"] = None if t.findings is None else [finding_json(f) for f in t.findings]
@@ -80,6 +82,7 @@ def area_json(t: AreaTrace) -> dict[str, Any]:
         "final": t.moderation.final if t.moderation is not None else r.judgment,
         "moderation": moderation_json(t.moderation),
         "findings": None if t.findings is None else [finding_json(f) for f in t.findings],
+        "secondary_sources": list(t.secondary),
         "rungs": [rung_json(x) for x in t.rungs],
         "rules": [rule_json(x) for x in t.rules],
     }
