@@ -17,6 +17,8 @@ class Limits:
     max_number_digits: int = 18  # digits in one number, in rules and in evidence
     max_rule_files: int = 1_000  # .peel files in one rule set
     max_facts: int = 10_000  # facts in one evidence bundle
+    max_table_bytes: int = 1_000_000_000  # any one CSV or Parquet file of a declared table (checked before reading)
+    max_table_files: int = 1_000  # files one table's glob may match
 
 
 DEFAULT_LIMITS = Limits()

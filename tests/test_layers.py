@@ -8,7 +8,7 @@ PKG = Path(__file__).resolve().parent.parent / "peelrules"
 
 LAYERS: dict[str, int] = {
     "source": 0, "grades": 0, "values": 0, "limits": 0, "stats": 0, "vocabulary": 0,
-    "diagnostics": 1, "findings": 1, "nodes": 1, "syntax": 1, "result": 1,
+    "diagnostics": 1, "findings": 1, "nodes": 1, "syntax": 1, "result": 1, "tables": 1,
     "unparse": 2, "program": 2, "trace": 2, "loader": 2, "output": 2,
     "lower": 3, "evidence": 3,
     "check": 4, "evaluate": 4, "fmt": 4, "comparators": 4, "judgments": 4,
@@ -29,6 +29,8 @@ ALLOWED_THIRD_PARTY = {
     "lsprotocol": {"lsp"},
     "jsonschema": set(),
     "matplotlib": {"report"},
+    "duckdb": {"tables"},
+    "sqlglot": {"tables"},
 }
 
 

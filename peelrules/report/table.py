@@ -15,6 +15,7 @@ from ..evidence import Bundle
 from ..grades import Grade
 from ..result import AreaResult
 from ..judgments import judgment_of
+from ..tables import neutralise_cell
 from ..trace import AreaTrace, ExprTrace, FactLeaf, RuleTrace, RungTrace
 from ..values import UNKNOWN, Value
 from .text import KIND_HEADINGS, judgment
@@ -177,12 +178,9 @@ def table_text(table: GradeTable) -> str:
     return "\n".join(out) + "\n"
 
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
 def csv_cell(text: str) -> str:
     """Neutralise a cell a spreadsheet would run as a formula: prefix it with an apostrophe."""
-    return "'" + text if text.startswith(FORMULA_START) else text
+    return neutralise_cell(text)
 
 
 def table_csv(table: GradeTable) -> str:
