@@ -164,13 +164,14 @@ def _counters(v: dict) -> dict:
     exceeded = min(met, round(v["exceeded_share"] * c))
     return {"characteristics": c, "met": met, "unmet": c - met, "exceeded": exceeded,
             "concerns": v["concerns"], "improvements": v["improvements"],
-            "innovative": v["innovative"], "severe": v["severe"]}
+            "innovative": v["innovative"], "severe": v["severe"], "secondary": 0}
 
 
 @settings(max_examples=500, deadline=None)
-@given(counter_values, st.sampled_from(["concerns", "improvements", "severe", "unmet"]))
+@given(counter_values, st.sampled_from(["concerns", "improvements", "severe", "unmet", "secondary"]))
 def test_shipped_ladders_are_monotone(shipped, v, worse) -> None:
-    """More concerns, improvements, severe findings or unmet characteristics never improve a grade."""
+    """More concerns, improvements, severe findings, unmet characteristics or secondary sources never improve a
+    grade."""
     ev = Evaluator(shipped)
     ladders = {a.ladder.name: a.ladder for a in shipped.areas if a.ladder is not None}
     before = _counters(v)
@@ -210,6 +211,6 @@ def test_outstanding_needs_positive_evidence(shipped, v) -> None:
 def test_inadequate_is_reachable_from_a_severe_finding_without_a_cause_of_concern(shipped) -> None:
     ev = Evaluator(shipped)
     counters = {"characteristics": 8, "met": 8, "unmet": 0, "exceeded": 0, "concerns": 0,
-                "improvements": 0, "innovative": 0, "severe": 1}
+                "improvements": 0, "innovative": 0, "severe": 1, "secondary": 0}
     ladders = {a.ladder.name: a.ladder for a in shipped.areas if a.ladder is not None}
     assert {ev.grade_for_counters(lad, counters) for lad in ladders.values()} == {Grade.INADEQUATE}
