@@ -18,14 +18,14 @@ from .compile import compile_program
 from .diagnostics import Diagnostic, PeelError, Severity, render_all, safe
 from .loader import read_source
 from .source import Span
-from .grades import GRADE_KEYS, Grade
+from .grades import GRADE_KEYS, Grade, Status
 from .compare import diff_rule_sets
 from .report.values import value_json
 from .verify import verify
 from .whynot import why_not_grade, why_not_rule
 from .lint import lint
 from .audit import audit
-from .reach import reach_json, reach_warnings, reachability
+from .reach import guidance, reach_json, reach_warnings, reachability, stability
 from .limits import DEFAULT_LIMITS, Limits
 from .output import write_atomic
 from .ruletests import run_tests
@@ -171,6 +171,9 @@ def explain_cmd(evidence: Path, area: str | None, rules: Path | None, fmt: str, 
             answer = (why_not_grade(program, bundle, chosen.name, grade) if grade is not None
                       else why_not_rule(program, bundle, chosen.name, why_not))
             click.echo(text_report.why_not(answer), nl=False)
+            if grade is not None and chosen.ladder is not None and not answer.already:
+                change = guidance(program, bundle, chosen.name).get(grade.key)
+                click.echo(text_report.evidence_for(grade, change), nl=False)
             return
     elif why_not is not None:
         click.echo("error: --why-not needs an AREA", err=True)
@@ -180,7 +183,11 @@ def explain_cmd(evidence: Path, area: str | None, rules: Path | None, fmt: str, 
     elif fmt in ("md", "html"):
         _emit((md_report if fmt == "md" else html_report).document(program, [(bundle, traces)]), None, [evidence])
     else:
-        click.echo(text_report.explain(traces), nl=False)
+        guides = {t.result.name: guidance(program, bundle, t.result.name) for t in traces
+                  if t.result.status is Status.UNDETERMINED}
+        stable = {t.result.name: stability(program, bundle, t.result.name) for t in traces
+                  if t.result.grade is not None}
+        click.echo(text_report.explain(traces, guides, stable), nl=False)
         if area is None:
             extra = text_report.context(bundle)
             click.echo(f"\n{extra}" if extra else "", nl=False)

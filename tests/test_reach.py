@@ -52,3 +52,59 @@ area one "One" {
     res = CliRunner().invoke(cli_main, ["check", "--strict", str(rules)])
     assert res.exit_code == 1
     assert "error[PR229]: area 'one' can never be graded outstanding, adequate, requires improvement" in res.output
+
+
+def _apply(program, bundle, area, change):
+    """The bundle with a guidance change applied, built independently of the search."""
+    from dataclasses import replace
+
+    from peelrules.evidence import Fact
+    from peelrules.findings import Finding
+    from peelrules.source import Span
+
+    nowhere = Span("<test>", 0, 0, 0, 0)
+    facts = dict(bundle.facts) | {f: Fact(f, new, program.decls[f], "t", 1, None, "open", nowhere)
+                                  for f, _, new in change.facts}
+    findings = dict(bundle.findings)
+    if change.findings is not None:
+        findings[area] = tuple(Finding(k, None, "t", 1, None, s, (), None, nowhere) for k, s in change.findings)
+    return replace(bundle, facts=facts, findings=findings)
+
+
+def test_guidance_for_an_undetermined_area_gives_the_grades_it_names(shipped, lancashire) -> None:
+    from dataclasses import replace
+
+    from peelrules.reach import guidance
+
+    area = "investigating_crime"
+    thin = replace(lancashire, facts={k: v for k, v in lancashire.facts.items() if not k.startswith("investigating.")})
+    evaluator = Evaluator(shipped)
+    assert evaluator.run(thin)[0].area(area).judgment == "undetermined"
+    found = guidance(shipped, thin, area)
+    assert sum(1 for c in found.values() if c is not None) >= 4
+    for grade, change in found.items():
+        if change is not None:
+            assert evaluator.run(_apply(shipped, thin, area, change))[0].area(area).judgment == grade, grade
+    assert found["inadequate"].size == 1
+
+
+def test_stability_names_one_step_changes_that_move_the_grade(shipped, lancashire) -> None:
+    from dataclasses import replace
+
+    from peelrules.reach import stability
+
+    evaluator = Evaluator(shipped)
+    moves = stability(shipped, lancashire, "responding_to_the_public")
+    assert moves
+    for fact, before, after, grade in moves:
+        assert lancashire.facts[fact].value == before
+        changed = replace(lancashire, facts=lancashire.facts | {fact: replace(lancashire.facts[fact], value=after)})
+        assert evaluator.run(changed)[0].area("responding_to_the_public").judgment == grade
+
+
+def test_why_not_names_concrete_evidence(shipped) -> None:
+    from conftest import LANCASHIRE
+
+    res = CliRunner().invoke(cli_main, ["explain", str(LANCASHIRE), "investigating_crime", "--why-not", "good"])
+    assert res.exit_code == 0
+    assert "Evidence that would give good (" in res.output

@@ -5,14 +5,14 @@ from ..evidence import Bundle
 from ..evaluate import area_reads, secondary_evidence
 from ..findings import Finding
 from ..judgments import finding_label, judgment_of
-from ..grades import Status
+from ..grades import Grade, Status
 from ..program import Program
 from ..result import AreaResult, BundleResult
 from ..trace import AreaTrace, ExprTrace, RuleTrace
-from ..values import UNKNOWN
+from ..values import UNKNOWN, Value
 from ..compare import RuleSetDiff
 from ..whynot import WhyNot
-from ..reach import AreaReach
+from ..reach import AreaReach, Change
 from .values import outcome_word, value_text
 
 KIND_HEADINGS = (
@@ -149,7 +149,39 @@ def _rule_lines(r: RuleTrace, out: list[str]) -> None:
             _expr_lines(c, 3, out)
 
 
-def explain_area(t: AreaTrace) -> str:
+def guidance_lines(guide: "dict[str, Change | None]", current: str | None) -> list[str]:
+    """For an undetermined area: each grade still possible, with the smallest evidence found that gives it,
+    fewest first."""
+    found = sorted(((c.size, g, c) for g, c in guide.items() if c is not None and g != current),
+                   key=lambda x: (x[0], x[1]))
+    out = ["  To decide it (the smallest evidence found for each grade still possible, fewest first):"]
+    out += [f"    {g.replace('_', ' ')}: {c.size} item{'s' if c.size != 1 else ''}: {c.describe()}"
+            for _, g, c in found]
+    missing = [g.replace("_", " ") for g, c in guide.items() if c is None]
+    if missing:
+        out.append(f"    not found in the search: {', '.join(missing)}")
+    return out
+
+
+def evidence_for(grade: "Grade", change: "Change | None") -> str:
+    """The concrete evidence --why-not GRADE found: which facts, which values, which findings."""
+    if change is None:
+        return (f"  No evidence found in the search gives {grade.label}: no values of the facts this area reads, "
+                "with any of the finding shapes tried, reached it.\n")
+    return (f"  Evidence that would give {grade.label} ({change.size} item{'s' if change.size != 1 else ''}): "
+            f"{change.describe()}\n")
+
+
+def stability_lines(changes: "tuple[tuple[str, Value, Value, str], ...]") -> list[str]:
+    if not changes:
+        return ["  Stability: no one-step change of a fact it reads moves the grade"]
+    out = ["  Stability: one-step changes that would move the grade:"]
+    out += [f"    {f}: {value_text(a)} -> {value_text(b)} gives {g.replace('_', ' ')}" for f, a, b, g in changes]
+    return out
+
+
+def explain_area(t: AreaTrace, guide: "dict[str, Change | None] | None" = None,
+                 stable: "tuple[tuple[str, Value, Value, str], ...] | None" = None) -> str:
     r = t.result
     out = [f"{r.title} ({r.name}): {judgment(r)}"]
     if t.question:
@@ -179,6 +211,10 @@ def explain_area(t: AreaTrace) -> str:
         out.append("  Undetermined: the evidence does not decide the rung above.")
         out.append("  Missing evidence that would decide it: " + (", ".join(r.missing) if r.missing else
                    "none: a value could not be computed (such as a division by zero); see the unknown values below"))
+        if guide is not None:
+            out += guidance_lines(guide, None)
+    if stable is not None and r.grade is not None:
+        out += stability_lines(stable)
     out.append("  Counters: " + ", ".join(f"{k} {value_text(v)}" for k, v in r.counters.items()))
     for kind, heading in KIND_HEADINGS:
         rules = [x for x in t.rules if x.kind == kind]
@@ -189,8 +225,10 @@ def explain_area(t: AreaTrace) -> str:
     return "\n".join(out) + "\n"
 
 
-def explain(traces: tuple[AreaTrace, ...]) -> str:
-    return "\n".join(explain_area(t) for t in traces)
+def explain(traces: tuple[AreaTrace, ...], guides: "dict[str, dict[str, Change | None]] | None" = None,
+            stable: "dict[str, tuple[tuple[str, Value, Value, str], ...]] | None" = None) -> str:
+    guides, stable = guides or {}, stable or {}
+    return "\n".join(explain_area(t, guides.get(t.result.name), stable.get(t.result.name)) for t in traces)
 
 
 def _state(kind: str, v: tuple) -> str:
