@@ -164,6 +164,13 @@ class BundleModel(_Strict):
                                                    description="final grades set by moderation, per area")
     facts: dict[str, FactModel] = Field(default_factory=dict)
 
+    @model_validator(mode="after")
+    def _records_something(self) -> "BundleModel":
+        if not (self.facts or self.findings or self.areas or self.moderation):
+            raise ValueError("the evidence records nothing: add `facts:` or `findings:` (an area with no "
+                             "grade goes under `areas:`)")
+        return self
+
 
 def evidence_schema() -> dict:
     return BundleModel.model_json_schema(by_alias=True)
