@@ -166,9 +166,9 @@ class BundleModel(_Strict):
 
     @model_validator(mode="after")
     def _records_something(self) -> "BundleModel":
-        if not (self.facts or self.findings or self.areas or self.moderation):
-            raise ValueError("the evidence records nothing: add `facts:` or `findings:` (an area with no "
-                             "grade goes under `areas:`)")
+        if not {"facts", "findings"} & self.model_fields_set:  # `facts: {}` says "no facts" on purpose
+            raise ValueError("the evidence has neither `facts:` nor `findings:`: add the facts, the findings, "
+                             "or `facts: {}` to say there are none")
         return self
 
 
