@@ -395,7 +395,7 @@ def fmt_cmd(paths: tuple[Path, ...], check_only: bool, show_diff: bool) -> None:
             if check_only or show_diff:
                 click.echo(f"would reformat {safe(str(result.path))}", err=True)
             else:
-                write_atomic(result.path, result.after)
+                write_atomic(result.path, result.after, keep_mode_of=result.path)
                 click.echo(f"reformatted {safe(str(result.path))}", err=True)
     except PeelError as err:
         _fail(err, EXIT_INPUT)
