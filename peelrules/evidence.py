@@ -597,15 +597,27 @@ def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span
             del facts[name]
     if diags:
         raise PeelError(diags)
+    areas = dict(model.areas)
+    optional = [a.name for a in program.areas if a.area.optional]
+    read = program.area_facts() if optional else {}
+    for area in optional:  # an optional area this report records nothing for was not inspected in it
+        if not _named(program, area, (areas, model.findings, model.moderation)) and not read[area] & facts.keys():
+            areas[area] = AreaMark(status="not_inspected",
+                                        note="this report records no evidence for this area (optional in the rules)")
     period = (model.period.from_, model.period.to) if model.period else None
-    marks = {(program.area(k).name if program.area(k) else k): v.note for k, v in model.areas.items()}  # type: ignore[union-attr]
+    marks = {(program.area(k).name if program.area(k) else k): v.note for k, v in areas.items()}  # type: ignore[union-attr]
     digest = src.sha256 or hashlib.sha256(src.text.encode("utf-8")).hexdigest()
     unchecked = tuple(sorted(k for k, d in model.sources.items() if d.file and _document_lines(src, d) is None))
-    status = {(program.area(k).name if program.area(k) else k): v.status for k, v in model.areas.items()}  # type: ignore[union-attr]
+    status = {(program.area(k).name if program.area(k) else k): v.status for k, v in areas.items()}  # type: ignore[union-attr]
     return Bundle(src.name, digest, model.force, model.framework or fw.name,
                   period, dict(model.sources), marks, dict(sorted(facts.items())), unchecked,
                   tuple(sorted(set_aside)), dict(sorted(findings.items())), dict(sorted(status.items())),
                   dict(sorted(moderation.items())))
+
+
+def _named(program: Program, area: str, sections: tuple[dict, ...]) -> bool:
+    """Whether any of the bundle's sections names `area` (by name or alias)."""
+    return any(getattr(program.area(k), "name", None) == area for section in sections for k in section)
 
 
 _DOCUMENT_LINES: dict[str, list[str] | None] = {}

@@ -368,7 +368,8 @@ class _Builder:
     def area(self, area: n.Area) -> _Node:
         inner = INDENT
         spans = _clause_spans(area.clauses, {"area_question": "question", "area_aliases": "aliases",
-                                             "area_ungraded": "ungraded", "area_grade_by": "grade_by"})
+                                             "area_ungraded": "ungraded", "area_optional": "optional",
+                                             "area_grade_by": "grade_by"})
         children: list[_Node] = []
         if area.question is not None:
             children.append(self.node("question", spans["question"],
@@ -377,6 +378,8 @@ class _Builder:
             children.append(self.node("aliases", spans["aliases"], _alias_lines(area.aliases, inner), inner))
         if area.ungraded:
             children.append(self.node("ungraded", spans["ungraded"], [f"{_pad(inner)}ungraded"], inner))
+        if area.optional:
+            children.append(self.node("optional", spans["optional"], [f"{_pad(inner)}optional"], inner))
         if area.grade_by is not None:
             children.append(self.node("grade_by", spans["grade_by"], [f"{_pad(inner)}grade by {area.grade_by}"],
                                       inner))

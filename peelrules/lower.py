@@ -374,6 +374,8 @@ class _Lower:
                 aliases.extend(self.text(c) for c in it.children)
             elif kind == "area_ungraded":
                 fields["ungraded"] = True
+            elif kind == "area_optional":
+                fields["optional"] = True
             elif kind == "area_grade_by":
                 fields["grade_by"] = str(it.children[0])
                 fields["grade_by_span"] = self.span(it.children[0])
@@ -384,7 +386,8 @@ class _Lower:
             elif kind == "rule":
                 rules.append(self.rule(it))
         clauses = tuple((it.data, self.span(it)) for it in items
-                        if it.data in ("area_question", "area_aliases", "area_ungraded", "area_grade_by"))
+                        if it.data in ("area_question", "area_aliases", "area_ungraded", "area_optional",
+                                       "area_grade_by"))
         return n.Area(str(name), self.text(title), aliases=tuple(aliases), ladders=tuple(ladders),
                       lets=tuple(lets), rules=tuple(rules), span=self.span(name), extent=self.span(tree),
                       clauses=clauses, **fields)  # type: ignore[arg-type]

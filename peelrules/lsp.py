@@ -392,6 +392,8 @@ def hover_text(ix: Index, sym: Symbol) -> str:
         graded = "ungraded" if node.ungraded else (f"graded by `{node.grade_by}`" if node.grade_by else "")
         if graded:
             lines += ["", graded]
+        if node.optional:
+            lines += ["", "optional: not inspected in a report that records no evidence for it"]
         return "\n".join(lines)
     if sym.kind == "framework" and isinstance(node, n.Framework):
         lines = [f"**framework** `{node.name}`", "", node.title]

@@ -251,6 +251,7 @@ class Area:
     question: str | None = None
     aliases: tuple[str, ...] = ()
     ungraded: bool = False
+    optional: bool = False  # inspected in some reports only: without evidence for it, not inspected
     grade_by: str | None = None
     grade_by_span: Span = span_field()
     ladders: tuple[Ladder, ...] = ()

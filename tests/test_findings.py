@@ -276,3 +276,66 @@ def test_check_on_a_bundle_warns_of_contradictions_and_fails_strict(tmp_path):
     lancashire = CliRunner().invoke(cli_main, ["explain", str(LANCASHIRE), "responding_to_the_public"])
     assert "(fallback: argument 2 taken, the ones before it are unknown)" in lancashire.output
     assert "(fallback: argument 2 taken" not in explained.output
+
+
+# ---------------------------------------------------------------- optional areas
+
+OPTIONAL_RULES = """
+framework fw "FW" {
+  effective 2021-04-01 to 2023-03-31
+}
+
+evidence cdi {
+  accuracy: assessment "Crime is recorded accurately"
+}
+
+evidence other {
+  thing: assessment "Something else"
+}
+
+ladder std {
+  inadequate when concerns >= 1 or stated(cause_of_concern) >= 1
+  good       otherwise
+}
+
+area cdi "Crime data integrity" {
+  optional
+  grade by std
+
+  characteristic accurate "Records crime accurately" {
+    when cdi.accuracy is met
+    cite "fw 1"
+  }
+}
+
+area main "Main" {
+  grade by std
+
+  characteristic thing "Does the thing" {
+    when other.thing is met
+    cite "fw 2"
+  }
+}
+"""
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("facts: {}", "not_inspected"),
+    ("facts:\n  other.thing: {assessment: met, source: 'r:L1'}\nfindings: {main: []}", "not_inspected"),
+    ("facts:\n  cdi.accuracy: {assessment: met, source: 'r:L1'}\nfindings: {cdi: []}", "good"),
+    ("facts:\n  cdi.accuracy: {assessment: met, source: 'r:L1'}", "undetermined"),  # its findings unknown
+    ("facts: {}\nfindings:\n  cdi:\n    - {kind: cause_of_concern, text: Under-recording, source: 'r:L1'}", "inadequate"),
+    ("facts: {}\nareas:\n  cdi: {status: graded_separately}", "graded_separately"),
+])
+def test_an_optional_area_is_not_inspected_unless_the_bundle_records_evidence_for_it(
+        tmp_path: Path, body: str, expected: str) -> None:
+    (tmp_path / "r.txt").write_text("line one\n", encoding="utf-8")
+    program = peelrules.load_rules(write_rules(tmp_path, OPTIONAL_RULES))
+    text = f"force: F\nframework: fw\nsources: {{r: {{title: R, file: r.txt}}}}\n{body}\n"
+    (tmp_path / "b.yaml").write_text(text, encoding="utf-8")
+    bundle = peelrules.load_evidence(tmp_path / "b.yaml", program)
+    shown = {a.name: a.grade.key if a.grade is not None else a.status.value
+             for a in peelrules.evaluate(program, bundle).areas}
+    assert shown["cdi"] == expected
+    # the other area is graded as usual: only an optional area is set aside for want of evidence
+    assert shown["main"] == ("good" if "other.thing" in text else "undetermined")
