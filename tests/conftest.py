@@ -1,13 +1,16 @@
 """Shared fixtures: paths, the shipped rules and evidence, small rule sets written to tmp folders."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Callable
 
 import pytest
 import yaml
+from hypothesis import settings
 
 import peelrules
 from peelrules.evidence import Bundle
@@ -19,6 +22,9 @@ LANCASHIRE = ROOT / "evidence" / "lancashire-2022.yaml"
 SEED = ROOT.parent / "shared" / "seeds" / "000_d8ec0c1289d1da33.txt"
 GOLDEN = Path(__file__).resolve().parent / "golden"
 PEEL = Path(sys.executable).parent / "peel"
+# The disk cache of checked rule sets goes to a folder of this test run, never the user's own cache folder
+# (real `peel` processes inherit it); tests/test_cache.py points it elsewhere where it needs to.
+os.environ.setdefault("PEEL_CACHE_DIR", tempfile.mkdtemp(prefix="peel-test-cache-"))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -72,3 +78,27 @@ def write_rules(tmp_path: Path, text: str, name: str = "rules.peel") -> Path:
 def run_peel(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([str(PEEL), *args], capture_output=True, text=True, cwd=cwd or ROOT, env=env,
                           timeout=120)
+
+
+# ---------------------------------------------------------------- Hypothesis budgets
+#
+# PEEL_HYPOTHESIS_PROFILE chooses how hard the property tests look:
+#   ci        (the default) the slowest properties (test_fmt, test_fuzz) draw a moderate number of examples, so
+#             that the whole suite stays quick; Hypothesis draws new ones on every run, and replays any example
+#             that once failed (its database), so the search goes on from run to run
+#   thorough  the full budgets, as those tests were first written (up to 2,000 examples each), and 1,000 for a
+#             property with no budget of its own: for a nightly run, or after changing the parser, the
+#             formatter or the loaders.  PEEL_HYPOTHESIS_PROFILE=thorough .venv/bin/pytest tests/test_fmt.py ...
+HYPOTHESIS_PROFILES = ("ci", "thorough")
+HYPOTHESIS_PROFILE = os.environ.get("PEEL_HYPOTHESIS_PROFILE", "ci")
+if HYPOTHESIS_PROFILE not in HYPOTHESIS_PROFILES:
+    raise pytest.UsageError(f"PEEL_HYPOTHESIS_PROFILE={HYPOTHESIS_PROFILE!r}: give one of {', '.join(HYPOTHESIS_PROFILES)}")
+settings.register_profile("ci", print_blob=True)
+settings.register_profile("thorough", max_examples=1000, print_blob=True)
+settings.load_profile(HYPOTHESIS_PROFILE)
+
+
+def examples(ci: int, thorough: int) -> int:
+    """max_examples for a slow property test: ci by default, thorough with PEEL_HYPOTHESIS_PROFILE=thorough."""
+    assert 0 < ci <= thorough
+    return thorough if HYPOTHESIS_PROFILE == "thorough" else ci

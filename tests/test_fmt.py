@@ -19,7 +19,7 @@ from peelrules.lower import parse_source
 from peelrules.source import SourceFile
 from peelrules.unparse import unparse
 
-from conftest import GOLDEN, ROOT, SHIPPED_RULES, run_peel
+from conftest import GOLDEN, ROOT, SHIPPED_RULES, examples, run_peel
 
 GOLDEN_FMT = GOLDEN / "fmt"
 MINI = ROOT / "tests" / "data" / "mini.peel"
@@ -204,7 +204,7 @@ def test_percentages_keep_their_digits() -> None:
 
 
 @given(st.data())
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(ci=40, thorough=100), deadline=None)
 def test_operator_chain_joins_back_to_unparse(data: st.DataObject) -> None:
     text = data.draw(expressions())
     e = parse(f"let x = {text}\n").items[0].expr  # type: ignore[union-attr]
@@ -477,7 +477,7 @@ def programs(draw: st.DrawFn) -> str:
 
 
 @given(programs())
-@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=examples(ci=60, thorough=500), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 def test_generated_programs_format_safely(text: str) -> None:
     assert_formats_safely(text)
 

@@ -8,7 +8,9 @@
 (c) the evaluator, on well-typed bundles for mini.peel drawn by tests/strategies.py.
 
 Whatever the input, nothing but PeelError may escape, and every diagnostic of a PeelError has a code listed in
-CODES and a hint. Inputs are small so that the 2,000 examples of each target stay within about a minute.
+CODES and a hint. Inputs are small so that the 2,000 examples of each target stay within about a minute; that
+full budget is drawn with PEEL_HYPOTHESIS_PROFILE=thorough, and by default (the ci profile, see conftest.py)
+300 examples of each, new ones on every run.
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ from peelrules.evidence import load_bundle
 from peelrules.loader import read_source
 from peelrules.report import text as text_report
 from peelrules.source import SourceFile
+from conftest import examples
 from strategies import AreaSpec, FactSpec, RuleSetSpec, bundle_text, bundles
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +41,8 @@ SHIPPED = ROOT / "rules" / "peel-2021-22"
 MINI_TEXT = (ROOT / "tests" / "data" / "mini.peel").read_text(encoding="utf-8")
 MINI_EVIDENCE = yaml.safe_load((ROOT / "tests" / "data" / "mini-evidence.yaml").read_text(encoding="utf-8"))
 MINI = peelrules.load_rules(ROOT / "tests" / "data" / "mini.peel")
-FUZZ = settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=examples(ci=300, thorough=2000), deadline=None,
+                suppress_health_check=[HealthCheck.too_slow])
 SCRATCH = Path(tempfile.mkdtemp(prefix="peel-fuzz-"))
 atexit.register(shutil.rmtree, SCRATCH, ignore_errors=True)
 
