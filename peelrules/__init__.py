@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .cache import cached_program
 from .check import check
 from .diagnostics import Diagnostic, PeelError
 from .compile import compile_program
@@ -31,7 +32,13 @@ def parse_rules(sources: list[SourceFile], limits: Limits = DEFAULT_LIMITS) -> l
 
 
 def check_rules(sources: list[SourceFile], limits: Limits = DEFAULT_LIMITS) -> Program:
-    """Parse and check rule sources together; raise PeelError with every syntax and check error."""
+    """Parse and check rule sources together; raise PeelError with every syntax and check error.
+
+    A rule set checked before (same files, engine and limits) comes from the disk cache (peelrules.cache)."""
+    return cached_program(sources, limits, lambda: _check_rules(sources, limits))
+
+
+def _check_rules(sources: list[SourceFile], limits: Limits) -> Program:
     parsed = parse_rules(sources, limits)
     lost = frozenset().union(*(p.lost_names for p in parsed)) if parsed else frozenset()
     prior = tuple(d for p in parsed for d in p.diagnostics)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from . import cache
 from . import __version__, explain, load_evidence, load_rules, load_with_rules
 from .compile import compile_program
 from .diagnostics import Diagnostic, PeelError, Severity, render_all, safe
@@ -95,9 +96,30 @@ def _limits() -> Limits:
 @click.version_option(__version__, prog_name="peel")
 @click.option("--limit", "limits", multiple=True, metavar="NAME=N", callback=_parse_limits, expose_value=True,
               help="Change one input limit for this run, e.g. --limit max_facts=20000 (see docs/limits.md).")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the disk cache of checked rule sets.")
+@click.option("--verbose", is_flag=True, help="Say on stderr why a cache entry was not used.")
 @click.pass_context
-def main(ctx: click.Context, limits: Limits) -> None:
+def main(ctx: click.Context, limits: Limits, no_cache: bool, verbose: bool) -> None:
     ctx.obj = limits
+    settings = cache.configure(enabled=not no_cache)
+    if verbose:
+        ctx.call_on_close(lambda: [click.echo(f"peel: {note}", err=True) for note in settings.notes])
+
+
+@main.group("cache", help="The disk cache of checked rule sets (safe to delete; see docs/cache.md).")
+def cache_cmd() -> None:
+    pass
+
+
+@cache_cmd.command("dir", help="Print the cache folder.")
+def cache_dir_cmd() -> None:
+    click.echo(str(cache.cache_dir()))
+
+
+@cache_cmd.command("clear", help="Delete every cache entry.")
+def cache_clear_cmd() -> None:
+    n = cache.clear()
+    click.echo(f"deleted {n} cache entr{'y' if n == 1 else 'ies'} from {cache.cache_dir()}")
 
 
 @main.command(help=f"Grade every area for each EVIDENCE bundle.\n\n{EXIT_HELP}")

@@ -27,10 +27,21 @@ def grammar_text() -> str:
         return (Path(__file__).resolve().parent.parent / "grammar" / "peel.lark").read_text(encoding="utf-8")
 
 
+# Where lark keeps its parse tables between runs: set by peelrules.cache to a file in the user's private cache
+# folder when that folder is trusted; False (build the tables afresh) otherwise. Never lark's default place, a
+# shared temporary folder that another user could write to.
+GRAMMAR_CACHE: str | bool = False
+
+
+def use_grammar_cache(path: str | bool) -> None:
+    global GRAMMAR_CACHE
+    GRAMMAR_CACHE = path
+
+
 @lru_cache(maxsize=1)
 def parser() -> Lark:
     return Lark(grammar_text(), parser="lalr", lexer="contextual", propagate_positions=True,
-                maybe_placeholders=False, cache=False)
+                maybe_placeholders=False, cache=GRAMMAR_CACHE)
 
 
 @lru_cache(maxsize=1)
