@@ -5,29 +5,46 @@ the CLI can stop after any of them.
 """
 from __future__ import annotations
 
+import sys
+import types
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from .cache import cached_program
-from .check import check
-from .diagnostics import Diagnostic, PeelError
-from .compile import compile_program
-from .evaluate import Evaluator
-from .evidence import Bundle, bundle_from_data, covers, load_bundle, load_yaml, peek_framework
 from .limits import DEFAULT_LIMITS, Limits
-from .loader import SHIPPED_RULES, read_source, rule_sources, shipped_rule_sets
-from .lower import Parsed, parse_recovering
-from .program import Program
-from .result import BundleResult
-from .source import SourceFile
-from .trace import AreaTrace
+
+if TYPE_CHECKING:
+    from .diagnostics import Diagnostic, PeelError
+    from .evidence import Bundle
+    from .lower import Parsed
+    from .program import Program
+    from .result import BundleResult
+    from .source import SourceFile
+    from .trace import AreaTrace
 
 __version__ = "0.1.0"
 __all__ = ["PeelError", "Diagnostic", "Program", "Bundle", "BundleResult", "AreaTrace",
            "Limits", "parse_rules", "check_rules", "load_rules", "load_evidence", "load_with_rules", "rules_for_evidence", "evaluate", "explain", "__version__"]
 
+# The names above that live in other modules, imported when first used: `import peelrules` (and `peel --help`)
+# costs nothing of the parser, the loaders or pydantic.
+_LAZY = {"PeelError": "diagnostics", "Diagnostic": "diagnostics", "Program": "program", "Bundle": "evidence",
+         "BundleResult": "result", "AreaTrace": "trace", "SourceFile": "source"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'peelrules' has no attribute {name!r}")
+
 
 def parse_rules(sources: list[SourceFile], limits: Limits = DEFAULT_LIMITS) -> list[Parsed]:
     """Parse every file, recovering from syntax errors so that all of them are reported."""
+    from .lower import parse_recovering
+
     return [parse_recovering(src, limits) for src in sources]
 
 
@@ -35,10 +52,14 @@ def check_rules(sources: list[SourceFile], limits: Limits = DEFAULT_LIMITS) -> P
     """Parse and check rule sources together; raise PeelError with every syntax and check error.
 
     A rule set checked before (same files, engine and limits) comes from the disk cache (peelrules.cache)."""
+    from .cache import cached_program
+
     return cached_program(sources, limits, lambda: _check_rules(sources, limits))
 
 
 def _check_rules(sources: list[SourceFile], limits: Limits) -> Program:
+    from .check import check
+
     parsed = parse_rules(sources, limits)
     lost = frozenset().union(*(p.lost_names for p in parsed)) if parsed else frozenset()
     prior = tuple(d for p in parsed for d in p.diagnostics)
@@ -47,6 +68,8 @@ def _check_rules(sources: list[SourceFile], limits: Limits) -> Program:
 
 def load_rules(path: str | Path | None = None, limits: Limits = DEFAULT_LIMITS) -> Program:
     """Parse and check a rule set folder (or file); None means the shipped PEEL 2021/22 rules."""
+    from .loader import rule_sources
+
     return check_rules(rule_sources(Path(path) if path is not None else None, limits), limits)
 
 
@@ -71,6 +94,9 @@ def load_with_rules(path: str | Path, rules: str | Path | None = None,
     """Load a bundle with the rule set given, or with the shipped one it is for: that of its `framework:`, or
     else the one in force at the start of its inspection `period`; a clear error (PR314) when none is.
     The file is read and parsed once."""
+    from .evidence import bundle_from_data, load_yaml
+    from .loader import read_source
+
     src = read_source(Path(path), None, limits)
     raw, positions = load_yaml(src, limits)
     program = load_rules(rules, limits) if rules is not None else _shipped_for(src, raw, positions, limits)
@@ -78,6 +104,10 @@ def load_with_rules(path: str | Path, rules: str | Path | None = None,
 
 
 def _shipped_for(src: SourceFile, raw: object, positions: dict, limits: Limits) -> Program:
+    from .diagnostics import Diagnostic, PeelError
+    from .evidence import covers, peek_framework
+    from .loader import SHIPPED_RULES, shipped_rule_sets
+
     name, start, span = peek_framework(raw, positions)
     programs = [shipped_program(s, limits) for s in shipped_rule_sets()]
     if name is not None:
@@ -98,14 +128,34 @@ def _shipped_for(src: SourceFile, raw: object, positions: dict, limits: Limits) 
 
 def load_evidence(path: str | Path, program: Program, limits: Limits = DEFAULT_LIMITS) -> Bundle:
     """Read, safely parse and validate one evidence file against the rule set's declarations."""
+    from .evidence import load_bundle
+    from .loader import read_source
+
     return load_bundle(read_source(Path(path), None, limits), program, limits)
 
 
 def evaluate(program: Program, bundle: Bundle) -> BundleResult:
     """The judgments, from Python code generated once per rule set (cached by the rule files' digest)."""
+    from .compile import compile_program
+
     return compile_program(program).run(bundle)
 
 
 def explain(program: Program, bundle: Bundle) -> tuple[BundleResult, tuple[AreaTrace, ...]]:
     """The judgments with their full trace, from the reference evaluator (tracing costs nothing elsewhere)."""
+    from .evaluate import Evaluator
+
     return Evaluator(program).run(bundle, trace=True)
+
+
+class _Package(types.ModuleType):
+    """This package, keeping its facade functions: importing the submodule peelrules.evaluate (lazily, from any
+    module) would otherwise rebind `peelrules.evaluate` from the function above to that module."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "evaluate" and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

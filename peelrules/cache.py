@@ -28,12 +28,14 @@ import stat
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .limits import Limits
-from .program import Program
-from .source import SourceFile
 from .syntax import grammar_text, use_grammar_cache
+
+if TYPE_CHECKING:
+    from .program import Program
+    from .source import SourceFile
 
 FORMAT = "peelrules-cache 1"
 MAX_ENTRY_BYTES = 64 * 1024 * 1024
@@ -237,6 +239,8 @@ def _decode(data: bytes, key: str, name: str) -> Program | None:
         except Exception as err:  # noqa: BLE001 - any failure means: do not trust it
             why = f"refused ({one_line(err)})"
         else:
+            from .program import Program
+
             if isinstance(program, Program):
                 return program
             why = "does not hold a checked program"

@@ -13,31 +13,15 @@ from pathlib import Path
 
 import click
 
-from . import cache
-from . import __version__, explain, load_evidence, load_rules, load_with_rules
-from .compile import compile_program
+from . import __version__, cache, explain, load_evidence, load_rules, load_with_rules
 from .diagnostics import Diagnostic, PeelError, Severity, render_all, safe
-from .loader import read_source
-from .source import Span
 from .grades import GRADE_KEYS, Grade, Status
-from .compare import diff_rule_sets
-from .report.values import value_json
-from .verify import verify
-from .whynot import why_not_grade, why_not_rule
-from .lint import lint
-from .audit import audit
-from .reach import guidance, reach_json, reach_warnings, reachability, stability
 from .limits import DEFAULT_LIMITS, Limits
 from .output import write_atomic
-from .ruletests import run_tests
-from .template import evidence_template
-from .report import tests as tests_report
-from .report import text as text_report
-from .report import html as html_report
-from .report import markdown as md_report
-from .report import table as table_report
-from .report.schemas import schema as schema_doc
-from .report.trace_json import dumps, trace_document
+from .source import Span
+
+# Each command imports the modules it needs when it runs (the parser, the loaders, the reports, the analyses),
+# so that `peel --help` and a run from a cached program load nothing else.
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -62,6 +46,17 @@ def _progress(paths: tuple[Path, ...]) -> Iterator[Path]:
     with click.progressbar(paths, label="Evaluating", file=sys.stderr,
                            item_show_func=lambda p: str(p) if p is not None else None) as bar:
         yield from bar
+
+
+def _document_report(fmt: str):  # noqa: ANN202 - the module peelrules.report.markdown or .html
+    """The renderer of a whole-document format, imported only when asked for (html needs matplotlib)."""
+    if fmt == "md":
+        from .report import markdown
+
+        return markdown
+    from .report import html
+
+    return html
 
 
 def _emit(text: str, out: Path | None, inputs: list[Path]) -> None:
@@ -129,6 +124,10 @@ def cache_clear_cmd() -> None:
               show_default=True, help="csv: the force-by-area grade table only.")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Write to FILE (atomically).")
 def evaluate(evidence: tuple[Path, ...], rules: Path | None, fmt: str, out: Path | None) -> None:
+    from .compile import compile_program
+    from .report import table as table_report, text as text_report
+    from .report.trace_json import dumps, trace_document
+
     try:
         given = load_rules(rules, _limits()) if rules is not None else None
         traced = fmt in ("json", "md", "html")  # text and csv need only the judgments: the compiled evaluator
@@ -148,7 +147,7 @@ def evaluate(evidence: tuple[Path, ...], rules: Path | None, fmt: str, out: Path
         if fmt == "json":
             text = dumps(trace_document(program, [(b, t) for b, _, t in runs], str(rules) if rules else None))
         elif fmt in ("md", "html"):
-            text = (md_report if fmt == "md" else html_report).document(program, [(b, t) for b, _, t in runs])
+            text = _document_report(fmt).document(program, [(b, t) for b, _, t in runs])
         elif fmt == "csv":
             text = table_report.table_csv(table_report.results_table([(b, r.areas) for b, r, _ in runs]))
         else:
@@ -170,6 +169,11 @@ def evaluate(evidence: tuple[Path, ...], rules: Path | None, fmt: str, out: Path
 @click.option("--why-not", "why_not", metavar="GRADE|RULE", default=None,
               help="What would have to change for AREA to get GRADE, or for RULE of AREA to turn.")
 def explain_cmd(evidence: Path, area: str | None, rules: Path | None, fmt: str, why_not: str | None) -> None:
+    from .reach import guidance, stability
+    from .report import text as text_report
+    from .report.trace_json import dumps, trace_document
+    from .whynot import why_not_grade, why_not_rule
+
     try:
         program, bundle = load_with_rules(evidence, rules, _limits())
         _, traces = explain(program, bundle)
@@ -203,7 +207,7 @@ def explain_cmd(evidence: Path, area: str | None, rules: Path | None, fmt: str, 
     if fmt == "json":
         click.echo(dumps(trace_document(program, [(bundle, traces)], str(rules) if rules else None)), nl=False)
     elif fmt in ("md", "html"):
-        _emit((md_report if fmt == "md" else html_report).document(program, [(bundle, traces)]), None, [evidence])
+        _emit(_document_report(fmt).document(program, [(bundle, traces)]), None, [evidence])
     else:
         guides = {t.result.name: guidance(program, bundle, t.result.name) for t in traces
                   if t.result.status is Status.UNDETERMINED}
@@ -226,6 +230,10 @@ def explain_cmd(evidence: Path, area: str | None, rules: Path | None, fmt: str, 
               help="List, for each graded area, the smallest evidence found that gives each grade.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def check(rules: Path | None, rules_dir: Path | None, strict: bool, show_reach: bool, fmt: str) -> None:
+    from .lint import lint
+    from .reach import reach_json, reach_warnings, reachability
+    from .report import text as text_report
+
     reach = None
     if rules is not None and rules.suffix in (".yaml", ".yml", ".json") and not rules.is_dir():
         _check_bundle(rules, rules_dir, strict, fmt)
@@ -266,6 +274,9 @@ def check(rules: Path | None, rules_dir: Path | None, strict: bool, show_reach: 
 def _check_bundle(path: Path, rules: Path | None, strict: bool, fmt: str) -> None:
     """`peel check EVIDENCE`: the bundle loads, and warnings about secondary sources, contradictions and
     grades that differ from the report's own judgments."""
+    from .audit import audit
+    from .loader import read_source
+
     try:
         program, bundle = load_with_rules(path, rules, _limits())
         diags = audit(program, bundle, read_source(path, None, _limits()))
@@ -300,6 +311,9 @@ def _check_bundle(path: Path, rules: Path | None, strict: bool, fmt: str) -> Non
 @click.option("--junit", type=click.Path(path_type=Path), default=None, help="Write JUnit XML to FILE.")
 def test_cmd(paths: tuple[Path, ...], rules: Path | None, show_coverage: bool, min_coverage: float | None,
              junit: Path | None) -> None:
+    from .report import tests as tests_report
+    from .ruletests import run_tests
+
     try:
         program = load_rules(rules, _limits())
         results, coverage, problems = run_tests(program, list(paths) or [Path("tests/cases")])
@@ -331,6 +345,9 @@ def test_cmd(paths: tuple[Path, ...], rules: Path | None, show_coverage: bool, m
 @click.option("--evidence", "evidence_files", multiple=True, type=click.Path(path_type=Path),
               help="Evidence file(s) to use instead of the recorded ones.")
 def verify_cmd(trace: Path, rules: Path | None, evidence_files: tuple[Path, ...]) -> None:
+    from .loader import read_source
+    from .verify import verify
+
     try:
         src = read_source(trace)
         try:
@@ -364,6 +381,10 @@ def verify_cmd(trace: Path, rules: Path | None, evidence_files: tuple[Path, ...]
 @click.argument("evidence", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def diff_cmd(old: Path, new: Path, evidence: tuple[Path, ...], fmt: str) -> None:
+    from .compare import diff_rule_sets
+    from .report import text as text_report
+    from .report.values import value_json
+
     try:
         d = diff_rule_sets(load_rules(old, _limits()), load_rules(new, _limits()), list(evidence))
     except PeelError as err:
@@ -392,6 +413,8 @@ def evidence() -> None:
 @RULES_OPTION
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Write to FILE (atomically).")
 def evidence_template_cmd(rules: Path | None, out: Path | None) -> None:
+    from .template import evidence_template
+
     try:
         _emit(evidence_template(load_rules(rules, _limits())), out, [rules] if rules else [])
     except PeelError as err:
@@ -472,6 +495,8 @@ def chart_cmd(comparator: Path, force: str, fmt: str, out: Path | None) -> None:
 @main.command(help=f"Print the JSON Schema of evidence bundles or of traces.\n\n{EXIT_HELP}")
 @click.argument("which", type=click.Choice(["evidence", "trace"]))
 def schema(which: str) -> None:
+    from .report.schemas import schema as schema_doc
+
     click.echo(json.dumps(schema_doc(which), indent=2, sort_keys=True))
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lark import Lark
-from lark.lexer import PatternStr
+if TYPE_CHECKING:
+    from lark import Lark
 
 # Words for the named terminals of the grammar; keyword and punctuation terminals are shown as written.
 TOKEN_WORDS: dict[str, str] = {
@@ -40,12 +41,16 @@ def use_grammar_cache(path: str | bool) -> None:
 
 @lru_cache(maxsize=1)
 def parser() -> Lark:
+    from lark import Lark  # imported when a rule file is parsed, not when a cached program is used
+
     return Lark(grammar_text(), parser="lalr", lexer="contextual", propagate_positions=True,
                 maybe_placeholders=False, cache=GRAMMAR_CACHE)
 
 
 @lru_cache(maxsize=1)
 def _terminal_words() -> dict[str, str]:
+    from lark.lexer import PatternStr
+
     words = dict(TOKEN_WORDS)
     for term in parser().terminals:
         if isinstance(term.pattern, PatternStr):

@@ -1,6 +1,8 @@
 """Plain-text views: the grade summary and the explanation tree."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..evidence import Bundle
 from ..evaluate import area_reads, secondary_evidence
 from ..findings import Finding
@@ -10,10 +12,12 @@ from ..program import Program
 from ..result import AreaResult, BundleResult
 from ..trace import AreaTrace, ExprTrace, RuleTrace
 from ..values import UNKNOWN, Value
-from ..compare import RuleSetDiff
-from ..whynot import WhyNot
-from ..reach import AreaReach, Change
 from .values import outcome_word, value_text
+
+if TYPE_CHECKING:  # only named in annotations: the analyses are not loaded to print a grade
+    from ..compare import RuleSetDiff
+    from ..reach import AreaReach, Change
+    from ..whynot import WhyNot
 
 KIND_HEADINGS = (
     ("characteristic", "Characteristics of good performance"),
