@@ -267,6 +267,22 @@ class _NoImplicit(yaml.SafeLoader):
     yaml_implicit_resolvers: dict = {}
 
 
+class _RefusedByLibyaml(Exception):
+    """libyaml refused the text. Its messages are worded otherwise than PyYAML's, which _plain_yaml_problem turns
+    into advice, and its scanner looks ahead past our own depth limit (to its own, 1,000): so bad YAML is read
+    again by the pure-Python parser, which reports it. Only bad input pays for the second reading."""
+
+
+if hasattr(yaml, "CSafeLoader"):  # libyaml, where PyYAML was built with it: the same events and nodes, ~10x faster
+
+    class _NoImplicitC(yaml.CSafeLoader):  # type: ignore[name-defined,misc]
+        yaml_implicit_resolvers: dict = {}
+
+    YAML_LOADER: type = _NoImplicitC
+else:  # pragma: no cover - a PyYAML without libyaml
+    YAML_LOADER = _NoImplicit
+
+
 _INT = re.compile(r"^-?(0|[1-9][0-9]{0,17})$")
 _FLOAT = re.compile(r"^-?(0|[1-9][0-9]{0,17})(\.[0-9]{1,17})?([eE][-+]?[0-9]{1,3})?$")
 _LONG_NUMBER = re.compile(r"^[-+]?[0-9._]+([eE][-+]?[0-9]+)?$")
@@ -311,6 +327,12 @@ class _Loader:
         return PeelError([Diagnostic(code, message, span, hint, line_text=text)])
 
     def load(self) -> object:
+        try:
+            return self.load_with(YAML_LOADER)
+        except _RefusedByLibyaml:  # bad YAML: the pure-Python parser says where and why in the words we explain
+            return self.load_with(_NoImplicit)
+
+    def load_with(self, parser: type) -> object:
         size = len(self.src.text.encode("utf-8", "surrogatepass"))
         if size > self.limits.max_evidence_bytes:
             raise self.fail("PR404", f"'{one_line(self.src.name)}' is {size} bytes, more than the "
@@ -318,7 +340,7 @@ class _Loader:
                             "split it into several bundles or case files (docs/limits.md)")
         try:
             depth = 0
-            for event in yaml.parse(self.src.text, Loader=_NoImplicit):
+            for event in yaml.parse(self.src.text, Loader=parser):
                 if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
                     depth += 1
                     if depth > self.limits.max_evidence_depth:
@@ -334,13 +356,17 @@ class _Loader:
                               event.start_mark.line + 1, event.start_mark.column + 2)
                     raise self.fail("PR301", "anchors and aliases (& and *) are not allowed in evidence", sp,
                                     "write the value out in full")
-            docs = list(yaml.compose_all(self.src.text, Loader=_NoImplicit))
+            docs = list(yaml.compose_all(self.src.text, Loader=parser))
         except yaml.MarkedYAMLError as err:
+            if parser is not _NoImplicit:
+                raise _RefusedByLibyaml() from None
             mark = err.problem_mark or err.context_mark
             sp = Span(self.src.name, mark.line + 1, mark.column + 1, mark.line + 1, mark.column + 2) if mark else None
             message, hint = _plain_yaml_problem(str(err.problem or err.context or ""))
             raise self.fail("PR301", message, sp, hint) from None
         except yaml.reader.ReaderError as err:  # a character YAML refuses (read_source refuses them first)
+            if parser is not _NoImplicit:
+                raise _RefusedByLibyaml() from None
             line = self.src.text.count("\n", 0, err.position) + 1
             col = err.position - self.src.text.rfind("\n", 0, err.position)
             raise self.fail("PR301", f"character U+{err.character:04X} is not allowed in YAML",
@@ -395,7 +421,7 @@ class _Loader:
         assert isinstance(node, yaml.ScalarNode)
         text = node.value
         self.check_characters(text, sp)
-        if node.style is not None:  # quoted: always a string
+        if node.style:  # quoted or a block scalar: always a string (plain is None, or "" from libyaml)
             return text
         if text in ("null", "~", ""):
             return None
