@@ -549,9 +549,10 @@ def test_cli_syntax_errors_are_rendered_and_exit_2(tmp_path: Path) -> None:
 
 
 def test_shipped_rules_are_kept_formatted() -> None:
-    """The shipped rule files are in the canonical layout: run `peel fmt rules/peel-2021-22` after editing."""
+    """The shipped rule files (every rule set) are in the canonical layout: run `peel fmt rules/<set>` after
+    editing."""
     from peelrules.source import SourceFile as _Src
 
-    for path in sorted((Path(__file__).resolve().parent.parent / "rules" / "peel-2021-22").glob("*.peel")):
+    for path in sorted((Path(__file__).resolve().parent.parent / "rules").glob("*/*.peel")):
         text = path.read_text(encoding="utf-8")
         assert format_source(_Src(path.name, text)) == text, f"{path.name} is not formatted: run peel fmt"

@@ -91,6 +91,8 @@ def test_wheel_installs_into_a_fresh_venv_and_runs_elsewhere(tmp_path: Path) -> 
     check = run(venv / "bin" / "peel", "check", cwd=elsewhere)
     assert check.returncode == 0, check.stderr
     assert check.stdout.startswith("ok:")
+    second = run(venv / "bin" / "peel", "check", "peel-2023-25", cwd=elsewhere)  # the second shipped rule set
+    assert second.returncode == 0 and second.stdout.startswith("ok: 12 files, 10 areas"), second.stderr
     graded = run(venv / "bin" / "peel", "evaluate", LANCASHIRE, cwd=elsewhere)
     assert graded.returncode == 0, graded.stderr
     assert "Lancashire Constabulary" in graded.stdout

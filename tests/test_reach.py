@@ -2,17 +2,27 @@
 gives its grade through the reference interpreter."""
 from __future__ import annotations
 
+import pytest
 from click.testing import CliRunner
 
+import peelrules
 from peelrules.cli import main as cli_main
 from peelrules.evaluate import Evaluator
 from peelrules.grades import GRADE_KEYS, Grade
+from peelrules.loader import shipped_rule_sets, shipped_rules_dir
 from peelrules.reach import _bundle, reachability
 
-from conftest import SHIPPED_RULES, write_rules
+from conftest import write_rules
 
 
-def test_every_graded_area_of_the_shipped_rules_reaches_all_five_grades(shipped) -> None:
+@pytest.fixture(scope="module", params=shipped_rule_sets())
+def rule_set(request) -> str:
+    """Each shipped rule set (folder name), so that every framework is held to the same bar."""
+    return request.param
+
+
+def test_every_graded_area_of_the_shipped_rules_reaches_all_five_grades(rule_set) -> None:
+    shipped = peelrules.shipped_program(rule_set)
     reach = reachability(shipped)
     graded = [a.name for a in shipped.areas if a.ladder is not None]
     assert [r.area for r in reach] == graded
@@ -26,14 +36,15 @@ def test_every_graded_area_of_the_shipped_rules_reaches_all_five_grades(shipped)
             assert evaluator.run(bundle)[0].area(r.area).grade is Grade.from_key(grade), (r.area, grade)
 
 
-def test_a_stated_cause_of_concern_is_the_smallest_evidence_for_inadequate(shipped) -> None:
-    for r in reachability(shipped):
+def test_a_stated_cause_of_concern_is_the_smallest_evidence_for_inadequate(rule_set) -> None:
+    for r in reachability(peelrules.shipped_program(rule_set)):
         w = r.witnesses["inadequate"]
         assert w is not None and w.size == 1, (r.area, w)
 
 
-def test_check_strict_reports_reachability_and_fails_on_an_unreachable_grade(shipped, tmp_path) -> None:
-    res = CliRunner().invoke(cli_main, ["check", "--strict", str(SHIPPED_RULES)])
+def test_check_strict_reports_reachability_and_fails_on_an_unreachable_grade(rule_set, tmp_path) -> None:
+    shipped = peelrules.shipped_program(rule_set)
+    res = CliRunner().invoke(cli_main, ["check", "--strict", str(shipped_rules_dir(rule_set))])
     assert res.exit_code == 0, res.output
     assert res.output.count("all five grades reachable") == sum(a.ladder is not None for a in shipped.areas)
     rules = write_rules(tmp_path, """
