@@ -479,7 +479,8 @@ class _Generator:
             if area is None:
                 raise CompileError(f"{e.func}() outside an area")
             key = self.literal(stated_key(area, e.kind, e.severe))
-            return self.temp(f"S.get({key}, _U)", frozenset({NUM, UNK}), e.span)
+            # a count, unknown, or an Interval (at least so many) where the area's findings are recorded in part
+            return self.temp(f"S.get({key}, _U)", frozenset({NUM, IVAL, UNK}), e.span)
         if isinstance(e, n.CounterRef):
             if e.name not in scope.counters:
                 raise CompileError(f"counter {e.name!r} outside a ladder")

@@ -6,7 +6,7 @@ and a rung that cannot be decided leaves the area `undetermined`.
 """
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from . import nodes as n
@@ -123,10 +123,11 @@ def findings_name(area: str) -> str:
     return f"findings.{area}"
 
 
-def known_evidence(facts: Collection[str], stated: Collection[str]) -> frozenset[str]:
-    """The facts a bundle gives, and `findings.<area>` for each area whose findings it records
-    (`stated` holds `Bundle.stated_counts` keys)."""
-    return frozenset(facts) | {findings_name(k.partition("/")[0]) for k in stated if k.count("/") == 2}
+def known_evidence(facts: Collection[str], stated: Mapping[str, object]) -> frozenset[str]:
+    """The facts a bundle gives, and `findings.<area>` for each area whose findings it records in full
+    (`stated` is `Bundle.stated_counts`: a count recorded in part is an Interval, and leaves them missing)."""
+    return frozenset(facts) | {findings_name(k.partition("/")[0]) for k, v in stated.items()
+                               if k.count("/") == 2 and not isinstance(v, Interval)}
 
 
 def collect_refs(e: n.Expr, facts: set[str], rules: set[str], counters: set[str]) -> None:
@@ -267,7 +268,8 @@ class Evaluator:
                 traces.append(AreaTrace(res, area.area.question, area.area.span, rungs,
                                         tuple(rule_traces[f"{area.name}.{r.name}"] for r in area.rules),
                                         bundle.findings.get(area.name), bundle.moderation.get(area.name),
-                                        secondary_evidence(self.area_reads[area.name], bundle, area.name)))
+                                        secondary_evidence(self.area_reads[area.name], bundle, area.name),
+                                        area.name in bundle.partial))
         return BundleResult(bundle.file, bundle.force, tuple(results)), tuple(traces)
 
     def grade_area(self, area: CheckedArea, env: Env,

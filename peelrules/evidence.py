@@ -25,7 +25,7 @@ from .loader import forbidden_character, read_source
 from .nodes import EvidenceDecl
 from .program import Program
 from .source import SourceFile, Span
-from .values import Estimate, Ratio, Value
+from .values import Estimate, Interval, Ratio, Value
 from .findings import Finding, Moderation
 from .grades import GRADE_KEYS, Status
 from .vocabulary import AREA_STATUSES, FINDING_KINDS, RECOMMENDING_KINDS, SOURCE_KINDS
@@ -87,6 +87,12 @@ class FindingModel(_Strict):
         if self.recommendations and self.kind not in RECOMMENDING_KINDS:
             raise ValueError("only a cause of concern or an area of concern has recommendations")
         return self
+
+
+class SomeFindings(_Strict):
+    """Some of an area's findings, where the report's whole list is not at hand (a press release, a letter)."""
+
+    some: list[FindingModel] = Field(description="the findings recorded; the report may state others")
 
 
 class ModerationModel(_Strict):
@@ -157,9 +163,10 @@ class BundleModel(_Strict):
     sources: dict[str, SourceDocument] = Field(description="documents the facts cite, by key")
     areas: dict[str, AreaMark] = Field(default_factory=dict, description="areas without a grade from this "
                                        "bundle, and why")
-    findings: dict[str, list[FindingModel]] = Field(
+    findings: dict[str, list[FindingModel] | SomeFindings] = Field(
         default_factory=dict, description="area-level findings per area, as the report states them; an area "
-        "listed (even with []) has all its findings recorded, an area not listed has them unknown")
+        "listed (even with []) has all its findings recorded, an area not listed has them unknown; "
+        "`{some: [...]}` records some findings of an area whose whole list is not at hand")
     moderation: dict[str, ModerationModel] = Field(default_factory=dict,
                                                    description="final grades set by moderation, per area")
     facts: dict[str, FactModel] = Field(default_factory=dict)
@@ -207,9 +214,10 @@ class Bundle:
     findings: dict[str, tuple[Finding, ...]] = field(default_factory=dict)  # area -> findings; absent: unknown
     area_status: dict[str, str] = field(default_factory=dict)  # area -> AREA_STATUSES key (marked areas)
     moderation: dict[str, Moderation] = field(default_factory=dict)
+    partial: frozenset[str] = frozenset()  # areas whose findings are recorded in part (`some:`)
 
     @functools.cached_property
-    def stated_counts(self) -> dict[str, int]:
+    def stated_counts(self) -> dict[str, int | Interval]:
         """`stated_key(area, kind, severe)` -> count, for every recorded area and finding kind."""
         return {stated_key(area, kind, severe): self.stated(area, kind, severe) or 0
                 for area in self.findings for kind in FINDING_KINDS for severe in (False, True)}
@@ -220,12 +228,14 @@ class Bundle:
         return {area: (Status(self.area_status.get(area, "not_inspected")), note)
                 for area, note in self.not_inspected.items()}
 
-    def stated(self, area: str, kind: str, severe: bool = False) -> int | None:
-        """How many findings of `kind` the bundle records for the area (None when it records none)."""
+    def stated(self, area: str, kind: str, severe: bool = False) -> int | Interval | None:
+        """How many findings of `kind` the report states for the area: the count recorded; at least that many
+        (an Interval up to infinity) where only some are recorded; None when the bundle records none."""
         found = self.findings.get(area)
         if found is None:
             return None
-        return sum(1 for f in found if f.kind == kind and (f.severe or not severe))
+        count = sum(1 for f in found if f.kind == kind and (f.severe or not severe))
+        return Interval(count, math.inf) if area in self.partial else count
 
     @functools.cached_property
     def has_secondary(self) -> bool:
@@ -563,14 +573,19 @@ def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span
         facts[name] = Fact(name, value, decl, doc, int(line), fm.quote, fm.status,
                            loader.positions.get(path, Span(src.name, 0, 0, 0, 0)), fm.note)
     findings: dict[str, tuple[Finding, ...]] = {}
-    for area_key, items in model.findings.items():
+    partial: set[str] = set()
+    for area_key, listed in model.findings.items():
         checked = program.area(area_key)
         if checked is None:
             _unknown_area(err, program, area_key, ("findings", area_key))
             continue
+        items, at = (listed.some, ("findings", area_key, "some")) if isinstance(listed, SomeFindings) else \
+            (listed, ("findings", area_key))
+        if isinstance(listed, SomeFindings):
+            partial.add(checked.name)
         found = []
         for i, fm in enumerate(items):
-            path = ("findings", area_key, i)
+            path = at + (i,)
             doc, _, line = fm.source.partition(":L")
             if doc not in model.sources:
                 err("PR309", f"source document '{doc}' is not listed under `sources`", path + ("source",),
@@ -638,7 +653,7 @@ def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span
     return Bundle(src.name, digest, model.force, model.framework or fw.name,
                   period, dict(model.sources), marks, dict(sorted(facts.items())), unchecked,
                   tuple(sorted(set_aside)), dict(sorted(findings.items())), dict(sorted(status.items())),
-                  dict(sorted(moderation.items())))
+                  dict(sorted(moderation.items())), frozenset(partial))
 
 
 def _named(program: Program, area: str, sections: tuple[dict, ...]) -> bool:

@@ -3,10 +3,12 @@ with its type, unit, range and description as comments, ready for an inspector t
 from __future__ import annotations
 
 import json
+import textwrap
 
 from .evaluate import reads
 from .nodes import EvidenceDecl
 from .program import Program
+from .vocabulary import AREA_STATUSES, FINDING_KINDS
 from .report.values import pct
 
 _SHAPES = {
@@ -55,10 +57,11 @@ def evidence_template(program: Program) -> str:
         "# rules that need it say so. Then run: peel evaluate THIS_FILE",
         "force: null              # the force's name, e.g. Lancashire Constabulary",
         f"framework: {fw.name}",
-        'period: {from: null, to: null}   # e.g. {from: "2021-10-01", to: "2022-05-31"}',
+        f"period: {{from: null, to: null}}   # the inspection's dates{_period_example(program)}",
         "sources:",
         "  report: {title: null, file: null}   # file: the report as text, beside this file, to check quotes",
-        "areas: {}                # e.g. vetting_and_counter_corruption: {status: not_inspected}",
+        f"areas: {{}}                # an area without a grade, e.g. {_status_example(program)}",
+        *_findings_block(program),
         "facts:",
     ]
     for area in program.areas:
@@ -75,6 +78,36 @@ def evidence_template(program: Program) -> str:
         for name in rest:
             out += _fact(program.decls[name])
     return "\n".join(out) + "\n"
+
+
+def _period_example(program: Program) -> str:
+    fw = program.framework
+    if fw.effective_from and fw.effective_to:
+        return f", within {fw.effective_from} to {fw.effective_to} when this framework was in force"
+    return ', e.g. {from: "2021-10-01", to: "2022-05-31"}'
+
+
+def _status_example(program: Program) -> str:
+    area = next((a for a in program.areas if a.area.optional), program.areas[-1])
+    statuses = ", ".join(AREA_STATUSES)
+    return f"{area.name}: {{status: not_inspected}} ({statuses})"
+
+
+def _findings_block(program: Program) -> list[str]:
+    """`findings: {}` with the areas and kinds as comments: listing an area claims its findings are complete,
+    so the template lists none."""
+    graded = [a.name for a in program.areas if a.ladder is not None]
+    return [
+        "findings: {}             # what the report states per area, in its words (docs/evidence.md, section 3):",
+        "  # an area listed has ALL its findings recorded ([] says the report states none); an area left out has",
+        "  # them unknown; `some:` records some of them where the whole list is not at hand. For example:",
+        f"  # {graded[0] if graded else 'AREA'}:",
+        "  #   - {kind: cause_of_concern, text: null, source: null, quote: null, recommendations: [null]}",
+        "  #   - {kind: judgment, grade: null, source: null, quote: null}",
+        *textwrap.wrap(f"kinds: {', '.join(FINDING_KINDS)}", 108, initial_indent="  # ", subsequent_indent="  #   "),
+        *textwrap.wrap(f"areas: {', '.join(a.name for a in program.areas)}", 108, initial_indent="  # ",
+                       subsequent_indent="  #   "),
+    ]
 
 
 def _fact(decl: EvidenceDecl) -> list[str]:

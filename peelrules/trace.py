@@ -71,3 +71,4 @@ class AreaTrace:
     findings: "tuple[Finding, ...] | None" = None  # the area's findings as the bundle records them
     moderation: Moderation | None = None
     secondary: tuple[str, ...] = ()  # facts and findings the area reads from secondary sources
+    findings_in_part: bool = False  # the bundle records some of the area's findings (`some:`), not the whole list

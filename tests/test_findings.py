@@ -339,3 +339,75 @@ def test_an_optional_area_is_not_inspected_unless_the_bundle_records_evidence_fo
     assert shown["cdi"] == expected
     # the other area is graded as usual: only an optional area is set aside for want of evidence
     assert shown["main"] == ("good" if "other.thing" in text else "undetermined")
+
+
+# ---------------------------------------------------------------- findings recorded in part (`some:`)
+
+
+def test_a_cause_of_concern_recorded_among_some_findings_decides_as_in_a_full_list(shipped, tmp_path):
+    """Where only a press release or a letter is at hand, `{some: [...]}` records what it states: a stated cause
+    of concern counts (at least one) and decides the area as the same finding in a complete list does."""
+    full = concern_only()
+    some = concern_only()
+    some["findings"] = {AREA: {"some": full["findings"][AREA]}}
+    results = []
+    for name, data in (("full.yaml", full), ("some.yaml", some)):
+        bundle = peelrules.load_evidence(write_bundle(tmp_path, data, name), shipped)
+        result = peelrules.explain(shipped, bundle)[0].area(AREA)
+        assert compile_program(shipped).run(bundle).area(AREA) == result  # both engines agree
+        results.append(result)
+    assert results[0].status is Status.GRADED
+    assert (results[1].grade, results[1].status) == (results[0].grade, results[0].status)
+    res = CliRunner().invoke(cli_main, ["explain", str(tmp_path / "some.yaml"), AREA])
+    assert res.exit_code == 0, res.output
+    assert "Findings the report states (some of them: the rest are not at hand):" in res.output
+    assert f"recommendation: {RECOMMENDATION}" in res.output
+
+
+def test_some_findings_without_a_concern_leave_the_area_undetermined_naming_its_findings(shipped, tmp_path):
+    afi = [{"kind": "area_for_improvement", "text": "The force should improve its triage", "source": "report:L41"}]
+    full, some = concern_only(), concern_only()
+    full["findings"] = {AREA: afi}
+    some["findings"] = {AREA: {"some": afi}}
+    missing = {}
+    for name, data in (("full.yaml", full), ("some.yaml", some)):
+        bundle = peelrules.load_evidence(write_bundle(tmp_path, data, name), shipped)
+        result = peelrules.explain(shipped, bundle)[0].area(AREA)
+        assert compile_program(shipped).run(bundle).area(AREA) == result
+        assert result.status is Status.UNDETERMINED  # no characteristic facts either way
+        missing[name] = result.missing
+    assert f"findings.{AREA}" in missing["some.yaml"], "the rest of the list is what is missing"
+    assert f"findings.{AREA}" not in missing["full.yaml"]
+    doc = json.loads(CliRunner().invoke(cli_main, ["evaluate", str(tmp_path / "some.yaml"), "--format",
+                                                   "json"]).stdout)
+    area = next(a for a in doc["results"][0]["areas"] if a["area"] == AREA)
+    assert area["findings_in_part"] is True
+
+    def counts(node: object) -> list[object]:
+        if isinstance(node, dict):
+            here = [node["value"]] if node.get("expr") == "stated(cause_of_concern)" else []
+            return here + [v for child in node.values() for v in counts(child)]
+        return [v for child in node for v in counts(child)] if isinstance(node, list) else []
+
+    assert counts(area["rungs"]) and all(v == {"min": 0, "max": None} for v in counts(area["rungs"])), \
+        "none recorded among some findings: at least 0, no upper bound"
+
+
+def test_recording_an_areas_findings_only_in_part_never_changes_a_grade_to_another(shipped, tmp_path):
+    """For every area of Lancashire with findings, turning its complete list into `some:` keeps the grade or
+    leaves the area undetermined: knowing less never gives a different grade."""
+    base = lancashire_raw()
+    path = LANCASHIRE.parent / ".test-some-findings.yaml"
+    try:
+        write_bundle(path.parent, base, path.name)
+        before = compile_program(shipped).run(peelrules.load_evidence(path, shipped))
+        for area in base["findings"]:
+            data = copy.deepcopy(base)
+            data["findings"][area] = {"some": data["findings"][area]}
+            write_bundle(path.parent, data, path.name)
+            after = compile_program(shipped).run(peelrules.load_evidence(path, shipped)).area(
+                shipped.area(area).name)
+            was = before.area(shipped.area(area).name)
+            assert after.status is Status.UNDETERMINED or (after.grade, after.status) == (was.grade, was.status), area
+    finally:
+        path.unlink(missing_ok=True)

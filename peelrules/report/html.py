@@ -262,7 +262,8 @@ class _Renderer:
                          f'<span class="src">{esc(f.document)} line {f.line}</span>{quote}'
                          + (f'<ul class="recommendations">{recs}</ul>' if recs else "") + "</li>")
         body = "".join(items) or "<li>None.</li>"
-        return f'<h3>Findings the report states</h3><ul class="facts findings">{body}</ul>'
+        part = " (some of them: the rest are not at hand)" if t.findings_in_part else ""
+        return f'<h3>Findings the report states{part}</h3><ul class="facts findings">{body}</ul>'
 
     def area(self, t: AreaTrace) -> str:
         r = t.result

@@ -90,7 +90,8 @@ def _findings(t: AreaTrace) -> list[str]:
     """The area's findings in the report's words, with recommendations verbatim."""
     if t.findings is None:
         return []
-    out = ["### Findings the report states", ""]
+    part = " (some of them: the rest are not at hand)" if t.findings_in_part else ""
+    out = [f"### Findings the report states{part}", ""]
     for f in t.findings:
         line = f"- **{text(finding_label(f))}**{' (severe)' if f.severe else ''}"
         if f.text:

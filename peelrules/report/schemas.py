@@ -13,7 +13,7 @@ _VALUE: dict[str, Any] = {
     "anyOf": [
         {"type": ["boolean", "number", "string"]},
         {"type": "object", "required": ["min", "max"], "additionalProperties": False,
-         "properties": {"min": {"type": "number"}, "max": {"type": "number"}}},
+         "properties": {"min": {"type": "number"}, "max": {"type": ["number", "null"], "description": "null: no upper bound"}}},
         {"type": "object", "required": ["k", "n"], "additionalProperties": False,
          "properties": {"k": {"type": "integer"}, "n": {"type": "integer"}}},
         {"type": "object", "required": ["estimate", "ci", "sample"], "additionalProperties": False,
@@ -105,6 +105,8 @@ _AREA: dict[str, Any] = {
             "properties": {"final": {"enum": list(GRADE_KEYS)}, "rationale": {"type": "string"},
                            "source": _SOURCE}}]},
         "findings": _FINDINGS,
+        "findings_in_part": {"const": True, "description": "present when the bundle records only some of the "
+                             "area's findings (`some:`): counts of them are lower bounds"},
         "secondary_sources": {"type": "array", "items": {"type": "string"},
                               "description": "facts and findings the area reads from secondary sources"},
         "ladder": {"type": ["string", "null"]}, "rung": {"type": ["integer", "null"]},

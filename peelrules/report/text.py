@@ -199,7 +199,10 @@ def explain_area(t: AreaTrace, guide: "dict[str, Change | None] | None" = None,
     if t.secondary and r.grade is not None:
         out.append(f"  Rests on a secondary source: {', '.join(t.secondary)}")
     if t.findings is not None:
-        out.append("  Findings the report states:" if t.findings else "  Findings the report states: none")
+        if t.findings_in_part:
+            out.append("  Findings the report states (some of them: the rest are not at hand):")
+        else:
+            out.append("  Findings the report states:" if t.findings else "  Findings the report states: none")
         for f in t.findings:
             out += finding_lines(f, "    ")
     if r.ladder and t.rungs:

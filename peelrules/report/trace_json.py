@@ -82,6 +82,7 @@ def area_json(t: AreaTrace) -> dict[str, Any]:
         "final": t.moderation.final if t.moderation is not None else r.judgment,
         "moderation": moderation_json(t.moderation),
         "findings": None if t.findings is None else [finding_json(f) for f in t.findings],
+        **({"findings_in_part": True} if t.findings_in_part else {}),
         "secondary_sources": list(t.secondary),
         "rungs": [rung_json(x) for x in t.rungs],
         "rules": [rule_json(x) for x in t.rules],

@@ -1,6 +1,8 @@
 """Stable formatting of runtime values, shared by every renderer."""
 from __future__ import annotations
 
+import math
+
 from ..unparse import format_number
 from ..values import UNKNOWN, Estimate, Interval, Ratio, Value
 
@@ -14,7 +16,8 @@ def value_json(v: Value) -> object:
     if isinstance(v, float):
         return int(v) if v.is_integer() and abs(v) < 1e15 else v
     if isinstance(v, Interval):
-        return {"min": value_json(v.lo), "max": value_json(v.hi)}
+        # no upper bound (a count of findings recorded in part: at least so many) is null, not JSON's missing inf
+        return {"min": value_json(v.lo), "max": None if math.isinf(v.hi) else value_json(v.hi)}
     if isinstance(v, Estimate):
         return {"estimate": value_json(v.value), "ci": value_json(v.ci), "sample": v.sample}
     if isinstance(v, Ratio):
@@ -40,6 +43,8 @@ def value_text(v: Value, type_name: str | None = None) -> str:
     if isinstance(v, Estimate):
         return f"{pct(v.value)} ± {pct(v.ci)} (sample {v.sample})"
     if isinstance(v, Interval):
+        if math.isinf(v.hi):
+            return f"at least {value_text(v.lo)}"
         return f"between {value_text(v.lo)} and {value_text(v.hi)}"
     if isinstance(v, (int, float)):
         if type_name == "percent":
