@@ -145,7 +145,13 @@ def explain(program: Program, bundle: Bundle) -> tuple[BundleResult, tuple[AreaT
     """The judgments with their full trace, from the reference evaluator (tracing costs nothing elsewhere)."""
     from .evaluate import Evaluator
 
-    return Evaluator(program).run(bundle, trace=True)
+    kept = _EVALUATORS.get(id(program))
+    if kept is None or kept[0] is not program:  # one per rule set: its analyses and expression texts are reused
+        kept = _EVALUATORS[id(program)] = (program, Evaluator(program))
+    return kept[1].run(bundle, trace=True)
+
+
+_EVALUATORS: dict[int, tuple[Program, Any]] = {}
 
 
 class _Package(types.ModuleType):

@@ -152,11 +152,19 @@ class Evaluator:
         self.reads = reads(program, True, self.reads_when)
         self.rules = {f"{a.name}.{r.name}": (a, r) for a in program.areas for r in a.rules}
         self.area_reads = area_reads(program, self.reads)
+        self._texts: dict[int, tuple[n.Expr, str]] = {}
+
+    def text(self, e: n.Expr) -> str:
+        """The expression as written (canonical form), worked out once per node, not once per bundle traced."""
+        found = self._texts.get(id(e))
+        if found is None or found[0] is not e:  # the node is kept beside its text, so its id cannot be reused
+            found = self._texts[id(e)] = (e, unparse(e))
+        return found[1]
 
     # ------------------------------------------------------------ expressions
     def eval(self, e: n.Expr, env: Env) -> tuple[Value, ExprTrace | None]:
         if isinstance(e, (n.Number, n.Percent, n.String, n.Bool)):
-            return e.value, (ExprTrace(unparse(e), e.value) if env.trace else None)
+            return e.value, (ExprTrace(self.text(e), e.value) if env.trace else None)
         if isinstance(e, n.AssessmentLit):
             return e.value, (ExprTrace(e.value, e.value) if env.trace else None)
         if isinstance(e, n.FactRef):
@@ -176,19 +184,19 @@ class Evaluator:
                        if env.trace else None)
         if isinstance(e, n.RuleRef):
             v = env.outcomes[e.key]
-            return v, (ExprTrace(unparse(e), v, rule=e.key) if env.trace else None)
+            return v, (ExprTrace(self.text(e), v, rule=e.key) if env.trace else None)
         if isinstance(e, n.CounterRef):
             v = env.counters[e.name]
             return v, (ExprTrace(e.name, v, counter=e.name) if env.trace else None)
         if isinstance(e, n.Unary):
             x, t = self.eval(e.operand, env)
             v = apply_unary(e.op, x)
-            return v, (ExprTrace(unparse(e), v, (t,)) if env.trace else None)  # type: ignore[arg-type]
+            return v, (ExprTrace(self.text(e), v, (t,)) if env.trace else None)  # type: ignore[arg-type]
         if isinstance(e, n.Binary):
             a, ta = self.eval(e.left, env)
             b, tb = self.eval(e.right, env)  # both sides always: traces show every value
             v = apply_binary(e.op, a, b)
-            return v, (ExprTrace(unparse(e), v, (ta, tb)) if env.trace else None)  # type: ignore[arg-type]
+            return v, (ExprTrace(self.text(e), v, (ta, tb)) if env.trace else None)  # type: ignore[arg-type]
         if isinstance(e, n.InList):
             item, ti = self.eval(e.item, env)
             opts = [self.eval(o, env) for o in e.options]
@@ -196,7 +204,7 @@ class Evaluator:
             if e.negated:
                 v = apply_unary("not", v)
             kids = (ti, *(o[1] for o in opts))
-            return v, (ExprTrace(unparse(e), v, kids) if env.trace else None)  # type: ignore[arg-type]
+            return v, (ExprTrace(self.text(e), v, kids) if env.trace else None)  # type: ignore[arg-type]
         if isinstance(e, n.Stated):
             area = e.area or env.area
             count = env.bundle.stated(area, e.kind, e.severe)
@@ -205,7 +213,7 @@ class Evaluator:
                 return v, None
             found = env.bundle.findings.get(area)
             shown = None if found is None else tuple(f for f in found if f.kind == e.kind and (f.severe or not e.severe))
-            return v, ExprTrace(unparse(e), v, finding_kind=e.kind, findings=shown)
+            return v, ExprTrace(self.text(e), v, finding_kind=e.kind, findings=shown)
         if isinstance(e, n.Call):
             return self.call(e, env)
         raise TypeError(f"cannot evaluate {e!r}")  # pragma: no cover
@@ -216,7 +224,7 @@ class Evaluator:
             taken = next((i for i, (x, _) in enumerate(evaluated) if x is not UNKNOWN), None)
             v = UNKNOWN if taken is None else evaluated[taken][0]
             kids = tuple(t for _, t in evaluated)
-            return v, (ExprTrace(unparse(e), v, kids, taken=taken) if env.trace else None)  # type: ignore[arg-type]
+            return v, (ExprTrace(self.text(e), v, kids, taken=taken) if env.trace else None)  # type: ignore[arg-type]
         arg, t = self.eval(e.args[0], env)
         v: Value
         if e.func == "present":
@@ -235,7 +243,7 @@ class Evaluator:
             v = arg.sample if isinstance(arg, Estimate) else arg.n if isinstance(arg, Ratio) else UNKNOWN
         else:  # pragma: no cover - the checker rejects unknown functions
             v = UNKNOWN
-        return v, (ExprTrace(unparse(e), v, (t,)) if env.trace else None)  # type: ignore[arg-type]
+        return v, (ExprTrace(self.text(e), v, (t,)) if env.trace else None)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------ bundles
     def run(self, bundle: Bundle, trace: bool = False,
