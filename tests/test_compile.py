@@ -21,6 +21,7 @@ from peelrules.program import Program
 from peelrules.result import BundleResult
 from peelrules.source import SourceFile
 
+from conftest import examples
 from strategies import Case, RuleSet, cases, load_case, rule_sets
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +46,7 @@ def assert_agree(program: Program, bundle: Bundle) -> BundleResult:
 # ---------------------------------------------------------------- generated rule sets and bundles
 
 
-@settings(max_examples=1000, deadline=None, suppress_health_check=RELAXED)
+@settings(max_examples=examples(ci=300, thorough=1000), deadline=None, suppress_health_check=RELAXED)
 @given(cases(max_bundles=2))
 def test_compiled_agrees_with_interpreter(case: Case) -> None:
     program, bundles = load_case(case)
