@@ -7,6 +7,7 @@ from pathlib import Path
 from . import evaluate, load_evidence
 from .diagnostics import PeelError
 from .evidence import Bundle
+from .judgments import judgment_of
 from .program import Program
 from .result import BundleResult
 from .values import Value
@@ -75,18 +76,33 @@ def _load(path: Path, program: Program, which: str) -> Bundle:
             from None
 
 
-def diff_rule_sets(old: Program, new: Program, evidence: list[Path]) -> RuleSetDiff:
-    changes: list[AreaChange] = []
-    compared = 0
+@dataclass(frozen=True)
+class BundleDiff:
+    """One bundle compared under both rule sets (a batch's workers send these back)."""
+    changes: tuple[AreaChange, ...]
+    areas_compared: int
+    overrides: tuple[int, int, int]  # moderated areas; of them, where the old / the new rules derive the final
+    judgments: tuple[tuple[str, str, str], ...]  # per area under the new rules: (name, title, final judgment)
+
+
+def diff_bundle(old: Program, new: Program, path: Path) -> BundleDiff:
+    b_old = _load(path, old, "old")
+    b_new = _load(path, new, "new")
+    r_old, r_new = evaluate(old, b_old), evaluate(new, b_new)
     overrides = [0, 0, 0]
-    for path in evidence:
-        b_old = _load(path, old, "old")
-        b_new = _load(path, new, "new")
-        r_old, r_new = evaluate(old, b_old), evaluate(new, b_new)
-        compared += len(r_old.areas)
-        changes += compare_results(r_old, r_new)
-        for area, m in b_new.moderation.items():
-            overrides[0] += 1
-            overrides[1] += any(a.name == area and a.judgment == m.final for a in r_old.areas)
-            overrides[2] += any(a.name == area and a.judgment == m.final for a in r_new.areas)
-    return RuleSetDiff(len(evidence), compared, tuple(changes), *overrides)
+    for area, m in b_new.moderation.items():
+        overrides[0] += 1
+        overrides[1] += any(a.name == area and a.judgment == m.final for a in r_old.areas)
+        overrides[2] += any(a.name == area and a.judgment == m.final for a in r_new.areas)
+    return BundleDiff(tuple(compare_results(r_old, r_new)), len(r_old.areas), (overrides[0], overrides[1],
+                      overrides[2]), tuple((a.name, a.title, judgment_of(a, b_new).final) for a in r_new.areas))
+
+
+def combine(diffs: list[BundleDiff]) -> RuleSetDiff:
+    return RuleSetDiff(len(diffs), sum(d.areas_compared for d in diffs),
+                       tuple(c for d in diffs for c in d.changes),
+                       *(sum(d.overrides[i] for d in diffs) for i in range(3)))
+
+
+def diff_rule_sets(old: Program, new: Program, evidence: list[Path]) -> RuleSetDiff:
+    return combine([diff_bundle(old, new, path) for path in evidence])

@@ -15,7 +15,7 @@ LAYERS: dict[str, int] = {
     "compile": 5, "lint": 5, "whynot": 5, "audit": 5,
     "__init__": 6, "reach": 6,
     "ruletests": 7, "compare": 7,
-    "report": 8,
+    "report": 8, "batch": 8,
     "template": 9, "verify": 9,
     "cli": 10, "lsp": 10,
 }
@@ -25,6 +25,7 @@ ALLOWED_THIRD_PARTY = {
     "yaml": {"evidence"},
     "pydantic": {"evidence"},
     "click": {"cli"},
+    "rich": {"cli"},
     "pygls": {"lsp"},
     "lsprotocol": {"lsp"},
     "jsonschema": set(),
