@@ -10,7 +10,7 @@ needs a second look.
 from __future__ import annotations
 
 from . import nodes as n
-from .diagnostics import Diagnostic, Severity
+from .diagnostics import Diagnostic, Severity, quoted
 from .evaluate import Env, Evaluator, collect_refs, secondary_evidence
 from .evidence import Bundle
 from .judgments import judgment_of
@@ -37,10 +37,10 @@ def audit(program: Program, bundle: Bundle, src: SourceFile | None = None) -> li
                 fact = bundle.facts.get(name)
                 span = fact.span if fact is not None else next(
                     (f.span for i, f in enumerate(marked) if name.endswith(f"[{i + 1}]")), None)
-                warn("PR315", f"the grade of '{area.name}' ({area.judgment_label}) rests on a secondary source: "
+                warn("PR315", f"the grade of {quoted(area.name)} ({area.judgment_label}) rests on a secondary source: "
                      f"{name}", span, "cite the inspection report's own text, or the force's data, where it says so")
         if j.disagrees and j.stated is not None:
-            warn("PR317", f"the rules give '{area.name}' {j.label}, but the report states "
+            warn("PR317", f"the rules give {quoted(area.name)} {j.label}, but the report states "
                  f"{(j.stated.grade or '').replace('_', ' ')}", j.stated.span,
                  "check the facts and findings of the area against the report; `peel explain` shows how the "
                  "grade was derived")

@@ -10,7 +10,7 @@ from dataclasses import replace
 from graphlib import CycleError, TopologicalSorter
 
 from . import nodes as n
-from .diagnostics import Diagnostic, PeelError
+from .diagnostics import Diagnostic, PeelError, quoted
 from .grades import GRADE_KEYS
 from .program import ASSESSMENTS, COUNTERS, EVIDENCE_TYPES, FUNCTIONS, CheckedArea, Program
 from .vocabulary import FINDING_FUNCTIONS, FINDING_KINDS, SEVERE_KINDS
@@ -24,7 +24,7 @@ RESERVED = set(COUNTERS) | set(ASSESSMENTS) | {"true", "false", "otherwise"}
 
 def _suggest(word: str, candidates: list[str]) -> str | None:
     close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
-    return f"did you mean '{close[0]}'?" if close else None
+    return f"did you mean {quoted(close[0])}?" if close else None
 
 
 class _Checker:
@@ -68,7 +68,7 @@ class _Checker:
                     self._declare(self.decls, item.name, item, "evidence item")
                     self._range(item)
                     if item.type not in EVIDENCE_TYPES:
-                        self.error("PR209", f"unknown evidence type '{item.type}'", item.type_span,
+                        self.error("PR209", f"unknown evidence type {quoted(item.type)}", item.type_span,
                                    _suggest(item.type, list(EVIDENCE_TYPES))
                                    or f"use one of: {', '.join(EVIDENCE_TYPES)}")
                 elif isinstance(item, n.Let):
@@ -82,8 +82,8 @@ class _Checker:
             for rule in area.rules:
                 decl = self.decls.get(f"{name}.{rule.name}")
                 if decl is not None:
-                    self.error("PR202", f"'{name}.{rule.name}' names both an evidence item and a rule of area "
-                               f"'{name}'", decl.span, "rename the evidence item or the rule, so a reference "
+                    self.error("PR202", f"{quoted(f'{name}.{rule.name}')} names both an evidence item and a rule "
+                               f"of area {quoted(name)}", decl.span, "rename the evidence item or the rule, so a reference "
                                "says which it means")
         if not frameworks and not self.lost:
             first = sorted(self.lines)[0] if self.lines else None
@@ -114,7 +114,8 @@ class _Checker:
             try:
                 parsed.append(dt.date.fromisoformat(value))
             except ValueError:
-                self.error("PR104", f"'{value}' is not a date", fw.span, "write dates as year-month-day: 2022-05-31")
+                self.error("PR104", f"{quoted(value)} is not a date", fw.span,
+                           "write dates as year-month-day: 2022-05-31")
         if len(parsed) == 2 and parsed[0] > parsed[1]:
             self.error("PR104", f"the framework's effective dates run backwards ({fw.effective_from} to "
                        f"{fw.effective_to})", fw.span, "give the earlier date first")
@@ -127,26 +128,26 @@ class _Checker:
                        d.type_span, "remove the range")
         elif d.range_hi is not None and d.range_lo > d.range_hi:
             example = "range 0% to 100%" if d.type == "percent" else "range 0 to 1000"
-            self.error("PR104", f"the range of '{d.name}' runs backwards", d.type_span,
+            self.error("PR104", f"the range of {quoted(d.name)} runs backwards", d.type_span,
                        f"give the lower bound first: `{example}`")
         elif d.type == "percent" and not (0 <= d.range_lo and (d.range_hi or 0) <= 1):
-            self.error("PR104", f"the range of '{d.name}' goes outside 0% to 100%", d.type_span,
+            self.error("PR104", f"the range of {quoted(d.name)} goes outside 0% to 100%", d.type_span,
                        "a percentage lies between 0% and 100%")
         elif d.type == "count" and d.range_lo < 0:
-            self.error("PR104", f"the range of '{d.name}' includes negative counts", d.type_span,
+            self.error("PR104", f"the range of {quoted(d.name)} includes negative counts", d.type_span,
                        "a count starts at 0")
 
     def _declare(self, table: dict, name: str, node: object, what: str) -> None:
         if name in table:
             first = table[name].span
-            self.error("PR202", f"{what} '{name}' is defined twice", node.span,  # type: ignore[attr-defined]
+            self.error("PR202", f"{what} {quoted(name)} is defined twice", node.span,  # type: ignore[attr-defined]
                        f"the first definition is at {first}; rename or remove one")
         else:
             table[name] = node
 
     def _reserved(self, name: str, span: Span) -> None:
         if name in RESERVED:
-            self.error("PR213", f"'{name}' is a reserved word and cannot name a rule or constant", span,
+            self.error("PR213", f"{quoted(name)} is a reserved word and cannot name a rule or constant", span,
                        "choose another name")
 
     # ------------------------------------------------------------ constants
@@ -177,7 +178,7 @@ class _Checker:
                         self.const_values[key] = _fold(resolved[key], self.const_values)
                     except TypeError:
                         let = exprs[key][0]
-                        self.error("PR204", f"constant '{let.name}' mixes values of different types", let.span,
+                        self.error("PR204", f"constant {quoted(let.name)} mixes values of different types", let.span,
                                    "a constant is a number, a percentage, a flag, text or an assessment value")
         except CycleError as err:
             cycle = list(reversed(err.args[1]))
@@ -236,7 +237,7 @@ class _Checker:
 
     def resolve_call(self, e: n.Call, r, area: str | None) -> tuple[n.Expr, str]:  # type: ignore[no-untyped-def]
         if e.func not in FUNCTIONS:
-            self.error("PR212", f"unknown function '{e.func}'", e.span,
+            self.error("PR212", f"unknown function {quoted(e.func)}", e.span,
                        _suggest(e.func, list(FUNCTIONS)) or f"functions are: {', '.join(sorted(FUNCTIONS))}")
             return e, "?"
         if e.func == "first_known":
@@ -269,7 +270,7 @@ class _Checker:
             where = arg.span if arg is not None else e.span
             word = unparse(arg) if arg is not None else ""
             close = _suggest(word, countable) if word else None
-            self.error("PR212", f"{e.func}() takes one finding kind" + (f", not '{word}'" if word else ""),
+            self.error("PR212", f"{e.func}() takes one finding kind" + (f", not {quoted(word)}" if word else ""),
                        where, close or f"finding kinds are: {kinds}")
             return e, "?"
         return n.Stated(arg.parts[0], e.func == "stated_severe", area, span=e.span), "number"
@@ -287,7 +288,7 @@ class _Checker:
         first = known[0] if known else "?"
         for a, t in zip(e.args, types):
             if t != "?" and first != "?" and t != first and not (t in NUMERIC and first in NUMERIC):
-                self.error("PR204", f"first_known() needs arguments of one type: '{unparse(a)}' is {_a(t)}, "
+                self.error("PR204", f"first_known() needs arguments of one type: {quoted(unparse(a))} is {_a(t)}, "
                            f"not {_a(first)}", a.span, "compare each to a value first, e.g. `x >= met`")
         return replace(e, args=tuple(args)), ("number" if first in NUMERIC else first)
 
@@ -319,12 +320,12 @@ class _Checker:
             where = "constant, counter or rule" if ladder else "constant, rule or assessment value"
             if ladder and area is None and any(name in {r.name for r in a.rules} for a in self.areas.values()):
                 where = "constant or counter (a shared ladder cannot name one area's rule: give that area its own ladder)"
-            self.unresolved("PR201", e.parts, f"unknown name '{name}'", e.span,
+            self.unresolved("PR201", e.parts, f"unknown name {quoted(name)}", e.span,
                        _suggest(name, candidates) or f"define it with `let {name} = ...`, or use a known {where}")
             return e, "?"
         if word in self.decls:
             if constant:
-                self.error("PR204", f"a constant cannot read evidence ('{word}')", e.span,
+                self.error("PR204", f"a constant cannot read evidence ({quoted(word)})", e.span,
                            "constants are fixed values; put the evidence in a rule's `when`")
                 return e, "?"
             return n.FactRef(word, span=e.span), EVIDENCE_TYPES.get(self.decls[word].type, "?")
@@ -334,12 +335,12 @@ class _Checker:
                 return self.rule_ref(head, rest[0], word, e.span, rule_key), "flag"
             if rest[0] in self.area_lets.get(head, {}):
                 return n.ConstRef(word, word, span=e.span), self.const_types.get(word, "?")
-            self.unresolved("PR201", e.parts, f"area '{head}' has no rule '{rest[0]}'", e.span,
+            self.unresolved("PR201", e.parts, f"area {quoted(head)} has no rule {quoted(rest[0])}", e.span,
                        _suggest(rest[0], [r.name for r in self.areas[head].rules])
-                       or f"the rules of '{head}' are listed in its area block")
+                       or f"the rules of {quoted(head)} are listed in its area block")
             return e, "?"
         rule_keys = [f"{a}.{r.name}" for a, ar in self.areas.items() for r in ar.rules]
-        self.unresolved("PR203", e.parts, f"unknown evidence item or rule '{word}'", e.span,
+        self.unresolved("PR203", e.parts, f"unknown evidence item or rule {quoted(word)}", e.span,
                    _suggest(word, list(self.decls) + rule_keys)
                    or "declare it in an `evidence` block, or check the spelling")
         return e, "?"
@@ -355,7 +356,7 @@ class _Checker:
     def expect(self, ty: str, allowed: tuple[str, ...], e: n.Expr, where: str) -> None:
         if ty == "?" or ty in allowed:
             return
-        self.error("PR204", f"{where} needs {_a(allowed[0])}, but '{unparse(e)}' is {_a(ty)}", e.span,
+        self.error("PR204", f"{where} needs {_a(allowed[0])}, but {quoted(unparse(e))} is {_a(ty)}", e.span,
                    _type_hint(ty, allowed[0]))
 
     def comparable(self, lt: str, rt: str, e: n.Expr, op: str | None = None) -> None:
@@ -376,18 +377,18 @@ class _Checker:
         rungs = []
         for i, rung in enumerate(lad.rungs):
             if rung.grade not in GRADE_KEYS:
-                self.error("PR207", f"unknown grade '{rung.grade}'", rung.span,
+                self.error("PR207", f"unknown grade {quoted(rung.grade)}", rung.span,
                            _suggest(rung.grade, list(GRADE_KEYS)) or f"grades are: {', '.join(GRADE_KEYS)}")
             cond = rung.condition
             if cond is None and i != len(lad.rungs) - 1:
-                self.error("PR206", f"`otherwise` must be the last rung of ladder '{lad.name}'", rung.span,
+                self.error("PR206", f"`otherwise` must be the last rung of ladder {quoted(lad.name)}", rung.span,
                            "move this rung to the end; rungs after it could never fire")
             if cond is not None:
                 cond, ty = self.resolve(cond, area=area, ladder=True)
                 self.expect(ty, ("flag",), rung.condition, "a ladder rung")  # type: ignore[arg-type]
             rungs.append(replace(rung, condition=cond))
         if not any(r.condition is None for r in lad.rungs):
-            self.error("PR206", f"ladder '{lad.name}' has no `otherwise` rung", lad.span,
+            self.error("PR206", f"ladder {quoted(lad.name)} has no `otherwise` rung", lad.span,
                        "end the ladder with a rung such as `good otherwise`, so every area gets a grade")
         return replace(lad, rungs=tuple(rungs))
 
@@ -402,7 +403,7 @@ class _Checker:
             self.rule_deps.setdefault(key, set())
             when = exceeded = None
             if rule.when is None:
-                self.error("PR210", f"{rule.kind.replace('_', ' ')} '{rule.name}' has no `when` condition",
+                self.error("PR210", f"{rule.kind.replace('_', ' ')} {quoted(rule.name)} has no `when` condition",
                            rule.span, "add a line `when <condition>` inside the rule's braces")
             else:
                 when, ty = self.resolve(rule.when, area=area.name, ladder=False, rule_key=key)
@@ -421,7 +422,7 @@ class _Checker:
         ladder = None
         if area.ungraded:
             if area.grade_by or area.ladders:
-                self.error("PR214", f"area '{area.name}' is ungraded but names a ladder", area.span,
+                self.error("PR214", f"area {quoted(area.name)} is ungraded but names a ladder", area.span,
                            "remove `ungraded` or the ladder")
         elif area.grade_by:
             if area.grade_by in local:
@@ -429,14 +430,14 @@ class _Checker:
             elif area.grade_by in shared:
                 ladder = shared[area.grade_by]
             else:
-                self.unresolved("PR208", (area.grade_by,), f"unknown ladder '{area.grade_by}'", area.grade_by_span,
-                           _suggest(area.grade_by, list(local) + list(shared))
-                           or (f"ladders are: {', '.join(sorted({*local, *shared}))}" if local or shared
-                               else "define one with `ladder name { ... }`"))
+                self.unresolved("PR208", (area.grade_by,), f"unknown ladder {quoted(area.grade_by)}",
+                                area.grade_by_span, _suggest(area.grade_by, list(local) + list(shared))
+                                or (f"ladders are: {', '.join(sorted({*local, *shared}))}" if local or shared
+                                    else "define one with `ladder name { ... }`"))
         elif len(local) == 1:
             ladder = next(iter(local.values()))
         else:
-            self.error("PR208", f"area '{area.name}' does not say how it is graded", area.span,
+            self.error("PR208", f"area {quoted(area.name)} does not say how it is graded", area.span,
                        "add `grade by <ladder>` or `ungraded`")
         return CheckedArea(area, tuple(rules), ladder)
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from .diagnostics import Diagnostic, PeelError
+from .diagnostics import Diagnostic, PeelError, quoted
 from .evidence import KeyPath, load_yaml
 from .limits import DEFAULT_LIMITS, Limits
 from .loader import read_source
@@ -93,7 +93,7 @@ def comparator_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, 
     measure, title, unit = text("measure"), text("title"), text("unit")
     polarity = raw.get("polarity")
     if "polarity" in raw and polarity not in POLARITIES:
-        err(("polarity",), f"unknown polarity {polarity!r}", f"use one of {', '.join(POLARITIES)}")
+        err(("polarity",), f"unknown polarity {quoted(polarity)}", f"use one of {', '.join(POLARITIES)}")
     period = raw.get("period")
     dates: list[str] = []
     if "period" in raw:

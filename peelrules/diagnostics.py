@@ -104,6 +104,8 @@ _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029
                      "\ud800-\udfff]")
 _UNSAFE_IN_NAME = re.compile(f"[\t\n{_UNSAFE.pattern[1:-1]}]")
 LINE_WINDOW = 160  # characters of a long line shown around the caret
+QUOTE_CHARS = 100  # characters of a long value or name from the input quoted in a message (`quoted`)
+MAX_MESSAGE_CHARS = 8_000  # a longer message or hint is cut (room for a whole file name: PATH_MAX is 4,096)
 
 
 def safe(text: str) -> str:
@@ -116,6 +118,25 @@ def one_line(text: str) -> str:
     return _UNSAFE_IN_NAME.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
+def quoted(value: object, limit: int = QUOTE_CHARS, mark: str = "'") -> str:
+    """A value from the input, for a message, on one line: text between `mark`s as written, anything else
+    as its repr; a long one cut to its first `limit` characters with an ellipsis and its length,
+    `'aaaa…' (196,608 characters)`, so that no message echoes a whole long value."""
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) <= limit:
+        return f"{mark}{one_line(text)}{mark}" if isinstance(value, str) else one_line(text)
+    cut = f"{one_line(text[:limit])}…"
+    return (f"{mark}{cut}{mark}" if isinstance(value, str) else cut) + f" ({len(text):,} characters)"
+
+
+def _cut(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """The last guard on a message or hint: a very long one keeps its start and end and says how long it was."""
+    if len(text) <= limit:
+        return text
+    keep = limit // 2
+    return f"{text[:keep]}… ({len(text):,} characters in all) …{text[-keep // 4:]}"
+
+
 def render(diag: Diagnostic) -> str:
     return safe(_render(diag))
 
@@ -123,11 +144,12 @@ def render(diag: Diagnostic) -> str:
 def _render(diag: Diagnostic) -> str:
     """file:line:col: error[CODE]: message, then the line with a caret under the span, then the hint."""
     where = f"{one_line(str(diag.span))}: " if diag.span else ""
-    out = [f"{where}{diag.severity.value}[{diag.code}]: {diag.message}"]
+    out = [f"{where}{diag.severity.value}[{diag.code}]: {_cut(diag.message)}"]
     if diag.span is not None and diag.line_text:
         num = str(diag.span.line)
         pad = " " * len(num)
         line = diag.line_text.expandtabs(1)
+        note = ""
         start = max(diag.span.column, 1)
         if diag.span.end_line == diag.span.line and diag.span.end_column > start:
             width = diag.span.end_column - start
@@ -135,17 +157,36 @@ def _render(diag: Diagnostic) -> str:
             width = 1
         if len(line) > LINE_WINDOW:  # a very long line: show the stretch around the caret
             first = max(0, min(start - 1 - LINE_WINDOW // 4, len(line) - LINE_WINDOW))
+            note = (f" (line {diag.span.line} is {len(line):,} characters long: columns {first + 1:,} to "
+                    f"{min(first + LINE_WINDOW, len(line)):,} shown)")
             line = ("..." if first else "") + line[first:first + LINE_WINDOW] + \
                 ("..." if first + LINE_WINDOW < len(line) else "")
             start = min(start - first + (3 if first else 0), len(line) + 1)
         width = max(1, min(width, max(1, len(line) - start + 1)))
-        out.append(f"{pad} |")
+        out.append(f"{pad} |{note}")
         out.append(f"{num} | {line}")
         out.append(f"{pad} | {' ' * (start - 1)}{'^' * width}")
     if diag.hint:
-        out.append(f"  = help: {diag.hint}")
+        out.append(f"  = help: {_cut(diag.hint)}")
     return "\n".join(out)
 
 
-def render_all(diags: list[Diagnostic]) -> str:
-    return "\n\n".join(render(d) for d in sorted(diags, key=Diagnostic.sort_key))
+def render_all(diags: list[Diagnostic], limit: int | None = None) -> str:
+    """Every diagnostic in order of position; with `limit`, only the first `limit` errors and the first
+    `limit` warnings, then a line counting the ones left out (the max_errors limit of docs/limits.md)."""
+    ordered = sorted(diags, key=Diagnostic.sort_key)
+    if limit is None:
+        return "\n\n".join(render(d) for d in ordered)
+    shown: list[Diagnostic] = []
+    seen = {Severity.ERROR: 0, Severity.WARNING: 0}
+    for d in ordered:
+        seen[d.severity] += 1
+        if seen[d.severity] <= limit:
+            shown.append(d)
+    text = "\n\n".join(render(d) for d in shown)
+    more = [f"{n - limit:,} more {kind}{'s' if n - limit != 1 else ''}"
+            for kind, n in (("error", seen[Severity.ERROR]), ("warning", seen[Severity.WARNING])) if n > limit]
+    if more:
+        text += (f"\n\n... and {' and '.join(more)}, not shown: at most {limit:,} errors and {limit:,} warnings "
+                 f"are printed (change it with --limit max_errors=N)")
+    return text

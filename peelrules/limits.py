@@ -19,6 +19,7 @@ class Limits:
     max_facts: int = 10_000  # facts in one evidence bundle
     max_table_bytes: int = 1_000_000_000  # any one CSV or Parquet file of a declared table (checked before reading)
     max_table_files: int = 1_000  # files one table's glob may match
+    max_errors: int = 50  # errors (and, separately, warnings) printed by one command; the rest are counted
 
 
 DEFAULT_LIMITS = Limits()

@@ -17,7 +17,7 @@ import itertools
 from collections.abc import Iterator
 
 from . import nodes as n
-from .diagnostics import Diagnostic, Severity
+from .diagnostics import Diagnostic, Severity, quoted
 from .evaluate import Evaluator, collect_refs, Env, EMPTY_BUNDLE
 from .evidence import Bundle, Fact
 from .grades import Grade
@@ -49,10 +49,10 @@ def lint(program: Program) -> list[Diagnostic]:
     for area in program.areas:
         for rule in area.rules:
             if rule.kind == "cause_of_concern" and not rule.recommendation:
-                warn("PR226", f"cause of concern '{rule.name}' has no recommendation", rule.span,
+                warn("PR226", f"cause of concern {quoted(rule.name)} has no recommendation", rule.span,
                      'a cause of concern always comes with one: add `recommendation "..."`')
             if not rule.cite:
-                warn("PR227", f"rule '{rule.name}' has no `cite`", rule.span,
+                warn("PR227", f"rule {quoted(rule.name)} has no `cite`", rule.span,
                      'say where in the framework it comes from: `cite "PAF 2021/22, ..."`')
     return sorted(out, key=Diagnostic.sort_key)
 
@@ -93,17 +93,17 @@ def _unused(program: Program, warn) -> None:  # type: ignore[no-untyped-def]
         collect_refs(e, read_by_rules, set(), set())
     for name, decl in program.decls.items():
         if decl.context_only and name in read_by_rules:
-            warn("PR228", f"evidence item '{name}' is declared `context only`, but a rule reads it", decl.span,
+            warn("PR228", f"evidence item {quoted(name)} is declared `context only`, but a rule reads it", decl.span,
                  "remove `context only`, or stop reading it in rules: context is recorded, never judged")
         if name not in facts and not decl.context_only:
-            warn("PR220", f"evidence item '{name}' is declared but no rule reads it", decl.span,
+            warn("PR220", f"evidence item {quoted(name)} is declared but no rule reads it", decl.span,
                  "use it in a rule's `when`, mark it `context only`, or remove the declaration")
     for key, let in program.const_lets.items():
         if key not in consts:
-            warn("PR220", f"constant '{let.name}' is never used", let.span, "use it, or remove it")
+            warn("PR220", f"constant {quoted(let.name)} is never used", let.span, "use it, or remove it")
     for name, lad in program.ladders.items():
         if name not in ladders_used:
-            warn("PR220", f"ladder '{name}' grades no area", lad.span, "use it with `grade by`, or remove it")
+            warn("PR220", f"ladder {quoted(name)} grades no area", lad.span, "use it with `grade by`, or remove it")
 
 
 def _const_refs(e: n.Expr) -> set[str]:
@@ -157,11 +157,11 @@ def _ladders(program: Program, ev: Evaluator, warn) -> None:  # type: ignore[no-
                 grades[(tuple(counters.values()), flags)] = grade
         for i, rung in enumerate(lad.rungs):
             if i not in fired:
-                warn("PR221", f"rung {rung.grade} of ladder '{lad.name}' can never fire", rung.span,
+                warn("PR221", f"rung {rung.grade} of ladder {quoted(lad.name)} can never fire", rung.span,
                      "the rungs before it already hold whenever it would; reorder or change the conditions")
         example = _non_monotone(grades)
         if example:
-            warn("PR222", f"ladder '{lad.name}' is not monotone: {example}", lad.span,
+            warn("PR222", f"ladder {quoted(lad.name)} is not monotone: {example}", lad.span,
                  "a further shortfall must never improve a grade; check the order and conditions of the rungs")
 
 
@@ -242,10 +242,10 @@ def _conditions(program: Program, ev: Evaluator, warn) -> None:  # type: ignore[
             if True in seen and False in seen:
                 break
         if True not in seen:
-            warn("PR223", f"the condition of '{rule.name}' can never be true over the declared evidence",
+            warn("PR223", f"the condition of {quoted(rule.name)} can never be true over the declared evidence",
                  expr.span, "check the threshold against the evidence item's type and range (90% is 0.9)")
         elif False not in seen:
-            warn("PR224", f"the condition of '{rule.name}' can never be false over the declared evidence",
+            warn("PR224", f"the condition of {quoted(rule.name)} can never be false over the declared evidence",
                  expr.span, "a condition that always holds tells nothing; check the threshold")
 
 
@@ -277,5 +277,5 @@ def _units(program: Program, warn) -> None:  # type: ignore[no-untyped-def]
         for x in n.walk(expr):
             if isinstance(x, n.Binary) and x.op in n.COMPARE_OPS:
                 if {_kind(x.left, program), _kind(x.right, program)} == {"fraction", "count"}:
-                    warn("PR225", f"'{rule.name}' compares a percentage or ratio with a count", x.span,
+                    warn("PR225", f"{quoted(rule.name)} compares a percentage or ratio with a count", x.span,
                          "compare like with like: a share with a percentage (90%), a count with a number")

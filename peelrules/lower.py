@@ -10,7 +10,7 @@ from lark import Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from . import nodes as n
-from .diagnostics import Diagnostic, PeelError
+from .diagnostics import Diagnostic, PeelError, quoted
 from .limits import DEFAULT_LIMITS, Limits
 from .source import SourceFile, Span
 from .syntax import describe_expected, describe_terminal, parser
@@ -51,7 +51,7 @@ def _check_tree(src: SourceFile, tree: Tree, limits: Limits = DEFAULT_LIMITS) ->
         if isinstance(node, Token):
             if node.type in ("NUMBER", "PERCENT", "DATE") and not node.isascii():
                 # the grammar's \d also matches other scripts' digits, which int() would read silently
-                raise PeelError([Diagnostic("PR104", f"'{node}' is written with digits other than 0-9",
+                raise PeelError([Diagnostic("PR104", f"{quoted(node)} is written with digits other than 0-9",
                                             Span(src.name, node.line or 1, node.column or 1, node.end_line or 1,
                                                  node.end_column or 2), "write numbers and dates with 0-9",
                                             line_text=src.line_text(node.line or 1))])
