@@ -174,7 +174,8 @@ def decide(doc: dict) -> dict[str, str]:
           [(ge(f"prevention.{x}"), is_(f"prevention.{x}", "exceeded"))
            for x in ("prevention_priority", "neighbourhood_strategy")]
           + [(all_(ge("prevention.partnership_working"), ge("prevention.early_intervention")),
-              all_(is_("prevention.partnership_working", "exceeded"), is_("prevention.early_intervention", "exceeded")))]
+              all_(is_("prevention.partnership_working", "exceeded"),
+                   is_("prevention.early_intervention", "exceeded")))]
           + [(ge(f"prevention.{x}"), is_(f"prevention.{x}", "exceeded"))
              for x in ("neighbourhood_demand", "problem_solving")],
           [lt("prevention.neighbourhood_abstraction")],

@@ -35,14 +35,18 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
-import lancashire_by_hand  # noqa: E402
 import run  # noqa: E402  the synthetic workload and (d)
 import synthetic_by_hand  # noqa: E402
+
+if TYPE_CHECKING:
+    from peelrules.program import Program
+    from peelrules.result import BundleResult
 
 PYTHON = sys.executable
 PEEL = str(Path(sys.executable).parent / "peel")
@@ -182,51 +186,61 @@ def single_bundle(table: Table, runs: int) -> None:
 # ---------------------------------------------------------------- (b) many bundles, in process
 
 
-def many_bundles(table: Table, bundles: int, public_bundles: int, runs: int, public_runs: int, seed: int) -> None:
+def peel_judgments(results: list[BundleResult]) -> list[dict[str, str]]:
+    return [{a.name: a.judgment for a in r.areas} for r in results]
+
+
+def agree(what: str, peel: list[dict[str, str]], mine: list[dict[str, str]]) -> None:
+    wrong = [i for i, (p, m) in enumerate(zip(peel, mine)) if p != m]
+    if wrong or len(peel) != len(mine):
+        raise SystemExit(f"(b) {what}: bench/synthetic_by_hand.py disagrees with peel on {len(wrong)} bundles, "
+                         f"first {wrong[:5]}")
+
+
+def compiled_path(table: Table, program: Program, texts: list[str], runs: int) -> None:
+    from peelrules.compile import compile_program
+    from peelrules.evidence import load_bundle
+    from peelrules.source import SourceFile
+
+    loaded = [load_bundle(SourceFile(f"bundle{i}.json", t), program) for i, t in enumerate(texts)]
+    dicts = [json.loads(t) for t in texts]
+    compiled = compile_program(program)
+    fast, results = time_in_process(lambda: [compiled.run(b) for b in loaded], runs)
+    plain, mine = time_in_process(lambda: [synthetic_by_hand.grade(d) for d in dicts], runs)
+    agree("compiled path", peel_judgments(results), mine)  # type: ignore[arg-type]
+    table.add(Row(f"(b) compiled run, {len(texts):,} loaded bundles", fast, plain, f"{fast / plain:.1f}x",
+                  "<= 2x plain Python", verdict(fast <= 2 * plain)))
+
+
+def public_path(table: Table, program: Program, texts: list[str], runs: int) -> None:
     import yaml
 
     import peelrules
-    from peelrules.compile import compile_program
-    from peelrules.evidence import load_bundle
+
+    with tempfile.TemporaryDirectory(prefix="peel-bench-bundles-") as tmp:
+        paths = []
+        for i, text in enumerate(texts):
+            path = Path(tmp) / f"bundle{i:05d}.yaml"
+            path.write_text(yaml.dump(json.loads(text), Dumper=yaml.CSafeDumper, sort_keys=False), encoding="utf-8")
+            paths.append(path)
+        public, results = time_in_process(
+            lambda: [peelrules.evaluate(program, peelrules.load_evidence(p, program)) for p in paths], runs)
+        script, mine = time_in_process(
+            lambda: [synthetic_by_hand.grade(synthetic_by_hand.load(str(p))) for p in paths], runs)
+    agree("public path", peel_judgments(results), mine)  # type: ignore[arg-type]
+    table.add(Row(f"(b) load_evidence + evaluate, {len(texts):,} YAML files", public, script,
+                  f"{public / script:.1f}x", "<= 3x C-loader script", verdict(public <= 3 * script)))
+
+
+def many_bundles(table: Table, bundles: int, public_bundles: int, runs: int, public_runs: int, seed: int) -> None:
+    import peelrules
     from peelrules.source import SourceFile
 
     program = peelrules.check_rules([SourceFile("bench/synthetic.peel", run.synthetic_rules())])
     rng = random.Random(seed)
     texts = [run.synthetic_bundle(rng, i, 0.0) for i in range(max(bundles, public_bundles))]
-    loaded = [load_bundle(SourceFile(f"bundle{i}.json", t), program) for i, t in enumerate(texts[:bundles])]
-    dicts = [json.loads(t) for t in texts[:bundles]]
-    compiled = compile_program(program)
-    grade = synthetic_by_hand.grade
-
-    def peel_judgments(results: list) -> list[dict[str, str]]:
-        return [{a.name: a.judgment for a in r.areas} for r in results]
-
-    def agree(what: str, peel: list[dict[str, str]], mine: list[dict[str, str]]) -> None:
-        wrong = [i for i, (p, m) in enumerate(zip(peel, mine)) if p != m]
-        if wrong or len(peel) != len(mine):
-            raise SystemExit(f"(b) {what}: bench/synthetic_by_hand.py disagrees with peel on {len(wrong)} bundles, "
-                             f"first {wrong[:5]}")
-
-    fast, results = time_in_process(lambda: [compiled.run(b) for b in loaded], runs)
-    plain, mine = time_in_process(lambda: [grade(d) for d in dicts], runs)
-    agree("compiled path", peel_judgments(results), mine)  # type: ignore[arg-type]
-    table.add(Row(f"(b) compiled run, {bundles:,} loaded bundles", fast, plain, f"{fast / plain:.1f}x",
-                  "<= 2x plain Python", verdict(fast <= 2 * plain)))
-    del loaded, dicts, results, mine
-
-    with tempfile.TemporaryDirectory(prefix="peel-bench-bundles-") as tmp:
-        paths = []
-        for i, text in enumerate(texts[:public_bundles]):
-            path = Path(tmp) / f"bundle{i:05d}.yaml"
-            path.write_text(yaml.dump(json.loads(text), Dumper=yaml.CSafeDumper, sort_keys=False), encoding="utf-8")
-            paths.append(path)
-        public, results = time_in_process(
-            lambda: [peelrules.evaluate(program, peelrules.load_evidence(p, program)) for p in paths], public_runs)
-        script, mine = time_in_process(
-            lambda: [grade(synthetic_by_hand.load(str(p))) for p in paths], public_runs)
-    agree("public path", peel_judgments(results), mine)  # type: ignore[arg-type]
-    table.add(Row(f"(b) load_evidence + evaluate, {public_bundles:,} YAML files", public, script,
-                  f"{public / script:.1f}x", "<= 3x C-loader script", verdict(public <= 3 * script)))
+    compiled_path(table, program, texts[:bundles], runs)
+    public_path(table, program, texts[:public_bundles], public_runs)
 
 
 # ---------------------------------------------------------------- (c) peel check at growing sizes
@@ -256,7 +270,8 @@ def check_sizes(table: Table, sizes: list[int], runs: int) -> None:
             n = write_rule_set(folder, size)
             total = sum(p.stat().st_size for p in folder.glob("*.peel"))
             limit = ["--limit", f"max_rule_set_bytes={total}"] if total > DEFAULT_LIMITS.max_rule_set_bytes else []
-            t = time_in_turn({"check": [PEEL, "--no-cache", *limit, "check", str(folder)]}, runs, dict(os.environ))["check"]
+            cmd = [PEEL, "--no-cache", *limit, "check", str(folder)]
+            t = time_in_turn({"check": cmd}, runs, dict(os.environ))["check"]
             growth = "" if not measured else f"{t / measured[-1][1]:.1f}x for {n / measured[-1][0]:.1f}x rules"
             big = n >= 10_000
             table.add(Row(f"(c) peel check, {n:,} rules ({total / 1e6:.2f} MB)" + (" --limit" if limit else ""),
