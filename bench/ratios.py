@@ -294,8 +294,13 @@ def batch(table: Table, bundles: int, runs: int) -> None:
         table.add(Row("(d) batch --jobs 2 against --jobs 1", None, None, "not in bench/run.py yet", ">= 1.7x", ""))
         return
     captured = io.StringIO()
-    with contextlib.redirect_stdout(captured):
-        run.batch(bundles, runs)
+    try:
+        with contextlib.redirect_stdout(captured):
+            run.batch(bundles, runs)
+    except (subprocess.CalledProcessError, AssertionError) as e:  # their part failing must not lose the table
+        table.add(Row(f"(d) batch of {bundles:,}", None, None, "failed (bench/run.py)", ">= 1.7x", ""))
+        print(f"    bench/run.py batch() failed: {e}", flush=True)
+        return
     said = captured.getvalue().strip()
     times = re.search(r"--jobs 1 ([0-9.]+) s.*--jobs 2 ([0-9.]+) s", said)
     if times:
