@@ -23,6 +23,10 @@ _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\
                         "\u2066-\u2069\ufeff\ufffe\uffff]")
 
 
+class ChangedWhileRead(PeelError):
+    """A file was written to while it was read: what was read may be part of it, and must not be used."""
+
+
 def forbidden_character(text: str) -> re.Match[str] | None:
     """The first character of text that no input may hold (see above), if any."""
     return _FORBIDDEN.search(text)
@@ -49,15 +53,20 @@ def read_source(path: Path, name: str | None = None, limits: Limits = DEFAULT_LI
         # never more than the limit is read, whatever the size said.
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
         with os.fdopen(fd, "rb") as fh:
-            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            opened = os.fstat(fh.fileno())
+            if not stat.S_ISREG(opened.st_mode):
                 raise PeelError([Diagnostic("PR401", f"'{quoted}' is not a regular file", None,
                                             "give the path of a file")])
             data = fh.read(limits.max_file_bytes + 1)
+            done = os.fstat(fh.fileno())
     except (OSError, ValueError) as err:
         raise PeelError([Diagnostic("PR401", f"cannot read '{quoted}': {getattr(err, 'strerror', None) or err}",
                                     None, "check the path and its permissions")]) from None
     if len(data) > limits.max_file_bytes:
         raise _too_large(quoted, limits.max_file_bytes)
+    if _changed(st, opened, done, len(data)):
+        raise ChangedWhileRead([Diagnostic("PR401", f"'{quoted}' changed while it was being read", None,
+                                    "wait until whatever is writing it has finished, then run peel again")])
     digest = hashlib.sha256(data).hexdigest()
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
@@ -80,6 +89,22 @@ def read_source(path: Path, name: str | None = None, limits: Limits = DEFAULT_LI
             "remove it: invisible and direction-changing characters are not allowed, so text reads as it runs",
             line_text=_FORBIDDEN.sub("?", line_text))])
     return SourceFile(shown, text, digest)
+
+
+def _changed(before: os.stat_result, opened: os.stat_result, done: os.stat_result, n_read: int) -> bool:
+    """Whether a file was written to while read_source read it, so that what was read may be half of it.
+
+    `before` is the path's stat, `opened` and `done` the open file's before and after the read. The same file
+    (inode) must keep its size and modification time throughout, and the bytes read must be as many as its size
+    said (a file whose size is 0, as in /proc, is taken as it reads). A file replaced by another one between the
+    stat and the open (an atomic rename, as `peel fmt` and editors save) is not a change: the open file is whole,
+    and it is what was read."""
+    def same(a: os.stat_result, b: os.stat_result) -> bool:
+        return (a.st_size, a.st_mtime_ns) == (b.st_size, b.st_mtime_ns)
+
+    replaced = (before.st_dev, before.st_ino) != (opened.st_dev, opened.st_ino)
+    return ((not replaced and not same(before, opened)) or not same(opened, done)
+            or (done.st_size > 0 and n_read != done.st_size))
 
 
 def _too_large(quoted: str, limit: int) -> PeelError:

@@ -3,10 +3,17 @@
 The temporary file is created private (mode 0600, by tempfile.mkstemp); before the rename it is given the mode a
 plain `open(path, "w")` would have given under the current umask, or the mode of the file being rewritten, so
 that the private mode of the temporary file never survives the rename (issue 15).
+
+A process killed between creating the temporary file and the rename (SIGKILL, a power cut) leaves the target
+as it was, and the temporary file behind it. Such files are named `.NAME.peel-tmp-PID-RANDOM`, so that the next
+write to the same folder recognises them and removes those whose process is no longer running (issue 14).
 """
 from __future__ import annotations
 
+import errno
 import os
+import re
+import signal
 import stat
 import tempfile
 import threading
@@ -30,6 +37,97 @@ def _is_input(target: Path, p: Path) -> bool:
         return p.resolve() == target or (target.exists() and os.path.samefile(p, target))
     except (OSError, ValueError, RuntimeError):
         return False
+
+
+# `.NAME.peel-tmp-PID-RANDOM`: the temporary file of write_atomic (RANDOM is tempfile's 8 characters).
+TEMP_MARK = ".peel-tmp-"
+_TEMP_NAME = re.compile(r"\..*\.peel-tmp-([0-9]{1,10})-[A-Za-z0-9_]{8}", re.DOTALL)
+_SWEPT: set[str] = set()  # folders already cleaned of stale temporary files by this process
+_SWEPT_LOCK = threading.Lock()
+# Longest part of the target's name kept in the temporary file's name, so that it stays within NAME_MAX (255).
+_NAME_KEPT = 200
+
+
+def temp_prefix(name: str) -> str:
+    """The start of the name of a temporary file for the target `name` (the folder's stale ones are found by it)."""
+    return f".{name[:_NAME_KEPT]}{TEMP_MARK}{os.getpid()}-"
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine (in this PID namespace)."""
+    if pid <= 0:
+        return True  # never a temporary file of ours: leave it
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):  # another user's process, or a number out of range
+        return True
+    return True
+
+
+def remove_stale_temporaries(directory: Path) -> list[str]:
+    """Remove the temporary files of write_atomic left in directory by processes that no longer run.
+
+    Only regular files of this user named like ours are removed, and only when the process whose id is in the
+    name is gone: a write in progress in another running peel is never touched. Done once per folder and
+    process; every error is ignored (this is tidying, never a reason for a write to fail). Returns the names
+    removed."""
+    key = str(directory)
+    with _SWEPT_LOCK:
+        if key in _SWEPT:
+            return []
+        _SWEPT.add(key)
+    removed = []
+    uid = os.geteuid() if hasattr(os, "geteuid") else None
+    try:
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                m = _TEMP_NAME.fullmatch(entry.name)
+                if m is None or int(m.group(1)) == os.getpid() or _alive(int(m.group(1))):
+                    continue
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                    if not stat.S_ISREG(st.st_mode) or (uid is not None and st.st_uid != uid):
+                        continue
+                    os.unlink(os.path.join(directory, entry.name))
+                    removed.append(entry.name)
+                except OSError:
+                    continue
+    except OSError:
+        pass
+    return sorted(removed)
+
+
+# TEST ONLY. PEEL_TEST_FAULT makes write_atomic fail on purpose, so that tests/test_faults.py can stop a write
+# at a chosen point; nothing else reads it, and it must never be set outside the tests:
+#   kill-after-bytes:N    SIGKILL this process once N bytes of the temporary file are written (flushed)
+#   kill-before-rename    SIGKILL this process when the temporary file is complete, just before the rename
+#   enospc-after-bytes:N  fail like a full disk (ENOSPC) once N bytes are written
+FAULT_VARIABLE = "PEEL_TEST_FAULT"
+
+
+def _fault() -> tuple[str, int] | None:
+    spec = os.environ.get(FAULT_VARIABLE)
+    if not spec:
+        return None
+    kind, _, n = spec.partition(":")
+    return kind, int(n) if n.isdigit() else 0
+
+
+def _write_all(fh, data: bytes) -> None:  # type: ignore[no-untyped-def]
+    """Write data to the open temporary file, honouring the test-only PEEL_TEST_FAULT."""
+    fault = _fault()
+    if fault is not None and fault[0] in ("kill-after-bytes", "enospc-after-bytes") and fault[1] < len(data):
+        fh.write(data[:fault[1]])
+        fh.flush()
+        if fault[0] == "kill-after-bytes":
+            os.kill(os.getpid(), signal.SIGKILL)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    fh.write(data)
+    fh.flush()
+    if fault is not None and fault[0] == "kill-before-rename":
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 _UMASK_LOCK = threading.Lock()
@@ -89,7 +187,15 @@ def write_atomic(path: Path, text: str, inputs: list[Path] = (),  # type: ignore
 
     `keep_mode_of=FILE` is for rewriting a file in place (`peel fmt`): the new file keeps FILE's mode (a 0755
     file stays 0755) and, where the permissions allow, its owner and group; `mode` is then used only when
-    FILE no longer exists."""
+    FILE no longer exists.
+
+    The text goes to a temporary file `.NAME.peel-tmp-PID-RANDOM` in the target's folder, which is then renamed
+    over the target: a reader, or a process killed at any point, sees either the old file or the complete new
+    one. When the write fails (a full disk, a read-only folder) the temporary file is removed and a PeelError
+    names the path; the target is untouched. A process killed by SIGKILL cannot remove its temporary file: the
+    next write_atomic into the same folder removes every such file whose PID no longer runs (see
+    remove_stale_temporaries). The data is not fsync'ed: after a power cut or a system crash the file system
+    decides whether the old or the new content survives. PEEL_TEST_FAULT (above) is for the tests only."""
     shown = one_line(str(path))
     try:
         target = path.resolve()
@@ -111,15 +217,16 @@ def write_atomic(path: Path, text: str, inputs: list[Path] = (),  # type: ignore
         except (OSError, ValueError):  # gone since it was read: a new file, with the umask's mode
             keep = None
     directory = target.parent
+    data = text.encode("utf-8", errors="backslashreplace")
+    remove_stale_temporaries(directory)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(target.name), dir=directory)
     except OSError as err:
-        raise _fail(f"cannot write in '{one_line(str(directory))}': {err.strerror or err}",
-                    "check that the folder exists and is writable") from None
+        raise _fail(f"cannot write '{shown}': cannot create a file in '{one_line(str(directory))}': "
+                    f"{err.strerror or err}", "check that the folder exists and is writable") from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
+        with os.fdopen(fd, "wb") as fh:
+            _write_all(fh, data)
             _give_mode(fh.fileno(), tmp, mode, keep)
         os.replace(tmp, target)
     except BaseException as err:

@@ -43,7 +43,7 @@ def mode(path: Path) -> int:
 
 def leftovers(folder: Path, name: str) -> list[str]:
     """Temporary files of write_atomic for the target `name` that are still in folder."""
-    return sorted(p.name for p in folder.iterdir() if p.name.startswith(f".{name}.") and p.name.endswith(".tmp"))
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(f".{name}{output.TEMP_MARK}"))
 
 
 def peel(*args: str | Path):
