@@ -1,15 +1,21 @@
 """The `peel` command: options -> facade -> renderer -> exit code. Nothing else lives here.
 
-Exit codes: 0 ok; 1 the checked thing failed (check errors, failing rule tests); 2 bad usage or unreadable input.
+Exit codes: 0 ok; 1 the checked thing failed (check errors, failing rule tests); 2 bad usage or unreadable input
+(in a batch: some bundles could not be graded; the others are reported); 3 internal error; 130 interrupted.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
 import json
+import os
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -23,29 +29,92 @@ from .source import Span
 # Each command imports the modules it needs when it runs (the parser, the loaders, the reports, the analyses),
 # so that `peel --help` and a run from a cached program load nothing else.
 
-EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
-EXIT_HELP = ("Exit codes: 0 ok; 1 the checked thing failed; 2 bad usage or unreadable input; "
-             "3 internal error (a bug in peelrules: please report it with the input).")
-RULES_OPTION = click.option("--rules", "rules", type=click.Path(path_type=Path), default=None,
+EXIT_HELP = ("Exit codes: 0 ok; 1 the checked thing failed; 2 bad usage or unreadable input (in a batch: some "
+             "bundles could not be graded, the others are reported); "
+             "3 internal error (a bug in peelrules: please report it with the input); 130 interrupted (Ctrl-C).")
+class _PathType(click.Path):
+    """Every path argument and option: a Path, and an empty one ('') refused as a usage error (exit 2)
+    instead of being read as the current folder."""
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> Path:
+        if isinstance(value, str) and not value:
+            self.fail("the path is empty: give the name of a file or folder", param, ctx)
+        return super().convert(value, param, ctx)  # type: ignore[no-any-return]
+
+
+PATH = _PathType(path_type=Path)
+RULES_OPTION = click.option("--rules", "rules", type=PATH, default=None,
                             help="Rule set folder (default: the shipped PEEL 2021/22 rules).")
 
 
 def _fail(err: PeelError, code: int) -> None:
-    click.echo(render_all(err.diagnostics), err=True)
+    click.echo(render_all(err.diagnostics, _limits().max_errors), err=True)
     n = sum(1 for d in err.diagnostics if d.severity.value == "error")
     click.echo(f"\n{n} error{'s' if n != 1 else ''}.", err=True)
     sys.exit(code)
 
 
-def _progress(paths: tuple[Path, ...]) -> Iterator[Path]:
-    """The paths in order; with a progress bar on stderr for a batch of more than 5 when stderr is a terminal."""
-    if len(paths) <= 5 or not sys.stderr.isatty():
-        yield from paths
+JOBS_OPTION = click.option("--jobs", "-j", type=click.IntRange(min=0), default=1, show_default=True,
+                           help="Worker processes for a batch (0: one per CPU); the output is the same for any N.")
+QUIET_OPTION = click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary table on stderr.")
+
+
+@contextlib.contextmanager
+def _progress(total: int, label: str, quiet: bool) -> Iterator[Callable[[int, int, Path], None] | None]:
+    """A progress callback drawing a bar on stderr for a batch of more than 5 when stderr is a terminal.
+
+    The bar is redrawn by the callback, at most ten times a second, never by a thread (batch workers fork)."""
+    if quiet or total <= 5 or not sys.stderr.isatty():
+        yield None
         return
-    with click.progressbar(paths, label="Evaluating", file=sys.stderr,
-                           item_show_func=lambda p: str(p) if p is not None else None) as bar:
-        yield from bar
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  TextColumn("{task.fields[item]}"), console=Console(stderr=True), auto_refresh=False,
+                  transient=True) as bar:
+        task = bar.add_task(label, total=total, item="")
+        shown = [0.0]
+
+        def step(done: int, total: int, path: Path) -> None:
+            bar.update(task, completed=done, item=safe(str(path))[-40:])
+            if time.monotonic() - shown[0] >= 0.1 or done == total:
+                shown[0] = time.monotonic()
+                bar.refresh()
+
+        bar.refresh()
+        yield step
+
+
+def _batch_end(batch: Any, quiet: bool) -> int:
+    """Each failed bundle's errors, then the summary table of a batch of more than one, on stderr; the exit code."""
+    for o in batch.failures:
+        click.echo(render_all(list(o.failure.diagnostics)) + "\n", err=True)
+    summary = batch.summary
+    if not quiet and summary.bundles > 1:
+        heads, rows = summary.table()
+        if sys.stderr.isatty():
+            from rich.console import Console
+            from rich.table import Table
+
+            table = Table(title=summary.line(), title_justify="left")
+            table.add_column(heads[0], no_wrap=True, overflow="ellipsis", max_width=40)
+            for head in heads[1:]:
+                table.add_column(head, justify="right")
+            for row in rows:
+                table.add_row(*row)
+            Console(stderr=True).print(table)
+        else:
+            widths = [max(len(r[i]) for r in [heads, *rows]) for i in range(len(heads))]
+            lines = [summary.line(), *("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                                                 for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+                                       for r in [heads, *rows])]
+            click.echo("\n".join(lines), err=True)
+    if any(o.failure.kind == "internal" for o in batch.failures):
+        return EXIT_INTERNAL
+    return EXIT_INPUT if batch.failures else EXIT_OK
 
 
 def _document_report(fmt: str):  # noqa: ANN202 - the module peelrules.report.markdown or .html
@@ -117,31 +186,38 @@ def cache_clear_cmd() -> None:
     click.echo(f"deleted {n} cache entr{'y' if n == 1 else 'ies'} from {cache.cache_dir()}")
 
 
-@main.command(help=f"Grade every area for each EVIDENCE bundle.\n\n{EXIT_HELP}")
-@click.argument("evidence", nargs=-1, required=True, type=click.Path(path_type=Path))
+@main.command(help=f"Grade every area for each EVIDENCE bundle: files, folders (their *.yaml, *.yml and "
+                   f"*.json) and quoted globs ('reports/**/*.yaml'). A batch of several bundles ends with a "
+                   f"summary on stderr; a bundle that fails is reported and the others still graded.\n\n{EXIT_HELP}")
+@click.argument("evidence", nargs=-1, required=True, type=PATH)
 @RULES_OPTION
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "md", "html", "csv"]), default="text",
               show_default=True, help="csv: the force-by-area grade table only.")
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="Write to FILE (atomically).")
-def evaluate(evidence: tuple[Path, ...], rules: Path | None, fmt: str, out: Path | None) -> None:
-    from .compile import compile_program
+@click.option("--out", type=PATH, default=None, help="Write to FILE (atomically).")
+@JOBS_OPTION
+@QUIET_OPTION
+def evaluate(evidence: tuple[Path, ...], rules: Path | None, fmt: str, out: Path | None, jobs: int,
+             quiet: bool) -> None:
+    from . import batch as batches
     from .report import table as table_report, text as text_report
     from .report.trace_json import dumps, trace_document
 
     try:
+        paths = batches.expand(evidence)
         given = load_rules(rules, _limits()) if rules is not None else None
         traced = fmt in ("json", "md", "html")  # text and csv need only the judgments: the compiled evaluator
-        runs, programs = [], {}
-        for path in _progress(evidence):
-            program, bundle = (given, load_evidence(path, given, _limits())) if given is not None else \
-                load_with_rules(path, None, _limits())
-            programs[program.framework.name] = program
-            result, traces = explain(program, bundle) if traced else (compile_program(program).run(bundle), ())
-            runs.append((program, bundle, result, traces))
+        with _progress(len(paths), "Evaluating", quiet) as step:
+            done = batches.evaluate_batch(paths, given, traced=traced, limits=_limits(), jobs=jobs, progress=step)
+        if len(paths) == 1 and done.failures:  # one bundle: its errors as always
+            raise PeelError(list(done.failures[0].failure.diagnostics))
+        programs = {g.framework: batches.program_for(g.framework, given, _limits()) for g in done.values}
+        runs = [(programs[g.framework], g.bundle, g.result, g.traces) for g in done.values]
         if traced and len(programs) > 1:
             raise PeelError([Diagnostic("PR314", f"these bundles are for {len(programs)} frameworks ("
                                         f"{', '.join(sorted(programs))}); a {fmt} report covers one", None,
                                         "evaluate each framework's bundles separately, or give --rules")])
+        if not runs:  # every bundle failed: nothing to write
+            sys.exit(_batch_end(done, quiet))
         runs = [(b, r, t) for _, b, r, t in runs]
         program = next(iter(programs.values()))  # the one framework of a traced report
         if fmt == "json":
@@ -155,13 +231,17 @@ def evaluate(evidence: tuple[Path, ...], rules: Path | None, fmt: str, out: Path
             if len(runs) > 1:
                 table = table_report.results_table([(b, r.areas) for b, r, _ in runs])
                 text = table_report.table_text(table) + "\n" + text
-        _emit(text, out, list(evidence) + [s for s in ([rules] if rules else [])])
+        _emit(text, out, list(paths) + [s for s in ([rules] if rules else [])])
     except PeelError as err:
         _fail(err, EXIT_INPUT)
+    except KeyboardInterrupt:  # the workers are stopped and nothing was written
+        click.echo("interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(_batch_end(done, quiet))
 
 
 @main.command("explain", help=f"Explain the grade of AREA (or of every area) for one EVIDENCE bundle.\n\n{EXIT_HELP}")
-@click.argument("evidence", type=click.Path(path_type=Path))
+@click.argument("evidence", type=PATH)
 @click.argument("area", required=False)
 @RULES_OPTION
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "md", "html"]), default="text",
@@ -222,9 +302,9 @@ def explain_cmd(evidence: Path, area: str | None, rules: Path | None, fmt: str, 
 @main.command(help=f"Parse and check a rule set (default: the shipped rules), with deep checks that warn "
                    f"about unused declarations, unreachable rungs, ladders that are not monotone, conditions "
                    f"that can never change, unit mix-ups and missing citations.\n\n{EXIT_HELP}")
-@click.argument("rules", required=False, type=click.Path(path_type=Path))
+@click.argument("rules", required=False, type=PATH)
 @click.option("--strict", is_flag=True, help="Treat warnings as errors; includes the reachability check.")
-@click.option("--rules", "rules_dir", type=click.Path(path_type=Path), default=None,
+@click.option("--rules", "rules_dir", type=PATH, default=None,
               help="With an EVIDENCE file: the rule set to check it against (default: the one it is for).")
 @click.option("--reach", "show_reach", is_flag=True,
               help="List, for each graded area, the smallest evidence found that gives each grade.")
@@ -258,7 +338,7 @@ def check(rules: Path | None, rules_dir: Path | None, strict: bool, show_reach: 
         click.echo(json.dumps(doc, indent=2, sort_keys=True))
     else:
         if diags:
-            click.echo(render_all(diags), err=True)
+            click.echo(render_all(diags, _limits().max_errors), err=True)
             warnings = len(diags) - len(errors)
             click.echo(f"\n{len(errors)} error{'s' if len(errors) != 1 else ''}, "
                        f"{warnings} warning{'s' if warnings != 1 else ''}.", err=True)
@@ -291,7 +371,7 @@ def _check_bundle(path: Path, rules: Path | None, strict: bool, fmt: str) -> Non
                               sort_keys=True))
     else:
         if diags:
-            click.echo(render_all(diags), err=True)
+            click.echo(render_all(diags, _limits().max_errors), err=True)
             click.echo(f"\n{len(errors)} error{'s' if len(errors) != 1 else ''}, {len(diags) - len(errors)} "
                        f"warning{'s' if len(diags) - len(errors) != 1 else ''}.", err=True)
         if bundle is not None and not errors:
@@ -303,12 +383,12 @@ def _check_bundle(path: Path, rules: Path | None, strict: bool, fmt: str) -> Non
 
 @main.command("test", help=f"Run rule tests (YAML cases of evidence and expected judgments).\n\n"
                            f"PATHS are case files or folders (default: tests/cases).\n\n{EXIT_HELP}")
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=PATH)
 @RULES_OPTION
 @click.option("--coverage", "show_coverage", is_flag=True, help="Print the framework coverage table.")
 @click.option("--min-coverage", type=click.FloatRange(0, 100), default=None,
               help="Fail when framework coverage is below this percentage.")
-@click.option("--junit", type=click.Path(path_type=Path), default=None, help="Write JUnit XML to FILE.")
+@click.option("--junit", type=PATH, default=None, help="Write JUnit XML to FILE.")
 def test_cmd(paths: tuple[Path, ...], rules: Path | None, show_coverage: bool, min_coverage: float | None,
              junit: Path | None) -> None:
     from .report import tests as tests_report
@@ -340,9 +420,9 @@ def test_cmd(paths: tuple[Path, ...], rules: Path | None, show_coverage: bool, m
 @main.command("verify", help=f"Re-run the evaluation recorded in TRACE (from `evaluate --format json`) and "
                              f"confirm the same result; otherwise say what differs.\n\n"
                              f"Exit codes: 0 verified; 1 not verified; 2 bad usage or unreadable input.")
-@click.argument("trace", type=click.Path(path_type=Path))
+@click.argument("trace", type=PATH)
 @RULES_OPTION
-@click.option("--evidence", "evidence_files", multiple=True, type=click.Path(path_type=Path),
+@click.option("--evidence", "evidence_files", multiple=True, type=PATH,
               help="Evidence file(s) to use instead of the recorded ones.")
 def verify_cmd(trace: Path, rules: Path | None, evidence_files: tuple[Path, ...]) -> None:
     from .loader import read_source
@@ -376,20 +456,32 @@ def verify_cmd(trace: Path, rules: Path | None, evidence_files: tuple[Path, ...]
 
 @main.command("diff", help=f"Which grades a rule change moves, and why: evaluate each EVIDENCE bundle with "
                            f"the OLD and the NEW rule set and list the areas and rules that differ.\n\n{EXIT_HELP}")
-@click.option("--old", "old", required=True, type=click.Path(path_type=Path), help="The current rule set.")
-@click.option("--new", "new", required=True, type=click.Path(path_type=Path), help="The changed rule set.")
-@click.argument("evidence", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--old", "old", required=True, type=PATH, help="The current rule set.")
+@click.option("--new", "new", required=True, type=PATH, help="The changed rule set.")
+@click.argument("evidence", nargs=-1, required=True, type=PATH)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def diff_cmd(old: Path, new: Path, evidence: tuple[Path, ...], fmt: str) -> None:
-    from .compare import diff_rule_sets
+@JOBS_OPTION
+@QUIET_OPTION
+def diff_cmd(old: Path, new: Path, evidence: tuple[Path, ...], fmt: str, jobs: int, quiet: bool) -> None:
+    from . import batch as batches
     from .report import text as text_report
     from .report.values import value_json
 
     try:
-        d = diff_rule_sets(load_rules(old, _limits()), load_rules(new, _limits()), list(evidence))
+        paths = batches.expand(evidence)
+        programs = load_rules(old, _limits()), load_rules(new, _limits())
+        with _progress(len(paths), "Comparing", quiet) as step:
+            d, done = batches.diff_batch(*programs, paths, jobs=jobs, progress=step)
+        if len(paths) == 1 and done.failures:  # one bundle: its errors as always
+            raise PeelError(list(done.failures[0].failure.diagnostics))
     except PeelError as err:
         _fail(err, EXIT_INPUT)
         return
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    if not done.values:
+        sys.exit(_batch_end(done, quiet))
     if fmt == "json":
         doc = {"bundles": d.bundles, "areas_compared": d.areas_compared, "moved": len(d.moved), "up": d.up,
                "down": d.down,
@@ -401,6 +493,7 @@ def diff_cmd(old: Path, new: Path, evidence: tuple[Path, ...], fmt: str) -> None
         click.echo(json.dumps(doc, indent=2, sort_keys=True))
     else:
         click.echo(text_report.rule_set_diff(d), nl=False)
+    sys.exit(_batch_end(done, quiet))
 
 
 @main.group(help="Work with evidence bundles.")
@@ -411,7 +504,7 @@ def evidence() -> None:
 @evidence.command("template", help=f"Write an evidence skeleton for a rule set: every declared fact with its "
                                    f"type, range and description, grouped by area.\n\n{EXIT_HELP}")
 @RULES_OPTION
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="Write to FILE (atomically).")
+@click.option("--out", type=PATH, default=None, help="Write to FILE (atomically).")
 def evidence_template_cmd(rules: Path | None, out: Path | None) -> None:
     from .template import evidence_template
 
@@ -426,7 +519,7 @@ def evidence_template_cmd(rules: Path | None, out: Path | None) -> None:
                           "--check and --diff write nothing.\n\n"
                           "Exit codes: 0 ok; 1 --check found files to reformat; 2 bad usage, unreadable input "
                           "or syntax errors.")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=PATH)
 @click.option("--check", "check_only", is_flag=True, help="Exit 1 if any file would change; write nothing.")
 @click.option("--diff", "show_diff", is_flag=True, help="Print a unified diff of the changes; write nothing.")
 def fmt_cmd(paths: tuple[Path, ...], check_only: bool, show_diff: bool) -> None:
@@ -456,10 +549,10 @@ def fmt_cmd(paths: tuple[Path, ...], check_only: bool, show_diff: bool) -> None:
 @main.command("chart", help="Place a force among its peers on a comparator dataset (docs/statistics.md): "
               "the outlier method's numbers as text, or the inspectorate's bar chart as SVG."
               f"\n\n{EXIT_HELP}")
-@click.argument("comparator", type=click.Path(path_type=Path))
+@click.argument("comparator", type=PATH)
 @click.option("--force", "force", required=True, help="The force to place, as named in the dataset.")
 @click.option("--format", "fmt", type=click.Choice(["text", "svg"]), default="text", show_default=True)
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="Write to this file.")
+@click.option("--out", type=PATH, default=None, help="Write to this file.")
 def chart_cmd(comparator: Path, force: str, fmt: str, out: Path | None) -> None:
     from .comparators import load_comparator
     from .report import chart as chart_report
@@ -500,12 +593,36 @@ def schema(which: str) -> None:
     click.echo(json.dumps(schema_doc(which), indent=2, sort_keys=True))
 
 
+# A write to standard output that failed for want of room, or of the device (`peel evaluate ... > /dev/full`);
+# a closed pipe (`| head`) is click's to handle. Output files (--out) fail inside write_atomic, with their path.
+_OUTPUT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO}
+
+
+def _output_failed(err: OSError) -> None:
+    try:  # point stdout at nothing, so that Python does not try (and fail) to write the rest at exit
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+    click.echo(f"error: cannot write to standard output: {err.strerror or err}\n"
+               "  = help: free some space, or write to a file elsewhere with --out (where the command has it)",
+               err=True)
+    sys.exit(EXIT_INPUT)
+
+
 def run() -> None:
     """The console entry point: the CLI, with a last guard so that no user ever sees a traceback."""
     try:
-        main(standalone_mode=True)
+        try:
+            main(standalone_mode=True)
+        finally:  # output still buffered is written now, while a failure can be reported, not at exit
+            sys.stdout.flush()
     except SystemExit:
         raise
+    except OSError as err:
+        if err.errno not in _OUTPUT_ERRNOS:
+            raise
+        _output_failed(err)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)

@@ -19,9 +19,9 @@ from typing import Literal, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .diagnostics import Diagnostic, PeelError, one_line
+from .diagnostics import Diagnostic, PeelError, one_line, quoted
 from .limits import DEFAULT_LIMITS, Limits
-from .loader import forbidden_character, read_source
+from .loader import ChangedWhileRead, forbidden_character, read_source
 from .nodes import EvidenceDecl
 from .program import Program
 from .source import SourceFile, Span
@@ -391,7 +391,7 @@ class _Loader:
 
     def check_tag(self, node: yaml.Node, sp: Span) -> None:
         if node.tag not in _ALLOWED_TAGS:
-            raise self.fail("PR301", f"tag {node.tag!r} is not allowed in evidence", sp,
+            raise self.fail("PR301", f"tag {quoted(node.tag)} is not allowed in evidence", sp,
                             "remove the tag; evidence holds plain values only")
 
     def check_characters(self, text: str, sp: Span) -> None:
@@ -420,7 +420,7 @@ class _Loader:
                 self.check_characters(key, self.span(knode))
                 if key in out:
                     first = self.positions[path + (key,)]
-                    raise self.fail("PR302", f"key '{key}' appears twice", self.span(knode),
+                    raise self.fail("PR302", f"key {quoted(key)} appears twice", self.span(knode),
                                     f"the first is on line {first.line}; keep one")
                 self.positions[path + (key,)] = self.span(knode)
                 out[key] = self.build(vnode, path + (key,), depth + 1)
@@ -511,7 +511,7 @@ def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span
             while path and path not in loader.positions:
                 path = path[:-1]
             sp = loader.positions.get(path)
-            where = ".".join(str(p) for p in loc) or "(top level)"
+            where = quoted(".".join(str(p) for p in loc), mark="") or "(top level)"
             msg = e["msg"]
             if e["type"] == "extra_forbidden":
                 msg = "unknown key (a typo?)"
@@ -536,10 +536,10 @@ def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span
 
     fw = program.framework
     if model.framework is not None and model.framework != fw.name:
-        err("PR308", f"evidence is for framework '{model.framework}', the rules are '{fw.name}'",
+        err("PR308", f"evidence is for framework {quoted(model.framework)}, the rules are {quoted(fw.name)}",
             ("framework",), "evaluate it with the rule set of its framework")
     elif model.period is not None and not covers(fw, model.period.from_):
-        err("PR308", f"the inspection period starts {model.period.from_}, outside framework '{fw.name}' "
+        err("PR308", f"the inspection period starts {model.period.from_}, outside framework {quoted(fw.name)} "
             f"(in force {fw.effective_from} to {fw.effective_to or 'now'})", ("period",),
             "grade it with the rule set of the framework in force then, or correct the period")
     elif model.framework is None and model.period is None:
@@ -558,17 +558,17 @@ def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span
         decl = program.decls.get(name)
         if decl is None:
             close = difflib.get_close_matches(name, list(program.decls), n=1)
-            err("PR304", f"fact '{name}' is not declared by the rule set", path,
-                f"did you mean '{close[0]}'?" if close else "declare it in an `evidence` block of the rules")
+            err("PR304", f"fact {quoted(name)} is not declared by the rule set", path,
+                f"did you mean {quoted(close[0])}?" if close else "declare it in an `evidence` block of the rules")
             continue
         doc, _, line = fm.source.partition(":L")
         if doc not in model.sources:
-            err("PR309", f"source document '{doc}' is not listed under `sources`", path + ("source",),
+            err("PR309", f"source document {quoted(doc)} is not listed under `sources`", path + ("source",),
                 "add it under sources: with its title")
         value, problem = _typed_value(fm, decl)
         if problem:
             err("PR305" if not problem.startswith("out of range") else "PR306",
-                f"fact '{name}' is declared as {_a(decl.type)}: {problem}", path, _type_example(decl.type))
+                f"fact {quoted(name)} is declared as {_a(decl.type)}: {problem}", path, _type_example(decl.type))
             continue
         facts[name] = Fact(name, value, decl, doc, int(line), fm.quote, fm.status,
                            loader.positions.get(path, Span(src.name, 0, 0, 0, 0)), fm.note)
@@ -588,7 +588,7 @@ def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span
             path = at + (i,)
             doc, _, line = fm.source.partition(":L")
             if doc not in model.sources:
-                err("PR309", f"source document '{doc}' is not listed under `sources`", path + ("source",),
+                err("PR309", f"source document {quoted(doc)} is not listed under `sources`", path + ("source",),
                     "add it under sources: with its title")
                 continue
             document = model.sources[doc]
@@ -613,7 +613,7 @@ def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span
             continue
         doc, _, line = mm.source.partition(":L")
         if doc not in model.sources:
-            err("PR309", f"source document '{doc}' is not listed under `sources`", path + ("source",),
+            err("PR309", f"source document {quoted(doc)} is not listed under `sources`", path + ("source",),
                 "add it under sources: with its title")
             continue
         problem = _check_quote(src, model.sources[doc], int(line), mm.quote)
@@ -625,7 +625,7 @@ def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span
         quote_problem = _check_quote(src, model.sources.get(fact.document), fact.line, fact.quote)
         if quote_problem:
             where = "quote" if quote_problem.startswith("the quote") else "source"
-            err("PR310", f"fact '{name}': {quote_problem}", ("facts", name, where),
+            err("PR310", f"fact {quoted(name)}: {quote_problem}", ("facts", name, where),
                 _QUOTE_HINT if where == "quote" else "check the line number in `source`")
     set_aside: list[str] = []
     marked = {program.area(k).name for k in model.areas if program.area(k) is not None}  # type: ignore[union-attr]
@@ -673,6 +673,8 @@ def _document_lines(evidence: SourceFile, doc: SourceDocument | None) -> list[st
         key = str(path.resolve())
         if key not in _DOCUMENT_LINES:
             _DOCUMENT_LINES[key] = read_source(path).text.splitlines() if path.is_file() else None
+    except ChangedWhileRead:  # part of the document: checking quotes against it would prove nothing
+        raise
     except PeelError:
         _DOCUMENT_LINES[key] = None
     except (OSError, ValueError, RuntimeError):  # a name too long, a NUL in it, a symlink loop
@@ -694,8 +696,8 @@ _QUOTE_HINT = "copy the words exactly as they stand on that line of the document
 def _unknown_area(err, program: Program, area: str, path: KeyPath) -> None:  # type: ignore[no-untyped-def]
     names = [a.name for a in program.areas]
     close = difflib.get_close_matches(area, names, n=1)
-    err("PR307", f"unknown area '{area}'", path,
-        f"did you mean '{close[0]}'?" if close else "areas are: " + ", ".join(names))
+    err("PR307", f"unknown area {quoted(area)}", path,
+        f"did you mean {quoted(close[0])}?" if close else "areas are: " + ", ".join(names))
 
 
 def _in_document(evidence: SourceFile, doc: SourceDocument, text: str) -> bool:
@@ -723,7 +725,7 @@ def _check_quote(evidence: SourceFile, doc: SourceDocument | None, at: int, quot
             continue
         found = line.find(part, pos)
         if found < 0:
-            return f"the quote is not on line {at} of {doc.file}: '{part[:60]}'"  # type: ignore[union-attr]
+            return f"the quote is not on line {at} of {doc.file}: {quoted(part, 60)}"  # type: ignore[union-attr]
         pos = found + len(part)
     return None
 
@@ -744,7 +746,7 @@ def _unfilled(src: SourceFile, raw: object, positions: dict[KeyPath, Span]) -> l
             add((key,), f"`{key}`", "give it a value")
     for doc, body in (raw.get("sources") or {}).items() if isinstance(raw.get("sources"), dict) else ():
         if isinstance(body, dict) and body.get("title") is None and "title" in body:
-            add(("sources", doc, "title"), f"the title of source '{doc}'", "give the document's title")
+            add(("sources", doc, "title"), f"the title of source {quoted(doc)}", "give the document's title")
     period = raw.get("period")
     if isinstance(period, dict) and any(v is None for v in period.values()):
         add(("period",), "`period`", 'give dates such as {from: "2021-10-01", to: "2022-05-31"}, or delete it')
@@ -752,7 +754,7 @@ def _unfilled(src: SourceFile, raw: object, positions: dict[KeyPath, Span]) -> l
     if isinstance(facts, dict):
         for name, body in facts.items():
             if isinstance(body, dict) and body and all(v is None for v in body.values()):
-                add(("facts", name), f"fact '{name}'",
+                add(("facts", name), f"fact {quoted(name)}",
                     "give its value and source, or delete it: a missing fact counts as unknown")
     return out
 
@@ -783,32 +785,32 @@ def _typed_value(fm: FactModel, decl: EvidenceDecl) -> tuple[Value, str | None]:
         return None, "give `value: ...`"  # type: ignore[return-value]
     if t == "count":
         if not isinstance(v, int) or isinstance(v, bool):
-            return None, f"a count is a whole number, not {v!r}"  # type: ignore[return-value]
+            return None, f"a count is a whole number, not {quoted(v)}"  # type: ignore[return-value]
         if v < 0:
             return None, "out of range: a count cannot be negative"  # type: ignore[return-value]
         return _ranged(v, decl)
     if t == "number":
         if not isinstance(v, (int, float)) or isinstance(v, bool):
-            return None, f"expected a number, not {v!r}"  # type: ignore[return-value]
+            return None, f"expected a number, not {quoted(v)}"  # type: ignore[return-value]
         return _ranged(v, decl)
     if t == "percent":
         if not isinstance(v, str) or not re.match(PERCENT_RE, v):
-            return None, f"write a percentage as text such as '29%', not {v!r}"  # type: ignore[return-value]
+            return None, f"write a percentage as text such as '29%', not {quoted(v)}"  # type: ignore[return-value]
         p = _percent(v)
         if p > 1:
             return None, "out of range: a percentage lies between 0% and 100%"  # type: ignore[return-value]
         return _ranged(p, decl)
     if t == "flag":
         if not isinstance(v, bool):
-            return None, f"a flag is true or false, not {v!r}"  # type: ignore[return-value]
+            return None, f"a flag is true or false, not {quoted(v)}"  # type: ignore[return-value]
         return v, None
     if t == "text":
         if not isinstance(v, str):
-            return None, f"expected text, not {v!r}"  # type: ignore[return-value]
+            return None, f"expected text, not {quoted(v)}"  # type: ignore[return-value]
         return v, None
     if t == "date":
         if not isinstance(v, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):
-            return None, f"a date is written 2022-05-31, not {v!r}"  # type: ignore[return-value]
+            return None, f"a date is written 2022-05-31, not {quoted(v)}"  # type: ignore[return-value]
         try:
             dt.date.fromisoformat(v)
         except ValueError:

@@ -19,10 +19,11 @@ area's findings, replaced whole), and lists what it expects per area (`judgment:
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .diagnostics import Diagnostic, PeelError
+from .diagnostics import Diagnostic, PeelError, quoted
 from .evaluate import Evaluator
 from .evidence import KeyPath, bundle_from_data, load_yaml
 from .grades import Grade
@@ -59,6 +60,7 @@ class Case:
     bundle_source: SourceFile
     positions: dict[KeyPath, Span]
     expectations: tuple[Expectation, ...]
+    source: SourceFile | None = None  # the case file itself, whose lines messages about its own keys show
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,7 @@ def _case(src: SourceFile, path: Path, item: object, where: tuple, positions: di
     unknown = set(item) - _CASE_KEYS
     if unknown:
         key = sorted(unknown)[0]
-        raise _fail(src, positions.get(where + (key,)), f"unknown key '{key}' in a test case",
+        raise _fail(src, positions.get(where + (key,)), f"unknown key {quoted(key)} in a test case",
                     f"keys are: {', '.join(sorted(_CASE_KEYS))}")
     if ("evidence" in item) == ("bundle" in item):
         raise _fail(src, span, "a case needs exactly one of `evidence:` (a file) or `bundle:` (inline)",
@@ -168,19 +170,17 @@ def _case(src: SourceFile, path: Path, item: object, where: tuple, positions: di
             body["assessment"] = every["assessment"]
     for name, shape in (item.get("set") or {}).items():
         facts[name] = shape
-        ev_positions[("facts", name)] = positions.get(where + ("set", name), span)
+        _graft(ev_positions, positions, ("facts", name), where + ("set", name), span)
     for name in item.get("remove") or []:
         if name not in facts:
-            raise _fail(src, positions.get(where + ("remove",)), f"cannot remove '{name}': it is not in the evidence",
-                        "check the fact's name")
+            raise _fail(src, positions.get(where + ("remove",)),
+                        f"cannot remove {quoted(name)}: it is not in the evidence", "check the fact's name")
         del facts[name]
     for area in item.get("not_inspected") or []:
         bundle.setdefault("areas", {})[area] = {"status": "not_inspected"}
     for area, found in (item.get("findings") or {}).items():  # an area's findings, replaced whole
         bundle.setdefault("findings", {})[area] = found
-        for k, v in positions.items():
-            if k[:len(where) + 2] == where + ("findings", area):
-                ev_positions[k[len(where):]] = v
+        _graft(ev_positions, positions, ("findings", area), where + ("findings", area), span)
     expect = item.get("expect")
     if not isinstance(expect, dict) or not expect:
         raise _fail(src, positions.get(where + ("expect",), span), "a case needs `expect:` with at least one area",
@@ -196,16 +196,38 @@ def _case(src: SourceFile, path: Path, item: object, where: tuple, positions: di
             for bound in ("at_least", "at_most"):
                 if bound in want and Grade.from_key(str(want[bound])) is None:
                     raise _fail(src, positions.get(where + ("expect", area, bound), espan),
-                                f"`{bound}` needs a grade, not '{want[bound]}'",
+                                f"`{bound}` needs a grade, not {quoted(want[bound])}",
                                 "grades are: " + ", ".join(g.key for g in Grade))
             exps.append(Expectation(area, want.get("judgment"), tuple(want.get("raised") or ()),
                                     tuple(want.get("not_raised") or ()), espan,
                                     want.get("at_least"), want.get("at_most"), want.get("final")))
         else:
-            raise _fail(src, espan, f"cannot read the expectation for '{area}'",
+            raise _fail(src, espan, f"cannot read the expectation for {quoted(area)}",
                         "give a grade or status, or {judgment: ..., raised: [...], not_raised: [...]}")
     name = str(item.get("name") or (path.stem if not where else f"{path.stem}[{index}]"))
-    return Case(name, src.name, span, bundle, ev_src, ev_positions, tuple(exps))
+    return Case(name, src.name, span, bundle, ev_src, ev_positions, tuple(exps), src)
+
+
+def _graft(ev_positions: dict[KeyPath, Span], positions: dict, to: KeyPath, frm: tuple, default: Span | None) -> None:
+    """The positions of a part of the evidence that a case writes (`set:` a fact, `findings:` of an area): those of
+    the case file, and none left of the evidence file's part it replaces."""
+    for k in [k for k in ev_positions if k[:len(to)] == to]:
+        del ev_positions[k]
+    if (at := positions.get(frm, default)) is not None:
+        ev_positions[to] = at
+    for k, v in positions.items():
+        if len(k) > len(frm) and k[:len(frm)] == frm:
+            ev_positions[to + k[len(frm):]] = v
+
+
+def _own_lines(case: Case, diagnostics: list[Diagnostic]) -> tuple[Diagnostic, ...]:
+    """A message about a key the case file writes shows the case file's line, not the line of the same number in
+    the evidence file the bundle was read from."""
+    src = case.source
+    if src is None or src is case.bundle_source:
+        return tuple(diagnostics)
+    return tuple(dataclasses.replace(d, line_text=src.line_text(d.span.line))
+                 if d.span is not None and d.span.file == src.name else d for d in diagnostics)
 
 
 def _shape(src: SourceFile, positions: dict, where: tuple, item: dict, key: str, kind: type, what: str,
@@ -223,7 +245,7 @@ def run_case(program: Program, evaluator: Evaluator, case: Case, coverage: Cover
     try:
         bundle = bundle_from_data(case.bundle_source, case.bundle, case.positions, program)
     except PeelError as err:
-        return CaseResult(case, errors=tuple(err.diagnostics))
+        return CaseResult(case, errors=_own_lines(case, err.diagnostics))
     result, traces = evaluator.run(bundle, trace=True)
     _record(program, result.areas, traces, coverage)
     failures, errors = [], []
@@ -231,7 +253,7 @@ def run_case(program: Program, evaluator: Evaluator, case: Case, coverage: Cover
     for exp in case.expectations:
         area = program.area(exp.area)
         if area is None:
-            errors.append(Diagnostic("PR307", f"unknown area '{exp.area}' in expectations", exp.span,
+            errors.append(Diagnostic("PR307", f"unknown area {quoted(exp.area)} in expectations", exp.span,
                                      "areas are: " + ", ".join(a.name for a in program.areas)))
             continue
         trace = by_name[area.name]
@@ -249,7 +271,7 @@ def run_case(program: Program, evaluator: Evaluator, case: Case, coverage: Cover
             failures.append(Failure(area.name, f"{exp.at_most} or worse", actual, trace))
         for rule in exp.raised + exp.not_raised:
             if rule not in outcomes:
-                errors.append(Diagnostic("PR201", f"area '{area.name}' has no rule '{rule}'", exp.span,
+                errors.append(Diagnostic("PR201", f"area {quoted(area.name)} has no rule {quoted(rule)}", exp.span,
                                          "check the rule's name"))
         for rule in exp.raised:
             if rule in outcomes and outcomes[rule] is not True:

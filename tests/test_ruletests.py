@@ -4,7 +4,10 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from click.testing import CliRunner
+
 import peelrules
+from peelrules.cli import main as cli_main
 from peelrules.ruletests import run_tests
 
 from conftest import run_peel
@@ -94,3 +97,54 @@ def test_bounds_and_set_every(tmp_path) -> None:
     assert results[0].passed, results[0].failures
     assert not results[1].passed
     assert results[1].failures[0].expected == "requires_improvement or worse"
+
+
+def _cases_beside_a_document(tmp_path: Path) -> tuple[Path, list[str]]:
+    """An evidence file whose report is at hand (so quotes are checked), and a case file writing a finding and a
+    fact with quotes that are not on their lines: the evidence file's lines of the same numbers say otherwise."""
+    (tmp_path / "report.txt").write_text("Example report\nline two\ncalls are answered promptly\n", encoding="utf-8")
+    (tmp_path / "evidence.yaml").write_text("\n".join([
+        "force: Example Constabulary", "framework: mini",
+        "sources:", "  report: {title: Example report, file: report.txt}",
+        "facts:", "  calls.answering:", "    assessment: met", "    source: report:L3",
+        "    quote: calls are answered promptly", "    note: the evidence file's own line 10",
+        "  calls.abandoned: {value: 5, source: 'report:L2'}", "  calls.offered: {value: 100, source: 'report:L2'}",
+        ""]), encoding="utf-8")
+    case = tmp_path / "case.yaml"
+    case.write_text("""cases:
+  - name: a finding the case writes
+    evidence: evidence.yaml
+    findings:
+      contact:
+        some:
+          - kind: judgment
+            grade: good
+            source: "report:L2"
+            quote: "not on line two"
+    expect: {contact: good}
+  - name: a fact the case writes over one of the evidence
+    evidence: evidence.yaml
+    set:
+      calls.answering: {assessment: met, source: "report:L3", quote: "calls are never answered"}
+    expect: {contact: good}
+""", encoding="utf-8")
+    return case, case.read_text(encoding="utf-8").splitlines()
+
+
+def test_a_message_about_a_key_the_case_writes_shows_the_case_files_line(tmp_path: Path) -> None:
+    case, lines = _cases_beside_a_document(tmp_path)
+    results, _, problems = run_tests(peelrules.load_rules(MINI), [case])
+    assert not problems
+    for result, quote in zip(results, ("not on line two", "calls are never answered")):
+        (d,) = result.errors
+        assert d.code == "PR310" and d.span is not None and d.span.file == str(case)
+        assert d.line_text == lines[d.span.line - 1] and quote in d.line_text  # the case's line, not the evidence's
+        assert d.line_text[d.span.column - 1:].startswith("quote")  # the caret under the quote's key
+
+
+def test_the_caret_line_of_peel_test_is_the_case_files(tmp_path: Path) -> None:
+    case, lines = _cases_beside_a_document(tmp_path)
+    out = CliRunner().invoke(cli_main, ["test", str(case), "--rules", str(MINI)]).output
+    assert f"{case}:10:13: error[PR310]" in out and f"10 | {lines[9]}" in out
+    assert f"{case}:15:63: error[PR310]" in out and f"15 | {lines[14]}" in out
+    assert "the evidence file's own line 10" not in out
