@@ -14,6 +14,7 @@ from .diagnostics import Diagnostic, PeelError, quoted
 from .grades import GRADE_KEYS
 from .program import ASSESSMENTS, COUNTERS, EVIDENCE_TYPES, FUNCTIONS, CheckedArea, Program
 from .vocabulary import FINDING_FUNCTIONS, FINDING_KINDS, SEVERE_KINDS
+from .aggregates import check_table_decl, is_aggregate, resolve_aggregate
 from .source import SourceFile, Span
 from .unparse import unparse
 from .values import apply_binary, apply_unary, k_in
@@ -67,6 +68,7 @@ class _Checker:
                 elif isinstance(item, n.EvidenceDecl):
                     self._declare(self.decls, item.name, item, "evidence item")
                     self._range(item)
+                    check_table_decl(self, item)
                     if item.type not in EVIDENCE_TYPES:
                         self.error("PR209", f"unknown evidence type {quoted(item.type)}", item.type_span,
                                    _suggest(item.type, list(EVIDENCE_TYPES))
@@ -227,6 +229,16 @@ class _Checker:
                 self.comparable(it, ot, o, op="in")
                 opts.append(ro)
             return replace(e, item=item, options=tuple(opts)), "flag"
+        if isinstance(e, n.DateLit):
+            self.error("PR204", f"a date such as {e.text} is a value only in a table's filter", e.span,
+                       "compare a date fact with another fact or a date in quotes")
+            return e, "?"
+        if is_aggregate(e, self.decls):
+            if constant:
+                self.error("PR204", "a constant cannot read a table", e.span,
+                           "constants are fixed values; put the aggregate in a rule's `when`")
+                return e, "?"
+            return resolve_aggregate(self, e, area, self.visible_constants(area), unparse)  # type: ignore[arg-type]
         if isinstance(e, n.Call):
             if constant:
                 self.error("PR204", f"a constant cannot call {e.func}()", e.span,
@@ -323,6 +335,10 @@ class _Checker:
             self.unresolved("PR201", e.parts, f"unknown name {quoted(name)}", e.span,
                        _suggest(name, candidates) or f"define it with `let {name} = ...`, or use a known {where}")
             return e, "?"
+        if word in self.decls and self.decls[word].type == "table":
+            self.error("PR204", f"{quoted(word)} is a table: read it through an aggregate", e.span,
+                       f"such as count({word}) or share({word} where ...)")
+            return e, "?"
         if word in self.decls:
             if constant:
                 self.error("PR204", f"a constant cannot read evidence ({quoted(word)})", e.span,
@@ -344,6 +360,13 @@ class _Checker:
                    _suggest(word, list(self.decls) + rule_keys)
                    or "declare it in an `evidence` block, or check the spelling")
         return e, "?"
+
+    def visible_constants(self, area: str | None) -> dict[str, object]:
+        """The folded constants a name in `area` can mean, by the name written (an area's own first)."""
+        out = {k: v for k, v in self.const_values.items() if "." not in k}
+        if area is not None:
+            out |= {k.split(".", 1)[1]: v for k, v in self.const_values.items() if k.startswith(area + ".")}
+        return out
 
     def rule_ref(self, area: str, rule: str, written: str, span: Span, rule_key: str | None) -> n.RuleRef:
         key = f"{area}.{rule}"

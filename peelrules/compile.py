@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from . import nodes as n
-from .evaluate import (COUNTED_KINDS, area_reads, known_evidence, missing_evidence, reads, secondary_evidence,
+from .evaluate import (COUNTED_KINDS, aggregate_key, area_reads, known_evidence, missing_evidence, reads, secondary_evidence,
                        secondary_key)
 from .evidence import Bundle, stated_key
 from .grades import Grade, Status
@@ -105,6 +105,8 @@ class CompiledProgram:
         counts = bundle.stated_counts
         if bundle.has_secondary:  # the rare case: count what each area reads from secondary sources
             counts = counts | {secondary_key(a): len(secondary_evidence(r, bundle, a)) for a, r in self.area_reads.items()}
+        if bundle.aggregates:  # aggregates over the bundle's tables, by key
+            counts = counts | {aggregate_key(k): r.value for k, r in bundle.aggregates.items() if r.value is not None}
         return BundleResult(bundle.file, bundle.force, self.grade(bundle.facts, bundle.marks, counts))
 
     def span_at(self, line: int) -> Span | None:
@@ -481,6 +483,8 @@ class _Generator:
             key = self.literal(stated_key(area, e.kind, e.severe))
             # a count, unknown, or an Interval (at least so many) where the area's findings are recorded in part
             return self.temp(f"S.get({key}, _U)", frozenset({NUM, IVAL, UNK}), e.span)
+        if isinstance(e, n.Aggregate):  # computed when the bundle was loaded (aggregates.py), beside S
+            return self.temp(f"S.get({self.literal(aggregate_key(e.key))}, _U)", frozenset({NUM, UNK}), e.span)
         if isinstance(e, n.CounterRef):
             if e.name not in scope.counters:
                 raise CompileError(f"counter {e.name!r} outside a ladder")

@@ -58,6 +58,7 @@ CODES: dict[str, str] = {
     "PR311": "rule test file cannot be read",
     "PR312": "evidence template not filled in",
     "PR313": "not a peelrules trace",
+    "PR318": "a case-level table that cannot be used",
     "PR401": "file cannot be read",
     "PR402": "no rule files found",
     "PR403": "forbidden character",

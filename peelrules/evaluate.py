@@ -14,7 +14,7 @@ from .evidence import Bundle
 from .grades import Grade, Status
 from .program import CheckedArea, Program
 from .result import AreaResult, BundleResult, RuleOutcome
-from .trace import AreaTrace, ExprTrace, FactLeaf, RuleTrace, RungTrace
+from .trace import AggregateLeaf, AreaTrace, ExprTrace, FactLeaf, RuleTrace, RungTrace
 from .unparse import unparse
 from .values import (UNKNOWN, Estimate, Interval, Ratio, Value, apply_binary, apply_unary, k_and, k_in)
 
@@ -118,6 +118,11 @@ def secondary_key(area: str) -> str:
     return f"{area}/secondary"
 
 
+def aggregate_key(key: str) -> str:
+    """The key of an aggregate's value beside `Bundle.stated_counts` (see compile.py; `agg:` cannot clash)."""
+    return f"agg:{key}"
+
+
 def findings_name(area: str) -> str:
     """How missing findings are named among missing facts: `findings.<area>`."""
     return f"findings.{area}"
@@ -214,9 +219,24 @@ class Evaluator:
             found = env.bundle.findings.get(area)
             shown = None if found is None else tuple(f for f in found if f.kind == e.kind and (f.severe or not e.severe))
             return v, ExprTrace(self.text(e), v, finding_kind=e.kind, findings=shown)
+        if isinstance(e, n.Aggregate):
+            return self.aggregate(e, env)
         if isinstance(e, n.Call):
             return self.call(e, env)
         raise TypeError(f"cannot evaluate {e!r}")  # pragma: no cover
+
+    def aggregate(self, e: n.Aggregate, env: Env) -> tuple[Value, ExprTrace | None]:
+        """An aggregate over a table: computed when the bundle was loaded; unknown without the table."""
+        res = env.bundle.aggregates.get(e.key)
+        v: Value = UNKNOWN if res is None or res.value is None else res.value  # type: ignore[assignment]
+        if not env.trace:
+            return v, None
+        table = env.bundle.tables.get(e.table)
+        leaf = AggregateLeaf(e.key, e.table, table is not None and res is not None,
+                             res.sql if res else None, res.rows_read if res else None,
+                             res.rows_matched if res else None, table.folder if table else None,
+                             tuple(f.file for f in table.files) if table else (), table.source if table else None)
+        return v, ExprTrace(self.text(e), v, aggregate=leaf)
 
     def call(self, e: n.Call, env: Env) -> tuple[Value, ExprTrace | None]:
         if e.func == "first_known":

@@ -29,6 +29,8 @@ from .values import Estimate, Interval, Ratio, Value
 from .findings import Finding, Moderation
 from .grades import GRADE_KEYS, Status
 from .vocabulary import AREA_STATUSES, FINDING_KINDS, RECOMMENDING_KINDS, SOURCE_KINDS
+from .aggregates import BundleTable, TableModel, load_tables
+from .tables import AggregateResult
 
 
 KeyPath = tuple[object, ...]
@@ -170,6 +172,9 @@ class BundleModel(_Strict):
     moderation: dict[str, ModerationModel] = Field(default_factory=dict,
                                                    description="final grades set by moderation, per area")
     facts: dict[str, FactModel] = Field(default_factory=dict)
+    tables: dict[str, TableModel] = Field(default_factory=dict, description="case-level tables (CSV or Parquet "
+                                          "files beside the bundle) the rules aggregate, by the name the rules "
+                                          "declare them under (docs/tables.md)")
 
     @model_validator(mode="after")
     def _records_something(self) -> "BundleModel":
@@ -215,6 +220,8 @@ class Bundle:
     area_status: dict[str, str] = field(default_factory=dict)  # area -> AREA_STATUSES key (marked areas)
     moderation: dict[str, Moderation] = field(default_factory=dict)
     partial: frozenset[str] = frozenset()  # areas whose findings are recorded in part (`some:`)
+    tables: dict[str, BundleTable] = field(default_factory=dict)  # checked and digested (aggregates.py)
+    aggregates: dict[str, AggregateResult] = field(default_factory=dict)  # aggregate key -> computed once
 
     @functools.cached_property
     def stated_counts(self) -> dict[str, int | Interval]:
@@ -627,6 +634,7 @@ def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span
             where = "quote" if quote_problem.startswith("the quote") else "source"
             err("PR310", f"fact {quoted(name)}: {quote_problem}", ("facts", name, where),
                 _QUOTE_HINT if where == "quote" else "check the line number in `source`")
+    tables, aggregates = load_tables(src, model.tables, program, err, diags.append, limits)
     set_aside: list[str] = []
     marked = {program.area(k).name for k in model.areas if program.area(k) is not None}  # type: ignore[union-attr]
     if marked:  # facts only an uninspected area reads are not findings: set them aside, unknown everywhere
@@ -653,7 +661,7 @@ def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span
     return Bundle(src.name, digest, model.force, model.framework or fw.name,
                   period, dict(model.sources), marks, dict(sorted(facts.items())), unchecked,
                   tuple(sorted(set_aside)), dict(sorted(findings.items())), dict(sorted(status.items())),
-                  dict(sorted(moderation.items())), frozenset(partial))
+                  dict(sorted(moderation.items())), frozenset(partial), tables, aggregates)
 
 
 def _named(program: Program, area: str, sections: tuple[dict, ...]) -> bool:

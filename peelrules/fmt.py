@@ -307,8 +307,20 @@ class _Builder:
         children = []
         for section in self.sections(decls):
             width = max(len(d.name.split(".", 1)[1]) + 1 for d in section)
-            children += [self.node("decl", [d.extent], self.decl_lines(d, width, INDENT), INDENT) for d in section]
+            children += [self.table(d, width) if d.columns else
+                         self.node("decl", [d.extent], self.decl_lines(d, width, INDENT), INDENT) for d in section]
         return self.node("evidence", [decls[0].block], [f"evidence {prefix} {{"], 0, children)
+
+    def table(self, d: n.EvidenceDecl, width: int) -> _Node:
+        """A table's declaration: a block of its columns, one a line, names padded as evidence names are."""
+        inner = INDENT + INDENT
+        header = self.decl_lines(d, width, INDENT)
+        header[-1] += " {"
+        pad = max(len(c.name) + 1 for c in d.columns)
+        columns = [self.node("column", [c.extent], [f"{_pad(inner)}{c.name + ':':<{pad}} {c.type}"
+                                                    + (f" unit {_quote(c.unit)}" if c.unit is not None else "")],
+                             inner) for c in d.columns]
+        return self.node("table", [d.extent], header, INDENT, columns)
 
     def sections(self, decls: list[n.EvidenceDecl]) -> list[list[n.EvidenceDecl]]:
         """Runs of declarations with no blank line between them: each run is aligned on its own (as gofmt)."""

@@ -81,6 +81,10 @@ def _unused(program: Program, warn) -> None:  # type: ignore[no-untyped-def]
         exprs += [r.condition for r in lad.rungs if r.condition is not None]
     for e in exprs:
         collect_refs(e, facts, rules, set())
+        for agg in (x for x in n.walk(e) if isinstance(x, n.Aggregate)):
+            facts.add(agg.table)  # a table is read by its aggregates, and their filters may name constants
+            named = {x.parts[0] for x in n.walk(agg.where) if isinstance(x, n.Name)} if agg.where is not None else set()
+            consts |= {k for k in program.const_values if k.rsplit(".", 1)[-1] in named}
         consts |= _const_refs(e)
     frontier = list(consts)
     while frontier:

@@ -49,7 +49,7 @@ def _check_tree(src: SourceFile, tree: Tree, limits: Limits = DEFAULT_LIMITS) ->
     while stack:
         node, depth = stack.pop()
         if isinstance(node, Token):
-            if node.type in ("NUMBER", "PERCENT", "DATE") and not node.isascii():
+            if node.type in ("NUMBER", "PERCENT", "DATE", "TIMESTAMP") and not node.isascii():
                 # the grammar's \d also matches other scripts' digits, which int() would read silently
                 raise PeelError([Diagnostic("PR104", f"{quoted(node)} is written with digits other than 0-9",
                                             Span(src.name, node.line or 1, node.column or 1, node.end_line or 1,
@@ -329,8 +329,11 @@ class _Lower:
             lo = hi = None
             unit = None
             context_only = False
+            columns: tuple[n.TableColumn, ...] = ()
             for opt in options:
-                if opt.data == "decl_range":
+                if opt.data == "table_columns":
+                    columns = tuple(self.column(c) for c in opt.children)
+                elif opt.data == "decl_range":
                     lo, hi = (self.signed(c) for c in opt.children)
                 elif opt.data == "decl_unit":
                     unit = self.text(opt.children[0])
@@ -338,8 +341,13 @@ class _Lower:
                     context_only = True
             out.append(n.EvidenceDecl(f"{prefix}.{name}", str(type_tok), self.text(desc), lo, hi, unit,
                                       context_only, span=self.span(name), type_span=self.span(type_tok),
-                                      extent=self.span(d), block=self.span(tree)))
+                                      extent=self.span(d), block=self.span(tree), columns=columns))
         return out
+
+    def column(self, tree: Tree) -> n.TableColumn:
+        name, type_tok, *unit = tree.children
+        return n.TableColumn(str(name), str(type_tok), self.text(unit[0]) if unit else None, span=self.span(name),
+                             type_span=self.span(type_tok), extent=self.span(tree))
 
     def signed(self, tree: Tree) -> float:
         tok = str(tree.children[0])
@@ -449,6 +457,10 @@ class _Lower:
         if kind == "call":
             args = tuple(self.expr(c) for c in ch[1].children) if len(ch) > 1 else ()
             return n.Call(str(ch[0]), args, span=sp)
+        if kind == "aggregate":
+            return n.Aggregate(str(ch[0]), tuple(self.expr(c) for c in ch[1].children), self.expr(ch[2]), span=sp)
+        if kind in ("date", "timestamp"):
+            return n.DateLit(str(ch[0]), span=sp)
         if kind == "kind_call":
             word = ch[1].children[0]
             return n.Call(str(ch[0]), (n.Name((str(word),), span=self.span(word)),), span=sp)

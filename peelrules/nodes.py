@@ -141,13 +141,38 @@ class Stated:
 
 
 @dataclass(frozen=True)
+class DateLit:
+    """`2021-07-01` or `2021-07-01T00:00:00` as written: a value in a table filter (docs/tables.md)."""
+
+    text: str
+    span: Span = span_field()
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """An aggregate over a declared table: `share(contact.calls where answer_seconds <= 10)`,
+    `percentile(contact.calls.answer_seconds, 90)`. `args` and `where` are as written (the filter's names are
+    the table's columns); the checker fills `table`, `column` and `key` (the canonical text, as
+    tables.Aggregate.key() writes it, by which the bundle holds the value)."""
+
+    func: str
+    args: tuple["Expr", ...]
+    where: "Expr | None" = None
+    span: Span = span_field()
+    table: str = ""
+    column: str | None = None
+    key: str = ""
+    filter: "Expr | None" = None  # `where` with constants replaced by their values (set by the checker)
+
+
+@dataclass(frozen=True)
 class AssessmentLit:
     value: str
     span: Span = span_field()
 
 
 Expr = Union[Number, Percent, String, Bool, Name, Unary, Binary, InList, Call,
-             FactRef, ConstRef, RuleRef, CounterRef, Stated, AssessmentLit]
+             FactRef, ConstRef, RuleRef, CounterRef, Stated, AssessmentLit, DateLit, Aggregate]
 
 
 def children(e: "Expr") -> tuple["Expr", ...]:
@@ -200,6 +225,19 @@ class EvidenceDecl:
     extent: Span = span_field()  # the whole construct, for the formatter and editors
     block: Span = span_field()  # the `evidence name { ... }` block it was declared in
     type_span: Span = span_field()
+    columns: tuple["TableColumn", ...] = ()  # a `table`'s columns, as the rules declare them
+
+
+@dataclass(frozen=True)
+class TableColumn:
+    """A column of a `table` evidence item: `answer_seconds: number unit "seconds"`."""
+
+    name: str
+    type: str
+    unit: str | None = None
+    span: Span = span_field()
+    type_span: Span = span_field()
+    extent: Span = span_field()
 
 
 @dataclass(frozen=True)

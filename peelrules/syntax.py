@@ -16,6 +16,7 @@ TOKEN_WORDS: dict[str, str] = {
     "NUMBER": "a number",
     "PERCENT": "a percentage such as 90%",
     "DATE": "a date such as 2022-05-31",
+    "TIMESTAMP": "a timestamp such as 2021-07-01T00:00:00",
     "$END": "the end of the file",
 }
 

@@ -43,6 +43,8 @@ SQL_TYPES: dict[str, str] = {"number": "DOUBLE", "count": "BIGINT", "text": "VAR
                              "date": "DATE", "timestamp": "TIMESTAMP"}
 DELIMITERS: dict[str, str] = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "vertical bars"}
 NAME_RE = re.compile(r"[a-z_][a-z0-9_]*\Z")
+# A table's name may be qualified, as the rule language names evidence: `contact.calls`.
+TABLE_NAME_RE = re.compile(r"[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*\Z")
 
 
 @dataclass(frozen=True)
@@ -71,8 +73,8 @@ class TableDecl:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "columns", tuple(self.columns))
-        if not NAME_RE.match(self.name):
-            raise ValueError(f"table name {self.name!r} must be snake_case (a-z, 0-9, _)")
+        if not TABLE_NAME_RE.match(self.name):
+            raise ValueError(f"table name {self.name!r} must be snake_case (a-z, 0-9, _), parts joined by '.'")
         if not self.columns:
             raise ValueError(f"table {self.name!r} declares no columns")
         names = [c.name for c in self.columns]

@@ -72,12 +72,29 @@ def evidence_template(program: Program) -> str:
         for name in names:
             placed.add(name)
             out += _fact(program.decls[name])
-    rest = sorted(set(program.decls) - placed)
+    rest = sorted(n for n in set(program.decls) - placed if program.decls[n].type != "table")
     if rest:
         out.append("  # ---------------- Other evidence (read by no rule)")
         for name in rest:
             out += _fact(program.decls[name])
+    out += _tables_block(program)
     return "\n".join(out) + "\n"
+
+
+def _tables_block(program: Program) -> list[str]:
+    """The case-level tables the rules can aggregate, commented out: a CSV or Parquet file each (docs/tables.md)."""
+    tables = [d for d in program.decls.values() if d.type == "table"]
+    if not tables:
+        return []
+    out = ["# Case-level tables the rules aggregate (docs/tables.md): uncomment one to give its file, with every",
+           "# column of the file declared; the rules read at least the columns listed. Without it, unknown.",
+           "# tables:"]
+    for d in sorted(tables, key=lambda d: d.name):
+        out += [f"#   {d.name}:   # {d.description}", "#     file: null      # e.g. tables/calls.csv, beside this file",
+                "#     source: null", "#     columns:"]
+        out += [f"#       {c.name}: {{type: {c.type}" + (f", unit: {c.unit}" if c.unit else "") + "}"
+                for c in d.columns]
+    return out
 
 
 def _period_example(program: Program) -> str:

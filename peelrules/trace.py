@@ -23,6 +23,23 @@ class FactLeaf:
 
 
 @dataclass(frozen=True)
+class AggregateLeaf:
+    """An aggregate over a case-level table, as computed for the bundle (docs/tables.md). `sql` gives the same
+    value, rows_read and rows_matched when pasted into duckdb in `folder` (the bundle's folder); present is
+    false when the bundle has no such table (the value is then unknown)."""
+
+    key: str
+    table: str
+    present: bool
+    sql: str | None = None
+    rows_read: int | None = None
+    rows_matched: int | None = None
+    folder: str | None = None
+    files: tuple[str, ...] = ()
+    source: str | None = None
+
+
+@dataclass(frozen=True)
 class ExprTrace:
     text: str
     value: Value
@@ -35,6 +52,7 @@ class ExprTrace:
     finding_kind: str | None = None  # set on stated(kind): the kind it counts
     taken: int | None = None  # first_known(): the argument whose value it took (0 first; None: all unknown)
     findings: "tuple[Finding, ...] | None" = None  # what stated() counted, as the report words it (None: unknown)
+    aggregate: AggregateLeaf | None = None  # set on an aggregate over a table: its SQL and rows
 
 
 @dataclass(frozen=True)

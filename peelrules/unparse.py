@@ -50,6 +50,11 @@ def unparse(e: n.Expr) -> str:
         return f"{e.func}({e.kind})"
     if isinstance(e, n.Call):
         return f"{e.func}({', '.join(unparse(a) for a in e.args)})"
+    if isinstance(e, n.Aggregate):
+        where = "" if e.where is None else f" where {unparse(e.where)}"
+        return f"{e.func}({', '.join(unparse(a) for a in e.args)}{where})"
+    if isinstance(e, n.DateLit):
+        return e.text
     if isinstance(e, n.Unary):
         inner = _wrap(e.operand, _prec(e), strict=False)
         return f"not {inner}" if e.op == "not" else f"-{inner}"

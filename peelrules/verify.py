@@ -14,7 +14,7 @@ from .report.trace_json import TRACE_VERSION, dumps, trace_document
 
 @dataclass(frozen=True)
 class Difference:
-    kind: str  # engine | trace_version | rules | evidence | result | area | moderation | rule
+    kind: str  # engine | trace_version | rules | evidence | table | result | area | moderation | rule
     subject: str
     detail: str
 
@@ -121,6 +121,10 @@ def verify(recorded: Any, rules: Path | None = None, evidence: list[Path] | None
     doc = trace_document(program, runs, str(rules_path) if rules_path is not None else None)
     diffs += _compare_files("rules", _digests(inputs["rules"]), _digests(doc["inputs"]["rules"]))
     diffs += _compare_files("evidence", _digests(inputs["evidence"]), _digests(doc["inputs"]["evidence"]))
+    recorded_tables = inputs.get("tables") if isinstance(inputs.get("tables"), list) else []
+    diffs += _compare_files("table", _digests([e for e in recorded_tables if isinstance(e, dict)
+                                               and isinstance(e.get("file"), str) and isinstance(e.get("sha256"), str)]),
+                            _digests(doc["inputs"].get("tables", [])))
     diffs += _compare_results(recorded_results, doc["results"])
     if not diffs and dumps(recorded_results) != dumps(doc["results"]):
         diffs.append(Difference("result", "trace", "the same grades and outcomes, but the trace details differ"))

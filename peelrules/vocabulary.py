@@ -56,6 +56,28 @@ EVIDENCE_TYPES: dict[str, str] = {
     "text": "text",
     "date": "date",
     "assessment": "assessment",
+    "table": "table",  # case-level rows, read through aggregates (docs/tables.md)
+}
+
+# Column types of a `table` evidence item (peelrules/tables.py reads the files).
+TABLE_COLUMN_TYPES: dict[str, str] = {
+    "number": "a number, such as 12 or 3.5",
+    "count": "a whole number from 0",
+    "text": "text",
+    "flag": "true or false",
+    "date": "a date, 2021-07-01",
+    "timestamp": "a date and time, 2021-07-01T09:30:00",
+}
+
+# Aggregates over a `table` (docs/tables.md); each gives a number, unknown when the bundle has no such table.
+AGGREGATES: dict[str, str] = {
+    "count": "count(t) or count(t where ...): the rows of table t (matching the filter)",
+    "share": "share(t where ...): the rows matching the filter, as a share of all the table's rows",
+    "mean": "mean(t.column) or mean(t.column where ...): the mean of the column's values",
+    "median": "median(t.column): the median of the column's values",
+    "percentile": "percentile(t.column, 90): the 90th percentile of the column's values, interpolated",
+    "min": "min(t.column): the smallest of the column's values",
+    "max": "max(t.column): the largest of the column's values",
 }
 
 # What a fact's `status` can say about a shortfall.

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -64,6 +65,12 @@ def lancashire_raw() -> dict:
 
 def write_bundle(tmp_path: Path, data: dict, name: str = "bundle.yaml") -> Path:
     path = tmp_path / name
+    tables = data.get("tables") if isinstance(data, dict) else None
+    for table in (tables.values() if isinstance(tables, dict) else ()):  # a shipped bundle's tables go beside it
+        shipped = ROOT / "evidence" / str(table.get("file", "")) if isinstance(table, dict) else None
+        if shipped is not None and shipped.is_file() and not (tmp_path / table["file"]).exists():
+            (tmp_path / table["file"]).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(shipped, tmp_path / table["file"])
     path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return path
 

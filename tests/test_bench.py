@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import sys
 
 import pytest
@@ -43,6 +44,7 @@ def test_lancashire_by_hand_prints_peels_grades(capsys: pytest.CaptureFixture[st
 def test_lancashire_by_hand_follows_the_evidence(tmp_path) -> None:
     """The baseline reads the bundle, not a memory of it: changed evidence moves its grades as it moves peel's."""
     (tmp_path / "sources").symlink_to(LANCASHIRE.parent / "sources")
+    shutil.copytree(LANCASHIRE.parent / "tables", tmp_path / "tables")  # tables are refused through a symlink
     original = peel_json_grades(str(LANCASHIRE))
     doc = yaml.safe_load(LANCASHIRE.read_text(encoding="utf-8"))
     doc["facts"]["soc.threat_assessment"]["assessment"] = "not_met"  # the area's cause of concern

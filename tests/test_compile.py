@@ -219,3 +219,48 @@ def test_lancashire_agrees_on_halves_of_the_facts(shipped: Program, lancashire: 
     for keep in (names[::2], names[1::2], names[: len(names) // 2], names[len(names) // 2:]):
         facts = {k: lancashire.facts[k] for k in keep}
         assert_agree(shipped, dataclasses.replace(lancashire, facts=facts))
+
+
+# ---------------------------------------------------------------- aggregates over case-level tables
+
+_TABLE_RULES = '''framework fw "F" { version "1" }
+evidence t {
+  rows: table "rows" { x: number  k: count  g: text  f: flag }
+  p: percent "p"
+}
+ladder l { inadequate when concerns >= 1  requires_improvement when unmet >= 2  good otherwise }
+area a "A" {
+  grade by l
+  characteristic c1 "1" { when share(t.rows where x <= 5 and f == true) >= 50% or t.p > 50% }
+  characteristic c2 "2" { when first_known(t.p >= 90%, mean(t.rows.x where g == "a") > 4) }
+  characteristic c3 "3" { when percentile(t.rows.x, 75) - median(t.rows.k where not g in ["b"]) < max(t.rows.k) }
+  cause_of_concern cc "cc" { when count(t.rows where g == "a" or k > 3) > 2 and not c1 }
+}
+'''
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_compiled_and_reference_agree_on_aggregates(tmp_path: Path, seed: int) -> None:
+    """Both engines read an aggregate's value, computed once when the bundle is loaded; unknown without the
+    table or without values (a mean over no rows)."""
+    import random
+
+    import yaml
+
+    rng = random.Random(seed)
+    (tmp_path / "r.peel").write_text(_TABLE_RULES, encoding="utf-8")
+    program = peelrules.load_rules(tmp_path / "r.peel")
+    lines = ["x,k,g,f"] + [",".join([rng.choice(["", str(rng.randint(0, 9)), f"{rng.random() * 10:.2f}"]),
+                                     rng.choice(["", str(rng.randint(0, 6))]), rng.choice(["", "a", "b", "c"]),
+                                     rng.choice(["", "true", "false"])]) for _ in range(rng.randint(1, 12))]
+    (tmp_path / "rows.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    data: dict = {"force": "F", "framework": "fw", "sources": {"r": {"title": "R"}}, "facts": {}}
+    if rng.random() < 0.5:
+        data["facts"]["t.p"] = {"value": f"{rng.randint(0, 100)}%", "source": "r:L1"}
+    if seed % 4:  # one bundle in four has no table: every aggregate unknown
+        data["tables"] = {"t.rows": {"file": "rows.csv", "source": "generated", "columns": {
+            "x": {"type": "number"}, "k": {"type": "count"}, "g": {"type": "text"}, "f": {"type": "flag"}}}}
+    (tmp_path / "b.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    bundle = peelrules.load_evidence(tmp_path / "b.yaml", program)
+    assert bool(bundle.aggregates) == bool(seed % 4)
+    assert_agree(program, bundle)

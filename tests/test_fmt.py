@@ -360,8 +360,23 @@ def _unary(g: Gen, d: int) -> str:
     return _atom(g, d)
 
 
+def _aggregate(g: Gen, d: int) -> str:
+    """An aggregate over a table, as rules write them (docs/tables.md); not necessarily well typed."""
+    func = g.pick(("count", "share", "mean", "median", "percentile", "min", "max"))
+    target = ".".join(g.pick(NAMES) for _ in range(g.int(2, 3)))
+    args = [target] + ([g.number()] if func == "percentile" else [])
+    inner = g.join(*[t for a in args for t in (a, ",")][:-1])
+    if d > 0 and g.int(0, 2) > 0:
+        inner = g.join(inner, "where", _expr(g, d - 1))
+    return g.join(func, "(", inner, ")")
+
+
 def _atom(g: Gen, d: int) -> str:
-    kind = g.int(0, 9 if d > 0 else 6)
+    kind = g.int(0, 11 if d > 0 else 6)
+    if kind == 10:
+        return _aggregate(g, d)
+    if kind == 11:
+        return g.pick(("2021-07-01", "2021-07-01T00:00", "2021-12-31T23:59:59", "2021-02-03T04:05:06.789"))
     if kind == 0:
         return g.number()
     if kind == 1:
@@ -407,6 +422,14 @@ def _evidence(g: Gen) -> str:
                 options.append(g.join("unit", g.text()))
             else:
                 options.append(g.join("context", "only"))
+        if g.int(0, 3) == 0:  # a table, with its columns
+            columns = [g.join(g.pick(DECL_NAMES), ":", g.pick(("number", "count", "text", "flag", "date",
+                                                               "timestamp")),
+                              *(("unit", g.text()) if g.int(0, 2) == 0 else ()))
+                       for _ in range(g.int(0, 3))]
+            options.append(g.join("{", *columns, "}"))
+            decls.append(g.join(g.pick(DECL_NAMES), ":", "table", g.text(long=True), *options))
+            continue
         decls.append(g.join(g.pick(DECL_NAMES), ":", g.pick(TYPES), g.text(long=True), *options))
     return g.join("evidence", g.pick(NAMES), "{", *decls, "}")
 

@@ -8,6 +8,8 @@ Skipped only when /usr/bin/chromium is missing and CI is not set; under CI it mu
 """
 from __future__ import annotations
 
+import shutil
+
 import base64
 import json
 import os
@@ -167,6 +169,7 @@ def test_hostile_evidence_stays_text(driver, tmp_path: Path, shipped) -> None:  
     data["force"] = "<img src=x onerror=\"window.pwned=1\">"
     data["facts"]["investigating.digital_forensics"]["quote"] = "<script>window.pwned=2</script>|"
     src = tmp_path / "hostile.yaml"
+    shutil.copytree(LANCASHIRE.parent / "tables", tmp_path / "tables")  # the bundle's case-level tables
     src.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
     bundle = peelrules.load_evidence(src, shipped)
     _, traces = peelrules.explain(shipped, bundle)

@@ -21,7 +21,7 @@ from ..program import Program
 from ..judgments import finding_label
 from ..trace import AreaTrace, ExprTrace, FactLeaf, RuleTrace
 from ..values import UNKNOWN, Value
-from .table import Run, decisive_rung, facts_used, grade_label, grade_table, judgment_key, rule_groups
+from .table import Run, aggregates_used, decisive_rung, facts_used, grade_label, grade_table, judgment_key, rule_groups
 from .text import judgment
 from .values import outcome_word, value_text
 
@@ -179,9 +179,22 @@ class _Renderer:
         return (f'<li class="fact">{name} = {_val(v, f.type)}{status} <span class="src">{where}</span>'
                 f"{quote}</li>")
 
+    def aggregate(self, t: ExprTrace) -> str:
+        a = t.aggregate
+        assert a is not None
+        if not a.present:
+            return (f'<li class="fact absent"><code>{esc(t.text)}</code> = {_val(t.value)} <span class="src">'
+                    f"no table <code>{esc(a.table)}</code> in the evidence</span></li>")
+        src = f" ({esc(a.source)})" if a.source else ""
+        return (f'<li class="fact"><code>{esc(t.text)}</code> = {_val(t.value)} <span class="src">table '
+                f"<code>{esc(a.table)}</code>: {esc(a.rows_matched)} of {esc(a.rows_read)} rows matched; "
+                f"{esc(', '.join(a.files))}{src}</span><pre><code>{esc(a.sql)}</code></pre></li>")
+
     def expr(self, t: ExprTrace) -> str:
         if t.fact is not None:
             return self.fact(t.fact, t.value)
+        if t.aggregate is not None:
+            return self.aggregate(t)
         if t.rule is not None:
             return f"<li><code>{esc(t.text)}</code> = {_val(t.value)} (rule <code>{esc(t.rule)}</code>)</li>"
         if not t.children:
@@ -230,6 +243,10 @@ class _Renderer:
         if facts:
             out.append(f'<h4>Evidence used</h4><ul class="tree facts">'
                        f'{"".join(self.fact(f, v) for f, v in facts)}</ul>')
+        aggs = aggregates_used(t)
+        if aggs:
+            out.append(f'<h4>Tables used (run the SQL with duckdb in the evidence\'s folder)</h4><ul class="tree facts">'
+                       f'{"".join(self.aggregate(e) for e in aggs)}</ul>')
         if r.ladder and t.rungs:
             out.append(f"<h4>Ladder <code>{esc(r.ladder)}</code>: the first rung that holds wins</h4>")
             decisive = decisive_rung(t)

@@ -16,7 +16,7 @@ from ..program import Program
 from ..judgments import finding_label
 from ..trace import AreaTrace, ExprTrace, FactLeaf, RuleTrace
 from ..values import Value
-from .table import Run, decisive_rung, facts_used, grade_label, grade_table, rule_groups
+from .table import Run, aggregates_used, decisive_rung, facts_used, grade_label, grade_table, rule_groups
 from .text import judgment
 from .values import value_text
 
@@ -157,7 +157,21 @@ def area(t: AreaTrace) -> str:
         out += ["### Evidence used", ""]
         out += _table(["Fact", "Value", "Source", "Quote"], [_fact_row(f, v) for f, v in facts])
         out.append("")
+    aggs = aggregates_used(t)
+    if aggs:
+        out += ["### Tables used", ""]
+        out += _table(["Aggregate", "Value", "Rows matched / read", "SQL"], [_aggregate_row(e) for e in aggs])
+        out.append("")
     return "\n".join(out)
+
+
+def _aggregate_row(e: ExprTrace) -> list[str]:
+    a = e.aggregate
+    assert a is not None
+    if not a.present:
+        return [code(e.text, True), "unknown", f"no table {text(a.table)} in the evidence", "—"]
+    rows = f"{a.rows_matched} / {a.rows_read}"
+    return [code(e.text, True), text(value_text(e.value)), rows, code(a.sql or "", True) + f" (run in {text(a.folder or '.')})"]
 
 
 def _rung_cell(t: AreaTrace) -> str:

@@ -68,6 +68,18 @@ _EXPR: dict[str, Any] = {
                                    "quote": {"type": ["string", "null"]}}}]},
             },
         },
+        "aggregate": {
+            "type": "object", "additionalProperties": False,
+            "required": ["key", "table", "present", "sql", "rows_read", "rows_matched", "files", "source"],
+            "description": "an aggregate over a case-level table (docs/tables.md): the DuckDB query that gives "
+                           "the value, rows_read and rows_matched, run from the evidence file's folder",
+            "properties": {
+                "key": {"type": "string"}, "table": {"type": "string"}, "present": {"type": "boolean"},
+                "sql": {"type": ["string", "null"]}, "rows_read": {"type": ["integer", "null"]},
+                "rows_matched": {"type": ["integer", "null"]}, "files": {"type": "array", "items": {"type": "string"}},
+                "source": {"type": ["string", "null"]},
+            },
+        },
         "children": {"type": "array", "items": {"$ref": "#/$defs/expr"}},
     },
 }
@@ -147,7 +159,16 @@ def trace_schema() -> dict[str, Any]:
                        "properties": {"rule_set": {"type": ["string", "null"],
                                                    "description": "rule folder as given; null: shipped rules"},
                                       "rules": {"type": "array", "items": _DIGEST},
-                                      "evidence": {"type": "array", "items": _DIGEST}}},
+                                      "evidence": {"type": "array", "items": _DIGEST},
+                                      "tables": {"type": "array", "description": "the files of the bundles' "
+                                                 "case-level tables, digested (docs/tables.md)", "items": {
+                                                     "type": "object", "additionalProperties": False,
+                                                     "required": ["file", "sha256", "bytes", "table", "evidence"],
+                                                     "properties": {
+                                                         "file": {"type": "string"},
+                                                         "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                                                         "bytes": {"type": "integer"}, "table": {"type": "string"},
+                                                         "evidence": {"type": "string"}}}}}},
             "results": {"type": "array", "items": {
                 "type": "object", "additionalProperties": False, "required": ["evidence", "force", "areas"],
                 "properties": {"evidence": {"type": "string"}, "force": {"type": "string"},

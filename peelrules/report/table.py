@@ -75,6 +75,19 @@ def facts_used(t: AreaTrace) -> list[tuple[FactLeaf, Value]]:
     return list(seen.values())
 
 
+def aggregates_used(t: AreaTrace) -> list[ExprTrace]:
+    """Each aggregate over a table the area's ladder and rules read, once, in the order the trace reaches it."""
+    seen: dict[str, ExprTrace] = {}
+    stack = [e for e in [*(r.condition for r in t.rungs), *(x for r in t.rules for x in (r.when, r.exceeded_when))]
+             if e is not None][::-1]
+    while stack:
+        e = stack.pop()
+        if e.aggregate is not None:
+            seen.setdefault(e.aggregate.key, e)
+        stack.extend(reversed(e.children))
+    return list(seen.values())
+
+
 @dataclass(frozen=True)
 class RuleGroup:
     kind: str

@@ -103,10 +103,27 @@ def finding_lines(f: Finding, pad: str) -> list[str]:
     return out
 
 
+def aggregate_lines(t: ExprTrace, pad: str) -> list[str]:
+    """An aggregate over a table: its value, the rows read and matched, and the SQL that gives them."""
+    a = t.aggregate
+    assert a is not None
+    if not a.present:
+        return [f"{pad}{t.text} = unknown (the evidence has no table {a.table})"]
+    out = [f"{pad}{t.text} = {value_text(t.value)}  [table {a.table}: {a.rows_matched} of {a.rows_read} rows "
+           f"matched; {', '.join(a.files)}]"]
+    if a.source:
+        out.append(f"{pad}    source: {a.source}")
+    out.append(f"{pad}    sql (run in {a.folder}): {a.sql}")
+    return out
+
+
 def _expr_lines(t: ExprTrace, depth: int, out: list[str]) -> None:
     pad = "    " * depth
     if t.fact is not None:
         out.append(pad + _fact_line(t))
+        return
+    if t.aggregate is not None:
+        out += aggregate_lines(t, pad)
         return
     if t.finding_kind is not None:
         if t.findings is None:

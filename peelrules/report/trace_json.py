@@ -23,6 +23,11 @@ def expr_json(t: ExprTrace) -> dict[str, Any]:
                        "source": ({"document": f.document, "line": f.line, "quote": f.quote}
                                   if f.present else None),
                        "status": f.status, "note": f.note}
+    if t.aggregate is not None:
+        a = t.aggregate
+        out["aggregate"] = {"key": a.key, "table": a.table, "present": a.present, "sql": a.sql,
+                            "rows_read": a.rows_read, "rows_matched": a.rows_matched, "files": list(a.files),
+                            "source": a.source}
     if t.rule is not None:
         out["rule"] = t.rule
     if t.constant is not None:
@@ -112,10 +117,18 @@ def trace_document(program: Program, runs: list[tuple[Bundle, tuple[AreaTrace, .
             "rules": sorted(({"file": s.name, "sha256": s.sha256 or sha256(s.text)} for s in program.sources),
                             key=lambda d: d["file"]),
             "evidence": sorted(({"file": b.file, "sha256": b.sha256} for b, _ in runs), key=lambda d: d["file"]),
+            **({"tables": tables} if (tables := table_inputs(runs)) else {}),
         },
         "result_sha256": sha256(dumps(results)),
         "results": results,
     }
+
+
+def table_inputs(runs: list[tuple[Bundle, tuple[AreaTrace, ...]]]) -> list[dict[str, Any]]:
+    """Every file of every bundle's tables, with its digest, for `peel verify` (docs/tables.md)."""
+    out = {f.path: {"file": f.path, "sha256": f.sha256, "bytes": f.bytes, "table": name, "evidence": b.file}
+           for b, _ in runs for name, tb in b.tables.items() for f in tb.files}
+    return [out[k] for k in sorted(out)]
 
 
 def context_json(program: Program, bundle: Bundle) -> list[dict[str, Any]]:
