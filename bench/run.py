@@ -10,6 +10,9 @@ Workloads:
                 sparse    8% of facts missing (so unknowns, interval counters and undetermined areas)
               a fifth of the bundles mark one area not inspected
   lancashire  the shipped rules (rules/peel-2021-22) with evidence/lancashire-2022.yaml
+  batch       `peel evaluate FOLDER --format csv --jobs 1` against `--jobs 2` as whole processes, on a folder of
+              B copies of evidence/lancashire-2022.yaml (each with its own force name; sources/ linked beside
+              them so that quotes are checked as usual); median of R runs each, in turn (--batch-bundles 0: skip)
 
 Each evaluator's results are first checked equal on every bundle; then each is timed over all bundles for at
 least S seconds, best of three runs, by the wall clock (default) or this process's CPU time (steadier on a
@@ -22,7 +25,10 @@ import json
 import os
 import platform
 import random
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -206,6 +212,35 @@ def measure(name: str, program: Program, bundles: list[Bundle], seconds: float, 
           f"{fast / slow:>7.1f}x {compile_seconds(program) * 1000:>9.1f}")
 
 
+def batch(bundles: int, runs: int) -> None:
+    """(d) a batch of `bundles` Lancashire copies: `--jobs 1` against `--jobs 2`, whole processes, in turn."""
+    peel = Path(sys.executable).parent / "peel"
+    text = LANCASHIRE.read_text(encoding="utf-8")
+    with tempfile.TemporaryDirectory(prefix="peel-bench-batch-") as tmp:
+        folder = Path(tmp) / "evidence"
+        folder.mkdir()
+        (folder / "sources").symlink_to(LANCASHIRE.parent / "sources")
+        for i in range(bundles):
+            (folder / f"lancashire-{i:04d}.yaml").write_text(
+                text.replace("force: Lancashire Constabulary", f"force: Lancashire Constabulary {i:04d}", 1),
+                encoding="utf-8")
+        times: dict[str, list[float]] = {"1": [], "2": []}
+        outputs: dict[str, bytes] = {}
+        for _ in range(runs):
+            for jobs in times:
+                out = Path(tmp) / f"jobs{jobs}.csv"
+                start = time.perf_counter()
+                subprocess.run([str(peel), "evaluate", str(folder), "--format", "csv", "--quiet", "--jobs", jobs,
+                                "--out", str(out)], check=True)
+                times[jobs].append(time.perf_counter() - start)
+                outputs[jobs] = out.read_bytes()
+        assert outputs["1"] == outputs["2"], "--jobs 2 wrote other bytes than --jobs 1"
+    one, two = statistics.median(times["1"]), statistics.median(times["2"])
+    print(f"batch of {bundles} bundles (median of {runs}): --jobs 1 {one:.2f} s ({bundles / one:,.0f} bundles/s), "
+          f"--jobs 2 {two:.2f} s ({bundles / two:,.0f} bundles/s): --jobs 2 is {one / two:.2f}x --jobs 1; "
+          f"outputs identical")
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -226,6 +261,8 @@ def main() -> None:
     parser.add_argument("--bundles", type=int, default=200, help="synthetic bundles (default 200)")
     parser.add_argument("--seed", type=int, default=2022, help="seed of the synthetic bundles")
     parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall", help="what a second is (default wall)")
+    parser.add_argument("--batch-bundles", type=int, default=1000, help="bundles of the batch workload (0: skip)")
+    parser.add_argument("--batch-runs", type=int, default=3, help="runs of each --jobs in the batch workload")
     args = parser.parse_args()
     clock = CLOCKS[args.clock]
     print(machine() + f"; {args.clock} clock")
@@ -235,6 +272,8 @@ def main() -> None:
     measure("synthetic sparse", *synthetic(args.bundles, args.seed, 0.08), args.seconds, clock)
     measure("lancashire", *lancashire(), args.seconds, clock)
     sys.stdout.flush()
+    if args.batch_bundles > 0:
+        batch(args.batch_bundles, args.batch_runs)
 
 
 if __name__ == "__main__":
