@@ -90,8 +90,17 @@ def _progress(total: int, label: str, quiet: bool) -> Iterator[Callable[[int, in
 
 def _batch_end(batch: Any, quiet: bool) -> int:
     """Each failed bundle's errors, then the summary table of a batch of more than one, on stderr; the exit code."""
-    for o in batch.failures:
-        click.echo(render_all(list(o.failure.diagnostics)) + "\n", err=True)
+    limit = _limits().max_errors
+    budget = limit  # errors printed across the whole batch, so that 10,000 bad bundles do not flood stderr
+    for shown, o in enumerate(batch.failures):
+        if budget <= 0:
+            left = len(batch.failures) - shown
+            click.echo(f"... and {left:,} more failed bundle{'s' if left != 1 else ''}, not shown: at most "
+                       f"{limit:,} errors are printed for a batch (change it with --limit max_errors=N)\n", err=True)
+            break
+        diags = list(o.failure.diagnostics)
+        click.echo(render_all(diags, budget) + "\n", err=True)
+        budget -= max(1, sum(1 for d in diags if d.severity is Severity.ERROR))
     summary = batch.summary
     if not quiet and summary.bundles > 1:
         heads, rows = summary.table()

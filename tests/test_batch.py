@@ -124,6 +124,18 @@ def test_a_bad_bundle_is_reported_and_the_others_graded(tmp_path: Path, jobs: st
     assert "3 bundles, 2 evaluated, 1 error\n" in res.stderr
 
 
+
+def test_a_batch_of_bad_bundles_prints_at_most_max_errors_errors(tmp_path: Path) -> None:
+    names = [f"b{i:02d}.yaml" for i in range(12)]
+    _bundles(tmp_path, names + ["good.yaml"], bad=tuple(names))
+    res = _peel("--limit", "max_errors=4", "evaluate", str(tmp_path), "--rules", MINI, "--format", "csv")
+    assert res.exit_code == 2
+    assert [line.split(",")[0] for line in res.stdout.splitlines()[1:]] == ["Force good"]
+    shown = [n for n in names if f"{tmp_path / n}:8:" in res.stderr]
+    assert shown == names[:4]  # the first four in order, each with its error as usual
+    assert "... and 8 more failed bundles, not shown: at most 4 errors are printed for a batch" in res.stderr
+    assert "13 bundles, 1 evaluated, 12 errors\n" in res.stderr  # the summary still counts them all
+
 def test_diff_batch_reports_a_bad_bundle_and_compares_the_others(tmp_path: Path) -> None:
     _bundles(tmp_path / "ev", ["a.yaml", "b.yaml", "c.yaml"], bad=("a.yaml",))
     res = _peel("diff", "--old", MINI, "--new", MINI, str(tmp_path / "ev"), "--format", "json", "--jobs", "2")
