@@ -102,7 +102,3 @@ def combine(diffs: list[BundleDiff]) -> RuleSetDiff:
     return RuleSetDiff(len(diffs), sum(d.areas_compared for d in diffs),
                        tuple(c for d in diffs for c in d.changes),
                        *(sum(d.overrides[i] for d in diffs) for i in range(3)))
-
-
-def diff_rule_sets(old: Program, new: Program, evidence: list[Path]) -> RuleSetDiff:
-    return combine([diff_bundle(old, new, path) for path in evidence])

@@ -67,10 +67,6 @@ Value = Union[bool, int, float, str, Estimate, Ratio, Interval, _Unknown]
 ASSESSMENT_ORDER = {"not_met": 0, "partly_met": 1, "met": 2, "exceeded": 3}
 
 
-def is_unknown(v: object) -> bool:
-    return v is UNKNOWN
-
-
 def to_number(v: Value) -> "float | int | Interval | _Unknown":
     if v is UNKNOWN:
         return UNKNOWN
