@@ -268,3 +268,84 @@ def test_a_fact_for_a_comparator_is_refused(tmp_path: Path) -> None:
     with pytest.raises(PeelError) as err:
         _bundle(tmp_path, program, {"s.rate": {"value": 1.2, "source": "r:L1"}})
     assert "comparators:" in err.value.diagnostics[0].message
+
+
+# ---------------------------------------------------------------- Lancashire, through the shipped rules
+
+LANCASHIRE = ROOT / "evidence" / "lancashire-2022.yaml"
+LANCS = "Lancashire Constabulary"
+
+
+@pytest.fixture(scope="module")
+def lancashire() -> tuple:
+    program = peelrules.load_rules(None)
+    bundle = peelrules.load_evidence(LANCASHIRE, program)
+    return program, bundle, peelrules.explain(program, bundle)[1]
+
+
+def _exprs(traces) -> list:  # type: ignore[no-untyped-def]
+    return [e for t in traces for r in t.rules for x in (r.when, r.exceeded_when) for e in _walk(x)]
+
+
+def test_lancashire_reads_stop_and_search_as_an_estimate_and_dvpo_among_all_forces(lancashire: tuple) -> None:
+    program, bundle, traces = lancashire
+    raw = yaml.safe_load(LANCASHIRE.read_text(encoding="utf-8"))
+    stated = raw["facts"]["fairness.stop_search_reasonable_grounds"]
+    estimates = {e.text: e.estimate for e in _exprs(traces) if e.estimate is not None}
+    overall = next(v for k, v in estimates.items() if k.startswith("lower(fairness.stop_search_reasonable_grounds"))
+    assert f"{overall.value:.1%}" == stated["estimate"] and overall.sample == stated["sample"]
+    assert f"{(overall.upper - overall.lower) / 2:.1%}" == stated["ci"] and overall.method == "given"
+    subgroup = next(v for k, v in estimates.items() if k.startswith("significantly_below("))
+    k, n = (raw["facts"]["fairness.stop_search_grounds_ethnic_minority"][x] for x in ("k", "n"))
+    assert subgroup.sample == n and subgroup.small is True and subgroup.method == "normal"
+    assert subgroup.verdict == "interval straddles the standard"  # 21 of 27 spans the audit's lower bound
+    assert subgroup.value == pytest.approx(k / n)
+    [peer] = {e.peer.name: e.peer for e in _exprs(traces) if e.peer is not None}.values()
+    z, band, rank = _peer_expectation()
+    assert peer.illustrative and peer.comparison.band == band == "well_below" and peer.comparison.rank == rank
+    outcomes = {o.key: o.outcome for a in peelrules.evaluate(program, bundle).areas for o in a.outcomes}
+    assert outcomes["fairness_and_respect.explain_ethnic_minority_grounds"] is False
+
+
+def test_lancashire_html_embeds_the_peer_chart_with_its_numbers(lancashire: tuple) -> None:
+    import re
+    import xml.etree.ElementTree as ET
+
+    from peelrules.report import html as html_report
+    from peelrules.report.chart import HIGHLIGHT
+
+    program, bundle, traces = lancashire
+    doc = html_report.document(program, [(bundle, traces)])
+    svgs = re.findall(r"<svg\b.*?</svg>", doc, flags=re.S)
+    assert len(svgs) == 1
+    root = ET.fromstring(svgs[0])
+    ids = {el.get("id"): el for el in root.iter() if el.get("id")}
+    values = yaml.safe_load(DVPO.read_text(encoding="utf-8"))["values"]
+    present = sorted(((f, v) for f, v in values.items() if v is not None), key=lambda fv: (-fv[1], fv[0]))
+    prefix = next(i for i in ids if i.endswith("-mean"))[: -len("mean")]
+    bars = sorted((i for i in ids if re.fullmatch(re.escape(prefix) + r"bar-\d+", i)), key=lambda i: int(i.rsplit("-", 1)[1]))
+    assert len(bars) == len(present)
+    def attrs(el) -> str:  # type: ignore[no-untyped-def]  # presentation attributes (the page's CSP: no style)
+        return " ".join(f"{k}={v}" for x in el.iter() for k, v in x.attrib.items())
+
+    style = {b: attrs(ids[b]) for b in bars}
+    assert [b for b in bars if HIGHLIGHT in style[b]] == [f"{prefix}bar-{[f for f, _ in present].index(LANCS)}"]
+
+    def height(el) -> float:  # type: ignore[no-untyped-def]
+        nums = [float(x) for x in re.findall(r"-?\d+(?:\.\d+)?", next(p.get("d") for p in el.iter() if p.get("d")))]
+        return nums[1]  # y of the line's first point (SVG y grows downwards)
+
+    y_mean, y_lo, y_hi = (height(ids[prefix + k]) for k in ("mean", "sd-lower", "sd-upper"))
+    assert y_hi < y_mean < y_lo and (y_lo - y_mean) == pytest.approx(y_mean - y_hi, rel=1e-3)  # raw: sd either side
+    dotted = {k: attrs(ids[prefix + k]) for k in ("mean", "sd-lower", "sd-upper")}
+    assert "dasharray" in dotted["sd-lower"] and "dasharray" in dotted["sd-upper"] and "dasharray" not in dotted["mean"]
+    labels = {t for el in root.iter() if el.tag.endswith("text") for t in el.itertext()}
+    assert all(any(f in t for t in labels) for f, _ in present)
+    numbers = [v for _, v in present]
+    mean, sd = statistics.mean(numbers), statistics.stdev(numbers)
+    table = doc[doc.index('<table class="peer-numbers">'):]
+    table = table[: table.index("</table>")]
+    for shown in (f"{mean:.2f}", f"{mean - sd:.2f}", f"{mean + sd:.2f}", f"{values[LANCS]:.2f}",
+                  f"{(values[LANCS] - mean) / sd:+.2f}", "well below", f"of {len(present)}"):
+        assert shown in table
+    assert "ILLUSTRATIVE" in doc and "url(" not in doc and "style=" not in svgs[0]
