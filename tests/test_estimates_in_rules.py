@@ -349,3 +349,50 @@ def test_lancashire_html_embeds_the_peer_chart_with_its_numbers(lancashire: tupl
                   f"{(values[LANCS] - mean) / sd:+.2f}", "well below", f"of {len(present)}"):
         assert shown in table
     assert "ILLUSTRATIVE" in doc and "url(" not in doc and "style=" not in svgs[0]
+
+
+def test_the_language_server_describes_the_new_words() -> None:
+    pytest.importorskip("pygls")
+    from peelrules.lower import parse_source
+    from peelrules.lsp import Index, Symbol, _Scope, hover_text
+    from peelrules.vocabulary import FUNCTIONS, OUTLIER_BANDS
+
+    module = parse_source(SourceFile("r.peel", RULES.replace("{method}", "wilson")))
+    ix = Index.build([module])
+    for func in ("significantly_below", "significantly_above", "small_sample", "outlier", "peer_z", "peer_rank"):
+        text = hover_text(ix, Symbol("function", func))
+        assert FUNCTIONS[func].partition(": ")[2] in text
+    band = ix.resolve(next(x for x in _names_in(module) if x.parts == ("well_below",)), _Scope(area="a"))
+    assert band is not None and OUTLIER_BANDS["well_below"] in hover_text(ix, band)
+    framework = next(i for i in module.items if type(i).__name__ == "Framework")
+    text = hover_text(ix, Symbol("framework", framework.name, framework))
+    assert "interval: wilson" in text and "small_sample below 30" in text
+    decl = next(i for i in module.items if getattr(i, "type", None) == "comparator")
+    assert "measure: dvpo_applications_per_1000_da_offences" in hover_text(ix, Symbol("evidence", decl.name, decl))
+
+
+def _names_in(module):  # type: ignore[no-untyped-def]
+    from peelrules import nodes as nd
+
+    for item in module.items:
+        for rule in getattr(item, "rules", ()):
+            for x in nd.walk(rule.when):
+                if isinstance(x, nd.Name):
+                    yield x
+
+
+def test_verify_notices_a_changed_comparator_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from peelrules.verify import verify
+
+    monkeypatch.chdir(tmp_path)
+    program = _rules(tmp_path)
+    rel = _copy_dvpo(tmp_path)
+    bundle = _bundle(tmp_path, program, {}, {"dvpo_applications_per_1000_da_offences": rel})
+    doc = json.loads(json.dumps(trace_document(program, [(bundle, peelrules.explain(program, bundle)[1])],
+                                               str(tmp_path / "r.peel"))))
+    assert verify(doc)[0] == []
+    path = tmp_path / rel
+    path.write_text(path.read_text(encoding="utf-8").replace("illustrative: true", "illustrative: false"),
+                    encoding="utf-8")
+    diffs = verify(doc)[0]
+    assert any(d.kind == "comparator" and "content changed" in d.detail for d in diffs)
