@@ -14,6 +14,7 @@ loader, so this module needs nothing above it.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,7 +189,7 @@ def load_peers(src: SourceFile, section: Mapping[str, str], program: Any, force:
         at: KeyPath = ("comparators", measure)
         if measure not in wanted:
             known = sorted(wanted)
-            close = [k for k in known if k.startswith(measure[:6])] if measure else []
+            close = difflib.get_close_matches(measure, known, n=1, cutoff=0.6)
             err("PR319", f"the rule set reads no comparator measure {quoted(measure)}", at,
                 f"did you mean {quoted(close[0])}?" if close else
                 f"the rule set's comparator measures are: {', '.join(known)}" if known else

@@ -396,3 +396,25 @@ def test_verify_notices_a_changed_comparator_file(tmp_path: Path, monkeypatch: p
                     encoding="utf-8")
     diffs = verify(doc)[0]
     assert any(d.kind == "comparator" and "content changed" in d.detail for d in diffs)
+
+
+def test_a_problem_inside_a_comparator_file_is_reported_at_its_line(tmp_path: Path) -> None:
+    program = _rules(tmp_path)
+    rel = _copy_dvpo(tmp_path)
+    path = tmp_path / rel
+    lines = path.read_text(encoding="utf-8").splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("  Lancashire Constabulary:"))
+    lines[at] = "  Lancashire Constabulary: very low"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(PeelError) as err:
+        _bundle(tmp_path, program, {}, {"dvpo_applications_per_1000_da_offences": rel})
+    [d] = err.value.diagnostics
+    assert d.code == "PR303" and Path(d.span.file).name == "dvpo-2021.yaml" and d.span.line == at + 1
+
+
+def test_a_measure_no_rule_reads_is_refused_with_the_rule_sets_measures(tmp_path: Path) -> None:
+    program = _rules(tmp_path)
+    with pytest.raises(PeelError) as err:
+        _bundle(tmp_path, program, {}, {"dvpo_rate": _copy_dvpo(tmp_path)})
+    [d] = err.value.diagnostics
+    assert d.code == "PR319" and "dvpo_applications_per_1000_da_offences" in d.hint
