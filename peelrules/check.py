@@ -285,6 +285,10 @@ class _Checker:
         if e.func in ("present", "remediated"):
             if not isinstance(arg, n.FactRef):
                 self.error("PR204", f"{e.func}() needs an evidence item", e.args[0].span, FUNCTIONS[e.func])
+            elif ty == "comparator":
+                self.error("PR204", f"{e.func}() reads facts, and {quoted(arg.name)} is a comparator", e.args[0].span,
+                           "use present(...) on a fact; outlier(x) is unknown when the bundle has no comparator, "
+                           "so write e.g. `first_known(outlier(x) is well_below, ...)`")
             return out, "flag"
         if e.func in PEER_FUNCTIONS:
             if ty != "?" and (ty != "comparator" or not isinstance(arg, n.FactRef)):

@@ -233,6 +233,8 @@ def _errors(tmp: Path, text: str) -> list:
     ("outlier(s.rate)", "outlier(s.grounds)", "PR204", "s.grounds) is"),
     ("interval {method}", "interval normall", "PR212", "interval normall"),
     ("outlier(s.rate) is well_below", 'outlier(s.rate) == "well_below"', "PR204", "outlier(s.rate) =="),
+    ("outlier(s.rate) is well_below", "present(s.rate)", "PR204", "s.rate)"),
+    ("outlier(s.rate) is well_below", "s.rate > 1", "PR204", "s.rate > 1"),
 ])
 def test_misuse_is_a_checker_error_at_its_position(tmp_path: Path, old: str, new: str, code: str,
                                                    col_of: str) -> None:
