@@ -26,6 +26,7 @@ import os
 import platform
 import random
 import statistics
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -220,6 +221,7 @@ def batch(bundles: int, runs: int) -> None:
         folder = Path(tmp) / "evidence"
         folder.mkdir()
         (folder / "sources").symlink_to(LANCASHIRE.parent / "sources")
+        shutil.copytree(LANCASHIRE.parent / "comparators", folder / "comparators")  # refused through a symlink
         for i in range(bundles):
             (folder / f"lancashire-{i:04d}.yaml").write_text(
                 text.replace("force: Lancashire Constabulary", f"force: Lancashire Constabulary {i:04d}", 1),

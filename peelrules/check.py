@@ -13,7 +13,8 @@ from . import nodes as n
 from .diagnostics import Diagnostic, PeelError, quoted
 from .grades import GRADE_KEYS
 from .program import ASSESSMENTS, COUNTERS, EVIDENCE_TYPES, FUNCTIONS, CheckedArea, Program
-from .vocabulary import FINDING_FUNCTIONS, FINDING_KINDS, SEVERE_KINDS
+from .vocabulary import (FINDING_FUNCTIONS, FINDING_KINDS, INTERVAL_METHODS, OUTLIER_BANDS,
+                         PEER_FUNCTIONS, SEVERE_KINDS)
 from .aggregates import check_table_decl, is_aggregate, resolve_aggregate
 from .source import SourceFile, Span
 from .unparse import unparse
@@ -45,6 +46,7 @@ class _Checker:
         self.areas: dict[str, n.Area] = {}
         self.rule_deps: dict[str, set[str]] = {}
         self.dep_spans: dict[tuple[str, str], Span] = {}
+        self.framework: n.Framework | None = None
 
     # ------------------------------------------------------------ reporting
     def unresolved(self, code: str, parts: tuple[str, ...], message: str, span: Span, hint: str | None) -> None:
@@ -65,9 +67,14 @@ class _Checker:
                 if isinstance(item, n.Framework):
                     frameworks.append(item)
                     self._dates(item)
+                    self._statistics(item)
                 elif isinstance(item, n.EvidenceDecl):
                     self._declare(self.decls, item.name, item, "evidence item")
                     self._range(item)
+                    if item.measure is not None and item.type != "comparator":
+                        self.error("PR214", f"`measure` names a comparator's measure, and {quoted(item.name)} is "
+                                   f"{_a(item.type)}", item.type_span, "remove `measure ...`, or declare the item "
+                                   "as a comparator")
                     check_table_decl(self, item)
                     if item.type not in EVIDENCE_TYPES:
                         self.error("PR209", f"unknown evidence type {quoted(item.type)}", item.type_span,
@@ -121,6 +128,18 @@ class _Checker:
         if len(parsed) == 2 and parsed[0] > parsed[1]:
             self.error("PR104", f"the framework's effective dates run backwards ({fw.effective_from} to "
                        f"{fw.effective_to})", fw.span, "give the earlier date first")
+
+    def _statistics(self, fw: n.Framework) -> None:
+        """`interval normal` / `small_sample below 30`: a known method, a whole threshold from 1."""
+        spans = dict(fw.clauses)
+        if fw.interval is not None and fw.interval not in INTERVAL_METHODS:
+            self.error("PR212", f"unknown interval method {quoted(fw.interval)}", spans.get("fw_interval", fw.span),
+                       _suggest(fw.interval, list(INTERVAL_METHODS))
+                       or f"interval methods are: {', '.join(INTERVAL_METHODS)}")
+        t = fw.small_sample_below
+        if t is not None and (not isinstance(t, int) or t < 1):
+            self.error("PR212", f"a small-sample threshold is a whole number of records from 1, not {t}",
+                       spans.get("fw_small_sample", fw.span), "write e.g. `small_sample below 30`")
 
     def _range(self, d: n.EvidenceDecl) -> None:
         if d.range_lo is None:
@@ -256,6 +275,8 @@ class _Checker:
             return self.resolve_first_known(e, r)
         if e.func in FINDING_FUNCTIONS:
             return self.resolve_stated(e, area)
+        if e.func in ("significantly_below", "significantly_above"):
+            return self.resolve_significance(e, r)
         if len(e.args) != 1:
             self.error("PR212", f"{e.func}() takes one argument, not {len(e.args)}", e.span, FUNCTIONS[e.func])
             return e, "?"
@@ -264,10 +285,39 @@ class _Checker:
         if e.func in ("present", "remediated"):
             if not isinstance(arg, n.FactRef):
                 self.error("PR204", f"{e.func}() needs an evidence item", e.args[0].span, FUNCTIONS[e.func])
+            elif ty == "comparator":
+                self.error("PR204", f"{e.func}() reads facts, and {quoted(arg.name)} is a comparator", e.args[0].span,
+                           "use present(...) on a fact; outlier(x) is unknown when the bundle has no comparator, "
+                           "so write e.g. `first_known(outlier(x) is well_below, ...)`")
             return out, "flag"
-        allowed = ("estimate",) if e.func in ("lower", "upper") else ("estimate", "ratio")
-        self.expect(ty, allowed, e.args[0], f"{e.func}()")
-        return out, "number"
+        if e.func in PEER_FUNCTIONS:
+            if ty != "?" and (ty != "comparator" or not isinstance(arg, n.FactRef)):
+                comparators = [d for d, x in self.decls.items() if x.type == "comparator"]
+                self.error("PR204", f"{e.func}() needs a comparator, but {quoted(unparse(e.args[0]))} is {_a(ty)}",
+                           e.args[0].span, "declare the measure as `name: comparator \"...\"` and give the "
+                           "bundle a comparators: file for it" + (f"; the rule set's comparators are: "
+                                                                    f"{', '.join(comparators)}" if comparators else ""))
+            return out, ("band" if e.func == "outlier" else "number")
+        self.expect(ty, ("estimate", "ratio"), e.args[0], f"{e.func}()")
+        if e.func == "small_sample" and self.framework is not None and self.framework.small_sample_below is None:
+            self.error("PR212", "small_sample() needs the rule set's small-sample threshold", e.span,
+                       "add `small_sample below 30` (the threshold you want) to the framework header")
+        return out, ("flag" if e.func == "small_sample" else "number")
+
+    def resolve_significance(self, e: n.Call, r) -> tuple[n.Expr, str]:  # type: ignore[no-untyped-def]
+        """`significantly_below(x, 90%)`: x an estimate (or a ratio, read as one), the standard a number."""
+        if len(e.args) != 2:
+            self.error("PR212", f"{e.func}() takes an estimate and a standard, not {len(e.args)} argument"
+                       f"{'s' if len(e.args) != 1 else ''}", e.span, FUNCTIONS[e.func])
+            return e, "?"
+        (x, xt), (s, st) = r(e.args[0]), r(e.args[1])
+        if xt not in ("?", "estimate", "ratio"):
+            self.error("PR204", f"{e.func}() needs an estimate (or a ratio k of n), but {quoted(unparse(e.args[0]))} "
+                       f"is {_a(xt)}", e.args[0].span,
+                       "a value without an interval cannot be significantly above or below: compare it, e.g. "
+                       "`x < 90%`, or declare it as an estimate with its ci and sample")
+        self.expect(st, ("number",), e.args[1], f"{e.func}()'s standard")
+        return replace(e, args=(x, s)), "flag"
 
     def resolve_stated(self, e: n.Call, area: str | None) -> tuple[n.Expr, str]:
         """`stated(kind)`: the argument is a finding kind, written as a bare word."""
@@ -324,7 +374,9 @@ class _Checker:
                 return n.ConstRef(name, name, span=e.span), self.const_types.get(name, "?")
             if name in ASSESSMENTS:
                 return n.AssessmentLit(name, span=e.span), "assessment"
-            candidates = list(self.global_lets) + list(ASSESSMENTS)
+            if name in OUTLIER_BANDS:  # outlier(x) is well_below
+                return n.AssessmentLit(name, span=e.span), "band"
+            candidates = list(self.global_lets) + list(ASSESSMENTS) + list(OUTLIER_BANDS)
             if area:
                 candidates += list(self.area_lets.get(area, {})) + [r.name for r in self.areas[area].rules]
             if ladder:
@@ -388,8 +440,8 @@ class _Checker:
             return
         if lt in NUMERIC and rt in NUMERIC:
             return
-        if lt == rt and lt in ("assessment", "date", "text", "flag"):
-            if lt in ("text", "flag") and op != "in" and isinstance(e, n.Binary) and e.op not in ("==", "!="):
+        if lt == rt and lt in ("assessment", "date", "text", "flag", "band"):
+            if lt in ("text", "flag", "band") and op != "in" and isinstance(e, n.Binary) and e.op not in ("==", "!="):
                 self.error("PR204", f"{_a(lt)} can only be compared with == or !=", e.span,
                            "use `is` or `is not`")
             return
@@ -494,6 +546,10 @@ def _type_hint(have: str, want: str) -> str:
         return "compare an assessment with met, partly_met, not_met or exceeded, e.g. `x is met`"
     if have == "estimate":
         return "use lower(x) or upper(x) for the confidence bounds"
+    if "band" in (have, want):
+        return f"outlier(x) gives a band: compare it with {', '.join(OUTLIER_BANDS)}, e.g. `outlier(x) is well_below`"
+    if have == "comparator":
+        return "read a comparator through outlier(x), peer_z(x) or peer_rank(x)"
     return f"check that the evidence item is declared with the right type ({want})"
 
 
@@ -525,7 +581,7 @@ def check(modules: list[n.Module], sources: list[SourceFile], lost: frozenset[st
     """
     c = _Checker(sources, lost)
     c.diags.extend(prior)
-    framework = c.collect(modules)
+    framework = c.framework = c.collect(modules)
     c.constants()
     shared = {name: c.check_ladder(lad, None) for name, lad in c.ladders.items()}
     areas = tuple(c.check_area(a, shared) for a in c.areas.values())

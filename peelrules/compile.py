@@ -39,6 +39,9 @@ from .grades import Grade, Status
 from .program import CheckedArea, Program
 from .result import AreaResult, BundleResult, RuleOutcome
 from .source import NO_SPAN, Span
+from . import estimates
+from .peers import peer_counts
+from .vocabulary import PEER_FUNCTIONS
 from .values import (ASSESSMENT_ORDER, UNKNOWN, finite, Estimate, Interval, Ratio, Value, apply_binary, apply_unary,
                      compare, k_in, to_number)
 
@@ -66,6 +69,7 @@ _FACT_KINDS: dict[str, Kinds] = {
     "count": frozenset({NUM, UNK}), "number": frozenset({NUM, UNK}), "percent": frozenset({NUM, UNK}),
     "ratio": frozenset({RATIO, UNK}), "estimate": frozenset({EST, UNK}), "flag": FLAG,
     "text": frozenset({STR, UNK}), "date": frozenset({STR, UNK}), "assessment": frozenset({ASSESS, UNK}),
+    "comparator": frozenset({UNK}),  # never a fact: read through outlier() and the like, from S
 }
 
 
@@ -107,6 +111,8 @@ class CompiledProgram:
             counts = counts | {secondary_key(a): len(secondary_evidence(r, bundle, a)) for a, r in self.area_reads.items()}
         if bundle.aggregates:  # aggregates over the bundle's tables, by key
             counts = counts | {aggregate_key(k): r.value for k, r in bundle.aggregates.items() if r.value is not None}
+        if bundle.peers:  # the force among its peers on each comparator (peers.py), by `peer:NAME/FUNC`
+            counts = counts | peer_counts(bundle.peers)
         return BundleResult(bundle.file, bundle.force, self.grade(bundle.facts, bundle.marks, counts))
 
     def span_at(self, line: int) -> Span | None:
@@ -213,6 +219,7 @@ _BASE_NAMESPACE: dict[str, object] = {
     "_U": UNKNOWN, "_I": Interval, "_RO": RuleOutcome, "_AR": AreaResult, "_AO": ASSESSMENT_ORDER,
     "_NOFACT": _NoFact(), "_cmp": compare, "_bin": apply_binary, "_fin": finite, "_una": apply_unary, "_num": to_number,
     "_lower": _lower, "_upper": _upper, "_sample": _sample,
+    "_bnd": estimates.bound, "_sig": estimates.significantly, "_small": estimates.small,
     "_GRADED": Status.GRADED, "_UNGRADED": Status.UNGRADED, "_NOT_INSPECTED": Status.NOT_INSPECTED,
     "_UNDETERMINED": Status.UNDETERMINED,
 }
@@ -657,6 +664,30 @@ class _Generator:
             if not isinstance(e.args[0], n.FactRef):
                 raise CompileError("remediated() of something other than an evidence item")
             return self.remediated[e.args[0].name]
+        if e.func in PEER_FUNCTIONS:  # placed when the bundle was loaded (peers.py), beside S
+            if not isinstance(e.args[0], n.FactRef):
+                raise CompileError(f"{e.func}() of something other than a comparator")
+            kinds = frozenset({STR if e.func == "outlier" else NUM, UNK})
+            return self.temp(f"S.get({self.literal(f'peer:{e.args[0].name}/{e.func}')}, _U)", kinds, e.span)
+        method = self.literal(self.program.framework.interval or estimates.DEFAULT_INTERVAL)
+        if e.func in ("significantly_below", "significantly_above"):
+            standard = self.expr(e.args[1], scope)
+            side = e.func.rsplit("_", 1)[1]
+            if arg.known and standard.known and (folded := self.fold(
+                    estimates.significantly, side, arg.value, standard.value,
+                    self.program.framework.interval or estimates.DEFAULT_INTERVAL)) is not None:
+                return folded
+            return self.temp(f"_sig({side!r}, {arg.text}, {standard.text}, {method})", FLAG, e.span)
+        if e.func == "small_sample":
+            threshold = self.program.framework.small_sample_below
+            if arg.known:
+                return self.known(estimates.small(arg.value, threshold))
+            return self.temp(f"_small({arg.text}, {threshold!r})", FLAG, e.span)
+        if e.func in ("lower", "upper") and not arg.kinds <= {EST, UNK}:  # a ratio: the rule set's interval
+            if arg.known:
+                return self.known(estimates.bound(e.func, arg.value, self.program.framework.interval
+                                                  or estimates.DEFAULT_INTERVAL))
+            return self.temp(f"_bnd({e.func!r}, {arg.text}, {method})", frozenset({NUM, UNK}), e.span)
         if arg.known:
             helper = {"lower": _lower, "upper": _upper, "sample": _sample}.get(e.func)
             folded = self.fold(helper, arg.value) if helper else self.known(UNKNOWN)

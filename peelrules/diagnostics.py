@@ -59,6 +59,7 @@ CODES: dict[str, str] = {
     "PR312": "evidence template not filled in",
     "PR313": "not a peelrules trace",
     "PR318": "a case-level table that cannot be used",
+    "PR319": "a comparator dataset that cannot be used",
     "PR401": "file cannot be read",
     "PR402": "no rule files found",
     "PR403": "forbidden character",

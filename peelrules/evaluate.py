@@ -14,11 +14,13 @@ from .evidence import Bundle
 from .grades import Grade, Status
 from .program import CheckedArea, Program
 from .result import AreaResult, BundleResult, RuleOutcome
-from .trace import AggregateLeaf, AreaTrace, ExprTrace, FactLeaf, RuleTrace, RungTrace
+from .trace import AggregateLeaf, AreaTrace, ExprTrace, FactLeaf, PeerLeaf, RuleTrace, RungTrace
 from .unparse import unparse
-from .values import (UNKNOWN, Estimate, Interval, Ratio, Value, apply_binary, apply_unary, k_and, k_in)
+from .values import (UNKNOWN, Interval, Value, apply_binary, apply_unary, k_and, k_in)
+from . import estimates
 
-from .vocabulary import COUNTED_KINDS
+from .vocabulary import COUNTED_KINDS, ESTIMATE_FUNCTIONS, PEER_FUNCTIONS
+from .peers import comparator_measure, peer_counts
 
 
 # For questions about ladders alone (lint, why-not): no facts, and an area `<none>` that states no findings.
@@ -132,7 +134,8 @@ def known_evidence(facts: Collection[str], stated: Mapping[str, object]) -> froz
     """The facts a bundle gives, and `findings.<area>` for each area whose findings it records in full
     (`stated` is `Bundle.stated_counts`: a count recorded in part is an Interval, and leaves them missing)."""
     return frozenset(facts) | {findings_name(k.partition("/")[0]) for k, v in stated.items()
-                               if k.count("/") == 2 and not isinstance(v, Interval)}
+                               if k.count("/") == 2 and not isinstance(v, Interval)} \
+        | {k[5:].rpartition("/")[0] for k in stated if k.startswith("peer:")}  # comparators placed (peers.py)
 
 
 def collect_refs(e: n.Expr, facts: set[str], rules: set[str], counters: set[str]) -> None:
@@ -158,6 +161,8 @@ class Evaluator:
         self.rules = {f"{a.name}.{r.name}": (a, r) for a in program.areas for r in a.rules}
         self.area_reads = area_reads(program, self.reads)
         self._texts: dict[int, tuple[n.Expr, str]] = {}
+        self.interval = program.framework.interval or estimates.DEFAULT_INTERVAL
+        self.small_below = program.framework.small_sample_below
 
     def text(self, e: n.Expr) -> str:
         """The expression as written (canonical form), worked out once per node, not once per bundle traced."""
@@ -245,8 +250,17 @@ class Evaluator:
             v = UNKNOWN if taken is None else evaluated[taken][0]
             kids = tuple(t for _, t in evaluated)
             return v, (ExprTrace(self.text(e), v, kids, taken=taken) if env.trace else None)  # type: ignore[arg-type]
+        if e.func in PEER_FUNCTIONS:
+            return self.peer(e, env)
         arg, t = self.eval(e.args[0], env)
         v: Value
+        if e.func in ("significantly_below", "significantly_above"):
+            standard, ts = self.eval(e.args[1], env)
+            v = estimates.significantly(e.func.rsplit("_", 1)[1], arg, standard, self.interval)
+            if not env.trace:
+                return v, None
+            leaf = estimates.leaf(arg, self.interval, self.small_below, e.func, standard, v)
+            return v, ExprTrace(self.text(e), v, (t, ts), estimate=leaf)  # type: ignore[arg-type]
         if e.func == "present":
             v = arg is not UNKNOWN
         elif e.func == "remediated":
@@ -255,15 +269,32 @@ class Evaluator:
             v = UNKNOWN if fact is None else fact.status != "open"
         elif arg is UNKNOWN:
             v = UNKNOWN
-        elif e.func == "lower":
-            v = arg.lower if isinstance(arg, Estimate) else UNKNOWN
-        elif e.func == "upper":
-            v = arg.upper if isinstance(arg, Estimate) else UNKNOWN
+        elif e.func in ("lower", "upper"):
+            v = estimates.bound(e.func, arg, self.interval)
         elif e.func == "sample":
-            v = arg.sample if isinstance(arg, Estimate) else arg.n if isinstance(arg, Ratio) else UNKNOWN
+            n_ = estimates.sample_of(arg)
+            v = UNKNOWN if n_ is None else n_
+        elif e.func == "small_sample":
+            v = estimates.small(arg, self.small_below)
         else:  # pragma: no cover - the checker rejects unknown functions
             v = UNKNOWN
-        return v, (ExprTrace(self.text(e), v, (t,)) if env.trace else None)  # type: ignore[arg-type]
+        if not env.trace:
+            return v, None
+        leaf = estimates.leaf(arg, self.interval, self.small_below, e.func) if e.func in ESTIMATE_FUNCTIONS else None
+        return v, ExprTrace(self.text(e), v, (t,), estimate=leaf)  # type: ignore[arg-type]
+
+    def peer(self, e: n.Call, env: Env) -> tuple[Value, ExprTrace | None]:
+        """outlier(x), peer_z(x), peer_rank(x): the bundle's comparator for x, placed when it was loaded."""
+        assert isinstance(e.args[0], n.FactRef)
+        name = e.args[0].name
+        found = env.bundle.peers.get(name)
+        got = None if found is None else found.value(e.func)
+        v: Value = UNKNOWN if got is None else got  # type: ignore[assignment]
+        if not env.trace:
+            return v, None
+        decl = self.program.decls[name]
+        return v, ExprTrace(self.text(e), v, peer=PeerLeaf.of(name, decl.description, comparator_measure(decl),
+                                                             found))
 
     # ------------------------------------------------------------ bundles
     def run(self, bundle: Bundle, trace: bool = False,
@@ -320,7 +351,8 @@ class Evaluator:
             condition = area.ladder.rungs[rung_index].condition
             assert condition is not None
             missing = missing_evidence(self.program, area, condition, outcomes,
-                                       known_evidence(env.bundle.facts, env.bundle.stated_counts),
+                                       known_evidence(env.bundle.facts, env.bundle.stated_counts
+                                                      | peer_counts(env.bundle.peers)),
                                        self.reads_when, self.reads)
             return AreaResult(status=Status.UNDETERMINED, grade=None, rung=rung_index, missing=tuple(missing),
                               **base), rungs  # type: ignore[arg-type]

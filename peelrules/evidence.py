@@ -14,7 +14,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Callable, Literal, Optional
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -30,6 +30,7 @@ from .findings import Finding, Moderation
 from .grades import GRADE_KEYS, Status
 from .vocabulary import AREA_STATUSES, FINDING_KINDS, RECOMMENDING_KINDS, SOURCE_KINDS
 from .aggregates import BundleTable, TableModel, load_tables
+from .peers import BundlePeer, load_peers
 from .tables import AggregateResult
 
 
@@ -175,6 +176,9 @@ class BundleModel(_Strict):
     tables: dict[str, TableModel] = Field(default_factory=dict, description="case-level tables (CSV or Parquet "
                                           "files beside the bundle) the rules aggregate, by the name the rules "
                                           "declare them under (docs/tables.md)")
+    comparators: dict[str, str] = Field(default_factory=dict, description="comparator datasets (a measure for "
+                                        "every force), by measure: the path of a file in the bundle's folder "
+                                        "(docs/statistics.md)")
 
     @model_validator(mode="after")
     def _records_something(self) -> "BundleModel":
@@ -222,6 +226,7 @@ class Bundle:
     partial: frozenset[str] = frozenset()  # areas whose findings are recorded in part (`some:`)
     tables: dict[str, BundleTable] = field(default_factory=dict)  # checked and digested (aggregates.py)
     aggregates: dict[str, AggregateResult] = field(default_factory=dict)  # aggregate key -> computed once
+    peers: dict[str, BundlePeer] = field(default_factory=dict)  # comparator item -> the force among its peers
 
     @functools.cached_property
     def stated_counts(self) -> dict[str, int | Interval]:
@@ -635,6 +640,7 @@ def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span
             err("PR310", f"fact {quoted(name)}: {quote_problem}", ("facts", name, where),
                 _QUOTE_HINT if where == "quote" else "check the line number in `source`")
     tables, aggregates = load_tables(src, model.tables, program, err, diags.append, limits)
+    peers = load_peers(src, model.comparators, program, model.force, err, _comparator_reader(limits), diags.append)
     set_aside: list[str] = []
     marked = {program.area(k).name for k in model.areas if program.area(k) is not None}  # type: ignore[union-attr]
     if marked:  # facts only an uninspected area reads are not findings: set them aside, unknown everywhere
@@ -661,7 +667,16 @@ def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span
     return Bundle(src.name, digest, model.force, model.framework or fw.name,
                   period, dict(model.sources), marks, dict(sorted(facts.items())), unchecked,
                   tuple(sorted(set_aside)), dict(sorted(findings.items())), dict(sorted(status.items())),
-                  dict(sorted(moderation.items())), frozenset(partial), tables, aggregates)
+                  dict(sorted(moderation.items())), frozenset(partial), tables, aggregates, peers)
+
+
+def _comparator_reader(limits: Limits) -> Callable[[Path], tuple[SourceFile, object, dict]]:
+    """Reads a comparator file for peers.load_peers with the evidence files' own safe loader."""
+    def read(path: Path) -> tuple[SourceFile, object, dict]:
+        csrc = read_source(path, None, limits)
+        raw, positions = load_yaml(csrc, limits)
+        return csrc, raw, positions
+    return read
 
 
 def _named(program: Program, area: str, sections: tuple[dict, ...]) -> bool:
@@ -770,6 +785,8 @@ def _unfilled(src: SourceFile, raw: object, positions: dict[KeyPath, Span]) -> l
 def _typed_value(fm: FactModel, decl: EvidenceDecl) -> tuple[Value, str | None]:
     t = decl.type
     v = fm.value
+    if t == "comparator":  # the peers' values come from a file: comparators: {measure: path} (docs/statistics.md)
+        return None, "a comparator is not a fact: give its file under `comparators:`"  # type: ignore[return-value]
     if t == "assessment":
         if fm.assessment is None:
             return None, "give `assessment: met` (or partly_met, not_met, exceeded)"  # type: ignore[return-value]
@@ -847,6 +864,8 @@ def _type_example(t: str) -> str:
         "text": "e.g. `{value: \"...\", source: \"report:L12\"}`",
         "date": "e.g. `{value: \"2022-05-31\", source: \"report:L12\"}`",
         "assessment": "e.g. `{assessment: not_met, source: \"report:L47\", quote: \"...\"}`",
+        "comparator": "remove it from facts: and name its file under comparators:, e.g. "
+                      "`comparators: {dvpo_applications_per_1000_da_offences: comparators/dvpo-2021.yaml}`",
     }.get(t, "see docs/evidence.md")
 
 

@@ -289,7 +289,8 @@ class _Builder:
         inner = INDENT
         header = _text_lines(f"framework {fw.name}", fw.title, " {", 0, move=True)
         spans = _clause_spans(fw.clauses, {"fw_version": "version", "fw_effective": "effective",
-                                           "fw_effective_range": "effective", "fw_publisher": "publisher"})
+                                           "fw_effective_range": "effective", "fw_publisher": "publisher",
+                                           "fw_interval": "interval", "fw_small_sample": "small_sample"})
         children = []
         if fw.version is not None:
             children.append(self.node("version", spans["version"], _text_lines("version", fw.version, "", inner),
@@ -300,6 +301,11 @@ class _Builder:
         if fw.publisher is not None:
             children.append(self.node("publisher", spans["publisher"],
                                       _text_lines("publisher", fw.publisher, "", inner), inner))
+        if fw.interval is not None:
+            children.append(self.node("interval", spans["interval"], [f"{_pad(inner)}interval {fw.interval}"], inner))
+        if fw.small_sample_below is not None:
+            children.append(self.node("small_sample", spans["small_sample"],
+                                      [f"{_pad(inner)}small_sample below {fw.small_sample_below}"], inner))
         return self.node("framework", [fw.extent], header, 0, children)
 
     def evidence_block(self, decls: list[n.EvidenceDecl]) -> _Node:
@@ -342,6 +348,8 @@ class _Builder:
             options += f" unit {_quote(d.unit)}"
         if d.context_only:
             options += " context only"
+        if d.measure is not None:
+            options += f" measure {d.measure}"
         return _text_lines(f"{short + ':':<{width}} {d.type}", d.description, options, indent, move=True)
 
     def written_range(self, d: n.EvidenceDecl) -> tuple[str, str]:

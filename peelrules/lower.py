@@ -317,6 +317,11 @@ class _Lower:
             elif f.data == "fw_effective_range":
                 values["effective_from"] = str(f.children[0])
                 values["effective_to"] = str(f.children[1])
+            elif f.data == "fw_interval":
+                values["interval"] = str(f.children[0])
+            elif f.data == "fw_small_sample":
+                text = str(f.children[0])
+                values["small_sample_below"] = int(text) if text.isdigit() else float(text)  # type: ignore[assignment]
         clauses = tuple((f.data, self.span(f)) for f in fields)
         return n.Framework(str(name), self.text(title), span=self.span(tree), extent=self.span(tree),
                            clauses=clauses, **values)  # type: ignore[arg-type]
@@ -329,6 +334,7 @@ class _Lower:
             lo = hi = None
             unit = None
             context_only = False
+            measure = None
             columns: tuple[n.TableColumn, ...] = ()
             for opt in options:
                 if opt.data == "table_columns":
@@ -339,9 +345,12 @@ class _Lower:
                     unit = self.text(opt.children[0])
                 elif opt.data == "decl_context_only":
                     context_only = True
+                elif opt.data == "decl_measure":
+                    measure = str(opt.children[0])
             out.append(n.EvidenceDecl(f"{prefix}.{name}", str(type_tok), self.text(desc), lo, hi, unit,
                                       context_only, span=self.span(name), type_span=self.span(type_tok),
-                                      extent=self.span(d), block=self.span(tree), columns=columns))
+                                      extent=self.span(d), block=self.span(tree), columns=columns,
+                                      measure=measure))
         return out
 
     def column(self, tree: Tree) -> n.TableColumn:

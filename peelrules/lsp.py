@@ -35,6 +35,7 @@ from .diagnostics import Diagnostic, PeelError, Severity
 from .grades import Grade
 from .loader import read_source
 from .program import ASSESSMENTS, COUNTERS, EVIDENCE_TYPES, FUNCTIONS
+from .vocabulary import INTERVAL_METHODS, OUTLIER_BANDS
 from .source import NO_SPAN, SourceFile, Span
 from .unparse import unparse
 
@@ -214,6 +215,8 @@ class Index:
                 return Symbol("constant", word, self.lets[word])
             if word in ASSESSMENTS:
                 return Symbol("assessment", word)
+            if word in OUTLIER_BANDS:
+                return Symbol("band", word)
             return None
         dotted = name.dotted
         if dotted in self.decls:
@@ -403,12 +406,18 @@ def hover_text(ix: Index, sym: Symbol) -> str:
         if node.effective_from:
             lines += ["", f"effective: {node.effective_from}" + (f" to {node.effective_to}" if node.effective_to
                                                                   else "")]
+        if node.interval:
+            lines += ["", f"interval: {node.interval} ({INTERVAL_METHODS.get(node.interval, 'unknown method')})"]
+        if node.small_sample_below is not None:
+            lines += ["", f"small_sample below {node.small_sample_below}: small_sample(x) holds for a sample below it"]
         return "\n".join(lines)
     if sym.kind == "counter":
         return f"**counter** `{sym.key}`: {COUNTERS[sym.key]}"
     if sym.kind == "function":
         signature, _, meaning = FUNCTIONS[sym.key].partition(": ")
         return f"**function** `{signature}`\n\n{meaning}"
+    if sym.kind == "band":
+        return f"**outlier band** `{sym.key}`: {OUTLIER_BANDS[sym.key]}\n\nbands: {', '.join(OUTLIER_BANDS)}"
     if sym.kind == "assessment":
         return f"**assessment value** `{sym.key}`\n\nweakest first: {' < '.join(ASSESSMENTS)}"
     if sym.kind == "grade":
@@ -432,6 +441,9 @@ def _evidence_text(d: n.EvidenceDecl) -> str:
         lines += ["", f"unit: {d.unit}"]
     if d.context_only:
         lines += ["", "context only"]
+    if d.type == "comparator":
+        lines += ["", f"measure: {d.measure or d.name.split('.', 1)[-1]} (the bundle's comparators: file for it; "
+                      "read with outlier(), peer_z(), peer_rank())"]
     return "\n".join(lines)
 
 

@@ -207,6 +207,8 @@ class Framework:
     effective_from: str | None = None
     effective_to: str | None = None
     publisher: str | None = None
+    interval: str | None = None  # how a ratio's confidence interval is computed (vocabulary.INTERVAL_METHODS)
+    small_sample_below: int | None = None  # small_sample(x) holds when x's sample is below this
     span: Span = span_field()
     extent: Span = span_field()  # the whole construct, for the formatter and editors
     clauses: tuple[tuple[str, Span], ...] = field(default=(), compare=False, repr=False)
@@ -226,6 +228,7 @@ class EvidenceDecl:
     block: Span = span_field()  # the `evidence name { ... }` block it was declared in
     type_span: Span = span_field()
     columns: tuple["TableColumn", ...] = ()  # a `table`'s columns, as the rules declare them
+    measure: str | None = None  # a `comparator`'s measure in the bundle's comparators: (None: its own short name)
 
 
 @dataclass(frozen=True)

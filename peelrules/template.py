@@ -6,6 +6,7 @@ import json
 import textwrap
 
 from .evaluate import reads
+from .peers import comparator_measure
 from .nodes import EvidenceDecl
 from .program import Program
 from .vocabulary import AREA_STATUSES, FINDING_KINDS
@@ -65,20 +66,35 @@ def evidence_template(program: Program) -> str:
         "facts:",
     ]
     for area in program.areas:
-        names = sorted({f for r in area.rules for f in read_by[f"{area.name}.{r.name}"]} - placed)
+        names = sorted({f for r in area.rules for f in read_by[f"{area.name}.{r.name}"]
+                        if program.decls[f].type != "comparator"} - placed)
         if not names:
             continue
         out.append(f"  # ---------------- {area.area.title} ({area.name})")
         for name in names:
             placed.add(name)
             out += _fact(program.decls[name])
-    rest = sorted(n for n in set(program.decls) - placed if program.decls[n].type != "table")
+    rest = sorted(n for n in set(program.decls) - placed if program.decls[n].type not in ("table", "comparator"))
     if rest:
         out.append("  # ---------------- Other evidence (read by no rule)")
         for name in rest:
             out += _fact(program.decls[name])
     out += _tables_block(program)
+    out += _comparators_block(program)
     return "\n".join(out) + "\n"
+
+
+def _comparators_block(program: Program) -> list[str]:
+    """The comparator measures the rules read, commented out: a file of every force's value each
+    (docs/statistics.md)."""
+    measures = sorted({comparator_measure(d): d for d in program.decls.values() if d.type == "comparator"}.items())
+    if not measures:
+        return []
+    out = ["# Comparator datasets the rules read through outlier(), peer_z() and peer_rank() (docs/statistics.md):",
+           "# uncomment to give each measure's file (every force's value), beside this file. Without it, unknown.",
+           "# comparators:"]
+    out += [f"#   {m}: null   # {d.description}; e.g. comparators/{m}.yaml" for m, d in measures]
+    return out
 
 
 def _tables_block(program: Program) -> list[str]:

@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from .estimates import EstimateLeaf
 from .findings import Finding, Moderation
 from .result import AreaResult
 from .source import Span
+from .stats import PeerComparison
 from .values import Value
 
 
@@ -40,6 +43,39 @@ class AggregateLeaf:
 
 
 @dataclass(frozen=True)
+class PeerLeaf:
+    """A force among its peers on a comparator measure (docs/statistics.md): the dataset, and the comparison
+    (None, with `why`, when the bundle has no such comparator or the force no value in it)."""
+
+    name: str  # the evidence item
+    description: str
+    measure: str
+    present: bool
+    file: str | None = None
+    sha256: str | None = None
+    title: str | None = None
+    unit: str | None = None
+    polarity: str | None = None
+    illustrative: bool = False
+    source: str | None = None
+    comparison: "PeerComparison | None" = None
+    values: "tuple[tuple[str, float | None], ...]" = ()  # every force's value, for the chart
+    force: str | None = None
+    why: str | None = None
+
+    @staticmethod
+    def of(name: str, description: str, measure: str, found: Any) -> "PeerLeaf":
+        """From a peers.BundlePeer (None: the bundle has none for the measure)."""
+        if found is None:
+            return PeerLeaf(name, description, measure, False,
+                            why=f"the bundle gives no comparator for measure {measure} (comparators:)")
+        c = found.comparator
+        return PeerLeaf(name, description, measure, True, found.file, found.sha256, c.title, c.unit, c.polarity,
+                        c.illustrative, c.source_title, found.comparison, tuple(c.values.items()),
+                        found.comparison.force if found.comparison else None, found.why)
+
+
+@dataclass(frozen=True)
 class ExprTrace:
     text: str
     value: Value
@@ -53,6 +89,8 @@ class ExprTrace:
     taken: int | None = None  # first_known(): the argument whose value it took (0 first; None: all unknown)
     findings: "tuple[Finding, ...] | None" = None  # what stated() counted, as the report words it (None: unknown)
     aggregate: AggregateLeaf | None = None  # set on an aggregate over a table: its SQL and rows
+    estimate: EstimateLeaf | None = None  # set on a function of an estimate: its interval, method and sample
+    peer: PeerLeaf | None = None  # set on outlier(), peer_z(), peer_rank(): the peers and the force among them
 
 
 @dataclass(frozen=True)

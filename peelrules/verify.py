@@ -125,6 +125,11 @@ def verify(recorded: Any, rules: Path | None = None, evidence: list[Path] | None
     diffs += _compare_files("table", _digests([e for e in recorded_tables if isinstance(e, dict)
                                                and isinstance(e.get("file"), str) and isinstance(e.get("sha256"), str)]),
                             _digests(doc["inputs"].get("tables", [])))
+    recorded_comparators = inputs.get("comparators") if isinstance(inputs.get("comparators"), list) else []
+    diffs += _compare_files("comparator", _digests([e for e in recorded_comparators if isinstance(e, dict)
+                                                    and isinstance(e.get("file"), str)
+                                                    and isinstance(e.get("sha256"), str)]),
+                            _digests(doc["inputs"].get("comparators", [])))
     diffs += _compare_results(recorded_results, doc["results"])
     if not diffs and dumps(recorded_results) != dumps(doc["results"]):
         diffs.append(Difference("result", "trace", "the same grades and outcomes, but the trace details differ"))

@@ -57,6 +57,21 @@ EVIDENCE_TYPES: dict[str, str] = {
     "date": "date",
     "assessment": "assessment",
     "table": "table",  # case-level rows, read through aggregates (docs/tables.md)
+    "comparator": "comparator",  # a measure across all forces, from the bundle's comparators: (docs/statistics.md)
+}
+
+# How a rule set computes the confidence interval of a ratio (k of n) read as an estimate
+# (framework header: `interval normal`); an estimate fact keeps the interval its source states.
+INTERVAL_METHODS: dict[str, str] = {
+    "normal": "the inspectorate's normal approximation, p +/- 1.96 sqrt(p(1-p)/n) (85.2% of 183: +/- 5.1%)",
+    "wilson": "Wilson's score interval, better for small samples and shares near 0% or 100%",
+}
+
+# Where a force stands among all forces on a comparator measure (PEEL.md section 7): outlier(x) gives one.
+OUTLIER_BANDS: dict[str, str] = {
+    "well_above": "well above average: more than one standard deviation above the peers' mean",
+    "within": "within the normal range: within one standard deviation of the peers' mean",
+    "well_below": "well below average: more than one standard deviation below the peers' mean",
 }
 
 # Column types of a `table` evidence item (peelrules/tables.py reads the files).
@@ -125,9 +140,24 @@ PRIMARY_SOURCE_KINDS: tuple[str, ...] = ("inspection_report", "force_data", "fie
 # ---------------------------------------------------------------- functions
 
 FUNCTIONS: dict[str, str] = {
-    "lower": "lower(x): the lower bound of an estimate's confidence interval",
-    "upper": "upper(x): the upper bound of an estimate's confidence interval",
+    "lower": "lower(x): the lower bound of the confidence interval of an estimate, or of a ratio k of n "
+             "(computed by the rule set's `interval` method)",
+    "upper": "upper(x): the upper bound of the confidence interval of an estimate, or of a ratio k of n",
     "sample": "sample(x): the sample size of an estimate, or the n of a ratio",
+    "significantly_below": "significantly_below(x, 90%): true when the whole confidence interval of estimate "
+                           "(or ratio) x lies below the standard, false when none of it does, unknown when the "
+                           "interval straddles the standard",
+    "significantly_above": "significantly_above(x, 90%): true when the whole confidence interval of estimate "
+                           "(or ratio) x lies above the standard, false when none of it does, unknown when the "
+                           "interval straddles the standard",
+    "small_sample": "small_sample(x): true when the sample of estimate (or ratio) x is below the rule set's "
+                    "threshold (`small_sample below 30` in the framework header)",
+    "outlier": "outlier(x): where the force stands among all forces on comparator x: well_above, within or "
+               "well_below (z beyond +/-1; docs/statistics.md); unknown when the bundle has no such comparator "
+               "or the force no value in it",
+    "peer_z": "peer_z(x): the force's z score among all forces on comparator x, (value - mean) / sd",
+    "peer_rank": "peer_rank(x): the force's rank among the forces on comparator x, 1 the best for the measure's "
+                 "polarity",
     "present": "present(x): true when the bundle gives fact x, false when it does not (never unknown)",
     "remediated": "remediated(x): true when fact x is marked as remediated during or after the inspection",
     "first_known": "first_known(a, b, ...): the first of its arguments that is known (a measured value, "
@@ -138,6 +168,11 @@ FUNCTIONS: dict[str, str] = {
     "stated_severe": "stated_severe(kind): how many of the area's stated findings of that kind are marked "
                      "severe; unknown when the bundle records no findings for the area",
 }
+
+# The functions that read an estimate, or a ratio as an estimate, and the functions that read a comparator.
+ESTIMATE_FUNCTIONS: tuple[str, ...] = ("lower", "upper", "sample", "significantly_below", "significantly_above",
+                                       "small_sample")
+PEER_FUNCTIONS: tuple[str, ...] = ("outlier", "peer_z", "peer_rank")
 
 # The functions whose one argument is a finding kind, not an expression.
 FINDING_FUNCTIONS: tuple[str, ...] = ("stated", "stated_severe")

@@ -71,6 +71,12 @@ def write_bundle(tmp_path: Path, data: dict, name: str = "bundle.yaml") -> Path:
         if shipped is not None and shipped.is_file() and not (tmp_path / table["file"]).exists():
             (tmp_path / table["file"]).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(shipped, tmp_path / table["file"])
+    comparators = data.get("comparators") if isinstance(data, dict) else None
+    for rel in (comparators.values() if isinstance(comparators, dict) else ()):  # and its comparator files
+        shipped = ROOT / "evidence" / str(rel)
+        if shipped.is_file() and not (tmp_path / str(rel)).exists():
+            (tmp_path / str(rel)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(shipped, tmp_path / str(rel))
     path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return path
 

@@ -308,6 +308,7 @@ def test_lancashire_tables_give_the_reports_figures_and_the_same_grades(tmp_path
     for fact in ("contact.emergency_answering", "fairness.stop_search_grounds_ethnic_minority"):
         del data["facts"][fact]
     shutil.copytree(ROOT / "evidence" / "tables", tmp_path / "tables")
+    shutil.copytree(ROOT / "evidence" / "comparators", tmp_path / "comparators")  # and its comparator datasets
     shutil.copytree(ROOT / "evidence" / "sources", tmp_path / "sources")
     (tmp_path / "lancashire.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     without = peelrules.load_evidence(tmp_path / "lancashire.yaml", program)

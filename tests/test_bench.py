@@ -45,6 +45,7 @@ def test_lancashire_by_hand_follows_the_evidence(tmp_path) -> None:
     """The baseline reads the bundle, not a memory of it: changed evidence moves its grades as it moves peel's."""
     (tmp_path / "sources").symlink_to(LANCASHIRE.parent / "sources")
     shutil.copytree(LANCASHIRE.parent / "tables", tmp_path / "tables")  # tables are refused through a symlink
+    shutil.copytree(LANCASHIRE.parent / "comparators", tmp_path / "comparators")  # and its comparator datasets
     original = peel_json_grades(str(LANCASHIRE))
     doc = yaml.safe_load(LANCASHIRE.read_text(encoding="utf-8"))
     doc["facts"]["soc.threat_assessment"]["assessment"] = "not_met"  # the area's cause of concern

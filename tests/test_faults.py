@@ -267,6 +267,7 @@ def bundle(tmp_path: Path) -> Path:
     (tmp_path / "sources").mkdir()
     shutil.copy(LANCASHIRE_DOC, tmp_path / "sources" / LANCASHIRE_DOC.name)
     shutil.copytree(LANCASHIRE.parent / "tables", tmp_path / "tables")
+    shutil.copytree(LANCASHIRE.parent / "comparators", tmp_path / "comparators")  # and its comparator datasets
     shutil.copy(LANCASHIRE, tmp_path / "bundle.yaml")
     return tmp_path / "bundle.yaml"
 

@@ -170,6 +170,7 @@ def test_hostile_evidence_stays_text(driver, tmp_path: Path, shipped) -> None:  
     data["facts"]["investigating.digital_forensics"]["quote"] = "<script>window.pwned=2</script>|"
     src = tmp_path / "hostile.yaml"
     shutil.copytree(LANCASHIRE.parent / "tables", tmp_path / "tables")  # the bundle's case-level tables
+    shutil.copytree(LANCASHIRE.parent / "comparators", tmp_path / "comparators")  # and its comparator datasets
     src.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
     bundle = peelrules.load_evidence(src, shipped)
     _, traces = peelrules.explain(shipped, bundle)

@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from peelrules.source import Span
+from peelrules.vocabulary import OUTLIER_BANDS
 
 pytest.importorskip("pygls")
 
@@ -351,7 +352,8 @@ def test_every_reference_resolves_as_the_checker_resolves_it(folder: Path) -> No
         for node in (x for e in exprs for x in _refs(e)):
             meaning = {n.FactRef: lambda x: ("evidence", x.name), n.ConstRef: lambda x: ("constant", x.key),
                        n.RuleRef: lambda x: ("rule", x.key), n.CounterRef: lambda x: ("counter", x.name),
-                       n.AssessmentLit: lambda x: ("assessment", x.value)}.get(type(node))
+                       n.AssessmentLit: lambda x: ("band" if x.value in OUTLIER_BANDS else "assessment",
+                                                   x.value)}.get(type(node))
             if meaning is not None:
                 expected[(node.span.file, node.span.line, node.span.column)] = meaning(node)
     assert len(expected) > 10

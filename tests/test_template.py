@@ -29,7 +29,8 @@ def test_unfilled_template_names_every_fact(rules: Path, tmp_path: Path) -> None
     with pytest.raises(PeelError) as info:
         peelrules.load_evidence(path, program)
     named = {d.message.split("'")[1] for d in info.value.diagnostics if d.message.startswith("fact '")}
-    assert named == {d for d, decl in program.decls.items() if decl.type != "table"}  # tables: commented out
+    # tables and comparators: commented out (files beside the bundle, not facts)
+    assert named == {d for d, decl in program.decls.items() if decl.type not in ("table", "comparator")}
     assert all(d.code == "PR312" and d.span is not None for d in info.value.diagnostics)
 
 
@@ -45,7 +46,7 @@ def test_filled_template_validates(rules: Path, tmp_path: Path) -> None:
     path = tmp_path / "filled.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     bundle = peelrules.load_evidence(path, program)
-    assert set(bundle.facts) == {d for d, decl in program.decls.items() if decl.type != "table"}
+    assert set(bundle.facts) == {d for d, decl in program.decls.items() if decl.type not in ("table", "comparator")}
 
 
 def test_template_groups_facts_by_area_with_descriptions() -> None:
@@ -53,3 +54,12 @@ def test_template_groups_facts_by_area_with_descriptions() -> None:
     assert text.index("# ---------------- Contact (contact)") < text.index("calls.answering:")
     assert "# 999 calls answered within 10 seconds" in text
     assert "range 0% to 100%" in text
+
+
+def test_template_lists_comparators_commented_out() -> None:
+    program = peelrules.load_rules(SHIPPED_RULES)
+    text = evidence_template(program)
+    measures = {d.measure or d.name.split(".", 1)[1] for d in program.decls.values() if d.type == "comparator"}
+    assert measures and "# comparators:" in text
+    assert all(f"#   {m}: null" in text for m in measures)
+    assert "comparators" not in (yaml.safe_load(text) or {})

@@ -56,7 +56,7 @@ def peer_chart_svg(values: Mapping[str, float | None], comparison: PeerCompariso
                     tick.set_fontweight("bold")
             ax.set_ylabel(unit)
             heading = title + (" (illustrative data)" if illustrative else "")
-            ax.set_title(heading)
+            ax.set_title(heading, loc="left")  # left: clear of the legend on the right
             scale = "log scale" if comparison.scale == "log" else "raw values"
             ax.text(1.0, 1.01, f"mean {_number(comparison.mean)}; dotted lines: one standard deviation ({scale})",
                     transform=ax.transAxes, ha="right", va="bottom", gid="legend")

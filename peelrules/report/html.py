@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import re
 from typing import Sequence
 
 from .. import __version__
@@ -21,6 +22,7 @@ from ..program import Program
 from ..judgments import finding_label
 from ..trace import AreaTrace, ExprTrace, FactLeaf, RuleTrace
 from ..values import UNKNOWN, Value
+from .table import estimate_text, estimates_used, peer_text, peers_used
 from .table import Run, aggregates_used, decisive_rung, facts_used, grade_label, grade_table, judgment_key, rule_groups
 from .text import judgment
 from .values import outcome_word, value_text
@@ -155,10 +157,30 @@ def _val(v: Value, type_name: str | None = None) -> str:
     return f'<span class="{_value_class(v)}">{esc(value_text(v, type_name))}</span>'
 
 
+def _presentation(style: str) -> str:
+    """An SVG `style` attribute as presentation attributes (fill="#b3261e" ...), which a CSP without
+    'unsafe-inline' allows: the `font` shorthand as font-size and font-family."""
+    out = []
+    for decl in style.split(";"):
+        name, _, value = (x.strip() for x in decl.partition(":"))
+        if not name or not value:
+            continue
+        if name == "font":
+            size, _, family = value.partition(" ")
+            out += [f'font-size="{size}"', f'font-family="{family.strip(chr(39))}"']
+        elif re.fullmatch(r"[a-z-]+", name):
+            out.append(f'{name}="{html.escape(value.replace(chr(39), ""))}"')
+    return (" " + " ".join(out)) if out else ""
+
+
 class _Renderer:
     def __init__(self, sources: dict[str, str], prefix: str):
         self.sources = sources
         self.prefix = prefix
+
+    def chart_id(self, area: str, e: ExprTrace) -> str:
+        assert e.peer is not None
+        return re.sub(r"[^a-z0-9-]", "-", f"{self.prefix}-{area}-{e.peer.name}".lower())
 
     def anchor(self, area: str) -> str:
         return f"{self.prefix}-{area}"
@@ -190,11 +212,58 @@ class _Renderer:
                 f"<code>{esc(a.table)}</code>: {esc(a.rows_matched)} of {esc(a.rows_read)} rows matched; "
                 f"{esc(', '.join(a.files))}{src}</span><pre><code>{esc(a.sql)}</code></pre></li>")
 
+    def estimate(self, t: ExprTrace) -> str:
+        assert t.estimate is not None
+        return (f'<li class="fact estimate"><code>{esc(t.text)}</code> = {_val(t.value)} <span class="src">'
+                f"estimate: {esc(estimate_text(t.estimate))}</span></li>")
+
+    def peer(self, t: ExprTrace, chart: str | None = None) -> str:
+        """A peer comparison: the sentence; with `chart` (a unique id), the inspectorate's bar chart and its numbers.
+        The chart's ids (bar-N, mean, sd-lower, sd-upper) are prefixed with `chart`; matplotlib's clip paths are
+        dropped, so the page refers to nothing by url()."""
+        p = t.peer
+        assert p is not None
+        tag = ' <span class="tag">ILLUSTRATIVE data, not real</span>' if p.illustrative else ""
+        head = (f'<li class="fact peer"><code>{esc(t.text)}</code> = {_val(t.value)}{tag} <span class="src">'
+                f"{esc(peer_text(p))}</span>")
+        if chart is None or p.comparison is None:
+            return head + "</li>"
+        from .chart import peer_chart_svg, peer_rows
+
+        c = p.comparison
+        values = dict(p.values)
+        svg = peer_chart_svg(values, c, p.title or p.measure, p.unit or "", p.illustrative)
+        svg = svg[svg.index("<svg"):]  # inline: without the XML declaration and doctype
+        svg = re.sub(r'\s*clip-path="url\(#[^)"]*\)"', "", svg)
+        svg = re.sub(r"<clipPath\b.*?</clipPath>", "", svg, flags=re.S)
+        svg = re.sub(r"<style\b.*?</style>", "", svg, flags=re.S)  # matplotlib's line joins: the defaults do
+        svg = svg.replace(' id="', f' id="{chart}-')
+        svg = re.sub(r'\sstyle="([^"]*)"', lambda m: _presentation(m.group(1)), svg)  # the page's CSP: no inline style
+        numbers = (f"<tr><th>Mean</th><td>{c.mean:.2f}</td></tr><tr><th>Standard deviation ({esc(c.scale)} scale)"
+                   f"</th><td>{c.sd:.4g}</td></tr><tr><th>Mean &minus; 1 sd</th><td>{c.lower:.2f}</td></tr>"
+                   f"<tr><th>Mean + 1 sd</th><td>{c.upper:.2f}</td></tr><tr><th>Logs used</th><td>"
+                   f"{'yes' if c.scale == 'log' else 'no'}: {esc(c.reason)}</td></tr><tr><th>{esc(c.force)}</th>"
+                   f"<td>{c.value:.2f}</td></tr><tr><th>z</th><td>{c.z:+.2f}</td></tr><tr><th>Band</th><td>"
+                   f"{esc(c.band.replace('_', ' '))}</td></tr><tr><th>Rank</th><td>{c.rank} of {c.forces}</td></tr>")
+        mark = ' class="this-force"'
+        rows = "".join(f'<tr{mark if note else ""}><td>{esc(force)}</td><td>{esc(v)}</td>'
+                       f"<td>{esc(note)}</td></tr>" for force, v, note in peer_rows(values, c))
+        return (f'{head}<figure class="peer-chart" id="{chart}">{svg}<figcaption>{esc(p.title)}'
+                f"{' (ILLUSTRATIVE DATA, not real)' if p.illustrative else ''}</figcaption></figure>"
+                f'<table class="peer-numbers">{numbers}</table><details><summary>Every force&#39;s value</summary>'
+                f'<table class="peer-values"><tr><th>Force</th><th>Value</th><th></th></tr>{rows}</table>'
+                f"</details></li>")
+
     def expr(self, t: ExprTrace) -> str:
         if t.fact is not None:
             return self.fact(t.fact, t.value)
         if t.aggregate is not None:
             return self.aggregate(t)
+        if t.peer is not None:
+            return self.peer(t)
+        if t.estimate is not None:
+            items = "".join(self.expr(c) for c in t.children)
+            return self.estimate(t)[:-5] + (f"<ul>{items}</ul>" if items else "") + "</li>"
         if t.rule is not None:
             return f"<li><code>{esc(t.text)}</code> = {_val(t.value)} (rule <code>{esc(t.rule)}</code>)</li>"
         if not t.children:
@@ -247,6 +316,13 @@ class _Renderer:
         if aggs:
             out.append(f'<h4>Tables used (run the SQL with duckdb in the evidence\'s folder)</h4><ul class="tree facts">'
                        f'{"".join(self.aggregate(e) for e in aggs)}</ul>')
+        ests = estimates_used(t)
+        if ests:
+            out.append(f'<h4>Estimates used</h4><ul class="tree facts">{"".join(self.estimate(e) for e in ests)}</ul>')
+        peers = peers_used(t)
+        if peers:
+            out.append(f'<h4>Compared with other forces</h4><ul class="tree facts">'
+                       f'{"".join(self.peer(e, chart=self.chart_id(r.name, e)) for e in peers)}</ul>')
         if r.ladder and t.rungs:
             out.append(f"<h4>Ladder <code>{esc(r.ladder)}</code>: the first rung that holds wins</h4>")
             decisive = decisive_rung(t)

@@ -16,6 +16,7 @@ from ..program import Program
 from ..judgments import finding_label
 from ..trace import AreaTrace, ExprTrace, FactLeaf, RuleTrace
 from ..values import Value
+from .table import estimate_text, estimates_used, peer_text, peers_used
 from .table import Run, aggregates_used, decisive_rung, facts_used, grade_label, grade_table, rule_groups
 from .text import judgment
 from .values import value_text
@@ -161,6 +162,20 @@ def area(t: AreaTrace) -> str:
     if aggs:
         out += ["### Tables used", ""]
         out += _table(["Aggregate", "Value", "Rows matched / read", "SQL"], [_aggregate_row(e) for e in aggs])
+        out.append("")
+    ests = estimates_used(t)
+    if ests:
+        out += ["### Estimates used", ""]
+        out += _table(["Expression", "Value", "Estimate"], [[code(e.text, True), text(value_text(e.value)),
+                                                            text(estimate_text(e.estimate))] for e in ests
+                                                           if e.estimate is not None])
+        out.append("")
+    peers = peers_used(t)
+    if peers:
+        out += ["### Compared with other forces", ""]
+        out += _table(["Expression", "Value", "Among all forces"], [[code(e.text, True), text(value_text(e.value)),
+                                                                    text(peer_text(e.peer))] for e in peers
+                                                                   if e.peer is not None])
         out.append("")
     return "\n".join(out)
 

@@ -5,7 +5,7 @@ from typing import Any
 
 from ..evidence import evidence_schema
 from ..grades import GRADE_KEYS, Status
-from ..vocabulary import FINDING_KINDS, RULE_KINDS
+from ..vocabulary import FINDING_KINDS, OUTLIER_BANDS, RULE_KINDS
 from .trace_json import TRACE_VERSION
 
 _VALUE: dict[str, Any] = {
@@ -78,6 +78,47 @@ _EXPR: dict[str, Any] = {
                 "sql": {"type": ["string", "null"]}, "rows_read": {"type": ["integer", "null"]},
                 "rows_matched": {"type": ["integer", "null"]}, "files": {"type": "array", "items": {"type": "string"}},
                 "source": {"type": ["string", "null"]},
+            },
+        },
+        "estimate": {
+            "type": "object", "additionalProperties": False,
+            "required": ["value", "lower", "upper", "method", "sample", "small_sample", "small_sample_below",
+                         "standard", "verdict"],
+            "description": "an estimate a function read (docs/statistics.md): its confidence interval, how it was "
+                           "found (given: stated by the source; normal or wilson: computed from k of n), the "
+                           "sample and whether it is small; for significantly_below/above, the standard and what "
+                           "the interval says of it",
+            "properties": {
+                "value": {"type": "number"}, "lower": {"type": "number"}, "upper": {"type": "number"},
+                "method": {"enum": ["given", "normal", "wilson"]}, "sample": {"type": ["integer", "null"]},
+                "small_sample": {"type": ["boolean", "null"]}, "small_sample_below": {"type": ["integer", "null"]},
+                "standard": {"type": ["number", "null"]}, "verdict": {"type": ["string", "null"]},
+            },
+        },
+        "peer": {
+            "type": "object", "additionalProperties": False,
+            "required": ["name", "measure", "present", "file", "sha256", "title", "unit", "polarity",
+                         "illustrative", "source", "why", "comparison"],
+            "description": "a force among all forces on a comparator measure (docs/statistics.md); comparison "
+                           "null, with why, when it cannot be placed",
+            "properties": {
+                "name": {"type": "string"}, "measure": {"type": "string"}, "present": {"type": "boolean"},
+                "file": {"type": ["string", "null"]}, "sha256": {"type": ["string", "null"]},
+                "title": {"type": ["string", "null"]}, "unit": {"type": ["string", "null"]},
+                "polarity": {"type": ["string", "null"]}, "illustrative": {"type": "boolean"},
+                "source": {"type": ["string", "null"]}, "why": {"type": ["string", "null"]},
+                "comparison": {"anyOf": [{"type": "null"}, {
+                    "type": "object", "additionalProperties": False,
+                    "required": ["force", "value", "forces", "missing", "scale", "logs_used", "reason", "mean",
+                                 "sd", "lower", "upper", "z", "band", "rank"],
+                    "properties": {
+                        "force": {"type": "string"}, "value": {"type": "number"}, "forces": {"type": "integer"},
+                        "missing": {"type": "array", "items": {"type": "string"}},
+                        "scale": {"enum": ["raw", "log"]}, "logs_used": {"type": "boolean"},
+                        "reason": {"type": "string"}, "mean": {"type": "number"}, "sd": {"type": "number"},
+                        "lower": {"type": "number"}, "upper": {"type": "number"}, "z": {"type": "number"},
+                        "band": {"enum": list(OUTLIER_BANDS)}, "rank": {"type": "integer"},
+                    }}]},
             },
         },
         "children": {"type": "array", "items": {"$ref": "#/$defs/expr"}},
@@ -168,7 +209,17 @@ def trace_schema() -> dict[str, Any]:
                                                          "file": {"type": "string"},
                                                          "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
                                                          "bytes": {"type": "integer"}, "table": {"type": "string"},
-                                                         "evidence": {"type": "string"}}}}}},
+                                                         "evidence": {"type": "string"}}}},
+                                      "comparators": {"type": "array", "description": "the comparator files "
+                                                      "the bundles give, digested (docs/statistics.md)", "items": {
+                                                          "type": "object", "additionalProperties": False,
+                                                          "required": ["file", "sha256", "measure", "evidence"],
+                                                          "properties": {
+                                                              "file": {"type": "string"},
+                                                              "sha256": {"type": "string",
+                                                                         "pattern": "^[0-9a-f]{64}$"},
+                                                              "measure": {"type": "string"},
+                                                              "evidence": {"type": "string"}}}}}},
             "results": {"type": "array", "items": {
                 "type": "object", "additionalProperties": False, "required": ["evidence", "force", "areas"],
                 "properties": {"evidence": {"type": "string"}, "force": {"type": "string"},

@@ -16,7 +16,8 @@ from ..grades import Grade
 from ..result import AreaResult
 from ..judgments import judgment_of
 from ..tables import neutralise_cell
-from ..trace import AreaTrace, ExprTrace, FactLeaf, RuleTrace, RungTrace
+from ..estimates import EstimateLeaf
+from ..trace import AreaTrace, ExprTrace, FactLeaf, PeerLeaf, RuleTrace, RungTrace
 from ..values import UNKNOWN, Value
 from .text import KIND_HEADINGS, judgment
 
@@ -86,6 +87,58 @@ def aggregates_used(t: AreaTrace) -> list[ExprTrace]:
             seen.setdefault(e.aggregate.key, e)
         stack.extend(reversed(e.children))
     return list(seen.values())
+
+
+def _walk_used(t: AreaTrace, pick) -> list[ExprTrace]:  # type: ignore[no-untyped-def]
+    seen: dict[object, ExprTrace] = {}
+    stack = [e for e in [*(r.condition for r in t.rungs), *(x for r in t.rules for x in (r.when, r.exceeded_when))]
+             if e is not None][::-1]
+    while stack:
+        e = stack.pop()
+        key = pick(e)
+        if key is not None:
+            seen.setdefault(key, e)
+        stack.extend(reversed(e.children))
+    return list(seen.values())
+
+
+def estimates_used(t: AreaTrace) -> list[ExprTrace]:
+    """Each function of an estimate the area reads (significantly_below(...), lower(...)), once, in order."""
+    return _walk_used(t, lambda e: e.text if e.estimate is not None else None)
+
+
+def peers_used(t: AreaTrace) -> list[ExprTrace]:
+    """Each comparator the area reads through outlier() and the like, once (by evidence item), in order."""
+    return _walk_used(t, lambda e: e.peer.name if e.peer is not None else None)
+
+
+def percent(x: float) -> str:
+    return f"{x * 100:.1f}%"
+
+
+def estimate_text(e: EstimateLeaf) -> str:
+    """An estimate for people: 85.2% (80.1% to 90.3%, +/- 5.1%, interval as stated; sample 183)."""
+    how = "interval as stated by the source" if e.method == "given" else f"{e.method} interval computed from k of n"
+    sample = f"sample {e.sample}" if e.sample is not None else "sample size not given"
+    if e.small is not None:
+        sample += f", small (below {e.threshold})" if e.small else f", not small (threshold {e.threshold})"
+    out = (f"{percent(e.value)} ({percent(e.lower)} to {percent(e.upper)}, +/- {percent((e.upper - e.lower) / 2)}; "
+           f"{how}; {sample})")
+    if e.verdict is not None:
+        out += f"; against {percent(e.standard)}: {e.verdict}" if e.standard is not None else f"; {e.verdict}"
+    return out
+
+
+def peer_text(p: PeerLeaf) -> str:
+    """A force among its peers for people, with every number behind the band; ILLUSTRATIVE when it is."""
+    from .chart import peer_summary  # pure; the chart itself needs matplotlib, this does not
+
+    tag = " (ILLUSTRATIVE DATA, not real)" if p.illustrative else ""
+    if not p.present:
+        return f"unknown: {p.why}"
+    if p.comparison is None:
+        return f"unknown: {p.why} [{p.file}{tag}]"
+    return f"{peer_summary(p.comparison, p.unit or '')} [{p.title}; {p.file}{tag}]"
 
 
 @dataclass(frozen=True)

@@ -125,6 +125,18 @@ def _expr_lines(t: ExprTrace, depth: int, out: list[str]) -> None:
     if t.aggregate is not None:
         out += aggregate_lines(t, pad)
         return
+    if t.peer is not None:
+        from .table import peer_text
+
+        out.append(f"{pad}{t.text} = {value_text(t.value)}  [peers: {peer_text(t.peer)}]")
+        return
+    if t.estimate is not None:
+        from .table import estimate_text
+
+        out.append(f"{pad}{t.text} = {value_text(t.value)}  [estimate: {estimate_text(t.estimate)}]")
+        for c in t.children:
+            _expr_lines(c, depth + 1, out)
+        return
     if t.finding_kind is not None:
         if t.findings is None:
             out.append(f"{pad}{t.text} = unknown (the bundle records no findings for this area)")

@@ -12,7 +12,7 @@ from ..program import Program
 from ..trace import AreaTrace, ExprTrace, RuleTrace, RungTrace
 from .values import outcome_word, value_json
 
-TRACE_VERSION = "1.1"  # 1.1: findings, moderation and final judgments
+TRACE_VERSION = "1.2"  # 1.1: findings, moderation and final judgments; 1.2: estimates, peers, inputs.comparators
 
 
 def expr_json(t: ExprTrace) -> dict[str, Any]:
@@ -28,6 +28,22 @@ def expr_json(t: ExprTrace) -> dict[str, Any]:
         out["aggregate"] = {"key": a.key, "table": a.table, "present": a.present, "sql": a.sql,
                             "rows_read": a.rows_read, "rows_matched": a.rows_matched, "files": list(a.files),
                             "source": a.source}
+    if t.estimate is not None:
+        e = t.estimate
+        out["estimate"] = {"value": e.value, "lower": e.lower, "upper": e.upper, "method": e.method,
+                           "sample": e.sample, "small_sample": e.small, "small_sample_below": e.threshold,
+                           "standard": e.standard, "verdict": e.verdict}
+    if t.peer is not None:
+        p = t.peer
+        c = p.comparison
+        out["peer"] = {"name": p.name, "measure": p.measure, "present": p.present, "file": p.file,
+                       "sha256": p.sha256, "title": p.title, "unit": p.unit, "polarity": p.polarity,
+                       "illustrative": p.illustrative, "source": p.source, "why": p.why,
+                       "comparison": None if c is None else {
+                           "force": c.force, "value": c.value, "forces": c.forces, "missing": list(c.missing),
+                           "scale": c.scale, "logs_used": c.scale == "log", "reason": c.reason, "mean": c.mean,
+                           "sd": c.sd, "lower": c.lower, "upper": c.upper, "z": c.z, "band": c.band,
+                           "rank": c.rank}}
     if t.rule is not None:
         out["rule"] = t.rule
     if t.constant is not None:
@@ -118,6 +134,7 @@ def trace_document(program: Program, runs: list[tuple[Bundle, tuple[AreaTrace, .
                             key=lambda d: d["file"]),
             "evidence": sorted(({"file": b.file, "sha256": b.sha256} for b, _ in runs), key=lambda d: d["file"]),
             **({"tables": tables} if (tables := table_inputs(runs)) else {}),
+            **({"comparators": comps} if (comps := comparator_inputs(runs)) else {}),
         },
         "result_sha256": sha256(dumps(results)),
         "results": results,
@@ -128,6 +145,13 @@ def table_inputs(runs: list[tuple[Bundle, tuple[AreaTrace, ...]]]) -> list[dict[
     """Every file of every bundle's tables, with its digest, for `peel verify` (docs/tables.md)."""
     out = {f.path: {"file": f.path, "sha256": f.sha256, "bytes": f.bytes, "table": name, "evidence": b.file}
            for b, _ in runs for name, tb in b.tables.items() for f in tb.files}
+    return [out[k] for k in sorted(out)]
+
+
+def comparator_inputs(runs: list[tuple[Bundle, tuple[AreaTrace, ...]]]) -> list[dict[str, Any]]:
+    """Every comparator file a bundle gives the rules, with its digest, for `peel verify` (docs/statistics.md)."""
+    out = {p.path: {"file": p.path, "sha256": p.sha256, "measure": p.measure, "evidence": b.file}
+           for b, _ in runs for p in b.peers.values()}
     return [out[k] for k in sorted(out)]
 
 
