@@ -13,6 +13,8 @@ facts they read (within declared ranges). `--strict` makes every warning an erro
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 import itertools
 from collections.abc import Iterator
 
@@ -21,6 +23,7 @@ from .diagnostics import Diagnostic, Severity, quoted
 from .evaluate import Evaluator, collect_refs, Env, EMPTY_BUNDLE
 from .evidence import Bundle, Fact
 from .grades import Grade
+from .ladder_grid import Unsupported, explore
 from .program import ASSESSMENTS, CheckedArea, Program
 from .source import Span
 from .values import UNKNOWN, Estimate, Ratio, Value
@@ -135,6 +138,11 @@ _GRID_SIZE = sum(1 for _ in counter_grid())
 def _ladders(program: Program, ev: Evaluator, warn) -> None:  # type: ignore[no-untyped-def]
     seen: set[int] = set()
     budget = MAX_LADDER_POINTS
+    base = Env(EMPTY_BUNDLE, program.const_values, {}, {}, False)
+
+    def fixed(e: n.Expr) -> Value:
+        return ev.eval(e, base)[0]
+
     for area in program.areas:
         lad = area.ladder
         if lad is None or id(lad) in seen:
@@ -148,25 +156,36 @@ def _ladders(program: Program, ev: Evaluator, warn) -> None:  # type: ignore[no-
         budget -= _GRID_SIZE * 2 ** len(refs_list)
         if budget < 0:
             break  # documented in docs/limits.md: the deep ladder checks stop here
-        fired: set[int] = set()
-        grades: dict[tuple, Grade] = {}
-        for counters in counter_grid():
-            for flags in itertools.product((True, False), repeat=len(refs_list)):
-                outcomes = {r: UNKNOWN for r in refs} | dict(zip(refs_list, flags))  # the rest stay unknown
-                env = Env(EMPTY_BUNDLE, program.const_values, outcomes, counters, False)
-                grade, index, _ = ev.climb(lad, env)
-                if grade is None:
-                    continue
-                fired.add(index)
-                grades[(tuple(counters.values()), flags)] = grade
+        try:
+            fired, example = explore(lad, program.const_values, refs_list, refs, fixed, MAX_CHARACTERISTICS,
+                                     MAX_IMPROVEMENTS)
+        except Unsupported:
+            fired, example = _climb_grid(program, ev, lad, refs, refs_list)
         for i, rung in enumerate(lad.rungs):
             if i not in fired:
                 warn("PR221", f"rung {rung.grade} of ladder {quoted(lad.name)} can never fire", rung.span,
                      "the rungs before it already hold whenever it would; reorder or change the conditions")
-        example = _non_monotone(grades)
         if example:
             warn("PR222", f"ladder {quoted(lad.name)} is not monotone: {example}", lad.span,
                  "a further shortfall must never improve a grade; check the order and conditions of the rungs")
+
+
+def _climb_grid(program: Program, ev: Evaluator, lad: n.Ladder, refs: set[str],
+                refs_list: list[str]) -> tuple[set[int], str | None]:
+    """The same as ladder_grid.explore, by climbing the ladder through the interpreter at every grid point: for
+    ladders that read what the compiled form does not evaluate."""
+    fired: set[int] = set()
+    grades: dict[tuple, Grade] = {}
+    for counters in counter_grid():
+        for flags in itertools.product((True, False), repeat=len(refs_list)):
+            outcomes = {r: UNKNOWN for r in refs} | dict(zip(refs_list, flags))  # the rest stay unknown
+            env = Env(EMPTY_BUNDLE, program.const_values, outcomes, counters, False)
+            grade, index, _ = ev.climb(lad, env)
+            if grade is None:
+                continue
+            fired.add(index)
+            grades[(tuple(counters.values()), flags)] = grade
+    return fired, _non_monotone(grades)
 
 
 def _non_monotone(grades: dict[tuple, Grade]) -> str | None:
@@ -223,6 +242,13 @@ def _clip(values: set[float], lo: float, hi: float) -> list[Value]:
 
 
 def _conditions(program: Program, ev: Evaluator, warn) -> None:  # type: ignore[no-untyped-def]
+    # A condition's outcome over the candidates depends only on its shape: the expression with each fact read
+    # replaced by its declaration's type and range, and each rule by its place. Conditions of the same shape
+    # (the same test on another area's evidence) are explored once.
+    explored: dict[object, set[object]] = {}
+    facts_now: dict[str, Fact] = {}
+    bundle = Bundle("<lint>", "", "", "", None, {}, {}, facts_now)  # one bundle, its facts set in place
+    made: dict[tuple[str, int], Fact] = {}
     for area, rule, expr in _walk_rules(program):
         if expr is not rule.when or any(isinstance(x, n.Stated) for x in n.walk(expr)):
             continue  # findings are counted, not declared: nothing to explore over declared ranges
@@ -232,25 +258,59 @@ def _conditions(program: Program, ev: Evaluator, warn) -> None:  # type: ignore[
         if not facts or len(facts) + len(refs) > MAX_FACTS_EXPLORED:
             continue
         names = sorted(facts)
-        options = [_candidates(program.decls[f]) for f in names]
-        if any(not o for o in options):
-            continue
-        seen: set[object] = set()
-        for values in itertools.product(*options):
-            bundle = Bundle("<lint>", "", "", "", None, {}, {}, {
-                f: Fact(f, v, program.decls[f], "lint", 1, None, "open", Span("<lint>", 0, 0, 0, 0))
-                for f, v in zip(names, values)})
-            for flags in itertools.product((True, False), repeat=len(refs)):
-                env = Env(bundle, program.const_values, dict(zip(sorted(refs), flags)), {}, False)
-                seen.add(ev.eval(expr, env)[0])
-            if True in seen and False in seen:
-                break
+        key = _shape(expr, program)
+        seen = explored.get(key)
+        if seen is None:
+            options = [_candidates(program.decls[f]) for f in names]
+            if any(not o for o in options):
+                continue
+            seen = explored[key] = set()
+            facts_now.clear()
+            ref_names = sorted(refs)
+            flag_sets = [dict(zip(ref_names, flags)) for flags in itertools.product((True, False), repeat=len(refs))]
+            for values in itertools.product(*(range(len(o)) for o in options)):
+                for f, i, opts in zip(names, values, options):
+                    fact = made.get((f, i))
+                    if fact is None:
+                        fact = made[(f, i)] = Fact(f, opts[i], program.decls[f], "lint", 1, None, "open",
+                                                   Span("<lint>", 0, 0, 0, 0))
+                    facts_now[f] = fact
+                for outcomes in flag_sets:
+                    seen.add(ev.eval(expr, Env(bundle, program.const_values, outcomes, {}, False))[0])
+                if True in seen and False in seen:
+                    break
         if True not in seen:
             warn("PR223", f"the condition of {quoted(rule.name)} can never be true over the declared evidence",
                  expr.span, "check the threshold against the evidence item's type and range (90% is 0.9)")
         elif False not in seen:
             warn("PR224", f"the condition of {quoted(rule.name)} can never be false over the declared evidence",
                  expr.span, "a condition that always holds tells nothing; check the threshold")
+
+
+def _shape(expr: n.Expr, program: Program) -> object:
+    """The expression as a hashable value with fact names replaced by their declared type and range, and rule
+    names by the order they are first read in: what the outcomes over the candidate values depend on."""
+    facts: dict[str, int] = {}
+    rules: dict[str, int] = {}
+
+    def walk(e: object) -> object:
+        if isinstance(e, n.FactRef):
+            d = program.decls[e.name]
+            return ("fact", facts.setdefault(e.name, len(facts)), d.type, d.range_lo, d.range_hi)
+        if isinstance(e, n.RuleRef):
+            return ("rule", rules.setdefault(e.key, len(rules)))
+        if isinstance(e, tuple):
+            return tuple(walk(x) for x in e)
+        if not dataclasses.is_dataclass(e):
+            return e
+        return (type(e).__name__, *(walk(getattr(e, f)) for f in _compared_fields(type(e))))
+
+    return walk(expr)
+
+
+@functools.lru_cache(maxsize=None)
+def _compared_fields(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls) if f.compare)
 
 
 # ---------------------------------------------------------------- units
