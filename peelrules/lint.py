@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 from . import nodes as n
 from .diagnostics import Diagnostic, Severity, quoted
-from .evaluate import Evaluator, collect_refs, Env, EMPTY_BUNDLE
+from .evaluate import Evaluator, collect_refs, Env, EMPTY_BUNDLE, findings_name
 from .evidence import Bundle, Fact
 from .grades import Grade
 from .ladder_grid import Unsupported, explore
@@ -73,31 +73,36 @@ def _walk_rules(program: Program) -> Iterator[tuple[CheckedArea, n.Rule, n.Expr]
 
 def _unused(program: Program, warn) -> None:  # type: ignore[no-untyped-def]
     facts: set[str] = set()
-    rules: set[str] = set()
     consts: set[str] = set()
-    exprs = [e for _, _, e in _walk_rules(program)]
+    read_by_rules: set[str] = set()
+    rule_exprs = [e for _, _, e in _walk_rules(program)]
     ladders_used = {a.ladder.name for a in program.areas if a.ladder is not None}
-    for area in program.areas:
-        if area.ladder is not None:
-            exprs += [r.condition for r in area.ladder.rungs if r.condition is not None]
-    for lad in program.ladders.values():
-        exprs += [r.condition for r in lad.rungs if r.condition is not None]
-    for e in exprs:
-        collect_refs(e, facts, rules, set())
-        for agg in (x for x in n.walk(e) if isinstance(x, n.Aggregate)):
-            facts.add(agg.table)  # a table is read by its aggregates, and their filters may name constants
-            named = {x.parts[0] for x in n.walk(agg.where) if isinstance(x, n.Name)} if agg.where is not None else set()
-            consts |= {k for k in program.const_values if k.rsplit(".", 1)[-1] in named}
-        consts |= _const_refs(e)
+    ladders = {id(lad): lad for lad in [a.ladder for a in program.areas if a.ladder is not None]
+               + list(program.ladders.values())}  # a shared ladder once, not once per area graded by it
+    rung_exprs = [r.condition for lad in ladders.values() for r in lad.rungs if r.condition is not None]
+    for e, by_rule in itertools.chain(((e, True) for e in rule_exprs), ((e, False) for e in rung_exprs)):
+        read: set[str] = set()
+        for x in n.walk(e):  # what collect_refs counts as facts read, the tables aggregated and the constants
+            if isinstance(x, n.FactRef):
+                read.add(x.name)
+            elif isinstance(x, n.Stated) and x.area is not None:
+                read.add(findings_name(x.area))
+            elif isinstance(x, n.ConstRef):
+                consts.add(x.key)
+            elif isinstance(x, n.Aggregate):
+                facts.add(x.table)  # a table is read by its aggregates, and their filters may name constants
+                named = {y.parts[0] for y in n.walk(x.where) if isinstance(y, n.Name)} if x.where is not None \
+                    else set()
+                consts |= {k for k in program.const_values if k.rsplit(".", 1)[-1] in named}
+        facts |= read
+        if by_rule:
+            read_by_rules |= read
     frontier = list(consts)
     while frontier:
         for dep in program.const_deps.get(frontier.pop(), ()):
             if dep not in consts:
                 consts.add(dep)
                 frontier.append(dep)
-    read_by_rules: set[str] = set()
-    for _, _, e in _walk_rules(program):
-        collect_refs(e, read_by_rules, set(), set())
     for name, decl in program.decls.items():
         if decl.context_only and name in read_by_rules:
             warn("PR228", f"evidence item {quoted(name)} is declared `context only`, but a rule reads it", decl.span,
@@ -111,10 +116,6 @@ def _unused(program: Program, warn) -> None:  # type: ignore[no-untyped-def]
     for name, lad in program.ladders.items():
         if name not in ladders_used:
             warn("PR220", f"ladder {quoted(name)} grades no area", lad.span, "use it with `grade by`, or remove it")
-
-
-def _const_refs(e: n.Expr) -> set[str]:
-    return {x.key for x in n.walk(e) if isinstance(x, n.ConstRef)}
 
 
 # ---------------------------------------------------------------- ladders
@@ -250,11 +251,13 @@ def _conditions(program: Program, ev: Evaluator, warn) -> None:  # type: ignore[
     bundle = Bundle("<lint>", "", "", "", None, {}, {}, facts_now)  # one bundle, its facts set in place
     made: dict[tuple[str, int], Fact] = {}
     for area, rule, expr in _walk_rules(program):
-        if expr is not rule.when or any(isinstance(x, n.Stated) for x in n.walk(expr)):
+        if expr is not rule.when:
+            continue
+        nodes = list(n.walk(expr))
+        if any(isinstance(x, n.Stated) for x in nodes):
             continue  # findings are counted, not declared: nothing to explore over declared ranges
-        facts: set[str] = set()
-        refs: set[str] = set()
-        collect_refs(expr, facts, refs, set())
+        facts = {x.name for x in nodes if isinstance(x, n.FactRef)}
+        refs = {x.key for x in nodes if isinstance(x, n.RuleRef)}
         if not facts or len(facts) + len(refs) > MAX_FACTS_EXPLORED:
             continue
         names = sorted(facts)
