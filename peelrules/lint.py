@@ -13,14 +13,17 @@ facts they read (within declared ranges). `--strict` makes every warning an erro
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 import itertools
 from collections.abc import Iterator
 
 from . import nodes as n
 from .diagnostics import Diagnostic, Severity, quoted
-from .evaluate import Evaluator, collect_refs, Env, EMPTY_BUNDLE
+from .evaluate import Evaluator, collect_refs, Env, EMPTY_BUNDLE, findings_name
 from .evidence import Bundle, Fact
 from .grades import Grade
+from .ladder_grid import Unsupported, explore
 from .program import ASSESSMENTS, CheckedArea, Program
 from .source import Span
 from .values import UNKNOWN, Estimate, Ratio, Value
@@ -70,31 +73,36 @@ def _walk_rules(program: Program) -> Iterator[tuple[CheckedArea, n.Rule, n.Expr]
 
 def _unused(program: Program, warn) -> None:  # type: ignore[no-untyped-def]
     facts: set[str] = set()
-    rules: set[str] = set()
     consts: set[str] = set()
-    exprs = [e for _, _, e in _walk_rules(program)]
+    read_by_rules: set[str] = set()
+    rule_exprs = [e for _, _, e in _walk_rules(program)]
     ladders_used = {a.ladder.name for a in program.areas if a.ladder is not None}
-    for area in program.areas:
-        if area.ladder is not None:
-            exprs += [r.condition for r in area.ladder.rungs if r.condition is not None]
-    for lad in program.ladders.values():
-        exprs += [r.condition for r in lad.rungs if r.condition is not None]
-    for e in exprs:
-        collect_refs(e, facts, rules, set())
-        for agg in (x for x in n.walk(e) if isinstance(x, n.Aggregate)):
-            facts.add(agg.table)  # a table is read by its aggregates, and their filters may name constants
-            named = {x.parts[0] for x in n.walk(agg.where) if isinstance(x, n.Name)} if agg.where is not None else set()
-            consts |= {k for k in program.const_values if k.rsplit(".", 1)[-1] in named}
-        consts |= _const_refs(e)
+    ladders = {id(lad): lad for lad in [a.ladder for a in program.areas if a.ladder is not None]
+               + list(program.ladders.values())}  # a shared ladder once, not once per area graded by it
+    rung_exprs = [r.condition for lad in ladders.values() for r in lad.rungs if r.condition is not None]
+    for e, by_rule in itertools.chain(((e, True) for e in rule_exprs), ((e, False) for e in rung_exprs)):
+        read: set[str] = set()
+        for x in n.walk(e):  # what collect_refs counts as facts read, the tables aggregated and the constants
+            if isinstance(x, n.FactRef):
+                read.add(x.name)
+            elif isinstance(x, n.Stated) and x.area is not None:
+                read.add(findings_name(x.area))
+            elif isinstance(x, n.ConstRef):
+                consts.add(x.key)
+            elif isinstance(x, n.Aggregate):
+                facts.add(x.table)  # a table is read by its aggregates, and their filters may name constants
+                named = {y.parts[0] for y in n.walk(x.where) if isinstance(y, n.Name)} if x.where is not None \
+                    else set()
+                consts |= {k for k in program.const_values if k.rsplit(".", 1)[-1] in named}
+        facts |= read
+        if by_rule:
+            read_by_rules |= read
     frontier = list(consts)
     while frontier:
         for dep in program.const_deps.get(frontier.pop(), ()):
             if dep not in consts:
                 consts.add(dep)
                 frontier.append(dep)
-    read_by_rules: set[str] = set()
-    for _, _, e in _walk_rules(program):
-        collect_refs(e, read_by_rules, set(), set())
     for name, decl in program.decls.items():
         if decl.context_only and name in read_by_rules:
             warn("PR228", f"evidence item {quoted(name)} is declared `context only`, but a rule reads it", decl.span,
@@ -108,10 +116,6 @@ def _unused(program: Program, warn) -> None:  # type: ignore[no-untyped-def]
     for name, lad in program.ladders.items():
         if name not in ladders_used:
             warn("PR220", f"ladder {quoted(name)} grades no area", lad.span, "use it with `grade by`, or remove it")
-
-
-def _const_refs(e: n.Expr) -> set[str]:
-    return {x.key for x in n.walk(e) if isinstance(x, n.ConstRef)}
 
 
 # ---------------------------------------------------------------- ladders
@@ -135,6 +139,11 @@ _GRID_SIZE = sum(1 for _ in counter_grid())
 def _ladders(program: Program, ev: Evaluator, warn) -> None:  # type: ignore[no-untyped-def]
     seen: set[int] = set()
     budget = MAX_LADDER_POINTS
+    base = Env(EMPTY_BUNDLE, program.const_values, {}, {}, False)
+
+    def fixed(e: n.Expr) -> Value:
+        return ev.eval(e, base)[0]
+
     for area in program.areas:
         lad = area.ladder
         if lad is None or id(lad) in seen:
@@ -148,25 +157,36 @@ def _ladders(program: Program, ev: Evaluator, warn) -> None:  # type: ignore[no-
         budget -= _GRID_SIZE * 2 ** len(refs_list)
         if budget < 0:
             break  # documented in docs/limits.md: the deep ladder checks stop here
-        fired: set[int] = set()
-        grades: dict[tuple, Grade] = {}
-        for counters in counter_grid():
-            for flags in itertools.product((True, False), repeat=len(refs_list)):
-                outcomes = {r: UNKNOWN for r in refs} | dict(zip(refs_list, flags))  # the rest stay unknown
-                env = Env(EMPTY_BUNDLE, program.const_values, outcomes, counters, False)
-                grade, index, _ = ev.climb(lad, env)
-                if grade is None:
-                    continue
-                fired.add(index)
-                grades[(tuple(counters.values()), flags)] = grade
+        try:
+            fired, example = explore(lad, program.const_values, refs_list, refs, fixed, MAX_CHARACTERISTICS,
+                                     MAX_IMPROVEMENTS)
+        except Unsupported:
+            fired, example = _climb_grid(program, ev, lad, refs, refs_list)
         for i, rung in enumerate(lad.rungs):
             if i not in fired:
                 warn("PR221", f"rung {rung.grade} of ladder {quoted(lad.name)} can never fire", rung.span,
                      "the rungs before it already hold whenever it would; reorder or change the conditions")
-        example = _non_monotone(grades)
         if example:
             warn("PR222", f"ladder {quoted(lad.name)} is not monotone: {example}", lad.span,
                  "a further shortfall must never improve a grade; check the order and conditions of the rungs")
+
+
+def _climb_grid(program: Program, ev: Evaluator, lad: n.Ladder, refs: set[str],
+                refs_list: list[str]) -> tuple[set[int], str | None]:
+    """The same as ladder_grid.explore, by climbing the ladder through the interpreter at every grid point: for
+    ladders that read what the compiled form does not evaluate."""
+    fired: set[int] = set()
+    grades: dict[tuple, Grade] = {}
+    for counters in counter_grid():
+        for flags in itertools.product((True, False), repeat=len(refs_list)):
+            outcomes = {r: UNKNOWN for r in refs} | dict(zip(refs_list, flags))  # the rest stay unknown
+            env = Env(EMPTY_BUNDLE, program.const_values, outcomes, counters, False)
+            grade, index, _ = ev.climb(lad, env)
+            if grade is None:
+                continue
+            fired.add(index)
+            grades[(tuple(counters.values()), flags)] = grade
+    return fired, _non_monotone(grades)
 
 
 def _non_monotone(grades: dict[tuple, Grade]) -> str | None:
@@ -223,34 +243,77 @@ def _clip(values: set[float], lo: float, hi: float) -> list[Value]:
 
 
 def _conditions(program: Program, ev: Evaluator, warn) -> None:  # type: ignore[no-untyped-def]
+    # A condition's outcome over the candidates depends only on its shape: the expression with each fact read
+    # replaced by its declaration's type and range, and each rule by its place. Conditions of the same shape
+    # (the same test on another area's evidence) are explored once.
+    explored: dict[object, set[object]] = {}
+    facts_now: dict[str, Fact] = {}
+    bundle = Bundle("<lint>", "", "", "", None, {}, {}, facts_now)  # one bundle, its facts set in place
+    made: dict[tuple[str, int], Fact] = {}
     for area, rule, expr in _walk_rules(program):
-        if expr is not rule.when or any(isinstance(x, n.Stated) for x in n.walk(expr)):
+        if expr is not rule.when:
+            continue
+        nodes = list(n.walk(expr))
+        if any(isinstance(x, n.Stated) for x in nodes):
             continue  # findings are counted, not declared: nothing to explore over declared ranges
-        facts: set[str] = set()
-        refs: set[str] = set()
-        collect_refs(expr, facts, refs, set())
+        facts = {x.name for x in nodes if isinstance(x, n.FactRef)}
+        refs = {x.key for x in nodes if isinstance(x, n.RuleRef)}
         if not facts or len(facts) + len(refs) > MAX_FACTS_EXPLORED:
             continue
         names = sorted(facts)
-        options = [_candidates(program.decls[f]) for f in names]
-        if any(not o for o in options):
-            continue
-        seen: set[object] = set()
-        for values in itertools.product(*options):
-            bundle = Bundle("<lint>", "", "", "", None, {}, {}, {
-                f: Fact(f, v, program.decls[f], "lint", 1, None, "open", Span("<lint>", 0, 0, 0, 0))
-                for f, v in zip(names, values)})
-            for flags in itertools.product((True, False), repeat=len(refs)):
-                env = Env(bundle, program.const_values, dict(zip(sorted(refs), flags)), {}, False)
-                seen.add(ev.eval(expr, env)[0])
-            if True in seen and False in seen:
-                break
+        key = _shape(expr, program)
+        seen = explored.get(key)
+        if seen is None:
+            options = [_candidates(program.decls[f]) for f in names]
+            if any(not o for o in options):
+                continue
+            seen = explored[key] = set()
+            facts_now.clear()
+            ref_names = sorted(refs)
+            flag_sets = [dict(zip(ref_names, flags)) for flags in itertools.product((True, False), repeat=len(refs))]
+            for values in itertools.product(*(range(len(o)) for o in options)):
+                for f, i, opts in zip(names, values, options):
+                    fact = made.get((f, i))
+                    if fact is None:
+                        fact = made[(f, i)] = Fact(f, opts[i], program.decls[f], "lint", 1, None, "open",
+                                                   Span("<lint>", 0, 0, 0, 0))
+                    facts_now[f] = fact
+                for outcomes in flag_sets:
+                    seen.add(ev.eval(expr, Env(bundle, program.const_values, outcomes, {}, False))[0])
+                if True in seen and False in seen:
+                    break
         if True not in seen:
             warn("PR223", f"the condition of {quoted(rule.name)} can never be true over the declared evidence",
                  expr.span, "check the threshold against the evidence item's type and range (90% is 0.9)")
         elif False not in seen:
             warn("PR224", f"the condition of {quoted(rule.name)} can never be false over the declared evidence",
                  expr.span, "a condition that always holds tells nothing; check the threshold")
+
+
+def _shape(expr: n.Expr, program: Program) -> object:
+    """The expression as a hashable value with fact names replaced by their declared type and range, and rule
+    names by the order they are first read in: what the outcomes over the candidate values depend on."""
+    facts: dict[str, int] = {}
+    rules: dict[str, int] = {}
+
+    def walk(e: object) -> object:
+        if isinstance(e, n.FactRef):
+            d = program.decls[e.name]
+            return ("fact", facts.setdefault(e.name, len(facts)), d.type, d.range_lo, d.range_hi)
+        if isinstance(e, n.RuleRef):
+            return ("rule", rules.setdefault(e.key, len(rules)))
+        if isinstance(e, tuple):
+            return tuple(walk(x) for x in e)
+        if not dataclasses.is_dataclass(e):
+            return e
+        return (type(e).__name__, *(walk(getattr(e, f)) for f in _compared_fields(type(e))))
+
+    return walk(expr)
+
+
+@functools.lru_cache(maxsize=None)
+def _compared_fields(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls) if f.compare)
 
 
 # ---------------------------------------------------------------- units

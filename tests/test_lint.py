@@ -66,3 +66,60 @@ def test_removing_a_cite_or_adding_an_unreachable_rung_fails_strict(tmp_path) ->
     target.write_text("\n".join(src) + "\n", encoding="utf-8")
     proc = run_peel("check", "--strict", str(folder))
     assert proc.returncode == 1 and "error[PR227]" in proc.stderr
+
+
+_LADDERS = '''framework f "F" { }
+evidence c { a: flag "A" }
+let k = 2
+ladder refs {
+  inadequate when concerns >= 1 or x.r1
+  requires_improvement when not (x.r2 or improvements > k) and unmet / (characteristics - met) >= 1
+  adequate when x.r3 and met / characteristics < 75%
+  outstanding when exceeded * 2 >= characteristics and innovative - severe != 0
+  good otherwise
+}
+ladder flipped {
+  good when met == characteristics or -improvements < -3
+  inadequate when severe + concerns >= 2
+  outstanding when exceeded >= 1 and (innovative >= 1 or secondary == 0)
+  requires_improvement otherwise
+}
+area x "X" {
+  grade by refs
+  characteristic r1 "R1" { when c.a }
+  characteristic r2 "R2" { when c.a }
+  area_for_improvement r3 "R3" { when c.a }
+}
+area y "Y" {
+  grade by flipped
+  characteristic r "R" { when c.a }
+}
+'''
+
+
+def test_compiled_ladder_checks_agree_with_climbing_every_point(tmp_path) -> None:
+    """ladder_grid evaluates the rungs over the whole grid at once; climbing each point through the interpreter
+    must give the same rungs fired and the same first non-monotone example."""
+    from peelrules.evaluate import EMPTY_BUNDLE, Env, Evaluator, collect_refs
+    from peelrules.ladder_grid import explore
+    from peelrules.lint import MAX_CHARACTERISTICS, MAX_IMPROVEMENTS, MAX_LADDER_RULES, _climb_grid
+
+    path = tmp_path / "ladders.peel"
+    path.write_text(_LADDERS, encoding="utf-8")
+    programs = [peelrules.load_rules(path), peelrules.load_rules(WARNINGS / "deep.peel")]
+    checked = examples = 0
+    for program in programs:
+        ev = Evaluator(program)
+        base = Env(EMPTY_BUNDLE, program.const_values, {}, {}, False)
+        for lad in {a.ladder.name: a.ladder for a in program.areas if a.ladder is not None}.values():
+            refs: set[str] = set()
+            for r in lad.rungs:
+                if r.condition is not None:
+                    collect_refs(r.condition, set(), refs, set())
+            explored = sorted(refs)[:MAX_LADDER_RULES]
+            compiled = explore(lad, program.const_values, explored, refs, lambda e: ev.eval(e, base)[0],
+                               MAX_CHARACTERISTICS, MAX_IMPROVEMENTS)
+            assert compiled == _climb_grid(program, ev, lad, refs, explored), lad.name
+            checked += 1
+            examples += compiled[1] is not None
+    assert checked == 4 and examples >= 2
