@@ -34,7 +34,7 @@ from typing import Any
 from . import nodes as n
 from .evaluate import (COUNTED_KINDS, aggregate_key, area_reads, known_evidence, missing_evidence, reads, secondary_evidence,
                        secondary_key)
-from .evidence import Bundle, stated_key
+from .facts import Bundle, stated_key
 from .grades import Grade, Status
 from .program import CheckedArea, Program
 from .result import AreaResult, BundleResult, RuleOutcome
