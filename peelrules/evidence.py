@@ -578,8 +578,9 @@ def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span
     digest = src.sha256 or hashlib.sha256(src.text.encode("utf-8")).hexdigest()
     unchecked = tuple(sorted(k for k, d in model.sources.items() if d.file and _document_lines(src, d) is None))
     status = {(program.area(k).name if program.area(k) else k): v.status for k, v in areas.items()}  # type: ignore[union-attr]
+    documents = {k: Document(d.title, d.file, d.url, d.kind) for k, d in model.sources.items()}  # no pydantic
     return Bundle(src.name, digest, model.force, model.framework or fw.name,
-                  period, {k: Document(d.title, d.file, d.url, d.kind) for k, d in model.sources.items()}, marks, dict(sorted(facts.items())), unchecked,
+                  period, documents, marks, dict(sorted(facts.items())), unchecked,
                   tuple(sorted(set_aside)), dict(sorted(findings.items())), dict(sorted(status.items())),
                   dict(sorted(moderation.items())), frozenset(partial), tables, aggregates)
 
