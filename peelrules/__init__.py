@@ -164,21 +164,18 @@ def _shipped_for(src: SourceFile, raw: object, positions: dict, limits: Limits) 
     from .loader import SHIPPED_RULES, shipped_rule_sets
 
     name, start, span = peek_framework(raw, positions)
-    programs = [(s, shipped_program(s, limits)) for s in shipped_rule_sets()]
-    if name is not None:
-        chosen = [s for s, p in programs if p.framework.name == name]
-        problem = f"no shipped rule set is for framework '{name}'"
-    elif start is not None:
-        chosen = [s for s, p in programs if covers(p.framework, start)]
-        problem = f"no shipped framework was in force on {start}, when the inspection period starts"
-    else:
+    if name is None and start is None:
         return SHIPPED_RULES  # the loader names what is missing
-    if not chosen:
-        known = ", ".join(f"{p.framework.name} ({p.framework.effective_from} to {p.framework.effective_to})"
-                          for _, p in programs)
-        raise PeelError([Diagnostic("PR314", problem, span, f"shipped frameworks are: {known}; or give --rules",
-                                    line_text=src.line_text(span.line) if span else "")])
-    return chosen[0]
+    for s in shipped_rule_sets():  # the first that fits, in name order: the sets after it are not loaded
+        framework = shipped_program(s, limits).framework
+        if framework.name == name if name is not None else covers(framework, start):  # type: ignore[arg-type]
+            return s
+    problem = (f"no shipped rule set is for framework '{name}'" if name is not None else
+               f"no shipped framework was in force on {start}, when the inspection period starts")
+    known = ", ".join(f"{p.framework.name} ({p.framework.effective_from} to {p.framework.effective_to})"
+                      for p in (shipped_program(s, limits) for s in shipped_rule_sets()))
+    raise PeelError([Diagnostic("PR314", problem, span, f"shipped frameworks are: {known}; or give --rules",
+                                line_text=src.line_text(span.line) if span else "")])
 
 
 def load_evidence(path: str | Path, program: Program, limits: Limits = DEFAULT_LIMITS) -> Bundle:
