@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 __all__ = ["PeelError", "Diagnostic", "Program", "Bundle", "BundleResult", "AreaTrace",
-           "Limits", "parse_rules", "check_rules", "load_rules", "load_evidence", "load_with_rules", "rules_for_evidence", "evaluate", "explain", "__version__"]
+           "Limits", "parse_rules", "check_rules", "load_rules", "load_evidence", "load_with_rules", "rules_for_evidence", "evaluate", "interpret", "explain", "__version__"]
 
 # The names above that live in other modules, imported when first used: `import peelrules` (and `peel --help`)
 # costs nothing of the parser, the loaders or pydantic.
@@ -74,13 +74,24 @@ def load_rules(path: str | Path | None = None, limits: Limits = DEFAULT_LIMITS) 
 
 
 _SHIPPED: dict[tuple[str, Limits], Program] = {}
+_SHIPPED_SOURCES: dict[tuple[str, Limits], list[SourceFile]] = {}
+
+
+def _shipped_sources(name: str, limits: Limits) -> list[SourceFile]:
+    """The files of a shipped rule set, read once per process."""
+    key = (name, limits)
+    if key not in _SHIPPED_SOURCES:
+        from .loader import rule_sources
+
+        _SHIPPED_SOURCES[key] = rule_sources(Path(name), limits)
+    return _SHIPPED_SOURCES[key]
 
 
 def shipped_program(name: str, limits: Limits = DEFAULT_LIMITS) -> Program:
     """A shipped rule set by folder name, loaded once per process."""
     key = (name, limits)
     if key not in _SHIPPED:
-        _SHIPPED[key] = load_rules(name, limits)
+        _SHIPPED[key] = check_rules(_shipped_sources(name, limits), limits)
     return _SHIPPED[key]
 
 
@@ -93,45 +104,86 @@ def load_with_rules(path: str | Path, rules: str | Path | None = None,
                     limits: Limits = DEFAULT_LIMITS) -> tuple[Program, Bundle]:
     """Load a bundle with the rule set given, or with the shipped one it is for: that of its `framework:`, or
     else the one in force at the start of its inspection `period`; a clear error (PR314) when none is.
-    The file is read and parsed once."""
-    from .evidence import bundle_from_data, load_yaml
-    from .loader import read_source
+    The file is read and parsed once; a bundle validated before, with every file it read unchanged, comes from
+    the disk cache (peelrules.cache) without being parsed at all."""
+    from .loader import read_source, shipped_rule_sets
 
     src = read_source(Path(path), None, limits)
-    raw, positions = load_yaml(src, limits)
-    program = load_rules(rules, limits) if rules is not None else _shipped_for(src, raw, positions, limits)
-    return program, bundle_from_data(src, raw, positions, program, limits)
+    if rules is not None:
+        program = load_rules(rules, limits)
+        return program, _load_bundle(src, program, limits)
+    from . import cache
+
+    names = shipped_rule_sets()
+    keys = ["shipped", *(cache.key_of(_shipped_sources(n, limits), limits) for n in names)]
+    hit = cache.cached_bundle(src, keys, limits)
+    if hit is not None and hit.rule_set in names:
+        program = shipped_program(hit.rule_set, limits)  # type: ignore[arg-type]
+        if program.framework.name == hit.bundle.framework:
+            return program, hit.bundle
+    from .evidence import bundle_from_data, load_yaml, recording_reads
+
+    with recording_reads() as reads:
+        raw, positions = load_yaml(src, limits)
+        name = _shipped_for(src, raw, positions, limits)
+        program = shipped_program(name, limits)
+        bundle = bundle_from_data(src, raw, positions, program, limits)
+    _store(src, keys, limits, bundle, name, reads)
+    return program, bundle
 
 
-def _shipped_for(src: SourceFile, raw: object, positions: dict, limits: Limits) -> Program:
+def _load_bundle(src: SourceFile, program: Program, limits: Limits) -> Bundle:
+    """Validate one evidence file against a rule set, through the disk cache of validated bundles."""
+    from . import cache
+
+    keys = [cache.key_of(program.sources, limits)] if program.sources else []
+    hit = cache.cached_bundle(src, keys, limits) if keys else None
+    if hit is not None and hit.rule_set is None and hit.bundle.framework == program.framework.name:
+        return hit.bundle
+    from .evidence import load_bundle, recording_reads
+
+    with recording_reads() as reads:
+        bundle = load_bundle(src, program, limits)
+    if keys:
+        _store(src, keys, limits, bundle, None, reads)
+    return bundle
+
+
+def _store(src: SourceFile, keys: list[str], limits: Limits, bundle: Bundle, rule_set: str | None,
+           reads: list[tuple[str, ...]]) -> None:
+    from . import cache
+
+    if not any(r[0] == "unreadable" for r in reads):  # a document that could not be read: loaded afresh each time
+        cache.store_bundle(src, keys, limits, bundle, rule_set, reads)
+
+
+def _shipped_for(src: SourceFile, raw: object, positions: dict, limits: Limits) -> str:
+    """The name of the shipped rule set loaded evidence is for (see load_with_rules)."""
     from .diagnostics import Diagnostic, PeelError
-    from .evidence import covers, peek_framework
+    from .facts import covers, peek_framework
     from .loader import SHIPPED_RULES, shipped_rule_sets
 
     name, start, span = peek_framework(raw, positions)
-    programs = [shipped_program(s, limits) for s in shipped_rule_sets()]
-    if name is not None:
-        chosen = [p for p in programs if p.framework.name == name]
-        problem = f"no shipped rule set is for framework '{name}'"
-    elif start is not None:
-        chosen = [p for p in programs if covers(p.framework, start)]
-        problem = f"no shipped framework was in force on {start}, when the inspection period starts"
-    else:
-        return shipped_program(SHIPPED_RULES, limits)  # the loader names what is missing
-    if not chosen:
-        known = ", ".join(f"{p.framework.name} ({p.framework.effective_from} to {p.framework.effective_to})"
-                          for p in programs)
-        raise PeelError([Diagnostic("PR314", problem, span, f"shipped frameworks are: {known}; or give --rules",
-                                    line_text=src.line_text(span.line) if span else "")])
-    return chosen[0]
+    if name is None and start is None:
+        return SHIPPED_RULES  # the loader names what is missing
+    for s in shipped_rule_sets():  # the first that fits, in name order: the sets after it are not loaded
+        framework = shipped_program(s, limits).framework
+        if framework.name == name if name is not None else covers(framework, start):  # type: ignore[arg-type]
+            return s
+    problem = (f"no shipped rule set is for framework '{name}'" if name is not None else
+               f"no shipped framework was in force on {start}, when the inspection period starts")
+    known = ", ".join(f"{p.framework.name} ({p.framework.effective_from} to {p.framework.effective_to})"
+                      for p in (shipped_program(s, limits) for s in shipped_rule_sets()))
+    raise PeelError([Diagnostic("PR314", problem, span, f"shipped frameworks are: {known}; or give --rules",
+                                line_text=src.line_text(span.line) if span else "")])
 
 
 def load_evidence(path: str | Path, program: Program, limits: Limits = DEFAULT_LIMITS) -> Bundle:
-    """Read, safely parse and validate one evidence file against the rule set's declarations."""
-    from .evidence import load_bundle
+    """Read, safely parse and validate one evidence file against the rule set's declarations (a bundle validated
+    before with the same rules, with every file it read unchanged, comes from the disk cache)."""
     from .loader import read_source
 
-    return load_bundle(read_source(Path(path), None, limits), program, limits)
+    return _load_bundle(read_source(Path(path), None, limits), program, limits)
 
 
 def evaluate(program: Program, bundle: Bundle) -> BundleResult:
@@ -143,12 +195,22 @@ def evaluate(program: Program, bundle: Bundle) -> BundleResult:
 
 def explain(program: Program, bundle: Bundle) -> tuple[BundleResult, tuple[AreaTrace, ...]]:
     """The judgments with their full trace, from the reference evaluator (tracing costs nothing elsewhere)."""
+    return _evaluator(program).run(bundle, trace=True)
+
+
+def interpret(program: Program, bundle: Bundle) -> BundleResult:
+    """The judgments from the reference evaluator, untraced: equal to evaluate()'s (tests/test_compile.py), and
+    cheaper for a few bundles, since nothing is generated or compiled."""
+    return _evaluator(program).run(bundle, trace=False)[0]
+
+
+def _evaluator(program: Program) -> Any:
     from .evaluate import Evaluator
 
     kept = _EVALUATORS.get(id(program))
     if kept is None or kept[0] is not program:  # one per rule set: its analyses and expression texts are reused
         kept = _EVALUATORS[id(program)] = (program, Evaluator(program))
-    return kept[1].run(bundle, trace=True)
+    return kept[1]
 
 
 _EVALUATORS: dict[int, tuple[Program, Any]] = {}

@@ -22,7 +22,7 @@ import datetime as dt
 import difflib
 import hashlib
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Literal, Optional, Protocol
 
@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from . import nodes as n
 from . import tables as t
 from .diagnostics import Diagnostic, quoted
+from .tablefacts import BundleTable, TableFile  # the bundle's tables, as the loaded bundle holds them
 from .limits import DEFAULT_LIMITS, Limits
 from .source import SourceFile, Span
 from .vocabulary import AGGREGATES, FUNCTIONS, TABLE_COLUMN_TYPES
@@ -367,24 +368,6 @@ class TableModel(BaseModel):
     description: Optional[str] = None
     delimiter: Literal[",", ";", "\t", "|"] = Field(",", description="CSV only")
     columns: dict[str, ColumnModel] = Field(description="every column of the file, by name, with its type")
-
-
-@dataclass(frozen=True)
-class TableFile:
-    file: str  # as the bundle names it (relative to its folder)
-    path: str  # the bundle's folder joined with it, as the trace's inputs list it
-    sha256: str
-    bytes: int
-
-
-@dataclass(frozen=True)
-class BundleTable:
-    name: str
-    source: str
-    description: str
-    rows: int
-    files: tuple[TableFile, ...]
-    folder: str  # the bundle's folder: the pasteable SQL runs from here
 
 
 KeyPath = tuple[object, ...]

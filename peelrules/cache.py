@@ -25,23 +25,24 @@ import json
 import os
 import pickle
 import stat
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .limits import Limits
-from .syntax import grammar_text, use_grammar_cache
 
 if TYPE_CHECKING:
+    from .facts import Bundle
     from .program import Program
     from .source import SourceFile
 
 FORMAT = "peelrules-cache 1"
 MAX_ENTRY_BYTES = 64 * 1024 * 1024
 # The modules whose dataclasses and enums a checked program is made of: the only names an entry may use.
+# A validated bundle (a `.bundle` entry) adds the runtime evidence types and the tables' computed aggregates.
 _ALLOWED_MODULES = frozenset({"peelrules.nodes", "peelrules.program", "peelrules.source", "peelrules.grades",
-                              "peelrules.values", "peelrules.findings"})
+                              "peelrules.values", "peelrules.findings", "peelrules.facts", "peelrules.tablefacts",
+                              "peelrules.peerfacts", "peelrules.stats"})
 
 
 @dataclasses.dataclass
@@ -85,6 +86,8 @@ def engine_digest() -> str:
     """sha256 over peelrules' own code and grammar: an entry from any other engine is never used."""
     global _ENGINE
     if _ENGINE is None:
+        from .syntax import grammar_text
+
         here = Path(__file__).resolve().parent
         h = hashlib.sha256()
         for f in sorted(here.rglob("*.py")):
@@ -96,11 +99,18 @@ def engine_digest() -> str:
     return _ENGINE
 
 
+def limits_key(limits: Limits) -> bytes:
+    """The limits that can change what is built, as bytes to digest: every one but max_errors, which only bounds
+    how many messages are printed (and errors are never cached)."""
+    return json.dumps({k: v for k, v in dataclasses.asdict(limits).items() if k != "max_errors"},
+                      sort_keys=True).encode()
+
+
 def key_of(sources: Sequence[SourceFile], limits: Limits) -> str:
     """The entry key: the engine, the limits, and every rule file's name and bytes."""
     h = hashlib.sha256()
     h.update(engine_digest().encode())
-    h.update(json.dumps(dataclasses.asdict(limits), sort_keys=True).encode())
+    h.update(limits_key(limits))
     for src in sources:
         for part in (src.name, src.sha256 or src.text):
             data = part.encode("utf-8", "surrogatepass")
@@ -118,6 +128,8 @@ def cached_program(sources: Sequence[SourceFile], limits: Limits, build: Callabl
         program = _read(folder / f"{key}.program", key)
         if program is not None and _same_sources(program, sources):
             return program
+        from .syntax import use_grammar_cache
+
         grammar = folder / f"grammar-{engine_digest()[:32]}.lark"
         use_grammar_cache(str(grammar) if not grammar.exists() or _trusted_file(grammar) else False)
     program = build()
@@ -193,7 +205,8 @@ def _trusted_file(path: Path) -> bool:
     return ok
 
 
-def _read(path: Path, key: str) -> Program | None:
+def _read(path: Path, key: str, kind: str = "program") -> Any:
+    """The payload of a trusted entry (a checked program, or a bundle record), or None."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
@@ -216,10 +229,10 @@ def _read(path: Path, key: str) -> Program | None:
             SETTINGS.note(f"cache entry ignored: {path.name}: {why}")
             return None
         data = fh.read(MAX_ENTRY_BYTES + 1)
-    return _decode(data, key, path.name)
+    return _decode(data, key, path.name, kind)
 
 
-def _decode(data: bytes, key: str, name: str) -> Program | None:
+def _decode(data: bytes, key: str, name: str, kind: str = "program") -> Any:
     head, sep, payload = data.partition(b"\n")
     try:
         header = json.loads(head.decode("utf-8")) if sep else None
@@ -230,20 +243,26 @@ def _decode(data: bytes, key: str, name: str) -> Program | None:
     elif header.get("engine") != engine_digest():
         why = "written by another engine version"
     elif header.get("key") != key:
-        why = "for other rule files or limits"
+        why = "for other rule files or limits" if kind == "program" else "for other inputs or limits"
     elif header.get("sha256") != hashlib.sha256(payload).hexdigest() or header.get("size") != len(payload):
         why = "truncated or altered (its digest does not match)"
     else:
         try:
-            program = _SafeUnpickler(io.BytesIO(payload)).load()
+            value = _SafeUnpickler(io.BytesIO(payload)).load()
         except Exception as err:  # noqa: BLE001 - any failure means: do not trust it
             why = f"refused ({one_line(err)})"
         else:
-            from .program import Program
+            if kind == "program":
+                from .program import Program
 
-            if isinstance(program, Program):
-                return program
-            why = "does not hold a checked program"
+                if isinstance(value, Program):
+                    return value
+                why = "does not hold a checked program"
+            else:
+                record = _bundle_record(value)
+                if record is not None:
+                    return record
+                why = "does not hold a validated bundle"
     SETTINGS.note(f"cache entry ignored: {name}: {why}")
     return None
 
@@ -261,7 +280,15 @@ class _SafeUnpickler(pickle.Unpickler):
             obj = getattr(__import__(module, fromlist=[name]), name, None)
             if isinstance(obj, type) and (dataclasses.is_dataclass(obj) or issubclass(obj, enum.Enum)):
                 return obj
+        if (module, name) in _ALLOWED_VALUE_TYPES:  # the dates and times a table's aggregate can hold
+            return getattr(__import__(module), name)
         raise pickle.UnpicklingError(f"the name {module}.{name} is not allowed in a cache entry")
+
+
+# Value types of the standard library that an aggregate over a table may hold (min and max of a date or timestamp
+# column): classes whose construction from pickled data runs nothing but their own checks.
+_ALLOWED_VALUE_TYPES = frozenset({("datetime", "date"), ("datetime", "datetime"), ("datetime", "time"),
+                                  ("datetime", "timedelta"), ("datetime", "timezone"), ("decimal", "Decimal")})
 
 
 def _same_sources(program: Program, sources: Sequence[SourceFile]) -> bool:
@@ -269,23 +296,31 @@ def _same_sources(program: Program, sources: Sequence[SourceFile]) -> bool:
     return [(s.name, s.text) for s in program.sources] == [(s.name, s.text) for s in sources]
 
 
-def encode(program: Program, key: str) -> bytes:
-    payload = pickle.dumps(program, protocol=5)
+def encode(value: Any, key: str) -> bytes:
+    payload = pickle.dumps(value, protocol=5)
     header = {"engine": engine_digest(), "format": FORMAT, "key": key, "sha256": hashlib.sha256(payload).hexdigest(),
               "size": len(payload)}
     return json.dumps(header, sort_keys=True).encode("utf-8") + b"\n" + payload
 
 
-def _write(path: Path, key: str, program: Program) -> None:
-    """Store an entry atomically, private to the user; a failure only costs the cache."""
+def _write(path: Path, key: str, value: Any) -> None:
+    """Store an entry atomically, private to the user; a failure only costs the cache.
+
+    The temporary file is named as write_atomic names its own (`.NAME.peel-tmp-PID-RANDOM`), so that one left by
+    a process killed mid-write is removed by the next write into the folder (peelrules.output)."""
+    import tempfile
+
+    from .output import remove_stale_temporaries, temp_prefix
+
     try:
-        data = encode(program, key)
-    except Exception as err:  # noqa: BLE001 - a program that will not pickle is simply not cached
+        data = encode(value, key)
+    except Exception as err:  # noqa: BLE001 - a value that will not pickle is simply not cached
         SETTINGS.note(f"cache entry not written: {one_line(err)}")
         return
     tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # mode 0600
+        remove_stale_temporaries(path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.name), dir=path.parent)  # mode 0600
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -303,12 +338,158 @@ def _write(path: Path, key: str, program: Program) -> None:
 
 
 def clear() -> int:
-    """Delete every entry of the cache folder; the number deleted."""
+    """Delete every entry of the cache folder (and temporary files left by a write that was cut short)."""
+    from .output import TEMP_MARK
+
     folder = cache_dir() / "programs"
     count = 0
     if folder.is_dir() and not folder.is_symlink():
         for entry in folder.iterdir():
-            if entry.suffix in (".program", ".tmp") and entry.is_file():
+            ours = entry.suffix in (".program", ".bundle", ".tmp") or TEMP_MARK in entry.name
+            if ours and entry.is_file():
                 entry.unlink(missing_ok=True)
                 count += 1
     return count
+
+
+# ---------------------------------------------------------------- validated bundles
+#
+# A `.bundle` entry holds one evidence bundle as loading and validating it gave it (facts with provenance, quotes
+# checked, tables checked and their aggregates computed), for one evidence file and rule set. Its key digests the
+# engine, the limits, the libraries the values come from, the evidence file's name and bytes and the keys of the
+# rule sets it could be graded with; the entry also lists every other file the load read (documents whose quotes
+# were checked, or that were looked for and not found; table files; the matches of a table's glob) with their
+# sha256. Before an entry is used each of those is digested again: any byte changed, a file that appeared or
+# went away, a table file now reached through a symbolic link, and the entry is not used.
+
+
+@dataclasses.dataclass(frozen=True)
+class BundleRecord:
+    """A bundle entry's contents (stored as plain tuples, checked on the way in)."""
+
+    bundle: Bundle
+    rule_set: str | None  # the shipped rule set chosen for it, when none was given
+    reads: tuple[tuple[str, ...], ...]  # ("file", path, sha256 or ""), ("table", folder, file, sha256),
+    #                                      ("glob", folder, pattern, match, match, ...)
+
+
+def _bundle_record(value: object) -> BundleRecord | None:
+    from .facts import Bundle
+
+    if not (isinstance(value, tuple) and len(value) == 3):
+        return None
+    bundle, rule_set, reads = value
+    if not isinstance(bundle, Bundle) or not (rule_set is None or isinstance(rule_set, str)):
+        return None
+    if not isinstance(reads, tuple) or not all(isinstance(r, tuple) and r and all(isinstance(x, str) for x in r)
+                                               for r in reads):
+        return None
+    return BundleRecord(bundle, rule_set, reads)
+
+
+def _libraries() -> bytes:
+    """The versions of the libraries whose work a validated bundle holds (PyYAML, pydantic, DuckDB), from the names
+    of their installed metadata folders, found without importing them."""
+    import importlib.util
+
+    found = []
+    for module, project in (("yaml", "pyyaml"), ("pydantic", "pydantic"), ("pydantic_core", "pydantic_core"),
+                            ("duckdb", "duckdb")):
+        try:
+            spec = importlib.util.find_spec(module)
+        except (ImportError, ValueError):
+            spec = None
+        where = Path(spec.origin).parent.parent if spec is not None and spec.origin else None
+        names = _listing(where) if where is not None else ()
+        found.append(next((n for n in names if n.lower().replace("-", "_").startswith(project + "-")), module))
+    return "\n".join(found).encode()
+
+
+def _listing(folder: Path) -> tuple[str, ...]:
+    try:
+        return tuple(sorted(n for n in os.listdir(folder) if n.endswith((".dist-info", ".egg-info"))))
+    except OSError:
+        return ()
+
+
+def bundle_key(evidence: SourceFile, rule_keys: Sequence[str], limits: Limits) -> str:
+    """The key of a bundle entry: the engine, the limits, the libraries, the evidence file's name and bytes, and
+    the keys of the rule sets (the one given, or every shipped one the bundle's rule set is chosen from)."""
+    h = hashlib.sha256()
+    for part in (b"bundle", engine_digest().encode(), limits_key(limits), _libraries(),
+                 evidence.name.encode("utf-8", "surrogatepass"), (evidence.sha256 or "").encode(),
+                 evidence.text.encode("utf-8", "surrogatepass") if not evidence.sha256 else b"",
+                 *(k.encode() for k in rule_keys)):
+        h.update(len(part).to_bytes(8, "big") + part)
+    return h.hexdigest()
+
+
+def cached_bundle(evidence: SourceFile, rule_keys: Sequence[str], limits: Limits) -> BundleRecord | None:
+    """The validated bundle of this evidence file, from a trusted entry whose every read file is unchanged."""
+    if not SETTINGS.enabled:
+        return None
+    folder = _trusted_folder()
+    if folder is None:
+        return None
+    key = bundle_key(evidence, rule_keys, limits)
+    record = _read(folder / f"{key}.bundle", key, "bundle")
+    if record is None:
+        return None
+    if record.bundle.file != evidence.name or record.bundle.sha256 != evidence.sha256:
+        SETTINGS.note(f"cache entry ignored: {key}.bundle: for another evidence file")
+        return None
+    for read in record.reads:
+        why = _changed(read)
+        if why:
+            SETTINGS.note(f"cache entry ignored: {key}.bundle: {why}")
+            return None
+    return record
+
+
+def store_bundle(evidence: SourceFile, rule_keys: Sequence[str], limits: Limits, bundle: Bundle,
+                 rule_set: str | None, reads: Sequence[tuple[str, ...]]) -> None:
+    """Keep a validated bundle with the list of files its load read, as verified by cached_bundle."""
+    if not SETTINGS.enabled or evidence.sha256 is None:
+        return
+    folder = _trusted_folder()
+    if folder is None:
+        return
+    key = bundle_key(evidence, rule_keys, limits)
+    _write(folder / f"{key}.bundle", key, (bundle, rule_set, tuple(tuple(r) for r in reads)))
+
+
+def file_digest(path: str | Path) -> str:
+    """sha256 of a regular file's bytes (following links, as the documents are read); "" when there is none."""
+    try:
+        with open(path, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                return ""
+            h = hashlib.sha256()
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+            return h.hexdigest()
+    except (OSError, ValueError):
+        return ""
+
+
+def _changed(read: tuple[str, ...]) -> str | None:
+    """Why a file the load read is not as it was then, or None."""
+    kind, rest = read[0], read[1:]
+    if kind == "file" and len(rest) == 2:
+        path, sha = rest
+        return None if file_digest(path) == sha else f"{path} has changed"
+    if kind == "table" and len(rest) == 3:
+        folder, name, sha = rest
+        base = Path(folder).resolve()
+        walked = base
+        for part in Path(name).parts:
+            walked = walked / part
+            if walked.is_symlink():
+                return f"{(Path(folder) / name).as_posix()} is reached through a symbolic link"
+        return None if file_digest(base / name) == sha else f"{(Path(folder) / name).as_posix()} has changed"
+    if kind == "glob" and len(rest) >= 2:
+        folder, pattern, *matches = rest
+        base = Path(folder).resolve()
+        now = [p.relative_to(base).as_posix() for p in sorted(base.glob(pattern))]
+        return None if now == matches else f"the files matching {pattern} have changed"
+    return "an unknown kind of read"

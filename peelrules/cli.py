@@ -169,7 +169,8 @@ def _limits() -> Limits:
 @click.version_option(__version__, prog_name="peel")
 @click.option("--limit", "limits", multiple=True, metavar="NAME=N", callback=_parse_limits, expose_value=True,
               help="Change one input limit for this run, e.g. --limit max_facts=20000 (see docs/limits.md).")
-@click.option("--no-cache", is_flag=True, help="Neither read nor write the disk cache of checked rule sets.")
+@click.option("--no-cache", is_flag=True,
+              help="Neither read nor write the disk cache of checked rule sets and validated bundles.")
 @click.option("--verbose", is_flag=True, help="Say on stderr why a cache entry was not used.")
 @click.pass_context
 def main(ctx: click.Context, limits: Limits, no_cache: bool, verbose: bool) -> None:
@@ -179,7 +180,8 @@ def main(ctx: click.Context, limits: Limits, no_cache: bool, verbose: bool) -> N
         ctx.call_on_close(lambda: [click.echo(f"peel: {note}", err=True) for note in settings.notes])
 
 
-@main.group("cache", help="The disk cache of checked rule sets (safe to delete; see docs/cache.md).")
+@main.group("cache", help="The disk cache of checked rule sets and validated bundles (safe to delete; see "
+                          "docs/cache.md).")
 def cache_cmd() -> None:
     pass
 
@@ -208,8 +210,6 @@ def cache_clear_cmd() -> None:
 def evaluate(evidence: tuple[Path, ...], rules: Path | None, fmt: str, out: Path | None, jobs: int,
              quiet: bool) -> None:
     from . import batch as batches
-    from .report import table as table_report, text as text_report
-    from .report.trace_json import dumps, trace_document
 
     try:
         paths = batches.expand(evidence)
@@ -230,14 +230,22 @@ def evaluate(evidence: tuple[Path, ...], rules: Path | None, fmt: str, out: Path
         runs = [(b, r, t) for _, b, r, t in runs]
         program = next(iter(programs.values()))  # the one framework of a traced report
         if fmt == "json":
+            from .report.trace_json import dumps, trace_document
+
             text = dumps(trace_document(program, [(b, t) for b, _, t in runs], str(rules) if rules else None))
         elif fmt in ("md", "html"):
             text = _document_report(fmt).document(program, [(b, t) for b, _, t in runs])
         elif fmt == "csv":
+            from .report import table as table_report
+
             text = table_report.table_csv(table_report.results_table([(b, r.areas) for b, r, _ in runs]))
         else:
+            from .report import text as text_report  # each format imports only what it needs
+
             text = "\n".join(text_report.summary(programs[b.framework], b, r) for b, r, _ in runs)
             if len(runs) > 1:
+                from .report import table as table_report
+
                 table = table_report.results_table([(b, r.areas) for b, r, _ in runs])
                 text = table_report.table_text(table) + "\n" + text
         _emit(text, out, list(paths) + [s for s in ([rules] if rules else [])])

@@ -34,13 +34,13 @@ from typing import Any
 from . import nodes as n
 from .evaluate import (COUNTED_KINDS, aggregate_key, area_reads, known_evidence, missing_evidence, reads, secondary_evidence,
                        secondary_key)
-from .evidence import Bundle, stated_key
+from .facts import Bundle, stated_key
 from .grades import Grade, Status
 from .program import CheckedArea, Program
 from .result import AreaResult, BundleResult, RuleOutcome
 from .source import NO_SPAN, Span
 from . import estimates
-from .peers import peer_counts
+from .peerfacts import peer_counts
 from .vocabulary import PEER_FUNCTIONS
 from .values import (ASSESSMENT_ORDER, UNKNOWN, finite, Estimate, Interval, Ratio, Value, apply_binary, apply_unary,
                      compare, k_in, to_number)

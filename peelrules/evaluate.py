@@ -10,7 +10,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from . import nodes as n
-from .evidence import Bundle
+from .facts import Bundle
 from .grades import Grade, Status
 from .program import CheckedArea, Program
 from .result import AreaResult, BundleResult, RuleOutcome
@@ -20,7 +20,8 @@ from .values import (UNKNOWN, Interval, Value, apply_binary, apply_unary, k_and,
 from . import estimates
 
 from .vocabulary import COUNTED_KINDS, ESTIMATE_FUNCTIONS, PEER_FUNCTIONS
-from .peers import comparator_measure, peer_counts
+from .peerfacts import peer_counts
+from .peers import comparator_measure
 
 
 # For questions about ladders alone (lint, why-not): no facts, and an area `<none>` that states no findings.

@@ -6,13 +6,15 @@ no sexagesimals, no timestamps). Pydantic's model is the one source of the publi
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import difflib
 import functools
 import hashlib
 import math
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Callable, Literal, Optional
 
@@ -25,16 +27,16 @@ from .loader import ChangedWhileRead, forbidden_character, read_source
 from .nodes import EvidenceDecl
 from .program import Program
 from .source import SourceFile, Span
-from .values import Estimate, Interval, Ratio, Value
+from .values import Estimate, Ratio, Value
 from .findings import Finding, Moderation
-from .grades import GRADE_KEYS, Status
+from .grades import GRADE_KEYS
 from .vocabulary import AREA_STATUSES, FINDING_KINDS, RECOMMENDING_KINDS, SOURCE_KINDS
-from .aggregates import BundleTable, TableModel, load_tables
-from .peers import BundlePeer, load_peers
-from .tables import AggregateResult
+from .aggregates import TableModel, load_tables
+from .facts import Bundle, Document, Fact, KeyPath, covers, peek_framework, stated_key
+from .peers import load_peers
 
-
-KeyPath = tuple[object, ...]
+# The runtime types live in facts.py (no pydantic, no YAML); these names stay importable from here.
+_REEXPORTED = (peek_framework, stated_key)
 
 # ---------------------------------------------------------------- the model
 
@@ -190,94 +192,6 @@ class BundleModel(_Strict):
 
 def evidence_schema() -> dict:
     return BundleModel.model_json_schema(by_alias=True)
-
-
-# ---------------------------------------------------------------- loaded facts
-
-
-@dataclass(frozen=True)
-class Fact:
-    name: str
-    value: Value
-    decl: EvidenceDecl
-    document: str
-    line: int
-    quote: str | None
-    status: str
-    span: Span  # where the fact is written in the evidence file
-    note: str | None = None
-
-
-@dataclass(frozen=True)
-class Bundle:
-    file: str
-    sha256: str
-    force: str
-    framework: str
-    period: tuple[str, str] | None
-    sources: dict[str, SourceDocument]
-    not_inspected: dict[str, str | None]
-    facts: dict[str, Fact] = field(default_factory=dict)
-    unchecked: tuple[str, ...] = ()  # documents named with a `file` that was not found: quotes unchecked
-    set_aside: tuple[str, ...] = ()  # facts only an area marked not inspected reads: not used
-    findings: dict[str, tuple[Finding, ...]] = field(default_factory=dict)  # area -> findings; absent: unknown
-    area_status: dict[str, str] = field(default_factory=dict)  # area -> AREA_STATUSES key (marked areas)
-    moderation: dict[str, Moderation] = field(default_factory=dict)
-    partial: frozenset[str] = frozenset()  # areas whose findings are recorded in part (`some:`)
-    tables: dict[str, BundleTable] = field(default_factory=dict)  # checked and digested (aggregates.py)
-    aggregates: dict[str, AggregateResult] = field(default_factory=dict)  # aggregate key -> computed once
-    peers: dict[str, BundlePeer] = field(default_factory=dict)  # comparator item -> the force among its peers
-
-    @functools.cached_property
-    def stated_counts(self) -> dict[str, int | Interval]:
-        """`stated_key(area, kind, severe)` -> count, for every recorded area and finding kind."""
-        return {stated_key(area, kind, severe): self.stated(area, kind, severe) or 0
-                for area in self.findings for kind in FINDING_KINDS for severe in (False, True)}
-
-    @functools.cached_property
-    def marks(self) -> dict[str, tuple[Status, str | None]]:
-        """Areas the bundle gives a status instead of evidence: area -> (status, note)."""
-        return {area: (Status(self.area_status.get(area, "not_inspected")), note)
-                for area, note in self.not_inspected.items()}
-
-    def stated(self, area: str, kind: str, severe: bool = False) -> int | Interval | None:
-        """How many findings of `kind` the report states for the area: the count recorded; at least that many
-        (an Interval up to infinity) where only some are recorded; None when the bundle records none."""
-        found = self.findings.get(area)
-        if found is None:
-            return None
-        count = sum(1 for f in found if f.kind == kind and (f.severe or not severe))
-        return Interval(count, math.inf) if area in self.partial else count
-
-    @functools.cached_property
-    def has_secondary(self) -> bool:
-        return any(d.kind == "secondary" for d in self.sources.values())
-
-    def source_kind(self, document: str) -> str:
-        doc = self.sources.get(document)
-        return doc.kind if doc is not None else "inspection_report"
-
-
-def covers(framework: "object", day: str) -> bool:
-    """Whether a framework's effective dates (when it has them) include the ISO date `day`."""
-    start, end = getattr(framework, "effective_from", None), getattr(framework, "effective_to", None)
-    return (start is None or start <= day) and (end is None or day <= end)
-
-
-def peek_framework(raw: object, positions: dict[KeyPath, Span]) -> tuple[str | None, str | None, Span | None]:
-    """The `framework:` and the period's start loaded evidence gives (either may be None), and where, without
-    validating the rest: enough to choose its rule set."""
-    if not isinstance(raw, dict):
-        return None, None, None
-    name = raw.get("framework") if isinstance(raw.get("framework"), str) else None
-    period = raw.get("period")
-    start = period.get("from") if isinstance(period, dict) and isinstance(period.get("from"), str) else None
-    return name, start, positions.get(("framework",)) or positions.get(("period",)) or positions.get(())
-
-
-def stated_key(area: str, kind: str, severe: bool) -> str:
-    """The key of a finding count in `Bundle.stated_counts` (names are [a-z0-9_], so '/' cannot clash)."""
-    return f"{area}/{kind}/{int(severe)}"
 
 
 # ---------------------------------------------------------------- safe YAML
@@ -640,6 +554,11 @@ def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span
             err("PR310", f"fact {quoted(name)}: {quote_problem}", ("facts", name, where),
                 _QUOTE_HINT if where == "quote" else "check the line number in `source`")
     tables, aggregates = load_tables(src, model.tables, program, err, diags.append, limits)
+    for name, table in tables.items():
+        for f in table.files:
+            _read(("table", table.folder, f.file, f.sha256))
+        if re.search(r"[*?\[]", model.tables[name].file):  # a glob: the files it matches, too
+            _read(("glob", table.folder, model.tables[name].file, *(f.file for f in table.files)))
     peers = load_peers(src, model.comparators, program, model.force, err, _comparator_reader(limits), diags.append)
     set_aside: list[str] = []
     marked = {program.area(k).name for k in model.areas if program.area(k) is not None}  # type: ignore[union-attr]
@@ -664,8 +583,9 @@ def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span
     digest = src.sha256 or hashlib.sha256(src.text.encode("utf-8")).hexdigest()
     unchecked = tuple(sorted(k for k, d in model.sources.items() if d.file and _document_lines(src, d) is None))
     status = {(program.area(k).name if program.area(k) else k): v.status for k, v in areas.items()}  # type: ignore[union-attr]
+    documents = {k: Document(d.title, d.file, d.url, d.kind) for k, d in model.sources.items()}  # no pydantic
     return Bundle(src.name, digest, model.force, model.framework or fw.name,
-                  period, dict(model.sources), marks, dict(sorted(facts.items())), unchecked,
+                  period, documents, marks, dict(sorted(facts.items())), unchecked,
                   tuple(sorted(set_aside)), dict(sorted(findings.items())), dict(sorted(status.items())),
                   dict(sorted(moderation.items())), frozenset(partial), tables, aggregates, peers)
 
@@ -674,6 +594,7 @@ def _comparator_reader(limits: Limits) -> Callable[[Path], tuple[SourceFile, obj
     """Reads a comparator file for peers.load_peers with the evidence files' own safe loader."""
     def read(path: Path) -> tuple[SourceFile, object, dict]:
         csrc = read_source(path, None, limits)
+        _read(("file", str(path), csrc.sha256 or hashlib.sha256(csrc.text.encode("utf-8")).hexdigest()))
         raw, positions = load_yaml(csrc, limits)
         return csrc, raw, positions
     return read
@@ -684,10 +605,33 @@ def _named(program: Program, area: str, sections: tuple[dict, ...]) -> bool:
     return any(getattr(program.area(k), "name", None) == area for section in sections for k in section)
 
 
-_DOCUMENT_LINES: dict[str, list[str] | None] = {}
+# resolved path -> (its lines, or None when it is not a file; the sha256 of the bytes read, "" when there is no
+# file, None when it could not be read as text)
+_DOCUMENT_LINES: dict[str, tuple[list[str] | None, str | None]] = {}
+# The files a load reads, for the disk cache of validated bundles (peelrules.cache): set by recording_reads.
+_READS: contextvars.ContextVar[list[tuple[str, ...]] | None] = contextvars.ContextVar("peel_reads", default=None)
 
 
-def _document_lines(evidence: SourceFile, doc: SourceDocument | None) -> list[str] | None:
+@contextlib.contextmanager
+def recording_reads() -> Iterator[list[tuple[str, ...]]]:
+    """The files that loads inside the block read, as the cache lists them: ("file", path, sha256 or "" for none),
+    ("table", folder, file, sha256), ("glob", folder, pattern, match...), ("unreadable", path) for a document that
+    could not be read (a bundle that depends on one is not cached)."""
+    reads: list[tuple[str, ...]] = []
+    token = _READS.set(reads)
+    try:
+        yield reads
+    finally:
+        _READS.reset(token)
+
+
+def _read(entry: tuple[str, ...]) -> None:
+    reads = _READS.get()
+    if reads is not None and entry not in reads:
+        reads.append(entry)
+
+
+def _document_lines(evidence: SourceFile, doc: SourceDocument | Document | None) -> list[str] | None:
     """The lines of a cited document when its `file` exists beside the evidence file, else None."""
     if doc is None or not doc.file:
         return None
@@ -695,14 +639,21 @@ def _document_lines(evidence: SourceFile, doc: SourceDocument | None) -> list[st
     try:
         key = str(path.resolve())
         if key not in _DOCUMENT_LINES:
-            _DOCUMENT_LINES[key] = read_source(path).text.splitlines() if path.is_file() else None
+            if path.is_file():
+                read = read_source(path)
+                _DOCUMENT_LINES[key] = (read.text.splitlines(), read.sha256)
+            else:
+                _DOCUMENT_LINES[key] = (None, "")
     except ChangedWhileRead:  # part of the document: checking quotes against it would prove nothing
         raise
     except PeelError:
-        _DOCUMENT_LINES[key] = None
+        _DOCUMENT_LINES[key] = (None, None)
     except (OSError, ValueError, RuntimeError):  # a name too long, a NUL in it, a symlink loop
+        _read(("unreadable", str(path)))
         return None
-    return _DOCUMENT_LINES[key]
+    lines, sha = _DOCUMENT_LINES[key]
+    _read(("file", str(path), sha) if sha is not None else ("unreadable", str(path)))
+    return lines
 
 
 _TYPOGRAPHIC = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .evidence import Bundle
+from .facts import Bundle
 from .findings import Finding, Moderation
 from .grades import Status
 from .result import AreaResult

@@ -5,12 +5,11 @@ import hashlib
 import os
 import re
 import stat
-from importlib import resources
 from pathlib import Path
 
 from .diagnostics import Diagnostic, PeelError, one_line
 from .limits import DEFAULT_LIMITS, Limits
-from .source import SourceFile, Span
+from .source import SourceFile, Span, package_folder
 
 MAX_FILE_BYTES = DEFAULT_LIMITS.max_file_bytes
 SHIPPED_RULES = "peel-2021-22"
@@ -114,7 +113,12 @@ def _too_large(quoted: str, limit: int) -> PeelError:
 
 def shipped_rules_dir(name: str = SHIPPED_RULES) -> Path:
     """A rule set installed with the package (default: PEEL 2021/22)."""
+    folder = package_folder("peelrules.rules")
+    if folder is not None:
+        return folder / name
     try:
+        from importlib import resources  # installed some other way (a zip)
+
         return Path(str(resources.files("peelrules.rules").joinpath(name)))
     except ModuleNotFoundError:  # a source checkout imported without installing
         return Path(__file__).resolve().parent.parent / "rules" / name

@@ -15,11 +15,20 @@ import os
 import re
 import signal
 import stat
-import tempfile
 import threading
 from pathlib import Path
+from typing import Any
 
 from .diagnostics import Diagnostic, PeelError, one_line
+
+def __getattr__(name: str) -> Any:
+    """`tempfile` (with shutil and random) is imported on the first write, not by every command that may write."""
+    if name == "tempfile":
+        import tempfile
+
+        return tempfile
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # What peel reads from a folder given as input (rule sets, case folders): never a place to write to.
 _READ_FROM_FOLDERS = (".peel", ".yaml", ".yml", ".json")
@@ -219,6 +228,8 @@ def write_atomic(path: Path, text: str, inputs: list[Path] = (),  # type: ignore
     directory = target.parent
     data = text.encode("utf-8", errors="backslashreplace")
     remove_stale_temporaries(directory)
+    import tempfile
+
     try:
         fd, tmp = tempfile.mkstemp(prefix=temp_prefix(target.name), dir=directory)
     except OSError as err:

@@ -16,42 +16,21 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from . import nodes as n
 from .diagnostics import Diagnostic, PeelError, quoted
 from .source import SourceFile, Span
-from .stats import DEFAULT_METHOD, POLARITIES, OutlierMethod, PeerComparison, compare_with_peers
+from .peerfacts import BundlePeer, Comparator, peer_counts
+from .stats import POLARITIES
+
+_REEXPORTED = (peer_counts,)  # the runtime types live in peerfacts.py (no pydantic, no YAML, no nodes)
 
 KeyPath = tuple  # a path of keys into a YAML document, as evidence.KeyPath
 
 _REQUIRED = ("measure", "title", "polarity", "unit", "period", "source", "values")
 _OPTIONAL = ("illustrative", "note")
-
-
-@dataclass(frozen=True)
-class Comparator:
-    file: str
-    sha256: str
-    measure: str
-    title: str
-    polarity: str
-    unit: str
-    period: tuple[str, str]
-    source_title: str
-    source_kind: str
-    values: Mapping[str, float | None]  # force name -> value (None: not supplied)
-    illustrative: bool = False
-    note: str | None = None
-
-    def compare(self, force: str, method: OutlierMethod = DEFAULT_METHOD) -> PeerComparison:
-        return compare_with_peers(self.values, force, self.polarity, method)
-
-    @property
-    def missing(self) -> tuple[str, ...]:
-        return tuple(sorted(k for k, v in self.values.items() if v is None))
 
 
 def comparator_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span]) -> Comparator:
@@ -140,34 +119,6 @@ def comparator_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, 
 def comparator_measure(decl: n.EvidenceDecl) -> str:
     """The measure a `comparator` evidence item reads from the bundle's comparators: section."""
     return decl.measure or decl.name.split(".", 1)[-1]
-
-
-@dataclass(frozen=True)
-class BundlePeer:
-    """One comparator the rule set reads, as the bundle gives it: the file, and the force among its peers
-    (comparison None, with `why`, when it cannot be placed: no value for the force, say)."""
-
-    name: str  # the evidence item, e.g. pvp.dvpo_rate
-    measure: str
-    file: str  # as written in the bundle, relative to its folder
-    path: str  # the bundle's folder (as given) joined with `file`, as the trace's inputs list it
-    sha256: str
-    comparator: Comparator
-    comparison: PeerComparison | None
-    why: str | None = None
-
-    def value(self, func: str) -> object:
-        """outlier / peer_z / peer_rank of the force; None when there is no comparison."""
-        c = self.comparison
-        if c is None:
-            return None
-        return c.band if func == "outlier" else c.z if func == "peer_z" else c.rank
-
-
-def peer_counts(peers: Mapping[str, BundlePeer]) -> dict[str, object]:
-    """The values the compiled program reads beside the stated counts: `peer:NAME/FUNC` (unknown: absent)."""
-    return {f"peer:{name}/{func}": p.value(func) for name, p in peers.items() if p.comparison is not None
-            for func in ("outlier", "peer_z", "peer_rank")}
 
 
 ErrFn = Callable[[str, str, KeyPath, str], None]

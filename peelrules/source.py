@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -47,3 +48,19 @@ class SourceFile:
         if 1 <= line <= len(self.lines):
             return self.lines[line - 1]
         return ""
+
+
+def package_folder(package: str) -> Path | None:
+    """The folder of one of peelrules' data packages (peelrules.rules, peelrules.grammar) when it is installed
+    as files; None otherwise. importlib.util.find_spec finds it without importing importlib.resources (and with
+    it tempfile and zipfile), which would cost every command a few milliseconds."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    for where in (spec.submodule_search_locations or ()) if spec is not None else ():
+        if Path(where).is_dir():
+            return Path(where)
+    return None

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,7 +22,14 @@ TOKEN_WORDS: dict[str, str] = {
 
 def grammar_text() -> str:
     """The grammar shipped in the wheel (peelrules.grammar), or grammar/ beside a source checkout."""
+    from .source import package_folder
+
+    folder = package_folder("peelrules.grammar")
+    if folder is not None and (folder / "peel.lark").is_file():
+        return (folder / "peel.lark").read_text(encoding="utf-8")
     try:
+        from importlib import resources  # installed some other way (a zip)
+
         return resources.files("peelrules.grammar").joinpath("peel.lark").read_text(encoding="utf-8")
     except ModuleNotFoundError:
         return (Path(__file__).resolve().parent.parent / "grammar" / "peel.lark").read_text(encoding="utf-8")

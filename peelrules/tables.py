@@ -29,6 +29,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence, Union
 
+from .tablefacts import AggregateResult, GroupResult
 from .limits import DEFAULT_LIMITS, Limits
 
 if TYPE_CHECKING:
@@ -773,27 +774,8 @@ class ValidatedTable:
         return reader_tree(files, r.format, self.header, r.decl.delimiter)
 
 
-@dataclass(frozen=True)
-class GroupResult:
-    key: Value | None  # None: the rows with no value in the grouping column
-    value: Value | None
-    rows_read: int
-    rows_matched: int
-
-
-@dataclass(frozen=True)
-class AggregateResult:
-    """value: the aggregate (None when unknown: no rows, or no values); for a grouped aggregate None, with
-    `groups` sorted by key (None last). rows_read: the rows of the table; rows_matched: the rows the aggregate
-    used (matching `where`, and with a value in its column). sql: a DuckDB query that gives the same numbers,
-    with the files named as the bundle names them (run it from the bundle's folder) unless the engine was
-    asked for absolute paths."""
-
-    value: Value | None
-    rows_read: int
-    rows_matched: int
-    sql: str
-    groups: tuple[GroupResult, ...] = ()
+# GroupResult and AggregateResult live in tablefacts.py, with the bundle that holds them (no tables code needed to
+# read a bundle back from the disk cache).
 
 
 PARQUET_TYPES: dict[str, tuple[str, ...]] = {

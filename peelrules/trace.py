@@ -65,7 +65,7 @@ class PeerLeaf:
 
     @staticmethod
     def of(name: str, description: str, measure: str, found: Any) -> "PeerLeaf":
-        """From a peers.BundlePeer (None: the bundle has none for the measure)."""
+        """From a peerfacts.BundlePeer (None: the bundle has none for the measure)."""
         if found is None:
             return PeerLeaf(name, description, measure, False,
                             why=f"the bundle gives no comparator for measure {measure} (comparators:)")

@@ -11,7 +11,7 @@ import textwrap
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
-from ..evidence import Bundle
+from ..facts import Bundle
 from ..grades import Grade
 from ..result import AreaResult
 from ..judgments import judgment_of

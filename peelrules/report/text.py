@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..evidence import Bundle
+from ..facts import Bundle
 from ..evaluate import area_reads, secondary_evidence
 from ..findings import Finding
 from ..judgments import finding_label, judgment_of

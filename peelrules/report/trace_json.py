@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from .. import __version__
-from ..evidence import Bundle
+from ..facts import Bundle
 from ..findings import Finding, Moderation
 from ..program import Program
 from ..trace import AreaTrace, ExprTrace, RuleTrace, RungTrace

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from peelrules.limits import DEFAULT_LIMITS
+
 MINI = "mini.peel"
 MINI_EVIDENCE = "mini-evidence.yaml"
 HEADER = 'framework mini "Mini" {\n  version "1"\n}\n'
@@ -319,11 +321,12 @@ def _rules(n_bytes: int) -> str:
 
 @generator
 def rule_sizes(work: Path) -> list[Case]:
-    _write(work / "over-1mb.peel", _rules(1_050_000))
+    limit = DEFAULT_LIMITS.max_rule_set_bytes  # one file over it, and two files each under it but over it together
+    _write(work / "over-set-limit.peel", _rules(limit + 50_000))
     two = work / "rules-two-halves"
     two.mkdir()
-    _write(two / "a.peel", _rules(600_000))
-    _write(two / "b.peel", _rules(600_000).replace(HEADER, ""))
+    _write(two / "a.peel", _rules(limit // 2 + 50_000))
+    _write(two / "b.peel", _rules(limit // 2 + 50_000).replace(HEADER, ""))
     many = work / "rules-1001-files"
     many.mkdir()
     for i in range(1001):
@@ -333,8 +336,8 @@ def rule_sizes(work: Path) -> list[Case]:
     _write(work / "20k-digits.peel", HEADER + "let x = " + "9" * 19_990 + "\n")
     _write(work / "100k-digits.peel", HEADER + "let x = " + "9" * 100_000 + "\n")
     return [
-        Case("rules-over-1mb", 4, ["check", "over-1mb.peel"], 2, "PR404", name="over-1mb.peel"),
-        Case("rules-set-over-1mb", 4, ["check", "rules-two-halves"], 2, "PR404", name="rules-two-halves"),
+        Case("rules-over-set-limit", 4, ["check", "over-set-limit.peel"], 2, "PR404", name="over-set-limit.peel"),
+        Case("rules-set-over-limit", 4, ["check", "rules-two-halves"], 2, "PR404", name="rules-two-halves"),
         Case("rules-1001-files", 4, ["check", "rules-1001-files"], 2, "PR404", name="rules-1001-files"),
         Case("rules-over-5mb", 4, ["check", "over-5mb.peel"], 2, "PR404", name="over-5mb.peel"),
         Case("rules-long-line", 4, ["check", "long-line.peel"], 2, "PR404", "4:20000"),

@@ -1,0 +1,53 @@
+"""A bundle's tables once loaded: their files with digests, and the aggregates the rules read, computed once.
+
+Standard library only, so that a bundle read back from the disk cache (peelrules.cache) needs no table code:
+tables.py computes these, aggregates.py checks a bundle's `tables:` section into them, facts.Bundle holds them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+
+@dataclass(frozen=True)
+class GroupResult:
+    key: bool | int | float | str | dt.date | dt.datetime | None  # None: the rows with no value in the grouping column
+    value: bool | int | float | str | dt.date | dt.datetime | None
+    rows_read: int
+    rows_matched: int
+
+
+@dataclass(frozen=True)
+class AggregateResult:
+    """value: the aggregate (None when unknown: no rows, or no values); for a grouped aggregate None, with
+    `groups` sorted by key (None last). rows_read: the rows of the table; rows_matched: the rows the aggregate
+    used (matching `where`, and with a value in its column). sql: a DuckDB query that gives the same numbers,
+    with the files named as the bundle names them (run it from the bundle's folder) unless the engine was
+    asked for absolute paths."""
+
+    value: bool | int | float | str | dt.date | dt.datetime | None
+    rows_read: int
+    rows_matched: int
+    sql: str
+    groups: tuple[GroupResult, ...] = ()
+
+
+@dataclass(frozen=True)
+class TableFile:
+    file: str  # as the bundle names it (relative to its folder)
+    path: str  # the bundle's folder joined with it, as the trace's inputs list it
+    sha256: str
+    bytes: int
+
+
+@dataclass(frozen=True)
+class BundleTable:
+    name: str
+    source: str
+    description: str
+    rows: int
+    files: tuple[TableFile, ...]
+    folder: str  # the bundle's folder: the pasteable SQL runs from here
