@@ -14,6 +14,8 @@
   (c) `peel --no-cache check FOLDER` as a fresh process on synthetic rule sets of about 100, 1,000 and 10,000
       rules (--limit max_rule_set_bytes raised when a set is larger than the default), with the growth.
   (d) bench/run.py's batch() (`peel evaluate FOLDER --jobs 1` against `--jobs 2`), when it is there.
+  (e) bench/table_aggregates.py: eight aggregates over a generated 999-call table of 1M and 10M rows, peel's
+      TableEngine (check, then one DuckDB pass) against NumPy on the same columns, values checked equal; peak memory.
 
 Process workloads: time.perf_counter around subprocess.run, peel and baseline in turn, after one untimed run of
 each. Nothing here asserts a time; a line that misses its target says so. See bench/README.md.
@@ -42,6 +44,7 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
 import run  # noqa: E402  the synthetic workload and (d)
+import table_aggregates  # noqa: E402  (e)
 import synthetic_by_hand  # noqa: E402
 
 if TYPE_CHECKING:
@@ -323,6 +326,15 @@ def batch(table: Table, bundles: int, runs: int) -> None:
     print(f"    bench/run.py batch(): {said}", flush=True)
 
 
+def aggregates(table: Table, sizes: list[int], runs: int) -> None:
+    """(e) bench/table_aggregates.py: a rule set's aggregates over a generated table, peel against NumPy."""
+    for rows in sizes:
+        m = table_aggregates.compare(rows, runs)
+        table.add(Row(f"(e) {m.aggregates} aggregates, {rows:,} rows (peak {m.peel_rss / 2 ** 20:,.0f} MiB)",
+                      m.peel, m.numpy, f"{m.ratio:.1f}x", "<= 2x NumPy, < 2 GiB" if m.met is not None else "",
+                      {None: "", True: "ok", False: "MISSED"}[m.met]))
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -349,7 +361,8 @@ def main() -> None:
     parser.add_argument("--batch-bundles", type=int, help="bundles of (d) (default 1,000, quick 100; 0: skip)")
     parser.add_argument("--seed", type=int, default=2022)
     parser.add_argument("--markdown", action="store_true", help="print the table again as markdown at the end")
-    parser.add_argument("--only", default="a,b,c,d", help="the parts to run, comma-separated (e.g. --only a)")
+    parser.add_argument("--table-rows", default="1000000,10000000", help="table sizes of (e), comma-separated")
+    parser.add_argument("--only", default="a,b,c,d,e", help="the parts to run, comma-separated (e.g. --only a)")
     args = parser.parse_args()
     parts = set(args.only.split(","))
     q = args.quick
@@ -360,7 +373,8 @@ def main() -> None:
 
     print(run.machine().rsplit(", load average", 1)[0] + f"; at start {load()}")
     print(f"medians: (a) of {runs} fresh processes each, in turn; (b) of {3 if q else 5} runs (compiled) and 3 "
-          f"(public) in this process; (c) of {1 if q else 3} fresh processes; (d) of {1 if q else 3} each")
+          f"(public) in this process; (c) of {1 if q else 3} fresh processes; (d) of {1 if q else 3} each; "
+          f"(e) of {1 if q else 3} fresh processes each")
     table = Table()
     table.header()
     if "a" in parts:
@@ -375,6 +389,9 @@ def main() -> None:
     if batch_bundles and "d" in parts:
         with stage("(d)"):
             batch(table, batch_bundles, 1 if q else 3)
+    if "e" in parts:
+        with stage("(e)"):
+            aggregates(table, [int(s) for s in args.table_rows.split(",")], 1 if q else 3)
     print(f"at end {load()}")
     if args.markdown:
         print()
