@@ -22,7 +22,8 @@ from pathlib import Path
 from .evidence import load_yaml
 from .limits import DEFAULT_LIMITS, Limits
 from .loader import read_source
-from .peers import Comparator, comparator_from_data  # noqa: F401 - the model lives beside the bundle's section
+from .peerfacts import Comparator
+from .peers import comparator_from_data
 
 
 def load_comparator(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> Comparator:

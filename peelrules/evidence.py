@@ -594,7 +594,7 @@ def _comparator_reader(limits: Limits) -> Callable[[Path], tuple[SourceFile, obj
     """Reads a comparator file for peers.load_peers with the evidence files' own safe loader."""
     def read(path: Path) -> tuple[SourceFile, object, dict]:
         csrc = read_source(path, None, limits)
-        _read(("file", str(path), csrc.sha256 or hashlib.sha256(csrc.text.encode("utf-8")).hexdigest()))
+        _read(("file", str(path), csrc.sha256))  # read from disk: the digest of its bytes
         raw, positions = load_yaml(csrc, limits)
         return csrc, raw, positions
     return read

@@ -22,10 +22,8 @@ from typing import Any, Callable, Mapping
 from . import nodes as n
 from .diagnostics import Diagnostic, PeelError, quoted
 from .source import SourceFile, Span
-from .peerfacts import BundlePeer, Comparator, peer_counts
+from .peerfacts import BundlePeer, Comparator
 from .stats import POLARITIES
-
-_REEXPORTED = (peer_counts,)  # the runtime types live in peerfacts.py (no pydantic, no YAML, no nodes)
 
 KeyPath = tuple  # a path of keys into a YAML document, as evidence.KeyPath
 
