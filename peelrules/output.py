@@ -184,6 +184,22 @@ def _give_mode(fd: int, tmp: str, mode: int, keep: os.stat_result | None) -> Non
         pass
 
 
+def _sync_folder(directory: Path) -> None:
+    """fsync the folder, so that a rename in it survives a power cut. Best effort: some systems (Windows, some
+    network file systems) cannot open or sync a folder, and the new file is complete on disk either way."""
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
+    try:
+        fd = os.open(directory, flags)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def write_atomic(path: Path, text: str, inputs: list[Path] = (),  # type: ignore[assignment]
                  *, mode: int = 0o666, keep_mode_of: Path | None = None) -> None:
     """Write text to path in one step; never overwrite an input, never leave a partial file.
@@ -203,8 +219,10 @@ def write_atomic(path: Path, text: str, inputs: list[Path] = (),  # type: ignore
     one. When the write fails (a full disk, a read-only folder) the temporary file is removed and a PeelError
     names the path; the target is untouched. A process killed by SIGKILL cannot remove its temporary file: the
     next write_atomic into the same folder removes every such file whose PID no longer runs (see
-    remove_stale_temporaries). The data is not fsync'ed: after a power cut or a system crash the file system
-    decides whether the old or the new content survives. PEEL_TEST_FAULT (above) is for the tests only."""
+    remove_stale_temporaries). The temporary file is fsync'ed before the rename and the folder after it, so that
+    after a power cut or a system crash the target is the old content or the complete new one, never an empty or
+    partial file (the rename itself is then on disk too, where the file system honours fsync on a folder; see
+    _sync_folder). PEEL_TEST_FAULT (above) is for the tests only."""
     shown = one_line(str(path))
     try:
         target = path.resolve()
@@ -239,7 +257,9 @@ def write_atomic(path: Path, text: str, inputs: list[Path] = (),  # type: ignore
         with os.fdopen(fd, "wb") as fh:
             _write_all(fh, data)
             _give_mode(fh.fileno(), tmp, mode, keep)
+            os.fsync(fh.fileno())  # the data on disk before the name points at it
         os.replace(tmp, target)
+        _sync_folder(directory)
     except BaseException as err:
         try:
             os.unlink(tmp)

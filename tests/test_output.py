@@ -197,6 +197,56 @@ def test_an_interrupted_write_leaves_no_temporary_file(tmp_path: Path, monkeypat
     assert list(tmp_path.iterdir()) == []
 
 
+def test_the_data_is_synced_before_the_rename_and_the_folder_after(tmp_path: Path, monkeypatch) -> None:
+    """A power cut after the rename must not find an empty file: fsync(file) < rename < fsync(folder)."""
+    events: list[tuple[str, str]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        what = "folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file"
+        if what == "file":  # the whole new content is in the file being synced
+            assert os.pread(fd, 100, 0) == b"new\n"
+        events.append(("fsync", what))
+        real_fsync(fd)
+
+    def replace(src, dst) -> None:
+        events.append(("replace", Path(dst).name))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    write_atomic(tmp_path / "out.txt", "new\n")
+    assert events == [("fsync", "file"), ("replace", "out.txt"), ("fsync", "folder")]
+
+
+def test_a_failed_fsync_is_a_failed_write_that_keeps_the_old_file(tmp_path: Path, monkeypatch) -> None:
+    target = tmp_path / "out.txt"
+    target.write_text("old\n", encoding="utf-8")
+
+    def fail(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", fail)
+    with pytest.raises(PeelError) as err:
+        write_atomic(target, "new\n")
+    assert "Input/output error" in err.value.diagnostics[0].message
+    assert target.read_text(encoding="utf-8") == "old\n"
+    assert leftovers(tmp_path, "out.txt") == []
+
+
+def test_a_folder_that_cannot_be_synced_is_not_an_error(tmp_path: Path, monkeypatch) -> None:
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(22, "Invalid argument")  # some network file systems
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    write_atomic(tmp_path / "out.txt", "new\n")
+    assert (tmp_path / "out.txt").read_text(encoding="utf-8") == "new\n"
+
+
 # ---------------------------------------------------------------- every command that writes a file
 
 
