@@ -127,7 +127,7 @@ def load_with_rules(path: str | Path, rules: str | Path | None = None,
         raw, positions = load_yaml(src, limits)
         name = _shipped_for(src, raw, positions, limits)
         program = shipped_program(name, limits)
-        bundle = bundle_from_data(src, raw, positions, program, limits)
+        bundle = bundle_from_data(src, raw, positions, program, limits, store=cache.table_store(limits))
     _store(src, keys, limits, bundle, name, reads)
     return program, bundle
 
@@ -143,7 +143,7 @@ def _load_bundle(src: SourceFile, program: Program, limits: Limits) -> Bundle:
     from .evidence import load_bundle, recording_reads
 
     with recording_reads() as reads:
-        bundle = load_bundle(src, program, limits)
+        bundle = load_bundle(src, program, limits, store=cache.table_store(limits))
     if keys:
         _store(src, keys, limits, bundle, None, reads)
     return bundle

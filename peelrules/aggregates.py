@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from . import nodes as n
 from . import tables as t
 from .diagnostics import Diagnostic, quoted
-from .tablefacts import BundleTable, TableFile  # the bundle's tables, as the loaded bundle holds them
+from .tablefacts import BundleTable, ResultStore, TableFile  # the bundle's tables, as loaded
 from .limits import DEFAULT_LIMITS, Limits
 from .source import SourceFile, Span
 from .vocabulary import AGGREGATES, FUNCTIONS, TABLE_COLUMN_TYPES
@@ -398,10 +398,12 @@ def digest(path: Path) -> str:
 
 
 def load_tables(src: SourceFile, models: dict[str, TableModel], program: Any, err: ErrFn,
-                add: Callable[[Diagnostic], None], limits: Limits = DEFAULT_LIMITS
+                add: Callable[[Diagnostic], None], limits: Limits = DEFAULT_LIMITS, store: ResultStore | None = None
                 ) -> tuple[dict[str, BundleTable], dict[str, t.AggregateResult]]:
     """Check the bundle's tables and compute the rule set's aggregates over them. `err(code, message, path,
-    hint)` reports at a key of the evidence file, `add` a diagnostic placed elsewhere (a line of a CSV file)."""
+    hint)` reports at a key of the evidence file, `add` a diagnostic placed elsewhere (a line of a CSV file).
+    `store` (the disk cache) keeps row counts and results by the declarations and the files' digests, which are
+    computed afresh every time: files that did not change are not read by DuckDB again."""
     if not models:
         return {}, {}
     folder = Path(src.name).parent
@@ -449,8 +451,13 @@ def load_tables(src: SourceFile, models: dict[str, TableModel], program: Any, er
             vkey = (decl, files)
             with _RESULTS_LOCK:
                 rows = _VALID.get(vkey)
+            if rows is None and store is not None:
+                kept = store.get("rows", repr(vkey))
+                rows = kept if isinstance(kept, int) and not isinstance(kept, bool) else None
             if rows is None:
                 rows = engine.validate(decl).rows
+                if store is not None:
+                    store.put("rows", repr(vkey), rows)
                 with _RESULTS_LOCK:
                     _VALID[vkey] = rows
                     while len(_VALID) > _RESULTS_SIZE:
@@ -470,6 +477,11 @@ def load_tables(src: SourceFile, models: dict[str, TableModel], program: Any, er
     key = (tuple((name, decls[name], tb.files) for name, tb in sorted(found.items())), tuple(aggs))
     with _RESULTS_LOCK:
         cached = _RESULTS.get(key)
+    if cached is None and store is not None:
+        kept = store.get("results", repr(key))
+        if isinstance(kept, dict) and set(kept) == set(aggs) and all(
+                isinstance(v, t.AggregateResult) for v in kept.values()):
+            cached = {k: kept[k] for k in aggs}
     if cached is not None:
         return found, cached
     try:
@@ -485,6 +497,8 @@ def load_tables(src: SourceFile, models: dict[str, TableModel], program: Any, er
                     "run again once the file is no longer being written")
                 return found, {}
     results = {k: ran[a] for k, a in aggs.items()}
+    if store is not None:
+        store.put("results", repr(key), results)
     with _RESULTS_LOCK:
         _RESULTS[key] = results
         while len(_RESULTS) > _RESULTS_SIZE:

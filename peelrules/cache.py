@@ -258,11 +258,13 @@ def _decode(data: bytes, key: str, name: str, kind: str = "program") -> Any:
                 if isinstance(value, Program):
                     return value
                 why = "does not hold a checked program"
-            else:
+            elif kind == "bundle":
                 record = _bundle_record(value)
                 if record is not None:
                     return record
                 why = "does not hold a validated bundle"
+            else:  # table results: their shape is checked where they are used (aggregates.load_tables)
+                return value
     SETTINGS.note(f"cache entry ignored: {name}: {why}")
     return None
 
@@ -345,7 +347,7 @@ def clear() -> int:
     count = 0
     if folder.is_dir() and not folder.is_symlink():
         for entry in folder.iterdir():
-            ours = entry.suffix in (".program", ".bundle", ".tmp") or TEMP_MARK in entry.name
+            ours = entry.suffix in (".program", ".bundle", ".tables", ".tmp") or TEMP_MARK in entry.name
             if ours and entry.is_file():
                 entry.unlink(missing_ok=True)
                 count += 1
@@ -493,3 +495,42 @@ def _changed(read: tuple[str, ...]) -> str | None:
         now = [p.relative_to(base).as_posix() for p in sorted(base.glob(pattern))]
         return None if now == matches else f"the files matching {pattern} have changed"
     return "an unknown kind of read"
+
+
+# ---------------------------------------------------------------- table results
+#
+# A `.tables` entry holds a checked table's row count, or the aggregates of a rule set over a bundle's tables,
+# keyed by the engine, the limits, the libraries and what aggregates.load_tables computed them from: the tables'
+# declarations and every file's name and sha256, which load_tables computes afresh on every run. So a bundle whose
+# YAML changed but whose tables did not is validated again without DuckDB reading the tables again.
+
+
+@dataclasses.dataclass
+class TableStore:
+    """The disk cache as aggregates.load_tables reads and writes it (tablefacts.ResultStore)."""
+
+    folder: Path
+    limits: Limits
+
+    def _key(self, kind: str, key: str) -> str:
+        h = hashlib.sha256()
+        for part in (b"tables", kind.encode(), engine_digest().encode(), limits_key(self.limits), _libraries(),
+                     key.encode("utf-8", "surrogatepass")):
+            h.update(len(part).to_bytes(8, "big") + part)
+        return h.hexdigest()
+
+    def get(self, kind: str, key: str) -> object | None:
+        digest = self._key(kind, key)
+        return _read(self.folder / f"{digest}.tables", digest, "tables")
+
+    def put(self, kind: str, key: str, value: object) -> None:
+        digest = self._key(kind, key)
+        _write(self.folder / f"{digest}.tables", digest, value)
+
+
+def table_store(limits: Limits) -> TableStore | None:
+    """Where table results are kept for this run; None with --no-cache or an untrusted folder."""
+    if not SETTINGS.enabled:
+        return None
+    folder = _trusted_folder()
+    return TableStore(folder, limits) if folder is not None else None

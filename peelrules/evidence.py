@@ -34,6 +34,7 @@ from .vocabulary import AREA_STATUSES, FINDING_KINDS, RECOMMENDING_KINDS, SOURCE
 from .aggregates import TableModel, load_tables
 from .facts import Bundle, Document, Fact, KeyPath, covers, peek_framework, stated_key
 from .peers import load_peers
+from .tablefacts import ResultStore
 
 # The runtime types live in facts.py (no pydantic, no YAML); these names stay importable from here.
 _REEXPORTED = (peek_framework, stated_key)
@@ -410,15 +411,17 @@ def load_yaml(src: SourceFile, limits: Limits = DEFAULT_LIMITS) -> tuple[object,
     return loader.load(), loader.positions
 
 
-def load_bundle(src: SourceFile, program: Program, limits: Limits = DEFAULT_LIMITS) -> Bundle:
+def load_bundle(src: SourceFile, program: Program, limits: Limits = DEFAULT_LIMITS, *,
+                store: ResultStore | None = None) -> Bundle:
     """Load and validate one evidence file against the rule set's declarations."""
     raw, positions = load_yaml(src, limits)
-    return bundle_from_data(src, raw, positions, program, limits)
+    return bundle_from_data(src, raw, positions, program, limits, store=store)
 
 
 def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span], program: Program,
-                     limits: Limits = DEFAULT_LIMITS) -> Bundle:
-    """Validate loaded evidence data; `positions` maps key paths to where they are written in `src`."""
+                     limits: Limits = DEFAULT_LIMITS, *, store: ResultStore | None = None) -> Bundle:
+    """Validate loaded evidence data; `positions` maps key paths to where they are written in `src`. `store`
+    keeps the tables' checks and aggregates between runs (aggregates.load_tables)."""
     loader = _Loader(src, limits)
     loader.positions = positions
     unfilled = _unfilled(src, raw, positions)
@@ -553,7 +556,7 @@ def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span
             where = "quote" if quote_problem.startswith("the quote") else "source"
             err("PR310", f"fact {quoted(name)}: {quote_problem}", ("facts", name, where),
                 _QUOTE_HINT if where == "quote" else "check the line number in `source`")
-    tables, aggregates = load_tables(src, model.tables, program, err, diags.append, limits)
+    tables, aggregates = load_tables(src, model.tables, program, err, diags.append, limits, store)
     for name, table in tables.items():
         for f in table.files:
             _read(("table", table.folder, f.file, f.sha256))

@@ -6,7 +6,7 @@ tables.py computes these, aggregates.py checks a bundle's `tables:` section into
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -51,3 +51,14 @@ class BundleTable:
     rows: int
     files: tuple[TableFile, ...]
     folder: str  # the bundle's folder: the pasteable SQL runs from here
+
+
+class ResultStore(Protocol):
+    """Where a bundle's table checks and aggregates are kept between runs (peelrules.cache gives one): `kind` is
+    "rows" (a checked table's row count) or "results" (aggregate key -> AggregateResult); `key` says exactly what
+    was computed, from what (the declarations and every file's sha256), so a stored value is used only for the
+    same files."""
+
+    def get(self, kind: str, key: str) -> object | None: ...
+
+    def put(self, kind: str, key: str, value: object) -> None: ...
