@@ -336,7 +336,8 @@ def _refs(e: Any) -> Iterator[Any]:
                 yield from _refs(v)
 
 
-@pytest.mark.parametrize("folder", [ROOT / "rules" / "peel-2021-22", DATA / "mini.peel"], ids=["shipped", "mini"])
+@pytest.mark.parametrize("folder", [ROOT / "rules" / "peel-2021-22", ROOT / "rules" / "peel-2023-25", DATA / "mini.peel"],
+                         ids=["shipped", "shipped-2023-25", "mini"])
 def test_every_reference_resolves_as_the_checker_resolves_it(folder: Path) -> None:
     from peelrules import check_rules, parse_rules
     from peelrules import nodes as n
@@ -362,3 +363,28 @@ def test_every_reference_resolves_as_the_checker_resolves_it(folder: Path) -> No
     for (file, line, column), meaning in expected.items():
         hit = symbol_at(index, modules[file], (line, column + 1))
         assert hit is not None and (hit[0].kind, hit[0].key) == meaning, (file, line, column)
+
+
+def test_the_2023_25_rule_set_opens_clean_and_resolves_across_its_files(server: Client, tmp_path: Path) -> None:
+    """Every file of the shipped PEEL 2023-25 set, opened in the editor, shows no diagnostics (`peel check --strict`
+    passes on it); a reference from one area to a rule of another file hovers and jumps to that file."""
+    folder = tmp_path / "peel-2023-25"
+    shutil.copytree(ROOT / "rules" / "peel-2023-25", folder)
+    for path in sorted(folder.glob("*.peel")):
+        mark = server.mark()
+        server.open(path.as_uri(), path.read_text(encoding="utf-8"))
+        assert server.diagnostics(path.as_uri(), mark) == [], path.name
+    responding = folder / "06-responding-to-the-public.peel"
+    text = responding.read_text(encoding="utf-8")
+    ref = "victim_service_assessment.answers_calls_promptly"
+    line, col = where(text, ref)
+    hover = server.at("textDocument/hover", responding.as_uri(), (line, col + len(ref) - 3))
+    assert "characteristic" in hover["contents"]["value"]
+    assert hover["range"] == lsp_range((line, col), len(ref))
+    victim = folder / "02-victim-service.peel"
+    vtext = victim.read_text(encoding="utf-8")
+    rule = f"characteristic {ref.split('.')[1]}"
+    locations = server.at("textDocument/definition", responding.as_uri(), (line, col + len(ref) - 3))
+    start = where(vtext, rule)
+    name_at = (start[0], start[1] + len("characteristic "))
+    assert locations == [{"uri": victim.as_uri(), "range": lsp_range(name_at, len(ref.split(".")[1]))}]
