@@ -5,31 +5,29 @@ Exit codes: 0 ok; 1 the checked thing failed (check errors, failing rule tests);
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import errno
 import json
 import os
 import sys
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
-from . import __version__, cache, explain, load_evidence, load_rules, load_with_rules
-from .diagnostics import Diagnostic, PeelError, Severity, render_all, safe
+from . import __version__, cache, explain, load_rules, load_with_rules
+from .diagnostics import Diagnostic, PeelError, safe
+from .commands import EXIT_FAILED, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK
 from .grades import GRADE_KEYS, Grade, Status
 from .limits import DEFAULT_LIMITS, Limits
 from .output import write_atomic
 from .source import Span
 
+if TYPE_CHECKING:
+    from .commands import IO
+
 # Each command imports the modules it needs when it runs (the parser, the loaders, the reports, the analyses),
 # so that `peel --help` and a run from a cached program load nothing else.
-
-EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 EXIT_HELP = ("Exit codes: 0 ok; 1 the checked thing failed; 2 bad usage or unreadable input (in a batch: some "
              "bundles could not be graded, the others are reported); "
@@ -50,80 +48,12 @@ RULES_OPTION = click.option("--rules", "rules", type=PATH, default=None,
 
 
 def _fail(err: PeelError, code: int) -> None:
-    click.echo(render_all(err.diagnostics, _limits().max_errors), err=True)
-    n = sum(1 for d in err.diagnostics if d.severity.value == "error")
-    click.echo(f"\n{n} error{'s' if n != 1 else ''}.", err=True)
-    sys.exit(code)
+    sys.exit(_io().fail(err, code))
 
 
 JOBS_OPTION = click.option("--jobs", "-j", type=click.IntRange(min=0), default=1, show_default=True,
                            help="Worker processes for a batch (0: one per CPU); the output is the same for any N.")
 QUIET_OPTION = click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary table on stderr.")
-
-
-@contextlib.contextmanager
-def _progress(total: int, label: str, quiet: bool) -> Iterator[Callable[[int, int, Path], None] | None]:
-    """A progress callback drawing a bar on stderr for a batch of more than 5 when stderr is a terminal.
-
-    The bar is redrawn by the callback, at most ten times a second, never by a thread (batch workers fork)."""
-    if quiet or total <= 5 or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  TextColumn("{task.fields[item]}"), console=Console(stderr=True), auto_refresh=False,
-                  transient=True) as bar:
-        task = bar.add_task(label, total=total, item="")
-        shown = [0.0]
-
-        def step(done: int, total: int, path: Path) -> None:
-            bar.update(task, completed=done, item=safe(str(path))[-40:])
-            if time.monotonic() - shown[0] >= 0.1 or done == total:
-                shown[0] = time.monotonic()
-                bar.refresh()
-
-        bar.refresh()
-        yield step
-
-
-def _batch_end(batch: Any, quiet: bool) -> int:
-    """Each failed bundle's errors, then the summary table of a batch of more than one, on stderr; the exit code."""
-    limit = _limits().max_errors
-    budget = limit  # errors printed across the whole batch, so that 10,000 bad bundles do not flood stderr
-    for shown, o in enumerate(batch.failures):
-        if budget <= 0:
-            left = len(batch.failures) - shown
-            click.echo(f"... and {left:,} more failed bundle{'s' if left != 1 else ''}, not shown: at most "
-                       f"{limit:,} errors are printed for a batch (change it with --limit max_errors=N)\n", err=True)
-            break
-        diags = list(o.failure.diagnostics)
-        click.echo(render_all(diags, budget) + "\n", err=True)
-        budget -= max(1, sum(1 for d in diags if d.severity is Severity.ERROR))
-    summary = batch.summary
-    if not quiet and summary.bundles > 1:
-        heads, rows = summary.table()
-        if sys.stderr.isatty():
-            from rich.console import Console
-            from rich.table import Table
-
-            table = Table(title=summary.line(), title_justify="left")
-            table.add_column(heads[0], no_wrap=True, overflow="ellipsis", max_width=40)
-            for head in heads[1:]:
-                table.add_column(head, justify="right")
-            for row in rows:
-                table.add_row(*row)
-            Console(stderr=True).print(table)
-        else:
-            widths = [max(len(r[i]) for r in [heads, *rows]) for i in range(len(heads))]
-            lines = [summary.line(), *("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                                                 for i, (c, w) in enumerate(zip(r, widths))).rstrip()
-                                       for r in [heads, *rows])]
-            click.echo("\n".join(lines), err=True)
-    if any(o.failure.kind == "internal" for o in batch.failures):
-        return EXIT_INTERNAL
-    return EXIT_INPUT if batch.failures else EXIT_OK
 
 
 def _document_report(fmt: str):  # noqa: ANN202 - the module peelrules.report.markdown or .html
@@ -159,6 +89,13 @@ def _parse_limits(ctx: click.Context, param: click.Parameter, values: tuple[str,
     return dataclasses.replace(DEFAULT_LIMITS, **changes)
 
 
+def _io() -> "IO":
+    """Where a command of this run writes (the streams as they are now: CliRunner replaces them), and its limits."""
+    from .commands import IO
+
+    return IO(sys.stdout, sys.stderr, _limits())
+
+
 def _limits() -> Limits:
     """The limits given to the `peel` group for this run."""
     obj = click.get_current_context().find_root().obj
@@ -188,13 +125,16 @@ def cache_cmd() -> None:
 
 @cache_cmd.command("dir", help="Print the cache folder.")
 def cache_dir_cmd() -> None:
-    click.echo(str(cache.cache_dir()))
+    from .commands.cache import run_cache_dir
+
+    sys.exit(run_cache_dir(_io()))
 
 
 @cache_cmd.command("clear", help="Delete every cache entry.")
 def cache_clear_cmd() -> None:
-    n = cache.clear()
-    click.echo(f"deleted {n} cache entr{'y' if n == 1 else 'ies'} from {cache.cache_dir()}")
+    from .commands.cache import run_cache_clear
+
+    sys.exit(run_cache_clear(_io()))
 
 
 @main.command(help=f"Grade every area for each EVIDENCE bundle: files, folders (their *.yaml, *.yml and "
@@ -210,12 +150,13 @@ def cache_clear_cmd() -> None:
 def evaluate(evidence: tuple[Path, ...], rules: Path | None, fmt: str, out: Path | None, jobs: int,
              quiet: bool) -> None:
     from . import batch as batches
+    from .commands.batches import batch_end, progress
 
     try:
         paths = batches.expand(evidence)
         given = load_rules(rules, _limits()) if rules is not None else None
         traced = fmt in ("json", "md", "html")  # text and csv need only the judgments: the compiled evaluator
-        with _progress(len(paths), "Evaluating", quiet) as step:
+        with progress(_io(), len(paths), "Evaluating", quiet) as step:
             done = batches.evaluate_batch(paths, given, traced=traced, limits=_limits(), jobs=jobs, progress=step)
         if len(paths) == 1 and done.failures:  # one bundle: its errors as always
             raise PeelError(list(done.failures[0].failure.diagnostics))
@@ -226,7 +167,7 @@ def evaluate(evidence: tuple[Path, ...], rules: Path | None, fmt: str, out: Path
                                         f"{', '.join(sorted(programs))}); a {fmt} report covers one", None,
                                         "evaluate each framework's bundles separately, or give --rules")])
         if not runs:  # every bundle failed: nothing to write
-            sys.exit(_batch_end(done, quiet))
+            sys.exit(batch_end(_io(), done, quiet))
         runs = [(b, r, t) for _, b, r, t in runs]
         program = next(iter(programs.values()))  # the one framework of a traced report
         if fmt == "json":
@@ -254,7 +195,7 @@ def evaluate(evidence: tuple[Path, ...], rules: Path | None, fmt: str, out: Path
     except KeyboardInterrupt:  # the workers are stopped and nothing was written
         click.echo("interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
-    sys.exit(_batch_end(done, quiet))
+    sys.exit(batch_end(_io(), done, quiet))
 
 
 @main.command("explain", help=f"Explain the grade of AREA (or of every area) for one EVIDENCE bundle.\n\n{EXIT_HELP}")
@@ -327,75 +268,9 @@ def explain_cmd(evidence: Path, area: str | None, rules: Path | None, fmt: str, 
               help="List, for each graded area, the smallest evidence found that gives each grade.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def check(rules: Path | None, rules_dir: Path | None, strict: bool, show_reach: bool, fmt: str) -> None:
-    from .lint import lint
-    from .reach import reach_json, reach_warnings, reachability
-    from .report import text as text_report
+    from .commands.check import CheckOptions, run_check
 
-    reach = None
-    if rules is not None and rules.suffix in (".yaml", ".yml", ".json") and not rules.is_dir():
-        _check_bundle(rules, rules_dir, strict, fmt)
-        return
-    try:
-        program = load_rules(rules if rules_dir is None else rules_dir, _limits())
-        diags = lint(program)
-        if strict or show_reach:
-            reach = reachability(program)
-            diags = sorted(diags + reach_warnings(program, reach), key=Diagnostic.sort_key)
-    except PeelError as err:
-        diags = err.diagnostics
-        program = None
-    if strict:
-        diags = [replace(d, severity=Severity.ERROR) for d in diags]
-    errors = [d for d in diags if d.severity is Severity.ERROR]
-    unreadable = any(d.code.startswith("PR4") for d in errors)
-    if fmt == "json":
-        doc = {"ok": not errors, "diagnostics": [d.to_json() for d in diags]}
-        if reach is not None:
-            doc["reachability"] = reach_json(reach)
-        click.echo(json.dumps(doc, indent=2, sort_keys=True))
-    else:
-        if diags:
-            click.echo(render_all(diags, _limits().max_errors), err=True)
-            warnings = len(diags) - len(errors)
-            click.echo(f"\n{len(errors)} error{'s' if len(errors) != 1 else ''}, "
-                       f"{warnings} warning{'s' if warnings != 1 else ''}.", err=True)
-        if program is not None and not errors:
-            n_rules = sum(len(a.rules) for a in program.areas)
-            click.echo(f"ok: {len(program.sources)} files, {len(program.areas)} areas, {n_rules} rules, "
-                       f"{len(program.decls)} evidence items")
-        if reach is not None and (show_reach or strict):
-            click.echo(text_report.reachability(reach))
-    sys.exit(EXIT_INPUT if unreadable else EXIT_FAILED if errors else EXIT_OK)
-
-
-def _check_bundle(path: Path, rules: Path | None, strict: bool, fmt: str) -> None:
-    """`peel check EVIDENCE`: the bundle loads, and warnings about secondary sources, contradictions and
-    grades that differ from the report's own judgments."""
-    from .audit import audit
-    from .loader import read_source
-
-    try:
-        program, bundle = load_with_rules(path, rules, _limits())
-        diags = audit(program, bundle, read_source(path, None, _limits()))
-    except PeelError as err:
-        diags = list(err.diagnostics)
-        bundle = None
-    if strict:
-        diags = [replace(d, severity=Severity.ERROR) for d in diags]
-    errors = [d for d in diags if d.severity is Severity.ERROR]
-    if fmt == "json":
-        click.echo(json.dumps({"ok": not errors, "diagnostics": [d.to_json() for d in diags]}, indent=2,
-                              sort_keys=True))
-    else:
-        if diags:
-            click.echo(render_all(diags, _limits().max_errors), err=True)
-            click.echo(f"\n{len(errors)} error{'s' if len(errors) != 1 else ''}, {len(diags) - len(errors)} "
-                       f"warning{'s' if len(diags) - len(errors) != 1 else ''}.", err=True)
-        if bundle is not None and not errors:
-            click.echo(f"ok: {bundle.file}: {len(bundle.facts)} facts, {sum(map(len, bundle.findings.values()))} "
-                       f"findings in {len(bundle.findings)} areas")
-    loaded = bundle is not None
-    sys.exit(EXIT_INPUT if not loaded else EXIT_FAILED if errors else EXIT_OK)
+    sys.exit(run_check(CheckOptions(rules, rules_dir, strict, show_reach, fmt), _io()))
 
 
 @main.command("test", help=f"Run rule tests (YAML cases of evidence and expected judgments).\n\n"
@@ -480,37 +355,9 @@ def verify_cmd(trace: Path, rules: Path | None, evidence_files: tuple[Path, ...]
 @JOBS_OPTION
 @QUIET_OPTION
 def diff_cmd(old: Path, new: Path, evidence: tuple[Path, ...], fmt: str, jobs: int, quiet: bool) -> None:
-    from . import batch as batches
-    from .report import text as text_report
-    from .report.values import value_json
+    from .commands.diff import DiffOptions, run_diff
 
-    try:
-        paths = batches.expand(evidence)
-        programs = load_rules(old, _limits()), load_rules(new, _limits())
-        with _progress(len(paths), "Comparing", quiet) as step:
-            d, done = batches.diff_batch(*programs, paths, jobs=jobs, progress=step)
-        if len(paths) == 1 and done.failures:  # one bundle: its errors as always
-            raise PeelError(list(done.failures[0].failure.diagnostics))
-    except PeelError as err:
-        _fail(err, EXIT_INPUT)
-        return
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    if not done.values:
-        sys.exit(_batch_end(done, quiet))
-    if fmt == "json":
-        doc = {"bundles": d.bundles, "areas_compared": d.areas_compared, "moved": len(d.moved), "up": d.up,
-               "down": d.down,
-               "changes": [{"evidence": c.evidence, "area": c.area, "old": c.old, "new": c.new,
-                            "direction": c.direction,
-                            "rules": [{"rule": r, "old": value_json(a) if a is not None else None,
-                                       "new": value_json(b) if b is not None else None} for r, a, b in c.rules]}
-                           for c in d.changes]}
-        click.echo(json.dumps(doc, indent=2, sort_keys=True))
-    else:
-        click.echo(text_report.rule_set_diff(d), nl=False)
-    sys.exit(_batch_end(done, quiet))
+    sys.exit(run_diff(DiffOptions(old, new, evidence, fmt, jobs, quiet), _io()))
 
 
 @main.group(help="Work with evidence bundles.")
@@ -523,12 +370,9 @@ def evidence() -> None:
 @RULES_OPTION
 @click.option("--out", type=PATH, default=None, help="Write to FILE (atomically).")
 def evidence_template_cmd(rules: Path | None, out: Path | None) -> None:
-    from .template import evidence_template
+    from .commands.template import TemplateOptions, run_template
 
-    try:
-        _emit(evidence_template(load_rules(rules, _limits())), out, [rules] if rules else [])
-    except PeelError as err:
-        _fail(err, EXIT_INPUT)
+    sys.exit(run_template(TemplateOptions(rules, out), _io()))
 
 
 @main.command("fmt", help="Rewrite rule files in the one canonical layout, keeping every comment.\n\n"
@@ -540,27 +384,9 @@ def evidence_template_cmd(rules: Path | None, out: Path | None) -> None:
 @click.option("--check", "check_only", is_flag=True, help="Exit 1 if any file would change; write nothing.")
 @click.option("--diff", "show_diff", is_flag=True, help="Print a unified diff of the changes; write nothing.")
 def fmt_cmd(paths: tuple[Path, ...], check_only: bool, show_diff: bool) -> None:
-    from .fmt import FormatError, format_paths, unified_diff
-    try:
-        results = format_paths(list(paths))
-        changed = [r for r in results if r.changed]
-        for result in changed:
-            if show_diff:
-                click.echo(unified_diff(result), nl=False)
-            if check_only or show_diff:
-                click.echo(f"would reformat {safe(str(result.path))}", err=True)
-            else:
-                write_atomic(result.path, result.after, keep_mode_of=result.path)
-                click.echo(f"reformatted {safe(str(result.path))}", err=True)
-    except PeelError as err:
-        _fail(err, EXIT_INPUT)
-        return
-    except FormatError as err:
-        click.echo(f"error: {err} (a bug in peel fmt: the file was left as it is)", err=True)
-        sys.exit(EXIT_INPUT)
-    done = "would be reformatted" if check_only or show_diff else "reformatted"
-    click.echo(f"{len(changed)} of {len(results)} file{'s' if len(results) != 1 else ''} {done}.", err=True)
-    sys.exit(EXIT_FAILED if check_only and changed else EXIT_OK)
+    from .commands.fmt import FmtOptions, run_fmt
+
+    sys.exit(run_fmt(FmtOptions(paths, check_only, show_diff), _io()))
 
 
 @main.command("chart", help="Place a force among its peers on a comparator dataset (docs/statistics.md): "
@@ -605,9 +431,9 @@ def chart_cmd(comparator: Path, force: str, fmt: str, out: Path | None) -> None:
 @main.command(help=f"Print the JSON Schema of evidence bundles or of traces.\n\n{EXIT_HELP}")
 @click.argument("which", type=click.Choice(["evidence", "trace"]))
 def schema(which: str) -> None:
-    from .report.schemas import schema as schema_doc
+    from .commands.schema import run_schema
 
-    click.echo(json.dumps(schema_doc(which), indent=2, sort_keys=True))
+    sys.exit(run_schema(which, _io()))
 
 
 # A write to standard output that failed for want of room, or of the device (`peel evaluate ... > /dev/full`);

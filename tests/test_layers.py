@@ -19,7 +19,8 @@ LAYERS: dict[str, int] = {
     "ruletests": 7, "compare": 7,
     "report": 8, "batch": 8,
     "template": 9, "verify": 9,
-    "cli": 10, "lsp": 10,
+    "commands": 10, "lsp": 10,
+    "cli": 11,
 }
 # third-party packages and the only modules allowed to import them
 ALLOWED_THIRD_PARTY = {
@@ -27,7 +28,7 @@ ALLOWED_THIRD_PARTY = {
     "yaml": {"evidence"},
     "pydantic": {"evidence", "aggregates"},
     "click": {"cli"},
-    "rich": {"cli"},
+    "rich": {"commands"},
     "pygls": {"lsp"},
     "lsprotocol": {"lsp"},
     "jsonschema": set(),
