@@ -116,6 +116,8 @@ class Failure:
 
 @dataclass(frozen=True)
 class Outcome(Generic[T]):
+    """One bundle of a batch: its path, and either what the work gave or why it failed."""
+
     path: Path
     value: T | None = None
     failure: Failure | None = None
@@ -416,6 +418,8 @@ class EvaluateWork:
 
 @dataclass
 class Batch(Generic[T]):
+    """A finished batch: every outcome in the order given, the graded values, and the summary."""
+
     outcomes: list[Outcome[T]]
     summary: Summary
     values: list[T] = field(default_factory=list)  # of the bundles that succeeded, in order
@@ -439,6 +443,8 @@ def evaluate_batch(paths: Sequence[Path], program: Any, *, traced: bool, limits:
 
 @dataclass(frozen=True)
 class DiffWork:
+    """The work of `peel diff` on one bundle: evaluate it with the old and the new rule set."""
+
     old: Any  # program.Program
     new: Any
 

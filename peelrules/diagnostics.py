@@ -70,6 +70,8 @@ CODES: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Diagnostic:
+    """One message for the user: a code from the registry, where (a span and the line's text), and what to do."""
+
     code: str
     message: str
     span: Span | None = None

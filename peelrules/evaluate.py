@@ -31,6 +31,8 @@ EMPTY_BUNDLE = Bundle("<none>", "", "", "", None, {}, {}, {}, findings={NO_AREA:
 
 @dataclass
 class Env:
+    """What the reference evaluator knows while it applies a program to one bundle."""
+
     bundle: Bundle
     consts: dict[str, object]
     outcomes: dict[str, Value]

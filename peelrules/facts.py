@@ -40,6 +40,8 @@ class Document:
 
 @dataclass(frozen=True)
 class Fact:
+    """One stated fact of a bundle: its value, declaration, and where it is written and quoted from."""
+
     name: str
     value: Value
     decl: EvidenceDecl
@@ -53,6 +55,8 @@ class Fact:
 
 @dataclass(frozen=True)
 class Bundle:
+    """A validated evidence bundle as the evaluators read it (no YAML, no pydantic: the cache holds these)."""
+
     file: str
     sha256: str
     force: str

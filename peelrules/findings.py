@@ -8,6 +8,8 @@ from .source import Span
 
 @dataclass(frozen=True)
 class Finding:
+    """A cause of concern, area for improvement or practice the report states for an area, with its source."""
+
     kind: str
     text: str | None
     document: str
@@ -22,6 +24,8 @@ class Finding:
 
 @dataclass(frozen=True)
 class Moderation:
+    """An area's grade as moderated by the inspectorate, with the rationale and its source."""
+
     final: str
     rationale: str
     document: str

@@ -12,6 +12,8 @@ from .result import AreaResult
 
 @dataclass(frozen=True)
 class Judgment:
+    """An area's judgment: the grade the rules derive, the final one after moderation, and the report's own."""
+
     derived: str  # AreaResult.judgment: a grade key or a status
     final: str  # the moderated grade where an inspector set one, else the derived judgment
     moderation: Moderation | None

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Limits:
+    """The bounds on what peel reads and prints (docs/limits.md); `--limit NAME=N` changes one for a run."""
+
     max_file_bytes: int = 5_000_000  # any one file read (a trace of many bundles is the largest)
     max_rule_set_bytes: int = 4_000_000  # all the .peel files of one rule set together: 20,000 rules, some 5 s to check
     max_evidence_bytes: int = 1_000_000  # one evidence or rule test file (YAML is parsed in Python)

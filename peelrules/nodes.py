@@ -17,6 +17,8 @@ from .source import Span, span_field
 
 @dataclass(frozen=True)
 class Number:
+    """A number as written (its text kept for the formatter)."""
+
     value: int | float
     span: Span = span_field()
     text: str = field(default="", compare=False)  # the digits as written, e.g. "1.50"
@@ -33,12 +35,16 @@ class Percent:
 
 @dataclass(frozen=True)
 class String:
+    """A quoted string."""
+
     value: str
     span: Span = span_field()
 
 
 @dataclass(frozen=True)
 class Bool:
+    """`true` or `false`."""
+
     value: bool
     span: Span = span_field()
 
@@ -57,6 +63,8 @@ class Name:
 
 @dataclass(frozen=True)
 class Unary:
+    """`not x` or `-x`."""
+
     op: str  # "not" | "-"
     operand: "Expr"
     span: Span = span_field()
@@ -69,6 +77,8 @@ ARITH_OPS = ("+", "-", "*", "/")
 
 @dataclass(frozen=True)
 class Binary:
+    """`a op b`: arithmetic, comparison, and/or (`written` keeps a spelled-out operator)."""
+
     op: str  # one of BOOL_OPS, COMPARE_OPS, ARITH_OPS
     left: "Expr"
     right: "Expr"
@@ -78,6 +88,8 @@ class Binary:
 
 @dataclass(frozen=True)
 class InList:
+    """`x in [a, b]` or `x not in [...]`."""
+
     negated: bool
     item: "Expr"
     options: tuple["Expr", ...]
@@ -86,6 +98,8 @@ class InList:
 
 @dataclass(frozen=True)
 class Call:
+    """A function of the vocabulary applied to its arguments."""
+
     func: str
     args: tuple["Expr", ...]
     span: Span = span_field()
@@ -96,12 +110,16 @@ class Call:
 
 @dataclass(frozen=True)
 class FactRef:
+    """A reference to an evidence item, resolved by the checker."""
+
     name: str
     span: Span = span_field()
 
 
 @dataclass(frozen=True)
 class ConstRef:
+    """A reference to a constant (`key` is `name` or `area.name`), resolved by the checker."""
+
     name: str  # as written
     key: str  # unique: "answer_standard" or "area.name"
     span: Span = span_field()
@@ -109,6 +127,8 @@ class ConstRef:
 
 @dataclass(frozen=True)
 class RuleRef:
+    """A reference to a rule of an area, resolved by the checker."""
+
     area: str
     rule: str
     written: str = ""
@@ -121,6 +141,8 @@ class RuleRef:
 
 @dataclass(frozen=True)
 class CounterRef:
+    """A ladder counter (met, unmet, concerns, ...), resolved by the checker."""
+
     name: str
     span: Span = span_field()
 
@@ -167,6 +189,8 @@ class Aggregate:
 
 @dataclass(frozen=True)
 class AssessmentLit:
+    """An assessment word or outlier band (`met`, `well_below`, ...), resolved by the checker."""
+
     value: str
     span: Span = span_field()
 
@@ -201,6 +225,8 @@ def walk(e: "Expr") -> Iterator["Expr"]:
 
 @dataclass(frozen=True)
 class Framework:
+    """The `framework` block: name, version, dates, publisher and statistical settings."""
+
     name: str
     title: str
     version: str | None = None
@@ -216,6 +242,8 @@ class Framework:
 
 @dataclass(frozen=True)
 class EvidenceDecl:
+    """One declared evidence item: its type, description, range, unit (or a table's columns)."""
+
     name: str  # qualified: "vsa.case_files"
     type: str
     description: str
@@ -245,6 +273,8 @@ class TableColumn:
 
 @dataclass(frozen=True)
 class Let:
+    """`let name = expr`: a constant, global or of an area."""
+
     name: str
     expr: Expr
     span: Span = span_field()
@@ -253,6 +283,8 @@ class Let:
 
 @dataclass(frozen=True)
 class Rung:
+    """One rung of a ladder: a grade and the condition that gives it (none for `otherwise`)."""
+
     grade: str
     condition: Expr | None  # None means `otherwise`
     span: Span = span_field()
@@ -261,6 +293,8 @@ class Rung:
 
 @dataclass(frozen=True)
 class Ladder:
+    """A named ladder: rungs tried in order, the first that holds gives the grade."""
+
     name: str
     rungs: tuple[Rung, ...]
     span: Span = span_field()
@@ -272,6 +306,8 @@ RULE_KINDS: tuple[str, ...] = tuple(vocabulary.RULE_KINDS)
 
 @dataclass(frozen=True)
 class Rule:
+    """A rule of an area: a characteristic, cause of concern, area for improvement or practice."""
+
     kind: str
     name: str
     title: str
@@ -287,6 +323,8 @@ class Rule:
 
 @dataclass(frozen=True)
 class Area:
+    """An area block: its question, aliases, ladder and rules."""
+
     name: str
     title: str
     question: str | None = None

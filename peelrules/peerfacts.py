@@ -12,6 +12,8 @@ from .stats import DEFAULT_METHOD, OutlierMethod, PeerComparison, compare_with_p
 
 @dataclass(frozen=True)
 class Comparator:
+    """A comparator dataset: one measure, its polarity, period, unit and source, and a value per force."""
+
     file: str
     sha256: str
     measure: str

@@ -12,6 +12,8 @@ from .vocabulary import ASSESSMENTS, COUNTERS, EVIDENCE_TYPES, FUNCTIONS  # noqa
 
 @dataclass(frozen=True)
 class CheckedArea:
+    """An area after checking: its node, its resolved rules, and its ladder."""
+
     area: n.Area
     rules: tuple[n.Rule, ...]  # with resolved expressions
     ladder: n.Ladder | None  # resolved; None for ungraded areas
@@ -23,6 +25,8 @@ class CheckedArea:
 
 @dataclass(frozen=True)
 class Program:
+    """A checked rule set: what the evaluators, lint and the reports read (the cache holds these)."""
+
     framework: n.Framework
     decls: dict[str, n.EvidenceDecl]
     const_values: dict[str, object]

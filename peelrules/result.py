@@ -9,6 +9,8 @@ from .values import Value
 
 @dataclass(frozen=True)
 class RuleOutcome:
+    """A rule's value for one bundle (true, false or unknown), and its exceeded value."""
+
     key: str  # "area.rule"
     kind: str
     outcome: Value  # True, False or UNKNOWN
@@ -17,6 +19,8 @@ class RuleOutcome:
 
 @dataclass(frozen=True)
 class AreaResult:
+    """An area's outcome for one bundle: status, grade, rung, counters, rules, missing evidence."""
+
     name: str
     title: str
     status: Status
@@ -43,6 +47,8 @@ class AreaResult:
 
 @dataclass(frozen=True)
 class BundleResult:
+    """Every area's result for one bundle."""
+
     file: str
     force: str
     areas: tuple[AreaResult, ...]

@@ -117,6 +117,8 @@ def overlap(a: Interval, b: Interval) -> bool:
 
 @dataclass(frozen=True)
 class TwoProportionTest:
+    """The two-proportion z-test of two estimates: difference, z, p-value and the verdict."""
+
     difference: float  # b - a
     z: float
     p_value: float  # two-sided
@@ -156,6 +158,8 @@ def _check_proportion(p: float, n: int) -> None:
 
 @dataclass(frozen=True)
 class ShapiroWilk:
+    """The Shapiro-Wilk test statistic W and its p-value."""
+
     w: float
     p_value: float
 
@@ -252,6 +256,8 @@ DEFAULT_METHOD = OutlierMethod()
 
 @dataclass(frozen=True)
 class PeerComparison:
+    """A force placed among its peers by the outlier method: mean, sd, z-score, band and rank."""
+
     force: str
     value: float
     forces: int  # forces with a value

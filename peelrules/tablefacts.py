@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class GroupResult:
+    """One group of a grouped aggregate: its key, value, and the rows read and matched."""
+
     key: bool | int | float | str | dt.date | dt.datetime | None  # None: the rows with no value in the grouping column
     value: bool | int | float | str | dt.date | dt.datetime | None
     rows_read: int
@@ -37,6 +39,8 @@ class AggregateResult:
 
 @dataclass(frozen=True)
 class TableFile:
+    """One file of a table: its name as written, path, sha256 and size."""
+
     file: str  # as the bundle names it (relative to its folder)
     path: str  # the bundle's folder joined with it, as the trace's inputs list it
     sha256: str
@@ -45,6 +49,8 @@ class TableFile:
 
 @dataclass(frozen=True)
 class BundleTable:
+    """A checked table of a bundle: its source, description, row count and files."""
+
     name: str
     source: str
     description: str

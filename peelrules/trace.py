@@ -14,6 +14,8 @@ from .values import Value
 
 @dataclass(frozen=True)
 class FactLeaf:
+    """A fact as a trace shows it: present or not, its declaration, and where it is quoted from."""
+
     name: str
     present: bool
     type: str
@@ -77,6 +79,8 @@ class PeerLeaf:
 
 @dataclass(frozen=True)
 class ExprTrace:
+    """An expression's value in a trace, with the traces of its parts and what it read."""
+
     text: str
     value: Value
     children: tuple["ExprTrace", ...] = ()
@@ -95,6 +99,8 @@ class ExprTrace:
 
 @dataclass(frozen=True)
 class RuleTrace:
+    """A rule in a trace: its outcome, exceeded value, and the traces of its conditions."""
+
     key: str
     kind: str
     title: str
@@ -110,6 +116,8 @@ class RuleTrace:
 
 @dataclass(frozen=True)
 class RungTrace:
+    """A ladder rung in a trace: its grade, value and the trace of its condition."""
+
     grade: str
     otherwise: bool
     value: Value
@@ -119,6 +127,8 @@ class RungTrace:
 
 @dataclass(frozen=True)
 class AreaTrace:
+    """An area in a trace: its result, rungs, rules, findings and moderation."""
+
     result: AreaResult
     question: str | None
     span: Span
