@@ -178,7 +178,12 @@ def test_ctrl_c_stops_the_batch_and_writes_nothing(tmp_path: Path) -> None:
         workers = _children(proc.pid)
         assert workers and proc.poll() is None, "the workers did not start"
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=10)
+        try:
+            _, err = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:  # say who is still running: the parent, or a worker holding the pipes
+            alive = [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+            raise AssertionError(f"not stopped within 10 s: parent exit code {proc.poll()}, workers {workers}, "
+                                 f"still running {alive}, children now {_children(proc.pid)}") from None
     finally:
         proc.kill()
     assert proc.returncode == 130, err
