@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import errno
-import json
 import os
 import sys
 from pathlib import Path
@@ -17,11 +16,10 @@ import click
 
 from . import __version__, cache, explain, load_rules, load_with_rules
 from .diagnostics import Diagnostic, PeelError, safe
-from .commands import EXIT_FAILED, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK
+from .commands import EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED
 from .grades import GRADE_KEYS, Grade, Status
 from .limits import DEFAULT_LIMITS, Limits
 from .output import write_atomic
-from .source import Span
 
 if TYPE_CHECKING:
     from .commands import IO
@@ -283,67 +281,22 @@ def check(rules: Path | None, rules_dir: Path | None, strict: bool, show_reach: 
 @click.option("--junit", type=PATH, default=None, help="Write JUnit XML to FILE.")
 def test_cmd(paths: tuple[Path, ...], rules: Path | None, show_coverage: bool, min_coverage: float | None,
              junit: Path | None) -> None:
-    from .report import tests as tests_report
-    from .ruletests import run_tests
+    from .commands.test import TestOptions, run_test
 
-    try:
-        program = load_rules(rules, _limits())
-        results, coverage, problems = run_tests(program, list(paths) or [Path("tests/cases")])
-        if problems:
-            raise PeelError(problems)
-        click.echo(tests_report.results_text(results), nl=False)
-        if show_coverage or min_coverage is not None:
-            click.echo(tests_report.coverage_text(coverage), nl=False)
-        if junit is not None:
-            write_atomic(junit, tests_report.junit_xml(results), list(paths))
-    except PeelError as err:
-        _fail(err, EXIT_INPUT)
-        return
-    if not results:
-        click.echo("no test cases found", err=True)
-        sys.exit(EXIT_INPUT)
-    failed = any(not r.passed for r in results)
-    if min_coverage is not None and coverage.percent < min_coverage:
-        click.echo(f"coverage {coverage.percent:.1f}% is below --min-coverage {min_coverage:g}%", err=True)
-        failed = True
-    sys.exit(EXIT_FAILED if failed else EXIT_OK)
+    sys.exit(run_test(TestOptions(paths, rules, show_coverage, min_coverage, junit), _io()))
 
 
-@main.command("verify", help=f"Re-run the evaluation recorded in TRACE (from `evaluate --format json`) and "
-                             f"confirm the same result; otherwise say what differs.\n\n"
-                             f"Exit codes: 0 verified; 1 not verified; 2 bad usage or unreadable input.")
+@main.command("verify", help="Re-run the evaluation recorded in TRACE (from `evaluate --format json`) and "
+                             "confirm the same result; otherwise say what differs.\n\n"
+                             "Exit codes: 0 verified; 1 not verified; 2 bad usage or unreadable input.")
 @click.argument("trace", type=PATH)
 @RULES_OPTION
 @click.option("--evidence", "evidence_files", multiple=True, type=PATH,
               help="Evidence file(s) to use instead of the recorded ones.")
 def verify_cmd(trace: Path, rules: Path | None, evidence_files: tuple[Path, ...]) -> None:
-    from .loader import read_source
-    from .verify import verify
+    from .commands.verify import VerifyOptions, run_verify
 
-    try:
-        src = read_source(trace)
-        try:
-            recorded = json.loads(src.text)
-        except RecursionError:
-            raise PeelError([Diagnostic("PR404", f"'{src.name}' is nested too deeply to be a trace",
-                                        Span(src.name, 1, 1, 1, 2), "give a file written by `peel evaluate "
-                                        "--format json`", line_text=src.line_text(1)[:80])]) from None
-        except json.JSONDecodeError as err:
-            raise PeelError([Diagnostic("PR313", "the file is not valid JSON", Span(src.name, err.lineno, err.colno,
-                                        err.lineno, err.colno + 1), "give a file written by `peel evaluate "
-                                        "--format json`", line_text=src.line_text(err.lineno))]) from None
-        diffs, doc = verify(recorded, rules, list(evidence_files) or None, src.name)
-    except PeelError as err:
-        _fail(err, EXIT_INPUT)
-        return
-    if diffs:
-        click.echo(f"NOT VERIFIED: {safe(str(trace))} differs from a re-run:")
-        for d in diffs:
-            click.echo(f"  {safe(str(d))}")
-        sys.exit(EXIT_FAILED)
-    n_areas = sum(len(r["areas"]) for r in doc["results"])
-    click.echo(f"verified: {safe(str(trace))} — same inputs, same result for {len(doc['results'])} bundle(s), "
-               f"{n_areas} area judgments (result sha256 {doc['result_sha256'][:16]}…)")
+    sys.exit(run_verify(VerifyOptions(trace, rules, evidence_files), _io()))
 
 
 @main.command("diff", help=f"Which grades a rule change moves, and why: evaluate each EVIDENCE bundle with "
@@ -397,35 +350,9 @@ def fmt_cmd(paths: tuple[Path, ...], check_only: bool, show_diff: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "svg"]), default="text", show_default=True)
 @click.option("--out", type=PATH, default=None, help="Write to this file.")
 def chart_cmd(comparator: Path, force: str, fmt: str, out: Path | None) -> None:
-    from .comparators import load_comparator
-    from .report import chart as chart_report
+    from .commands.chart import ChartOptions, run_chart
 
-    try:
-        data = load_comparator(comparator, _limits())
-    except PeelError as err:
-        _fail(err, EXIT_INPUT)
-        return
-    if force not in data.values:
-        near = ", ".join(sorted(f for f in data.values if force.lower() in f.lower())[:5])
-        click.echo(f"error: {safe(comparator.name)} has no force named {safe(force)!r}"
-                   + (f" (did you mean: {safe(near)}?)" if near else "; its forces are listed under `values:`"),
-                   err=True)
-        sys.exit(EXIT_INPUT)
-    if data.values[force] is None:
-        click.echo(f"error: {safe(force)} supplied no value for {safe(data.measure)} in {safe(comparator.name)}",
-                   err=True)
-        sys.exit(EXIT_INPUT)
-    result = data.compare(force)
-    if fmt == "svg":
-        text = chart_report.peer_chart_svg(data.values, result, data.title, data.unit, data.illustrative)
-    else:
-        lines = [data.title + (" (ILLUSTRATIVE DATA, not real)" if data.illustrative else ""),
-                 chart_report.peer_summary(result, data.unit), ""]
-        width = max(len(f) for f, _, _ in chart_report.peer_rows(data.values, result))
-        lines += [f"  {f:<{width}}  {v:>8}  {note}".rstrip()
-                  for f, v, note in chart_report.peer_rows(data.values, result)]
-        text = "\n".join(lines) + "\n"
-    _emit(text, out, [comparator])
+    sys.exit(run_chart(ChartOptions(comparator, force, fmt, out), _io()))
 
 
 @main.command(help=f"Print the JSON Schema of evidence bundles or of traces.\n\n{EXIT_HELP}")

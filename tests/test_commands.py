@@ -54,3 +54,16 @@ def test_run_fmt_of_a_missing_file_is_an_input_error(tmp_path: Path) -> None:
     io, _, err = streams()
     assert run_fmt(FmtOptions((tmp_path / "absent.peel",)), io) == EXIT_INPUT
     assert "absent.peel" in err.getvalue()
+
+
+def test_chart_to_a_folder_that_does_not_exist_is_an_input_error_not_a_bug(tmp_path: Path) -> None:
+    """`peel chart --out` into a missing folder: a clear error naming the path, exit 2 (it was an internal error)."""
+    dataset = ROOT / "evidence" / "comparators" / "dvpo-2021.yaml"
+    from peelrules.comparators import load_comparator
+
+    force = next(f for f, v in load_comparator(dataset).values.items() if v is not None)
+    target = tmp_path / "no" / "such" / "chart.svg"
+    result = CliRunner().invoke(main, ["chart", str(dataset), "--force", force, "--format", "svg", "--out", str(target)])
+    assert result.exit_code == EXIT_INPUT, result.output
+    assert "error[PR401]" in result.stderr and str(target) in result.stderr
+    assert "internal error" not in result.stderr
