@@ -1,4 +1,5 @@
-"""The `peel` command: options -> facade -> renderer -> exit code. Nothing else lives here.
+"""The `peel` command: click's options -> a command's options -> `run_<cmd>` (peelrules/commands/) -> exit code.
+Nothing else lives here.
 
 Exit codes: 0 ok; 1 the checked thing failed (check errors, failing rule tests); 2 bad usage or unreadable input
 (in a batch: some bundles could not be graded; the others are reported); 3 internal error; 130 interrupted.
@@ -14,12 +15,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from . import __version__, cache, explain, load_rules, load_with_rules
-from .diagnostics import Diagnostic, PeelError, safe
+from . import __version__, cache
+from .diagnostics import safe
 from .commands import EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED
-from .grades import GRADE_KEYS, Grade, Status
 from .limits import DEFAULT_LIMITS, Limits
-from .output import write_atomic
 
 if TYPE_CHECKING:
     from .commands import IO
@@ -43,33 +42,9 @@ class _PathType(click.Path):
 PATH = _PathType(path_type=Path)
 RULES_OPTION = click.option("--rules", "rules", type=PATH, default=None,
                             help="Rule set folder (default: the shipped PEEL 2021/22 rules).")
-
-
-def _fail(err: PeelError, code: int) -> None:
-    sys.exit(_io().fail(err, code))
-
-
 JOBS_OPTION = click.option("--jobs", "-j", type=click.IntRange(min=0), default=1, show_default=True,
                            help="Worker processes for a batch (0: one per CPU); the output is the same for any N.")
 QUIET_OPTION = click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary table on stderr.")
-
-
-def _document_report(fmt: str):  # noqa: ANN202 - the module peelrules.report.markdown or .html
-    """The renderer of a whole-document format, imported only when asked for (html needs matplotlib)."""
-    if fmt == "md":
-        from .report import markdown
-
-        return markdown
-    from .report import html
-
-    return html
-
-
-def _emit(text: str, out: Path | None, inputs: list[Path]) -> None:
-    if out is None:
-        click.echo(text, nl=False)
-    else:
-        write_atomic(out, text, inputs)
 
 
 LIMIT_NAMES = [f.name for f in dataclasses.fields(Limits)]
@@ -147,53 +122,9 @@ def cache_clear_cmd() -> None:
 @QUIET_OPTION
 def evaluate(evidence: tuple[Path, ...], rules: Path | None, fmt: str, out: Path | None, jobs: int,
              quiet: bool) -> None:
-    from . import batch as batches
-    from .commands.batches import batch_end, progress
+    from .commands.evaluate import EvaluateOptions, run_evaluate
 
-    try:
-        paths = batches.expand(evidence)
-        given = load_rules(rules, _limits()) if rules is not None else None
-        traced = fmt in ("json", "md", "html")  # text and csv need only the judgments: the compiled evaluator
-        with progress(_io(), len(paths), "Evaluating", quiet) as step:
-            done = batches.evaluate_batch(paths, given, traced=traced, limits=_limits(), jobs=jobs, progress=step)
-        if len(paths) == 1 and done.failures:  # one bundle: its errors as always
-            raise PeelError(list(done.failures[0].failure.diagnostics))
-        programs = {g.framework: batches.program_for(g.framework, given, _limits()) for g in done.values}
-        runs = [(programs[g.framework], g.bundle, g.result, g.traces) for g in done.values]
-        if traced and len(programs) > 1:
-            raise PeelError([Diagnostic("PR314", f"these bundles are for {len(programs)} frameworks ("
-                                        f"{', '.join(sorted(programs))}); a {fmt} report covers one", None,
-                                        "evaluate each framework's bundles separately, or give --rules")])
-        if not runs:  # every bundle failed: nothing to write
-            sys.exit(batch_end(_io(), done, quiet))
-        runs = [(b, r, t) for _, b, r, t in runs]
-        program = next(iter(programs.values()))  # the one framework of a traced report
-        if fmt == "json":
-            from .report.trace_json import dumps, trace_document
-
-            text = dumps(trace_document(program, [(b, t) for b, _, t in runs], str(rules) if rules else None))
-        elif fmt in ("md", "html"):
-            text = _document_report(fmt).document(program, [(b, t) for b, _, t in runs])
-        elif fmt == "csv":
-            from .report import table as table_report
-
-            text = table_report.table_csv(table_report.results_table([(b, r.areas) for b, r, _ in runs]))
-        else:
-            from .report import text as text_report  # each format imports only what it needs
-
-            text = "\n".join(text_report.summary(programs[b.framework], b, r) for b, r, _ in runs)
-            if len(runs) > 1:
-                from .report import table as table_report
-
-                table = table_report.results_table([(b, r.areas) for b, r, _ in runs])
-                text = table_report.table_text(table) + "\n" + text
-        _emit(text, out, list(paths) + [s for s in ([rules] if rules else [])])
-    except PeelError as err:
-        _fail(err, EXIT_INPUT)
-    except KeyboardInterrupt:  # the workers are stopped and nothing was written
-        click.echo("interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    sys.exit(batch_end(_io(), done, quiet))
+    sys.exit(run_evaluate(EvaluateOptions(evidence, rules, fmt, out, jobs, quiet), _io()))
 
 
 @main.command("explain", help=f"Explain the grade of AREA (or of every area) for one EVIDENCE bundle.\n\n{EXIT_HELP}")
@@ -205,54 +136,9 @@ def evaluate(evidence: tuple[Path, ...], rules: Path | None, fmt: str, out: Path
 @click.option("--why-not", "why_not", metavar="GRADE|RULE", default=None,
               help="What would have to change for AREA to get GRADE, or for RULE of AREA to turn.")
 def explain_cmd(evidence: Path, area: str | None, rules: Path | None, fmt: str, why_not: str | None) -> None:
-    from .reach import guidance, stability
-    from .report import text as text_report
-    from .report.trace_json import dumps, trace_document
-    from .whynot import why_not_grade, why_not_rule
+    from .commands.explain import ExplainOptions, run_explain
 
-    try:
-        program, bundle = load_with_rules(evidence, rules, _limits())
-        _, traces = explain(program, bundle)
-    except PeelError as err:
-        _fail(err, EXIT_INPUT)
-        return
-    if area is not None:
-        chosen = program.area(area)
-        if chosen is None:
-            names = ", ".join(a.name for a in program.areas)
-            click.echo(f"error[PR307]: unknown area '{safe(area)}'\n  = help: areas are: {names}", err=True)
-            sys.exit(EXIT_INPUT)
-        traces = tuple(t for t in traces if t.result.name == chosen.name)
-        if why_not is not None:
-            grade = Grade.from_key(why_not)
-            rule_names = [r.name for r in chosen.rules]
-            if grade is None and why_not not in rule_names:
-                click.echo(f"error[PR201]: '{safe(why_not)}' is neither a grade nor a rule of {chosen.name}\n"
-                           f"  = help: grades are {', '.join(GRADE_KEYS)}", err=True)
-                sys.exit(EXIT_INPUT)
-            answer = (why_not_grade(program, bundle, chosen.name, grade) if grade is not None
-                      else why_not_rule(program, bundle, chosen.name, why_not))
-            click.echo(text_report.why_not(answer), nl=False)
-            if grade is not None and chosen.ladder is not None and not answer.already:
-                change = guidance(program, bundle, chosen.name).get(grade.key)
-                click.echo(text_report.evidence_for(grade, change), nl=False)
-            return
-    elif why_not is not None:
-        click.echo("error: --why-not needs an AREA", err=True)
-        sys.exit(EXIT_INPUT)
-    if fmt == "json":
-        click.echo(dumps(trace_document(program, [(bundle, traces)], str(rules) if rules else None)), nl=False)
-    elif fmt in ("md", "html"):
-        _emit(_document_report(fmt).document(program, [(bundle, traces)]), None, [evidence])
-    else:
-        guides = {t.result.name: guidance(program, bundle, t.result.name) for t in traces
-                  if t.result.status is Status.UNDETERMINED}
-        stable = {t.result.name: stability(program, bundle, t.result.name) for t in traces
-                  if t.result.grade is not None}
-        click.echo(text_report.explain(traces, guides, stable), nl=False)
-        if area is None:
-            extra = text_report.context(bundle)
-            click.echo(f"\n{extra}" if extra else "", nl=False)
+    sys.exit(run_explain(ExplainOptions(evidence, area, rules, fmt, why_not), _io()))
 
 
 @main.command(help=f"Parse and check a rule set (default: the shipped rules), with deep checks that warn "
@@ -395,7 +281,7 @@ def run() -> None:
         _output_failed(err)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except RecursionError:
         click.echo("error: the input is nested too deeply to process (see docs/limits.md)", err=True)
         sys.exit(EXIT_INPUT)

@@ -1,0 +1,84 @@
+"""`peel evaluate`: grade every area of each bundle of a batch, in any of the five formats."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+from ..diagnostics import Diagnostic, PeelError
+from . import EXIT_INTERRUPTED, IO
+from .batches import batch_end, progress
+
+TRACED_FORMATS = ("json", "md", "html")  # the formats that show traces; text and csv show the judgments only
+
+
+@dataclass(frozen=True)
+class EvaluateOptions:
+    evidence: tuple[Path, ...]  # files, folders and globs
+    rules: Path | None = None
+    fmt: str = "text"  # text, json, md, html or csv
+    out: Path | None = None
+    jobs: int = 1
+    quiet: bool = False
+
+
+def document_report(fmt: str) -> ModuleType:
+    """The renderer of a whole-document format, imported only when asked for (html needs matplotlib)."""
+    if fmt == "md":
+        from ..report import markdown
+
+        return markdown
+    from ..report import html
+
+    return html
+
+
+def run_evaluate(opts: EvaluateOptions, io: IO) -> int:
+    from .. import batch as batches
+    from .. import load_rules
+
+    rules, fmt = opts.rules, opts.fmt
+    try:
+        paths = batches.expand(opts.evidence)
+        given = load_rules(rules, io.limits) if rules is not None else None
+        traced = fmt in TRACED_FORMATS
+        with progress(io, len(paths), "Evaluating", opts.quiet) as step:
+            done = batches.evaluate_batch(paths, given, traced=traced, limits=io.limits, jobs=opts.jobs,
+                                          progress=step)
+        if len(paths) == 1 and done.failures:  # one bundle: its errors as always
+            raise PeelError(list(done.failures[0].failure.diagnostics))
+        programs = {g.framework: batches.program_for(g.framework, given, io.limits) for g in done.values}
+        if traced and len(programs) > 1:
+            raise PeelError([Diagnostic("PR314", f"these bundles are for {len(programs)} frameworks ("
+                                        f"{', '.join(sorted(programs))}); a {fmt} report covers one", None,
+                                        "evaluate each framework's bundles separately, or give --rules")])
+        if not done.values:  # every bundle failed: nothing to write
+            return batch_end(io, done, opts.quiet)
+        runs = [(g.bundle, g.result, g.traces) for g in done.values]
+        program = next(iter(programs.values()))  # the one framework of a traced report
+        if fmt == "json":
+            from ..report.trace_json import dumps, trace_document
+
+            text = dumps(trace_document(program, [(b, t) for b, _, t in runs], str(rules) if rules else None))
+        elif fmt in ("md", "html"):
+            text = document_report(fmt).document(program, [(b, t) for b, _, t in runs])
+        elif fmt == "csv":
+            from ..report import table as table_report
+
+            text = table_report.table_csv(table_report.results_table([(b, r.areas) for b, r, _ in runs]))
+        else:
+            from ..report import text as text_report  # each format imports only what it needs
+
+            text = "\n".join(text_report.summary(programs[b.framework], b, r) for b, r, _ in runs)
+            if len(runs) > 1:
+                from ..report import table as table_report
+
+                table = table_report.results_table([(b, r.areas) for b, r, _ in runs])
+                text = table_report.table_text(table) + "\n" + text
+        io.emit(text, opts.out, list(paths) + ([rules] if rules else []))
+    except PeelError as err:
+        return io.fail(err)
+    except KeyboardInterrupt:  # the workers are stopped and nothing was written
+        io.say("interrupted")
+        return EXIT_INTERRUPTED
+    return batch_end(io, done, opts.quiet)
