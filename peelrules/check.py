@@ -12,6 +12,7 @@ from graphlib import CycleError, TopologicalSorter
 from . import nodes as n
 from .diagnostics import Diagnostic, PeelError, quoted
 from .grades import GRADE_KEYS
+from .symbols import Scope, Symbol, SymbolTable
 from .program import ASSESSMENTS, COUNTERS, EVIDENCE_TYPES, FUNCTIONS, CheckedArea, Program
 from .vocabulary import (FINDING_FUNCTIONS, FINDING_KINDS, INTERVAL_METHODS, OUTLIER_BANDS,
                          PEER_FUNCTIONS, SEVERE_KINDS)
@@ -47,6 +48,8 @@ class _Checker:
         self.rule_deps: dict[str, set[str]] = {}
         self.dep_spans: dict[tuple[str, str], Span] = {}
         self.framework: n.Framework | None = None
+        # the one name resolver, over the tables above as collect() fills them (first definition wins)
+        self.symbols = SymbolTable(self.decls, self.global_lets, self.ladders, self.areas, self.area_lets)
 
     # ------------------------------------------------------------ reporting
     def unresolved(self, code: str, parts: tuple[str, ...], message: str, span: Span, hint: str | None) -> None:
@@ -113,6 +116,7 @@ class _Checker:
             for rule in area.rules:
                 self._reserved(rule.name, rule.span)
                 self._declare(rules, rule.name, rule, "rule")
+            self.symbols.area_rules[area.name] = rules
         return frameworks[0] if frameworks else None
 
     def _dates(self, fw: n.Framework) -> None:
@@ -356,62 +360,61 @@ class _Checker:
 
     def resolve_name(self, e: n.Name, *, area: str | None, ladder: bool, constant: bool,
                      deps: set[str] | None, rule_key: str | None) -> tuple[n.Expr, str]:
+        """A name as the one resolver (symbols.py) finds it, as a resolved node and its type; or the error."""
+        sym = self.symbols.resolve(e.parts, Scope(area, ladder, constant))
+        if sym is not None:
+            return self.resolved(e, sym, constant, deps, rule_key)
         word = e.dotted
         if len(e.parts) == 1:
             name = e.parts[0]
-            if ladder and name in COUNTERS:
-                return n.CounterRef(name, span=e.span), "number"
-            if area and name in self.area_lets.get(area, {}):
-                key = f"{area}.{name}"
-                if deps is not None:
-                    deps.add(key)
-                return n.ConstRef(name, key, span=e.span), self.const_types.get(key, "?")
-            if area and not constant and name in {r.name for r in self.areas[area].rules}:
-                return self.rule_ref(area, name, name, e.span, rule_key), "flag"
-            if name in self.global_lets:
-                if deps is not None:
-                    deps.add(name)
-                return n.ConstRef(name, name, span=e.span), self.const_types.get(name, "?")
-            if name in ASSESSMENTS:
-                return n.AssessmentLit(name, span=e.span), "assessment"
-            if name in OUTLIER_BANDS:  # outlier(x) is well_below
-                return n.AssessmentLit(name, span=e.span), "band"
             candidates = list(self.global_lets) + list(ASSESSMENTS) + list(OUTLIER_BANDS)
             if area:
-                candidates += list(self.area_lets.get(area, {})) + [r.name for r in self.areas[area].rules]
+                candidates += list(self.area_lets.get(area, {})) + list(self.symbols.area_rules.get(area, {}))
             if ladder:
                 candidates += list(COUNTERS)
             where = "constant, counter or rule" if ladder else "constant, rule or assessment value"
-            if ladder and area is None and any(name in {r.name for r in a.rules} for a in self.areas.values()):
+            if ladder and area is None and any(name in rules for rules in self.symbols.area_rules.values()):
                 where = "constant or counter (a shared ladder cannot name one area's rule: give that area its own ladder)"
             self.unresolved("PR201", e.parts, f"unknown name {quoted(name)}", e.span,
                        _suggest(name, candidates) or f"define it with `let {name} = ...`, or use a known {where}")
             return e, "?"
-        if word in self.decls and self.decls[word].type == "table":
-            self.error("PR204", f"{quoted(word)} is a table: read it through an aggregate", e.span,
-                       f"such as count({word}) or share({word} where ...)")
-            return e, "?"
-        if word in self.decls:
-            if constant:
-                self.error("PR204", f"a constant cannot read evidence ({quoted(word)})", e.span,
-                           "constants are fixed values; put the evidence in a rule's `when`")
-                return e, "?"
-            return n.FactRef(word, span=e.span), EVIDENCE_TYPES.get(self.decls[word].type, "?")
         head, rest = e.parts[0], e.parts[1:]
         if head in self.areas and len(rest) == 1 and not constant:
-            if rest[0] in {r.name for r in self.areas[head].rules}:
-                return self.rule_ref(head, rest[0], word, e.span, rule_key), "flag"
-            if rest[0] in self.area_lets.get(head, {}):
-                return n.ConstRef(word, word, span=e.span), self.const_types.get(word, "?")
             self.unresolved("PR201", e.parts, f"area {quoted(head)} has no rule {quoted(rest[0])}", e.span,
-                       _suggest(rest[0], [r.name for r in self.areas[head].rules])
+                       _suggest(rest[0], list(self.symbols.area_rules.get(head, {})))
                        or f"the rules of {quoted(head)} are listed in its area block")
             return e, "?"
-        rule_keys = [f"{a}.{r.name}" for a, ar in self.areas.items() for r in ar.rules]
+        rule_keys = [f"{a}.{r}" for a, rules in self.symbols.area_rules.items() for r in rules]
         self.unresolved("PR203", e.parts, f"unknown evidence item or rule {quoted(word)}", e.span,
                    _suggest(word, list(self.decls) + rule_keys)
                    or "declare it in an `evidence` block, or check the spelling")
         return e, "?"
+
+    def resolved(self, e: n.Name, sym: Symbol, constant: bool, deps: set[str] | None,
+                 rule_key: str | None) -> tuple[n.Expr, str]:
+        """The node and type of a name the resolver found (errors for evidence a constant or a rule cannot read)."""
+        if sym.kind == "counter":
+            return n.CounterRef(sym.key, span=e.span), "number"
+        if sym.kind == "constant":
+            if deps is not None:
+                deps.add(sym.key)
+            return n.ConstRef(e.dotted if len(e.parts) > 1 else e.parts[0], sym.key, span=e.span), \
+                self.const_types.get(sym.key, "?")
+        if sym.kind == "rule":
+            area, _, rule = sym.key.partition(".")
+            return self.rule_ref(area, rule, e.dotted, e.span, rule_key), "flag"
+        if sym.kind in ("assessment", "band"):  # `outlier(x) is well_below`: a band
+            return n.AssessmentLit(sym.key, span=e.span), sym.kind
+        decl = self.decls[sym.key]  # evidence
+        if decl.type == "table":
+            self.error("PR204", f"{quoted(sym.key)} is a table: read it through an aggregate", e.span,
+                       f"such as count({sym.key}) or share({sym.key} where ...)")
+            return e, "?"
+        if constant:
+            self.error("PR204", f"a constant cannot read evidence ({quoted(sym.key)})", e.span,
+                       "constants are fixed values; put the evidence in a rule's `when`")
+            return e, "?"
+        return n.FactRef(sym.key, span=e.span), EVIDENCE_TYPES.get(decl.type, "?")
 
     def visible_constants(self, area: str | None) -> dict[str, object]:
         """The folded constants a name in `area` can mean, by the name written (an area's own first)."""

@@ -10,8 +10,8 @@ Diagnostics are published for every file of the set, so an edit that breaks a re
 shown there, and cleared there when it is fixed.
 
 Hover and definition read the parsed files, not the checked program, so they keep working while the rule set
-has errors (a program exists only when there are none). `Index.resolve` looks names up in the order the
-checker does (check.py, `resolve_name`); it only finds definitions, it never reports or types anything.
+has errors (a program exists only when there are none). Names are looked up by symbols.py, the resolver the
+checker uses too; here it only finds definitions, it never reports or types anything.
 Positions: spans are 1-based lines and code-point columns, end exclusive; LSP positions are 0-based and
 counted in the client's position encoding (UTF-16 unless negotiated otherwise), converted by pygls's codec.
 """
@@ -21,7 +21,7 @@ import argparse
 import asyncio
 import os
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from lsprotocol import types as lsp
@@ -37,6 +37,7 @@ from .loader import read_source
 from .program import ASSESSMENTS, COUNTERS, EVIDENCE_TYPES, FUNCTIONS
 from .vocabulary import INTERVAL_METHODS, OUTLIER_BANDS
 from .source import NO_SPAN, SourceFile, Span
+from .symbols import Scope, Symbol, SymbolTable
 from .unparse import unparse
 
 RULE_SUFFIX = ".peel"
@@ -143,90 +144,8 @@ def _lf(text: str) -> str:
 # ---------------------------------------------------------------- names and what they mean
 
 
-@dataclass(frozen=True)
-class Symbol:
-    """What a name under the cursor means."""
-
-    kind: str  # rule, evidence, constant, ladder, area, framework, counter, assessment, function, grade, type
-    key: str  # "area.rule", "prefix.item", constant key ("name" or "area.name"), or the word itself
-    node: object | None = None  # the defining node; None for built-in words
-    area: str | None = None  # the area a rule or area constant belongs to
-
-
-@dataclass(frozen=True)
-class _Scope:
-    area: str | None = None
-    ladder: bool = False  # counters are visible
-    constant: bool = False  # rules are not visible
-
-
-@dataclass
-class Index:
-    """Every definition of a rule set by name; the first definition wins, as in the checker."""
-
-    decls: dict[str, n.EvidenceDecl] = field(default_factory=dict)
-    lets: dict[str, n.Let] = field(default_factory=dict)
-    ladders: dict[str, n.Ladder] = field(default_factory=dict)
-    areas: dict[str, n.Area] = field(default_factory=dict)
-    frameworks: list[n.Framework] = field(default_factory=list)
-
-    @classmethod
-    def build(cls, modules: list[n.Module]) -> "Index":
-        ix = cls()
-        for mod in modules:
-            for item in mod.items:
-                if isinstance(item, n.EvidenceDecl):
-                    ix.decls.setdefault(item.name, item)
-                elif isinstance(item, n.Let):
-                    ix.lets.setdefault(item.name, item)
-                elif isinstance(item, n.Ladder):
-                    ix.ladders.setdefault(item.name, item)
-                elif isinstance(item, n.Area):
-                    ix.areas.setdefault(item.name, item)
-                elif isinstance(item, n.Framework):
-                    ix.frameworks.append(item)
-        return ix
-
-    def area_rule(self, area: str, rule: str) -> n.Rule | None:
-        a = self.areas.get(area)
-        return next((r for r in a.rules if r.name == rule), None) if a else None
-
-    def area_let(self, area: str, name: str) -> n.Let | None:
-        a = self.areas.get(area)
-        return next((x for x in a.lets if x.name == name), None) if a else None
-
-    def ladder_for(self, area: str, name: str) -> n.Ladder | None:
-        a = self.areas.get(area)
-        local = next((x for x in a.ladders if x.name == name), None) if a else None
-        return local or self.ladders.get(name)
-
-    def resolve(self, name: n.Name, scope: _Scope) -> Symbol | None:
-        """The definition a name refers to, looked up in the checker's order; None if it has none."""
-        parts = name.parts
-        if len(parts) == 1:
-            word, area = parts[0], scope.area
-            if scope.ladder and word in COUNTERS:
-                return Symbol("counter", word)
-            if area and (let := self.area_let(area, word)):
-                return Symbol("constant", f"{area}.{word}", let, area)
-            if area and not scope.constant and (rule := self.area_rule(area, word)):
-                return Symbol("rule", f"{area}.{word}", rule, area)
-            if word in self.lets:
-                return Symbol("constant", word, self.lets[word])
-            if word in ASSESSMENTS:
-                return Symbol("assessment", word)
-            if word in OUTLIER_BANDS:
-                return Symbol("band", word)
-            return None
-        dotted = name.dotted
-        if dotted in self.decls:
-            return Symbol("evidence", dotted, self.decls[dotted])
-        if len(parts) == 2 and parts[0] in self.areas:
-            if not scope.constant and (rule := self.area_rule(*parts)):
-                return Symbol("rule", dotted, rule, parts[0])
-            if let := self.area_let(*parts):
-                return Symbol("constant", dotted, let, parts[0])
-        return None
+class Index(SymbolTable):
+    """The rule set's definitions (symbols.SymbolTable, the checker's resolver), and what the editor asks of them."""
 
     def evidence_read(self, area: str, rule: n.Rule) -> list[n.EvidenceDecl]:
         """The evidence items a rule's conditions read, directly or through the rules they refer to."""
@@ -240,7 +159,7 @@ class Index:
             seen.add(f"{a}.{r.name}")
             for cond in (r.when, r.exceeded_when):
                 for ref in _names(cond):
-                    sym = self.resolve(ref, _Scope(a))
+                    sym = self.resolve(ref.parts, Scope(a))
                     if sym is None:
                         continue
                     if sym.kind == "evidence":
@@ -286,9 +205,9 @@ def _expr_at(e: n.Expr | None, pos: Pos) -> n.Expr | None:
     return e
 
 
-def _symbol_of(ix: Index, e: n.Expr, scope: _Scope) -> Symbol | None:
+def _symbol_of(ix: Index, e: n.Expr, scope: Scope) -> Symbol | None:
     if isinstance(e, n.Name):
-        return ix.resolve(e, scope)
+        return ix.resolve(e.parts, scope)
     if isinstance(e, n.Call) and e.func in FUNCTIONS:
         return Symbol("function", e.func)
     return None
@@ -310,7 +229,7 @@ def _symbol_at(ix: Index, module: n.Module, pos: Pos) -> tuple[Symbol, Span] | N
     return None
 
 
-def _in_expr(ix: Index, e: n.Expr | None, pos: Pos, scope: _Scope) -> tuple[Symbol, Span] | None:
+def _in_expr(ix: Index, e: n.Expr | None, pos: Pos, scope: Scope) -> tuple[Symbol, Span] | None:
     node = _expr_at(e, pos)
     sym = _symbol_of(ix, node, scope) if node is not None else None
     return (sym, node.span) if sym is not None and node is not None else None
@@ -328,22 +247,22 @@ def _item_at(ix: Index, item: object, pos: Pos, area: str | None = None) -> tupl
     if isinstance(item, n.Let):
         if _contains(item.span, pos):
             return Symbol("constant", f"{area}.{item.name}" if area else item.name, item, area), item.span
-        return _in_expr(ix, item.expr, pos, _Scope(area, constant=True))
+        return _in_expr(ix, item.expr, pos, Scope(area, constant=True))
     if isinstance(item, n.Ladder):
         if _contains(item.span, pos):
             return Symbol("ladder", item.name, item, area), item.span
         for rung in item.rungs:
             if _contains(rung.span, pos):
                 return Symbol("grade", rung.grade), rung.span
-            if hit := _in_expr(ix, rung.condition, pos, _Scope(area, ladder=True)):
+            if hit := _in_expr(ix, rung.condition, pos, Scope(area, ladder=True)):
                 return hit
         return None
     if isinstance(item, n.Rule):
         assert area is not None
         if _contains(item.span, pos):
             return Symbol("rule", f"{area}.{item.name}", item, area), item.span
-        return (_in_expr(ix, item.when, pos, _Scope(area))
-                or _in_expr(ix, item.exceeded_when, pos, _Scope(area)))
+        return (_in_expr(ix, item.when, pos, Scope(area))
+                or _in_expr(ix, item.exceeded_when, pos, Scope(area)))
     if isinstance(item, n.Area):
         if item.extent.line and not _contains(item.extent, pos):
             return None
