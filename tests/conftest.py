@@ -28,6 +28,22 @@ PEEL = Path(sys.executable).parent / "peel"
 os.environ.setdefault("PEEL_CACHE_DIR", tempfile.mkdtemp(prefix="peel-test-cache-"))
 
 
+# Everything the Lancashire bundle reads beside it: the report it quotes, its case-level tables, its comparator.
+LANCASHIRE_FILES = ("sources/000_d8ec0c1289d1da33.txt", "tables/lancashire-stop-search-audit-2021.csv",
+                    "tables/lancashire-999-calls-2021.parquet", "comparators/dvpo-2021.yaml")
+
+
+@pytest.fixture
+def lancashire_copy(tmp_path: Path) -> Path:
+    """A copy of the Lancashire bundle with every file it reads, in a folder of its own (tests may edit it)."""
+    where = tmp_path / "evidence"
+    for name in LANCASHIRE_FILES:
+        (where / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(LANCASHIRE.parent / name, where / name)
+    shutil.copyfile(LANCASHIRE, where / LANCASHIRE.name)
+    return where / LANCASHIRE.name
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true", default=False,
                      help="rewrite golden files from the current output instead of comparing")

@@ -34,14 +34,8 @@ COMPARATOR = "comparators/dvpo-2021.yaml"
 
 
 @pytest.fixture
-def bundle(tmp_path: Path) -> Path:
-    """A copy of the Lancashire bundle with the document and tables it reads, in a folder of its own."""
-    where = tmp_path / "evidence"
-    for name in (DOCUMENT, CSV, PARQUET, COMPARATOR):
-        (where / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(LANCASHIRE.parent / name, where / name)
-    shutil.copyfile(LANCASHIRE, where / LANCASHIRE.name)
-    return where / LANCASHIRE.name
+def bundle(lancashire_copy: Path) -> Path:
+    return lancashire_copy
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ tables do not, the next run validates the bundle again without DuckDB reading th
 --no-cache prints; a table file that changes is read again; --no-cache keeps nothing."""
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,20 +13,13 @@ from peelrules import aggregates, cache, evidence
 from peelrules import tables as t
 from peelrules.cli import main
 
-from conftest import LANCASHIRE
 
 TABLES = ("tables/lancashire-stop-search-audit-2021.csv", "tables/lancashire-999-calls-2021.parquet")
-OTHERS = ("sources/000_d8ec0c1289d1da33.txt", "comparators/dvpo-2021.yaml")
 
 
 @pytest.fixture
-def bundle(tmp_path: Path) -> Path:
-    where = tmp_path / "evidence"
-    for name in TABLES + OTHERS:
-        (where / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(LANCASHIRE.parent / name, where / name)
-    shutil.copyfile(LANCASHIRE, where / LANCASHIRE.name)
-    return where / LANCASHIRE.name
+def bundle(lancashire_copy: Path) -> Path:
+    return lancashire_copy
 
 
 @pytest.fixture
