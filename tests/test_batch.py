@@ -161,6 +161,12 @@ def _children(pid: int) -> list[int]:
         return []
 
 
+def _default_sigint() -> None:
+    """In the child before exec: Ctrl-C as a terminal gives it, even when the suite itself runs as a background
+    job (where SIGINT is ignored, and an ignored signal stays ignored across exec)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs /proc to see the worker processes")
 def test_ctrl_c_stops_the_batch_and_writes_nothing(tmp_path: Path) -> None:
     _bundles(tmp_path / "ev", [f"b{i}.yaml" for i in range(6)])
@@ -169,7 +175,7 @@ def test_ctrl_c_stops_the_batch_and_writes_nothing(tmp_path: Path) -> None:
     env = dict(os.environ, **{batches.SLEEP_HOOK: "b1.yaml"})
     proc = subprocess.Popen([str(PEEL), "evaluate", str(tmp_path / "ev"), "--rules", MINI, "--format", "csv",
                              "--jobs", "2", "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=env)
+                            env=env, preexec_fn=_default_sigint)
     try:
         deadline = time.monotonic() + 60
         while not _children(proc.pid) and proc.poll() is None and time.monotonic() < deadline:
