@@ -356,7 +356,8 @@ def test_lancashire_html_embeds_the_peer_chart_with_its_numbers(lancashire: tupl
 def test_the_language_server_describes_the_new_words() -> None:
     pytest.importorskip("pygls")
     from peelrules.lower import parse_source
-    from peelrules.lsp import Index, Symbol, _Scope, hover_text
+    from peelrules.lsp import Index, hover_text
+    from peelrules.symbols import Scope, Symbol
     from peelrules.vocabulary import FUNCTIONS, OUTLIER_BANDS
 
     module = parse_source(SourceFile("r.peel", RULES.replace("{method}", "wilson")))
@@ -364,7 +365,7 @@ def test_the_language_server_describes_the_new_words() -> None:
     for func in ("significantly_below", "significantly_above", "small_sample", "outlier", "peer_z", "peer_rank"):
         text = hover_text(ix, Symbol("function", func))
         assert FUNCTIONS[func].partition(": ")[2] in text
-    band = ix.resolve(next(x for x in _names_in(module) if x.parts == ("well_below",)), _Scope(area="a"))
+    band = ix.resolve(next(x for x in _names_in(module) if x.parts == ("well_below",)).parts, Scope(area="a"))
     assert band is not None and OUTLIER_BANDS["well_below"] in hover_text(ix, band)
     framework = next(i for i in module.items if type(i).__name__ == "Framework")
     text = hover_text(ix, Symbol("framework", framework.name, framework))
