@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from . import __version__, cache, explain, load_evidence, load_rules, load_with_rules
+from . import __version__, cache, engine_problem, explain, load_evidence, load_rules, load_with_rules
 from .diagnostics import Diagnostic, PeelError, Severity, render_all, safe
 from .grades import GRADE_KEYS, Grade, Status
 from .limits import DEFAULT_LIMITS, Limits
@@ -205,18 +205,26 @@ def cache_clear_cmd() -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "md", "html", "csv"]), default="text",
               show_default=True, help="csv: the force-by-area grade table only.")
 @click.option("--out", type=PATH, default=None, help="Write to FILE (atomically).")
+@click.option("--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb", show_default=True,
+              help="What computes case-level table aggregates: DuckDB in process, or Spark (pip install "
+                   "'peelrules[spark]'; docs/scale.md). The grades are the same.")
 @JOBS_OPTION
 @QUIET_OPTION
-def evaluate(evidence: tuple[Path, ...], rules: Path | None, fmt: str, out: Path | None, jobs: int,
+def evaluate(evidence: tuple[Path, ...], rules: Path | None, fmt: str, out: Path | None, engine: str, jobs: int,
              quiet: bool) -> None:
     from . import batch as batches
 
+    problem = engine_problem(engine)
+    if problem is not None:
+        click.echo(f"peel: {problem}", err=True)
+        sys.exit(EXIT_INPUT)
     try:
         paths = batches.expand(evidence)
         given = load_rules(rules, _limits()) if rules is not None else None
         traced = fmt in ("json", "md", "html")  # text and csv need only the judgments: the compiled evaluator
         with _progress(len(paths), "Evaluating", quiet) as step:
-            done = batches.evaluate_batch(paths, given, traced=traced, limits=_limits(), jobs=jobs, progress=step)
+            done = batches.evaluate_batch(paths, given, traced=traced, limits=_limits(), jobs=jobs, progress=step,
+                                          engine=engine)
         if len(paths) == 1 and done.failures:  # one bundle: its errors as always
             raise PeelError(list(done.failures[0].failure.diagnostics))
         programs = {g.framework: batches.program_for(g.framework, given, _limits()) for g in done.values}
