@@ -30,6 +30,7 @@ import os
 import shutil
 import threading
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -147,6 +148,18 @@ def _reader(spark: Any, checked: t.ValidatedTable) -> Any:
     return df.select(*cols)
 
 
+def decimal_scales(spark: Any, checked: t.ValidatedTable) -> dict[str, int]:
+    """The scale of each `number` column that the Parquet files store as DECIMAL: DuckDB keeps a decimal's scale
+    in median and percentile (the interpolated value cut towards zero to that many places), so Spark must too."""
+    if checked.resolved.format != "parquet":
+        return {}
+    from pyspark.sql.types import DecimalType
+
+    fields = {f.name: f.dataType for f in spark.read.parquet(*[str(p) for p in checked.resolved.files]).schema}
+    return {c.name: fields[c.name].scale for c in checked.header
+            if c.type == "number" and isinstance(fields.get(c.name), DecimalType)}
+
+
 @dataclass
 class SparkRunner:
     """Runs a TableEngine's aggregates on Spark (see the module docstring). `catalog` maps a table's name to a
@@ -170,6 +183,7 @@ class SparkRunner:
             decl = engine.tables[name]
             shown = decl.path_or_glob or name
             try:
+                scales: dict[str, int] = {}
                 if name in self.catalog:
                     from pyspark.sql import functions as F
 
@@ -179,9 +193,10 @@ class SparkRunner:
                     checked = engine.validate(decl)
                     shown = checked.resolved.shown[0]
                     df = _reader(spark, checked)
+                    scales = decimal_scales(spark, checked)
                 df.createOrReplaceTempView(view_name(name))
                 rows = [tuple(r) for r in spark.sql(t.query(table_aggs, "spark").sql(dialect="spark")).collect()]
-                rows = _exact_quantiles(spark, table_aggs, rows)
+                rows = _exact_quantiles(spark, table_aggs, rows, scales)
             except t.TableError:
                 raise
             except Exception as err:  # noqa: BLE001 - Py4J / Spark errors become the table's error
@@ -210,14 +225,18 @@ def _ranks(n: int, q: float) -> tuple[int, float]:
     return lo, pos - lo
 
 
-def _exact_quantiles(spark: Any, aggs: Sequence[t.Aggregate], rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+def _exact_quantiles(spark: Any, aggs: Sequence[t.Aggregate], rows: list[tuple[Any, ...]],
+                     scales: Mapping[str, int] | None = None) -> list[tuple[Any, ...]]:
     """Replace Spark's PERCENTILE values by DuckDB's interpolation of the same two values, where they may differ
-    (the rank is not a whole number: at a whole rank both give the value there, exactly)."""
+    (the rank is not a whole number: at a whole rank both give the value there, exactly). A column stored as
+    DECIMAL (`scales`: column -> scale) is interpolated as DuckDB does it, on the unscaled integers, and cut
+    towards zero to its scale."""
+    scales = scales or {}
     e = t._exp()
     uniq = list(dict.fromkeys(aggs))
     groups = list(dict.fromkeys(a.group_by for a in uniq if a.group_by is not None))
     base = 2 * len(groups)
-    wanted: list[tuple[int, int, int, float]] = []  # (row, value column, lower rank, fraction)
+    wanted: list[tuple[int, int, int, float, int | None]] = []  # (row, value column, lower rank, fraction, scale)
     cols: list[Any] = []  # sqlglot expressions (sqlglot is used through tables)
     for i, a in enumerate(uniq):
         if a.func not in ("median", "percentile"):
@@ -256,7 +275,7 @@ def _exact_quantiles(spark: Any, aggs: Sequence[t.Aggregate], rows: list[tuple[A
                 if cond is not None:
                     node = e.Filter(this=node, expression=e.Where(this=cond))
                 cols.append(e.alias_(node, f"q{len(cols)}", quoted=True))
-            wanted.append((ri, vi, lo, d))
+            wanted.append((ri, vi, lo, d, scales.get(a.column or "")))
     if not wanted:
         return rows
     tree = e.select(*cols).from_(t.table_tree(uniq[0].table))
@@ -271,7 +290,12 @@ def _exact_quantiles(spark: Any, aggs: Sequence[t.Aggregate], rows: list[tuple[A
         else:
             spark.conf.set(setting, before)
     out = [list(r) for r in rows]
-    for k, (ri, vi, _, d) in enumerate(wanted):
+    for k, (ri, vi, _, d, scale) in enumerate(wanted):
         lo_v, hi_v = float(got[2 * k]), float(got[2 * k + 1])
-        out[ri][vi] = t.quantile_interpolate(lo_v, hi_v, d)
+        if scale is None:
+            out[ri][vi] = t.quantile_interpolate(lo_v, hi_v, d)
+        else:  # DuckDB: lo*(1-d) + hi*d on the unscaled integers, then cut to an integer (towards zero)
+            unit = 10 ** scale
+            cut = int(t.quantile_interpolate(float(round(lo_v * unit)), float(round(hi_v * unit)), d))
+            out[ri][vi] = float(Decimal(cut).scaleb(-scale))
     return [tuple(r) for r in out]
