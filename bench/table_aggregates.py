@@ -2,7 +2,11 @@
 computed by peelrules (tables.TableEngine: the table checked against its declaration, then every aggregate in one
 DuckDB pass, as `peel evaluate` does) against a hand-written NumPy version of the same aggregates. Same run, ratios.
 
-    .venv/bin/python bench/table_aggregates.py [--rows 1000000,10000000] [--runs 3] [--markdown]
+    .venv/bin/python bench/table_aggregates.py [--rows 1000000,10000000] [--runs 3] [--markdown] [--spark]
+
+With --spark, one more line per size: the same aggregates through the Spark engine (`peel evaluate --engine
+spark`; peelrules.spark_engine on a local[2] session), the session's start included, since a fresh `peel` run
+pays it; its peak RSS is the Python process's only (the JVM's memory is not counted).
 
 The table (generated from a fixed seed by DuckDB, written once into a temporary folder): answer_seconds (number,
 log-normal, no NULLs), district (text, 14 values), emergency (flag). peel reads it as Parquet, the format a
@@ -52,7 +56,7 @@ def generate(folder: Path, rows: int, seed: int = 999) -> None:
     con.close()
 
 
-def peel_worker(folder: Path) -> dict[str, object]:
+def peel_worker(folder: Path, spark: bool = False) -> dict[str, object]:
     from peelrules import tables as t
 
     decl = t.TableDecl("calls", "calls.parquet", (t.Column("answer_seconds", "number", "seconds"),
@@ -67,7 +71,12 @@ def peel_worker(folder: Path) -> dict[str, object]:
     start = time.perf_counter()
     engine = t.TableEngine([decl], folder)
     engine.validate("calls")
-    results = engine.run(aggs)
+    if spark:
+        from peelrules import spark_engine
+
+        results = spark_engine.SparkRunner(spark_engine.SparkOptions(master="local[2]")).run(engine, aggs)
+    else:
+        results = engine.run(aggs)
     seconds = time.perf_counter() - start
     values: dict[str, object] = {}
     for a, r in results.items():
@@ -113,7 +122,7 @@ def peak_rss() -> int:
 
 
 def worker(kind: str, folder: Path) -> None:
-    out = peel_worker(folder) if kind == "peel" else numpy_worker(folder)
+    out = numpy_worker(folder) if kind == "numpy" else peel_worker(folder, spark=kind == "spark")
     out["max_rss_bytes"] = peak_rss()
     print(json.dumps(out, sort_keys=True))
 
@@ -144,6 +153,8 @@ class Measured:
     numpy: float
     peel_rss: int  # bytes, the largest of the runs
     numpy_rss: int
+    spark: float | None = None  # seconds, median, with --spark
+    spark_rss: int | None = None
 
     @property
     def ratio(self) -> float:
@@ -157,25 +168,29 @@ class Measured:
         return self.ratio <= TARGET_RATIO and self.peel_rss < TARGET_MEMORY
 
 
-def compare(rows: int, runs: int) -> Measured:
+def compare(rows: int, runs: int, spark: bool = False) -> Measured:
     """Generate the table, check that peel and NumPy give the same values, then time both in turn."""
     with tempfile.TemporaryDirectory(prefix="peel-bench-tables-") as tmp:
         folder = Path(tmp)
         generate(folder, rows)
         size = (folder / "calls.parquet").stat().st_size
-        first = {k: measure(k, folder) for k in ("peel", "numpy")}  # untimed, and the values compared
+        kinds = ("peel", "numpy", "spark") if spark else ("peel", "numpy")
+        first = {k: measure(k, folder) for k in kinds}  # untimed, and the values compared
         pv, nv = first["peel"]["values"], first["numpy"]["values"]
         assert isinstance(pv, dict) and isinstance(nv, dict)
         differ = sorted(k for k in set(pv) | set(nv) if not same(pv.get(k), nv.get(k)))
         if differ:
             raise SystemExit(f"{rows:,} rows: peel and NumPy disagree on {differ}")
-        done: dict[str, list[dict[str, object]]] = {"peel": [], "numpy": []}
+        if spark and first["spark"]["values"] != pv:  # the engines agree exactly, not to a tolerance
+            raise SystemExit(f"{rows:,} rows: the Spark and DuckDB engines disagree")
+        done: dict[str, list[dict[str, object]]] = {k: [] for k in kinds}
         for _ in range(runs):
-            for k in ("peel", "numpy"):  # in turn, so that a busy moment falls on both
+            for k in kinds:  # in turn, so that a busy moment falls on all
                 done[k].append(measure(k, folder))
     med = {k: statistics.median(float(r["seconds"]) for r in v) for k, v in done.items()}  # type: ignore[arg-type]
     rss = {k: max(int(r["max_rss_bytes"]) for r in v) for k, v in done.items()}  # type: ignore[call-overload]
-    return Measured(rows, size, len(nv), med["peel"], med["numpy"], rss["peel"], rss["numpy"])
+    return Measured(rows, size, len(nv), med["peel"], med["numpy"], rss["peel"], rss["numpy"], med.get("spark"),
+                    rss.get("spark"))
 
 
 def main() -> None:
@@ -183,6 +198,7 @@ def main() -> None:
     parser.add_argument("--rows", default="1000000,10000000", help="table sizes, comma-separated")
     parser.add_argument("--runs", type=int, default=3, help="fresh processes of each, medians taken")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    parser.add_argument("--spark", action="store_true", help="also time the Spark engine (needs pyspark and Java)")
     parser.add_argument("--worker", nargs=2, metavar=("KIND", "FOLDER"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -192,11 +208,16 @@ def main() -> None:
             "target (10M: <= 2x, < 2 GiB)")
     lines = []
     for rows in [int(r) for r in args.rows.split(",")]:
-        m = compare(rows, args.runs)
+        m = compare(rows, args.runs, args.spark)
         lines.append((f"{rows:,} rows ({m.parquet_bytes / 1e6:.0f} MB Parquet), {m.aggregates} aggregates",
                       f"{m.peel * 1000:,.0f} ms", f"{m.numpy * 1000:,.0f} ms", f"{m.ratio:.1f}x",
                       f"{m.peel_rss / 2 ** 20:,.0f} MiB", f"{m.numpy_rss / 2 ** 20:,.0f} MiB",
                       {None: "", True: "ok", False: "MISSED"}[m.met]))
+        if m.spark is not None and m.spark_rss is not None:
+            lines.append((f"{rows:,} rows, --engine spark (local[2], session start included)",
+                          f"{m.spark * 1000:,.0f} ms", f"{m.numpy * 1000:,.0f} ms", f"{m.spark / m.numpy:.1f}x",
+                          f"{m.spark_rss / 2 ** 20:,.0f} MiB (+ JVM)", f"{m.numpy_rss / 2 ** 20:,.0f} MiB",
+                          "(cost reported)"))
     if args.markdown:
         print("| " + " | ".join(head) + " |")
         print("|---|---:|---:|---:|---:|---:|---|")

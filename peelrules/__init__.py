@@ -100,23 +100,36 @@ def rules_for_evidence(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> Pro
     return load_with_rules(path, None, limits)[0]
 
 
+def engine_problem(engine: str) -> str | None:
+    """Why the table engine cannot run here (pyspark or Java missing), in one line; None when it can. "duckdb"
+    always can. Nothing is started."""
+    if engine == "duckdb":
+        return None
+    if engine == "spark":
+        from .spark_engine import problem
+
+        return problem()
+    return f"unknown engine {engine!r}: use duckdb or spark"
+
+
 def load_with_rules(path: str | Path, rules: str | Path | None = None,
-                    limits: Limits = DEFAULT_LIMITS) -> tuple[Program, Bundle]:
+                    limits: Limits = DEFAULT_LIMITS, engine: str = "duckdb") -> tuple[Program, Bundle]:
     """Load a bundle with the rule set given, or with the shipped one it is for: that of its `framework:`, or
     else the one in force at the start of its inspection `period`; a clear error (PR314) when none is.
     The file is read and parsed once; a bundle validated before, with every file it read unchanged, comes from
-    the disk cache (peelrules.cache) without being parsed at all."""
+    the disk cache (peelrules.cache) without being parsed at all. `engine` computes the table aggregates (duckdb,
+    or spark: docs/scale.md); cache entries are kept apart by engine."""
     from .loader import read_source, shipped_rule_sets
 
     src = read_source(Path(path), None, limits)
     if rules is not None:
         program = load_rules(rules, limits)
-        return program, _load_bundle(src, program, limits)
+        return program, _load_bundle(src, program, limits, engine)
     from . import cache
 
     names = shipped_rule_sets()
     keys = ["shipped", *(cache.key_of(_shipped_sources(n, limits), limits) for n in names)]
-    hit = cache.cached_bundle(src, keys, limits)
+    hit = cache.cached_bundle(src, keys, limits, engine)
     if hit is not None and hit.rule_set in names:
         program = shipped_program(hit.rule_set, limits)  # type: ignore[arg-type]
         if program.framework.name == hit.bundle.framework:
@@ -127,34 +140,35 @@ def load_with_rules(path: str | Path, rules: str | Path | None = None,
         raw, positions = load_yaml(src, limits)
         name = _shipped_for(src, raw, positions, limits)
         program = shipped_program(name, limits)
-        bundle = bundle_from_data(src, raw, positions, program, limits, store=cache.table_store(limits))
-    _store(src, keys, limits, bundle, name, reads)
+        bundle = bundle_from_data(src, raw, positions, program, limits, engine,
+                                  store=cache.table_store(limits))
+    _store(src, keys, limits, bundle, name, reads, engine)
     return program, bundle
 
 
-def _load_bundle(src: SourceFile, program: Program, limits: Limits) -> Bundle:
+def _load_bundle(src: SourceFile, program: Program, limits: Limits, engine: str = "duckdb") -> Bundle:
     """Validate one evidence file against a rule set, through the disk cache of validated bundles."""
     from . import cache
 
     keys = [cache.key_of(program.sources, limits)] if program.sources else []
-    hit = cache.cached_bundle(src, keys, limits) if keys else None
+    hit = cache.cached_bundle(src, keys, limits, engine) if keys else None
     if hit is not None and hit.rule_set is None and hit.bundle.framework == program.framework.name:
         return hit.bundle
     from .evidence import load_bundle, recording_reads
 
     with recording_reads() as reads:
-        bundle = load_bundle(src, program, limits, store=cache.table_store(limits))
+        bundle = load_bundle(src, program, limits, engine, store=cache.table_store(limits))
     if keys:
-        _store(src, keys, limits, bundle, None, reads)
+        _store(src, keys, limits, bundle, None, reads, engine)
     return bundle
 
 
 def _store(src: SourceFile, keys: list[str], limits: Limits, bundle: Bundle, rule_set: str | None,
-           reads: list[tuple[str, ...]]) -> None:
+           reads: list[tuple[str, ...]], engine: str = "duckdb") -> None:
     from . import cache
 
     if not any(r[0] == "unreadable" for r in reads):  # a document that could not be read: loaded afresh each time
-        cache.store_bundle(src, keys, limits, bundle, rule_set, reads)
+        cache.store_bundle(src, keys, limits, bundle, rule_set, reads, engine)
 
 
 def _shipped_for(src: SourceFile, raw: object, positions: dict, limits: Limits) -> str:
@@ -178,12 +192,13 @@ def _shipped_for(src: SourceFile, raw: object, positions: dict, limits: Limits) 
                                 line_text=src.line_text(span.line) if span else "")])
 
 
-def load_evidence(path: str | Path, program: Program, limits: Limits = DEFAULT_LIMITS) -> Bundle:
+def load_evidence(path: str | Path, program: Program, limits: Limits = DEFAULT_LIMITS,
+                  engine: str = "duckdb") -> Bundle:
     """Read, safely parse and validate one evidence file against the rule set's declarations (a bundle validated
     before with the same rules, with every file it read unchanged, comes from the disk cache)."""
     from .loader import read_source
 
-    return _load_bundle(read_source(Path(path), None, limits), program, limits)
+    return _load_bundle(read_source(Path(path), None, limits), program, limits, engine)
 
 
 def evaluate(program: Program, bundle: Bundle) -> BundleResult:

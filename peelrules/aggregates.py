@@ -397,13 +397,23 @@ def digest(path: Path) -> str:
     return h.hexdigest()
 
 
+class Runner(Protocol):
+    """Another engine for the aggregates (spark_engine.SparkRunner): the files are checked by the TableEngine
+    (DuckDB) first; `run` computes what TableEngine.run would, with results of the same types."""
+
+    name: str
+
+    def run(self, engine: t.TableEngine, aggregates: list[t.Aggregate]) -> dict[t.Aggregate, t.AggregateResult]: ...
+
+
 def load_tables(src: SourceFile, models: dict[str, TableModel], program: Any, err: ErrFn,
-                add: Callable[[Diagnostic], None], limits: Limits = DEFAULT_LIMITS, store: ResultStore | None = None
-                ) -> tuple[dict[str, BundleTable], dict[str, t.AggregateResult]]:
-    """Check the bundle's tables and compute the rule set's aggregates over them. `err(code, message, path,
-    hint)` reports at a key of the evidence file, `add` a diagnostic placed elsewhere (a line of a CSV file).
-    `store` (the disk cache) keeps row counts and results by the declarations and the files' digests, which are
-    computed afresh every time: files that did not change are not read by DuckDB again."""
+                add: Callable[[Diagnostic], None], limits: Limits = DEFAULT_LIMITS, runner: Runner | None = None,
+                store: ResultStore | None = None) -> tuple[dict[str, BundleTable], dict[str, t.AggregateResult]]:
+    """Check the bundle's tables and compute the rule set's aggregates over them, on DuckDB or (`runner`) another
+    engine. `err(code, message, path, hint)` reports at a key of the evidence file, `add` a diagnostic placed
+    elsewhere (a line of a CSV file). `store` (the disk cache) keeps row counts and results by the engine, the
+    declarations and the files' digests, which are computed afresh every time: files that did not change are not
+    read again."""
     if not models:
         return {}, {}
     folder = Path(src.name).parent
@@ -474,7 +484,8 @@ def load_tables(src: SourceFile, models: dict[str, TableModel], program: Any, er
     if not wanted:
         return found, {}
     aggs = {a.key: to_aggregate(a, program.decls) for a in wanted}
-    key = (tuple((name, decls[name], tb.files) for name, tb in sorted(found.items())), tuple(aggs))
+    key = (runner.name if runner is not None else "duckdb",
+           tuple((name, decls[name], tb.files) for name, tb in sorted(found.items())), tuple(aggs))
     with _RESULTS_LOCK:
         cached = _RESULTS.get(key)
     if cached is None and store is not None:
@@ -485,7 +496,7 @@ def load_tables(src: SourceFile, models: dict[str, TableModel], program: Any, er
     if cached is not None:
         return found, cached
     try:
-        ran = engine.run(list(aggs.values()))
+        ran = engine.run(list(aggs.values())) if runner is None else runner.run(engine, list(aggs.values()))
     except t.TableError as e:
         name = next(a.table for a in aggs.values() if a.table in found)
         _table_error(src, folder, name, e, err, add)

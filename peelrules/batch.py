@@ -389,6 +389,7 @@ class EvaluateWork:
     traced: bool
     limits: Limits = DEFAULT_LIMITS
     interpret: bool = False
+    engine: str = "duckdb"  # what computes table aggregates: duckdb or spark (docs/scale.md)
 
     def prepare(self) -> None:
         """Load and compile once in this process, so that forked workers inherit it all."""
@@ -406,8 +407,8 @@ class EvaluateWork:
     def __call__(self, path: Path) -> Graded:
         from . import evaluate, explain, interpret, load_evidence, load_with_rules
 
-        program, bundle = (self.program, load_evidence(path, self.program, self.limits)) \
-            if self.program is not None else load_with_rules(path, None, self.limits)
+        program, bundle = (self.program, load_evidence(path, self.program, self.limits, self.engine)) \
+            if self.program is not None else load_with_rules(path, None, self.limits, self.engine)
         if self.traced:
             result, traces = explain(program, bundle)
         else:
@@ -434,8 +435,12 @@ def _batch(outcomes: list[Outcome[T]], judgments: Callable[[T], Judgments]) -> B
 
 
 def evaluate_batch(paths: Sequence[Path], program: Any, *, traced: bool, limits: Limits = DEFAULT_LIMITS,
-                   jobs: int = 1, progress: Progress | None = None) -> Batch[Graded]:
-    work = EvaluateWork(program, traced, limits, interpret=len(paths) < COMPILE_FROM)
+                   jobs: int = 1, progress: Progress | None = None, engine: str = "duckdb") -> Batch[Graded]:
+    """Grade every bundle; `engine` computes the table aggregates. With Spark the bundles are graded in this one
+    process, whatever `jobs` says: one Spark session (itself parallel) rather than one JVM per worker."""
+    if engine != "duckdb":
+        jobs = 1
+    work = EvaluateWork(program, traced, limits, interpret=len(paths) < COMPILE_FROM, engine=engine)
     if jobs != 1 and len(paths) > 1:
         work.prepare()
     return _batch(run(paths, work, jobs=jobs, progress=progress), Graded.judgments)

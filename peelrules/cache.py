@@ -414,11 +414,13 @@ def _listing(folder: Path) -> tuple[str, ...]:
         return ()
 
 
-def bundle_key(evidence: SourceFile, rule_keys: Sequence[str], limits: Limits) -> str:
-    """The key of a bundle entry: the engine, the limits, the libraries, the evidence file's name and bytes, and
-    the keys of the rule sets (the one given, or every shipped one the bundle's rule set is chosen from)."""
+def bundle_key(evidence: SourceFile, rule_keys: Sequence[str], limits: Limits, tables: str = "duckdb") -> str:
+    """The key of a bundle entry: the engine, the limits, the libraries, the evidence file's name and bytes, the
+    keys of the rule sets (the one given, or every shipped one the bundle's rule set is chosen from), and the
+    engine that computed the table aggregates (`tables`: duckdb or spark), so one is never served for the other."""
     h = hashlib.sha256()
     for part in (b"bundle", engine_digest().encode(), limits_key(limits), _libraries(),
+                 b"" if tables == "duckdb" else f"tables={tables}".encode(),
                  evidence.name.encode("utf-8", "surrogatepass"), (evidence.sha256 or "").encode(),
                  evidence.text.encode("utf-8", "surrogatepass") if not evidence.sha256 else b"",
                  *(k.encode() for k in rule_keys)):
@@ -426,14 +428,15 @@ def bundle_key(evidence: SourceFile, rule_keys: Sequence[str], limits: Limits) -
     return h.hexdigest()
 
 
-def cached_bundle(evidence: SourceFile, rule_keys: Sequence[str], limits: Limits) -> BundleRecord | None:
+def cached_bundle(evidence: SourceFile, rule_keys: Sequence[str], limits: Limits,
+                  tables: str = "duckdb") -> BundleRecord | None:
     """The validated bundle of this evidence file, from a trusted entry whose every read file is unchanged."""
     if not SETTINGS.enabled:
         return None
     folder = _trusted_folder()
     if folder is None:
         return None
-    key = bundle_key(evidence, rule_keys, limits)
+    key = bundle_key(evidence, rule_keys, limits, tables)
     record = _read(folder / f"{key}.bundle", key, "bundle")
     if record is None:
         return None
@@ -449,14 +452,14 @@ def cached_bundle(evidence: SourceFile, rule_keys: Sequence[str], limits: Limits
 
 
 def store_bundle(evidence: SourceFile, rule_keys: Sequence[str], limits: Limits, bundle: Bundle,
-                 rule_set: str | None, reads: Sequence[tuple[str, ...]]) -> None:
+                 rule_set: str | None, reads: Sequence[tuple[str, ...]], tables: str = "duckdb") -> None:
     """Keep a validated bundle with the list of files its load read, as verified by cached_bundle."""
     if not SETTINGS.enabled or evidence.sha256 is None:
         return
     folder = _trusted_folder()
     if folder is None:
         return
-    key = bundle_key(evidence, rule_keys, limits)
+    key = bundle_key(evidence, rule_keys, limits, tables)
     _write(folder / f"{key}.bundle", key, (bundle, rule_set, tuple(tuple(r) for r in reads)))
 
 

@@ -118,13 +118,16 @@ def cache_clear_cmd() -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "md", "html", "csv"]), default="text",
               show_default=True, help="csv: the force-by-area grade table only.")
 @click.option("--out", type=PATH, default=None, help="Write to FILE (atomically).")
+@click.option("--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb", show_default=True,
+              help="What computes case-level table aggregates: DuckDB in process, or Spark (pip install "
+                   "'peelrules[spark]'; docs/scale.md). The grades are the same.")
 @JOBS_OPTION
 @QUIET_OPTION
-def evaluate(evidence: tuple[Path, ...], rules: Path | None, fmt: str, out: Path | None, jobs: int,
+def evaluate(evidence: tuple[Path, ...], rules: Path | None, fmt: str, out: Path | None, engine: str, jobs: int,
              quiet: bool) -> None:
     from .commands.evaluate import EvaluateOptions, run_evaluate
 
-    sys.exit(run_evaluate(EvaluateOptions(evidence, rules, fmt, out, jobs, quiet), _io()))
+    sys.exit(run_evaluate(EvaluateOptions(evidence, rules, fmt, out, jobs, quiet, engine), _io()))
 
 
 @main.command("explain", help=f"Explain the grade of AREA (or of every area) for one EVIDENCE bundle.\n\n{EXIT_HELP}")

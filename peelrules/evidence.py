@@ -16,7 +16,7 @@ import math
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Callable, Literal, Optional
+from typing import Any, Callable, Literal, Optional
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -411,17 +411,33 @@ def load_yaml(src: SourceFile, limits: Limits = DEFAULT_LIMITS) -> tuple[object,
     return loader.load(), loader.positions
 
 
-def load_bundle(src: SourceFile, program: Program, limits: Limits = DEFAULT_LIMITS, *,
+def load_bundle(src: SourceFile, program: Program, limits: Limits = DEFAULT_LIMITS, engine: str = "duckdb", *,
                 store: ResultStore | None = None) -> Bundle:
     """Load and validate one evidence file against the rule set's declarations."""
     raw, positions = load_yaml(src, limits)
-    return bundle_from_data(src, raw, positions, program, limits, store=store)
+    return bundle_from_data(src, raw, positions, program, limits, engine, store=store)
+
+
+ENGINES: tuple[str, ...] = ("duckdb", "spark")
+
+
+def table_runner(engine: str) -> Any:
+    """What computes the table aggregates: None for DuckDB (tables.TableEngine), or the Spark runner."""
+    if engine == "duckdb":
+        return None
+    if engine == "spark":
+        from .spark_engine import SparkRunner
+
+        return SparkRunner()
+    raise ValueError(f"unknown engine {engine!r}; one of {', '.join(ENGINES)}")
 
 
 def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span], program: Program,
-                     limits: Limits = DEFAULT_LIMITS, *, store: ResultStore | None = None) -> Bundle:
-    """Validate loaded evidence data; `positions` maps key paths to where they are written in `src`. `store`
-    keeps the tables' checks and aggregates between runs (aggregates.load_tables)."""
+                     limits: Limits = DEFAULT_LIMITS, engine: str = "duckdb", *,
+                     store: ResultStore | None = None) -> Bundle:
+    """Validate loaded evidence data; `positions` maps key paths to where they are written in `src`. `engine`
+    computes the table aggregates: duckdb, or spark (docs/scale.md), with the same results. `store` keeps the
+    tables' checks and aggregates between runs (aggregates.load_tables)."""
     loader = _Loader(src, limits)
     loader.positions = positions
     unfilled = _unfilled(src, raw, positions)
@@ -556,7 +572,8 @@ def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span
             where = "quote" if quote_problem.startswith("the quote") else "source"
             err("PR310", f"fact {quoted(name)}: {quote_problem}", ("facts", name, where),
                 _QUOTE_HINT if where == "quote" else "check the line number in `source`")
-    tables, aggregates = load_tables(src, model.tables, program, err, diags.append, limits, store)
+    tables, aggregates = load_tables(src, model.tables, program, err, diags.append, limits,
+                                     table_runner(engine) if model.tables else None, store)
     for name, table in tables.items():
         for f in table.files:
             _read(("table", table.folder, f.file, f.sha256))

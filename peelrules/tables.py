@@ -975,10 +975,9 @@ class TableEngine:
         header = tuple(decl.column(n) for n in names0)  # type: ignore[misc]
         return ValidatedTable(r, header, total)
 
-    def run(self, aggregates: Sequence[Aggregate]) -> dict[Aggregate, AggregateResult]:
-        """Every aggregate, one query per table; results in the order given (duplicates once)."""
-        import duckdb
-
+    def checked(self, aggregates: Sequence[Aggregate]) -> list[Aggregate]:
+        """The aggregates, each once, in order; AggregateError for one that does not fit its table (any engine
+        runs only what this accepts)."""
         aggs = _unique(aggregates)
         for a in aggs:
             decl = self.tables.get(a.table)
@@ -988,11 +987,15 @@ class TableEngine:
             problems = aggregate_problems(a, decl)
             if problems:
                 raise AggregateError(f"{a.key()}: {problems[0]}")
+        return aggs
+
+    def run(self, aggregates: Sequence[Aggregate]) -> dict[Aggregate, AggregateResult]:
+        """Every aggregate, one query per table; results in the order given (duplicates once)."""
+        import duckdb
+
+        aggs = self.checked(aggregates)
         out: dict[Aggregate, AggregateResult] = {}
-        by_table: dict[str, list[Aggregate]] = {}
-        for a in aggs:
-            by_table.setdefault(a.table, []).append(a)
-        for name, table_aggs in by_table.items():
+        for name, table_aggs in by_table(aggs).items():
             checked = self.validate(self.tables[name])
             reader = checked.reader()
             tree = query(table_aggs, "duckdb", reader)
@@ -1005,7 +1008,7 @@ class TableEngine:
                                  "check that the file is complete; write it again", "unreadable") from None
             finally:
                 con.close()
-            results = _collect(table_aggs, rows, self.tables[name])
+            results = collect_rows(table_aggs, rows, self.tables[name])
             shown = checked.reader(relative=True) if self.sql_paths == "relative" else reader
             for a in table_aggs:
                 value, read, matched, groups = results[a]
@@ -1022,9 +1025,18 @@ def _value_type(agg: Aggregate, decl: TableDecl) -> str | None:
     return "number"
 
 
-def _collect(aggs: Sequence[Aggregate], rows: Sequence[tuple[Any, ...]], decl: TableDecl
-             ) -> dict[Aggregate, tuple[Value | None, int, int, tuple[GroupResult, ...]]]:
-    """Read the rows of query(aggs): the ungrouped row for plain aggregates, the grouped rows for the rest."""
+def by_table(aggs: Sequence[Aggregate]) -> dict[str, list[Aggregate]]:
+    """The aggregates of each table, in order of first use: one query each."""
+    out: dict[str, list[Aggregate]] = {}
+    for a in aggs:
+        out.setdefault(a.table, []).append(a)
+    return out
+
+
+def collect_rows(aggs: Sequence[Aggregate], rows: Sequence[tuple[Any, ...]], decl: TableDecl
+                 ) -> dict[Aggregate, tuple[Value | None, int, int, tuple[GroupResult, ...]]]:
+    """Read the rows of query(aggs) (from any engine): the ungrouped row for plain aggregates, the grouped rows
+    for the rest. Values are converted to the column's Python type (a count an int, a number a float)."""
     groups = list(dict.fromkeys(a.group_by for a in aggs if a.group_by is not None))
     base = 2 * len(groups)
     total_row = next(r for r in rows if all(r[2 * j] == 1 for j in range(len(groups))))
@@ -1044,6 +1056,36 @@ def _collect(aggs: Sequence[Aggregate], rows: Sequence[tuple[Any, ...]], decl: T
         results.sort(key=lambda g: (g.key is None, g.key if g.key is not None else 0))
         out[a] = (None, total, sum(g.rows_matched for g in results), tuple(results))
     return out
+
+
+_FUSED: bool | None = None
+
+
+def quantile_interpolate(lo: float, hi: float, d: float) -> float:
+    """DuckDB's QUANTILE_CONT between the two closest values, `d` of the way from lo to hi, to the bit: DuckDB
+    computes `lo * (1 - d) + hi * d`, which some builds compile to a fused multiply-add (one rounding fewer).
+    Which one this DuckDB does is found once, by asking it, so another engine (Spark) can give the same value."""
+    global _FUSED
+    if _FUSED is None:
+        import duckdb
+
+        # rank 12217.77 of 12231 values: 125.8 up to rank 12217, then 126.1; the two formulas differ here
+        con = duckdb.connect(":memory:", config={"threads": 1, "autoinstall_known_extensions": False,
+                                                 "autoload_known_extensions": False})
+        try:
+            got = con.execute("SELECT quantile_cont(x, 0.999) FROM (SELECT CASE WHEN i < 12218 THEN 125.8 ELSE "
+                              "126.1 END::DOUBLE AS x FROM range(12231) t(i))").fetchone()[0]
+        finally:
+            con.close()
+        n_d = 12230 * 0.999 - 12217
+        _FUSED = got == _fused(125.8, 126.1, n_d) and got != 125.8 * (1.0 - n_d) + 126.1 * n_d
+    return _fused(lo, hi, d) if _FUSED else lo * (1.0 - d) + hi * d
+
+
+def _fused(lo: float, hi: float, d: float) -> float:
+    from fractions import Fraction
+
+    return float(Fraction(lo) * Fraction(1.0 - d) + Fraction(hi * d))  # fma(lo, 1 - d, hi * d): one rounding
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ LAYERS: dict[str, int] = {
     "peerfacts": 1,
     "diagnostics": 1, "findings": 1, "estimates": 1, "nodes": 1, "syntax": 1, "result": 1, "tables": 1,
     "unparse": 2, "symbols": 2, "facts": 2, "program": 2, "trace": 2, "loader": 2, "output": 2, "aggregates": 2, "peers": 2,
-    "ladder_grid": 2,
+    "ladder_grid": 2, "spark_engine": 2,
     "lower": 3, "evidence": 3, "cache": 3,
     "check": 4, "evaluate": 4, "fmt": 4, "comparators": 4, "judgments": 4,
     "compile": 5, "lint": 5, "whynot": 5, "audit": 5,
@@ -36,6 +36,7 @@ ALLOWED_THIRD_PARTY = {
     "duckdb": {"tables"},
     "sqlglot": {"tables"},
     "numpy": {"ladder_grid"},
+    "pyspark": {"spark_engine"},
     "platformdirs": {"cache"},
 }
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from types import ModuleType
 
 from ..diagnostics import Diagnostic, PeelError
-from . import EXIT_INTERRUPTED, IO
+from . import EXIT_INPUT, EXIT_INTERRUPTED, IO
 from .batches import batch_end, progress
 
 TRACED_FORMATS = ("json", "md", "html")  # the formats that show traces; text and csv show the judgments only
@@ -20,6 +20,7 @@ class EvaluateOptions:
     out: Path | None = None
     jobs: int = 1
     quiet: bool = False
+    engine: str = "duckdb"  # what computes table aggregates: duckdb or spark (docs/scale.md)
 
 
 def document_report(fmt: str) -> ModuleType:
@@ -35,8 +36,12 @@ def document_report(fmt: str) -> ModuleType:
 
 def run_evaluate(opts: EvaluateOptions, io: IO) -> int:
     from .. import batch as batches
-    from .. import load_rules
+    from .. import engine_problem, load_rules
 
+    problem = engine_problem(opts.engine)
+    if problem is not None:
+        io.say(f"peel: {problem}")
+        return EXIT_INPUT
     rules, fmt = opts.rules, opts.fmt
     try:
         paths = batches.expand(opts.evidence)
@@ -44,7 +49,7 @@ def run_evaluate(opts: EvaluateOptions, io: IO) -> int:
         traced = fmt in TRACED_FORMATS
         with progress(io, len(paths), "Evaluating", opts.quiet) as step:
             done = batches.evaluate_batch(paths, given, traced=traced, limits=io.limits, jobs=opts.jobs,
-                                          progress=step)
+                                          progress=step, engine=opts.engine)
         if len(paths) == 1 and done.failures:  # one bundle: its errors as always
             raise PeelError(list(done.failures[0].failure.diagnostics))
         programs = {g.framework: batches.program_for(g.framework, given, io.limits) for g in done.values}

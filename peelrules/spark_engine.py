@@ -1,0 +1,301 @@
+"""The table aggregates on Spark: the same queries as the DuckDB engine, the same results (docs/scale.md).
+
+`SparkRunner.run(engine, aggregates)` takes a `tables.TableEngine` (which has already checked the tables' files
+against their declarations with DuckDB) and computes the aggregates with Spark SQL instead of DuckDB:
+
+- each table's files are read with the declared schema (a CSV as text, every cell then cast to its declared type
+  after an empty cell, quoted or not, is made NULL; a Parquet file column by column, cast to the declared type)
+  and registered as a temporary view named as the rules name the table (`contact.calls`);
+- the query is `tables.query(aggregates, "spark")`: one pass per table, GROUPING SETS for grouped aggregates;
+- the rows are read by `tables.collect_rows`, as DuckDB's are, so values have the same Python types;
+- median and percentile: Spark's `PERCENTILE(x, q)` interpolates as `(hi_rank - pos) * lo + (pos - lo_rank) *
+  hi`, DuckDB's `QUANTILE_CONT` as `lo * (1 - d) + hi * d` (fused on some builds), which can differ in the last
+  bit. Where the rank is not a
+  whole number, a second pass fetches the two closest values exactly (`PERCENTILE_DISC`, the SQL standard's
+  discrete percentile, at a fraction chosen to land on each rank) and they are interpolated DuckDB's way
+  (`tables.quantile_interpolate`), so the value is DuckDB's to the bit.
+
+Each result's `sql` is the Spark SQL for that aggregate alone (`tables.standalone_tree(a, "spark")`), reading
+from the view. The session: the active one when peelrules runs inside a Spark application; else one built from
+`SparkOptions` (master `local[*]` unless `PEEL_SPARK_MASTER`, `spark.master` in Spark's own configuration, or
+`SPARK_REMOTE` for Spark Connect says otherwise). pyspark is imported only here, and only when a run needs it.
+
+Pure: errors are raised (SparkUnavailable when pyspark or Java is missing; TableError when Spark cannot read a
+table), nothing is printed.
+"""
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import threading
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from . import tables as t
+from .tablefacts import AggregateResult
+
+NAME = "spark"
+# Spark SQL types for the declared column types: timestamps without a time zone, as DuckDB's TIMESTAMP
+SPARK_TYPES: dict[str, str] = {"number": "DOUBLE", "count": "BIGINT", "text": "STRING", "flag": "BOOLEAN",
+                               "date": "DATE", "timestamp": "TIMESTAMP_NTZ"}
+INSTALL_HINT = "install it with `pip install 'peelrules[spark]'` (Spark also needs Java 17 or later), or use " \
+               "--engine duckdb"
+
+
+class SparkUnavailable(Exception):
+    """pyspark, or the Java it runs on, is not installed; the message is one line that says what to do."""
+
+
+@dataclass(frozen=True)
+class SparkOptions:
+    """How to get a session when none is active. master None: PEEL_SPARK_MASTER, else Spark's own configuration
+    (spark-defaults.conf, SPARK_REMOTE), else local[*]. conf: extra settings (name, value)."""
+
+    master: str | None = None
+    app_name: str = "peelrules"
+    conf: tuple[tuple[str, str], ...] = ()
+    quiet: bool = True  # log level ERROR
+
+
+def problem() -> str | None:
+    """Why the Spark engine cannot run here (one line), or None. Does not start Spark."""
+    import importlib.util
+
+    if importlib.util.find_spec("pyspark") is None:
+        return f"the Spark engine needs pyspark, which is not installed: {INSTALL_HINT}"
+    if os.environ.get("SPARK_REMOTE"):
+        return None  # Spark Connect: the server runs the JVM
+    java_home = os.environ.get("JAVA_HOME")
+    java = Path(java_home) / "bin" / "java" if java_home else None
+    if not (java is not None and java.is_file()) and shutil.which("java") is None:
+        return ("the Spark engine needs Java (17 or later), which is not installed or not on PATH: install a JRE "
+                "(e.g. apt-get install default-jre-headless) or set JAVA_HOME, or use --engine duckdb")
+    return None
+
+
+_SESSIONS: dict[SparkOptions, Any] = {}
+_LOCK = threading.Lock()
+
+
+def session(options: SparkOptions = SparkOptions()) -> Any:
+    """The active SparkSession, else one built from the options (once per process)."""
+    why = problem()
+    if why is not None:
+        raise SparkUnavailable(why)
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    with _LOCK:
+        existing = _SESSIONS.get(options)
+        if existing is not None:
+            return existing
+        builder = SparkSession.builder.appName(options.app_name)
+        master = options.master or os.environ.get("PEEL_SPARK_MASTER")
+        if master:
+            builder = builder.master(master)
+        elif not os.environ.get("SPARK_REMOTE"):
+            builder = builder.config("spark.master", os.environ.get("MASTER", "local[*]"))
+        builder = (builder.config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+                   .config("spark.sql.session.timeZone", "UTC"))
+        for k, v in options.conf:
+            builder = builder.config(k, v)
+        try:
+            spark = builder.getOrCreate()
+        except Exception as err:  # noqa: BLE001 - a JVM that does not start, a master that cannot be reached
+            raise SparkUnavailable(f"Spark did not start: {_first_line(err)} (check spark.master / SPARK_REMOTE "
+                                   "and the Java installation, or use --engine duckdb)") from None
+        if options.quiet:
+            try:
+                spark.sparkContext.setLogLevel("ERROR")
+            except Exception:  # noqa: BLE001 - Spark Connect has no SparkContext
+                pass
+        _SESSIONS[options] = spark
+        return spark
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0][:300] if text else type(err).__name__
+
+
+def view_name(table: str) -> str:
+    """The temporary view a table is read from: its name as one quoted identifier (`contact.calls`)."""
+    return "`" + table.replace("`", "``") + "`"
+
+
+def _reader(spark: Any, checked: t.ValidatedTable) -> Any:
+    """A DataFrame of the table's files with exactly the declared columns and types."""
+    from pyspark.sql import functions as F
+
+    r = checked.resolved
+    paths = [str(p) for p in r.files]
+    if r.format == "csv":
+        schema = ", ".join(f"`{c.name}` STRING" for c in checked.header)
+        df = (spark.read.schema(schema)
+              .option("header", "true").option("sep", r.decl.delimiter).option("quote", '"')
+              .option("escape", '"').option("multiLine", "true").option("encoding", "UTF-8")
+              .option("mode", "FAILFAST").csv(paths))
+        cols = [F.expr(f"CAST(NULLIF(`{c.name}`, '') AS {SPARK_TYPES[c.type]})").alias(c.name)
+                for c in checked.header]
+    else:
+        df = spark.read.parquet(*paths)
+        cols = [F.col(f"`{c.name}`").cast(SPARK_TYPES[c.type]).alias(c.name) for c in checked.header]
+    return df.select(*cols)
+
+
+def decimal_scales(spark: Any, checked: t.ValidatedTable) -> dict[str, int]:
+    """The scale of each `number` column that the Parquet files store as DECIMAL: DuckDB keeps a decimal's scale
+    in median and percentile (the interpolated value cut towards zero to that many places), so Spark must too."""
+    if checked.resolved.format != "parquet":
+        return {}
+    from pyspark.sql.types import DecimalType
+
+    fields = {f.name: f.dataType for f in spark.read.parquet(*[str(p) for p in checked.resolved.files]).schema}
+    return {c.name: fields[c.name].scale for c in checked.header
+            if c.type == "number" and isinstance(fields.get(c.name), DecimalType)}
+
+
+@dataclass
+class SparkRunner:
+    """Runs a TableEngine's aggregates on Spark (see the module docstring). `catalog` maps a table's name to a
+    catalog table (`db.calls`) to read instead of its files; its columns are cast to the declared types."""
+
+    options: SparkOptions = SparkOptions()
+    catalog: Mapping[str, str] = field(default_factory=dict)
+    spark: Any = None  # a session to use; None: session(options)
+    name: str = NAME
+
+    def run(self, engine: t.TableEngine, aggregates: Sequence[t.Aggregate]) -> dict[t.Aggregate, AggregateResult]:
+        aggs = engine.checked(aggregates)
+        try:
+            spark = self.spark if self.spark is not None else session(self.options)
+        except SparkUnavailable as err:
+            first = engine.tables[aggs[0].table] if aggs else None
+            raise t.TableError(first.path_or_glob if first else "", None, None, str(err),
+                               "see docs/scale.md", "engine") from None
+        out: dict[t.Aggregate, AggregateResult] = {}
+        for name, table_aggs in t.by_table(aggs).items():
+            decl = engine.tables[name]
+            shown = decl.path_or_glob or name
+            try:
+                scales: dict[str, int] = {}
+                if name in self.catalog:
+                    from pyspark.sql import functions as F
+
+                    df = spark.table(self.catalog[name]).select(
+                        *[F.col(f"`{c.name}`").cast(SPARK_TYPES[c.type]).alias(c.name) for c in decl.columns])
+                else:
+                    checked = engine.validate(decl)
+                    shown = checked.resolved.shown[0]
+                    df = _reader(spark, checked)
+                    scales = decimal_scales(spark, checked)
+                df.createOrReplaceTempView(view_name(name))
+                rows = [tuple(r) for r in spark.sql(t.query(table_aggs, "spark").sql(dialect="spark")).collect()]
+                rows = _exact_quantiles(spark, table_aggs, rows, scales)
+            except t.TableError:
+                raise
+            except Exception as err:  # noqa: BLE001 - Py4J / Spark errors become the table's error
+                raise t.TableError(shown, None, None, f"Spark could not run the query: {_first_line(err)}",
+                                   "check that the file is complete and that Spark can read it (docs/scale.md)",
+                                   "unreadable") from None
+            results = t.collect_rows(table_aggs, rows, decl)
+            for a in table_aggs:
+                value, read, matched, groups = results[a]
+                sql = t.standalone_tree(a, "spark").sql(dialect="spark")
+                out[a] = AggregateResult(value, read, matched, sql, groups)
+        return {a: out[a] for a in aggs}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# median and percentile, to DuckDB's bit
+
+def _quantile(a: t.Aggregate) -> float:
+    return float(t.fraction_text(50 if a.func == "median" else a.percentile))  # type: ignore[arg-type]
+
+
+def _ranks(n: int, q: float) -> tuple[int, float]:
+    """DuckDB's quantile_cont position: the lower rank (0-based) and the fraction towards the next one."""
+    pos = (n - 1) * q
+    lo = math.floor(pos)
+    return lo, pos - lo
+
+
+def _exact_quantiles(spark: Any, aggs: Sequence[t.Aggregate], rows: list[tuple[Any, ...]],
+                     scales: Mapping[str, int] | None = None) -> list[tuple[Any, ...]]:
+    """Replace Spark's PERCENTILE values by DuckDB's interpolation of the same two values, where they may differ
+    (the rank is not a whole number: at a whole rank both give the value there, exactly). A column stored as
+    DECIMAL (`scales`: column -> scale) is interpolated as DuckDB does it, on the unscaled integers, and cut
+    towards zero to its scale."""
+    scales = scales or {}
+    e = t._exp()
+    uniq = list(dict.fromkeys(aggs))
+    groups = list(dict.fromkeys(a.group_by for a in uniq if a.group_by is not None))
+    base = 2 * len(groups)
+    wanted: list[tuple[int, int, int, float, int | None]] = []  # (row, value column, lower rank, fraction, scale)
+    cols: list[Any] = []  # sqlglot expressions (sqlglot is used through tables)
+    for i, a in enumerate(uniq):
+        if a.func not in ("median", "percentile"):
+            continue
+        vi, mi = base + 1 + 2 * i, base + 2 + 2 * i
+        q = _quantile(a)
+        for ri, r in enumerate(rows):
+            if a.group_by is None:
+                mine = all(r[2 * j] == 1 for j in range(len(groups)))
+                where = a.where
+                key_cond: Any = None
+            else:
+                j = groups.index(a.group_by)
+                mine = r[2 * j] == 0
+                key = r[2 * j + 1]
+                col = t._col(a.group_by)
+                key_cond = e.Is(this=col, expression=e.Null()) if key is None else \
+                    e.EQ(this=col, expression=t.literal_tree(key))
+                where = a.where
+            n = int(r[mi]) if mine else 0
+            if not mine or n < 2:
+                continue
+            lo, d = _ranks(n, q)
+            if d == 0:
+                continue
+            cond = t.filter_tree(where) if where is not None else None
+            if key_cond is not None:
+                cond = key_cond if cond is None else e.and_(cond, key_cond)
+            for rank in (lo, lo + 1):
+                # the standard discrete percentile at f is the value at rank ceil(n * f) - 1: f = (rank + 0.5) / n
+                # lands in the middle of the rank, far from any rounding
+                frac = e.Literal.number(repr((rank + 0.5) / n))
+                node: Any = e.WithinGroup(  # written by name: sqlglot turns PercentileDisc into PERCENTILE_APPROX
+                    this=e.Anonymous(this="PERCENTILE_DISC", expressions=[frac]),
+                    expression=e.Order(expressions=[e.Ordered(this=t._col(a.column))]))  # type: ignore[arg-type]
+                if cond is not None:
+                    node = e.Filter(this=node, expression=e.Where(this=cond))
+                cols.append(e.alias_(node, f"q{len(cols)}", quoted=True))
+            wanted.append((ri, vi, lo, d, scales.get(a.column or "")))
+    if not wanted:
+        return rows
+    tree = e.select(*cols).from_(t.table_tree(uniq[0].table))
+    setting = "spark.sql.legacy.percentileDiscCalculation"
+    before = spark.conf.get(setting, None)
+    spark.conf.set(setting, "false")
+    try:
+        got = tuple(spark.sql(tree.sql(dialect="spark")).collect()[0])
+    finally:
+        if before is None:
+            spark.conf.unset(setting)
+        else:
+            spark.conf.set(setting, before)
+    out = [list(r) for r in rows]
+    for k, (ri, vi, _, d, scale) in enumerate(wanted):
+        lo_v, hi_v = float(got[2 * k]), float(got[2 * k + 1])
+        if scale is None:
+            out[ri][vi] = t.quantile_interpolate(lo_v, hi_v, d)
+        else:  # DuckDB: lo*(1-d) + hi*d on the unscaled integers, then cut to an integer (towards zero)
+            unit = 10 ** scale
+            cut = int(t.quantile_interpolate(float(round(lo_v * unit)), float(round(hi_v * unit)), d))
+            out[ri][vi] = float(Decimal(cut).scaleb(-scale))
+    return [tuple(r) for r in out]

@@ -1,0 +1,271 @@
+"""The Spark engine (peelrules/spark_engine.py, docs/scale.md): every shipped and generated table, every kind of
+aggregate, gives the same values, counts, groups and Python types on Spark as on DuckDB; `peel evaluate --engine
+spark` gives the same grades and report as the default; the bundle cache keeps the two engines apart; a missing
+pyspark or Java is one line and exit 2.
+
+One local Spark session (local[1]) for the module; the tests that need it are skipped, with the reason, when
+pyspark or Java is not installed (`pip install '.[test,spark]'` and a JRE; .ci/run installs both)."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+
+from peelrules import spark_engine
+from peelrules.cli import main
+from peelrules.tables import AllOf, Aggregate, AnyOf, Column, Compare, Not, TableDecl, TableEngine
+
+ROOT = Path(__file__).resolve().parent.parent
+EVIDENCE = ROOT / "evidence"
+LANCASHIRE = EVIDENCE / "lancashire-2022.yaml"
+PERCENTS = (0, 10, 25, 50, 62.5, 90, 99.9, 100)
+
+
+@pytest.fixture(scope="module")
+def spark():
+    why = spark_engine.problem()
+    if why is not None:
+        pytest.skip(f"Spark engine not available here: {why}")
+    session = spark_engine.session(spark_engine.SparkOptions(master="local[1]", conf=(
+        ("spark.sql.shuffle.partitions", "1"), ("spark.default.parallelism", "1"),
+        ("spark.driver.memory", "1g"))))
+    yield session
+    session.stop()
+    spark_engine._SESSIONS.clear()
+
+
+# ---------------------------------------------------------------------------------------------------- the tables
+
+def lancashire() -> tuple[list[TableDecl], Path]:
+    calls = TableDecl("contact.calls", "tables/lancashire-999-calls-2021.parquet",
+                      (Column("call_id", "text"), Column("received_at", "timestamp"),
+                       Column("answer_seconds", "number", "seconds"), Column("district", "text")))
+    audit = TableDecl("fairness.stop_search_records", "tables/lancashire-stop-search-audit-2021.csv",
+                      (Column("record_id", "text"), Column("searched_on", "date"), Column("district", "text"),
+                       Column("object_of_search", "text"), Column("ethnic_minority", "flag"),
+                       Column("reasonable_grounds", "flag")))
+    return [calls, audit], EVIDENCE
+
+
+# NULL cells (empty and quoted ""), a byte order mark, a quoted cell over two lines, a quoted delimiter, flags in
+# any case, timestamps with and without seconds and with T, duplicates and ties for the percentiles
+MIXED_CSV = ('\ufeffid,x,n,who,ok,day,at\n'
+             '1,5,3,a,true,2021-01-01,2021-01-01 10:00\n'
+             '2,,0,b,FALSE,2021-01-02,2021-01-01T10:00:30\n'
+             '3,7,,,,2021-01-02,\n'
+             '4,5,3,"a",True,,2021-03-01 00:00:00.250000\n'
+             '5,-2.5,10,"",false,2021-02-28,2021-02-28 23:59:59\n'
+             '6,1e3,2,"two\nlines",true,2021-01-01,2021-01-01 10:00\n'
+             '7,.5,2,"x, y",,2021-01-03,2021-07-01 00:00\n'
+             '\n'
+             '8,0.1,1,b,true,2021-01-03,2021-07-01 12:00\n')
+MIXED_COLS = (("id", "text"), ("x", "number"), ("n", "count"), ("who", "text"), ("ok", "flag"), ("day", "date"),
+              ("at", "timestamp"))
+
+
+def generated(folder: Path) -> list[TableDecl]:
+    """Tables written for the test: CSV edge cases, a semicolon CSV, a glob of two files, Parquet of DuckDB's own
+    types (integers, floats, decimals, dates, timestamps, NULLs) and a single-row table."""
+    (folder / "mixed.csv").write_text(MIXED_CSV, encoding="utf-8")
+    (folder / "semi.csv").write_text("k;v\nA;1.25\nB;2\nA;\nB;3.5\nA;10\n", encoding="utf-8")
+    (folder / "parts").mkdir()
+    (folder / "parts" / "p-1.csv").write_text("g,v\nx,1\ny,2\nx,3\n", encoding="utf-8")
+    (folder / "parts" / "p-2.csv").write_text("g,v\ny,4\n,5\nx,\n", encoding="utf-8")
+    (folder / "one.csv").write_text("v\n42\n", encoding="utf-8")
+    con = duckdb.connect()
+    con.execute(f"""COPY (SELECT i::VARCHAR AS id, CASE WHEN i % 7 = 0 THEN NULL ELSE (i * 37 % 101) / 4.0 END
+                   AS x, (i % 5)::INTEGER AS n, (i % 3 = 0) AS ok, ['north', 'south', NULL][i % 3 + 1] AS area,
+                   DATE '2021-01-01' + (i % 40)::INTEGER AS day,
+                   TIMESTAMP '2021-01-01 00:00:00' + INTERVAL (i * 3607) SECOND AS at,
+                   (i * 1.5)::DECIMAL(9, 2) AS price
+                   FROM range(1, 2001) t(i)) TO '{folder / "gen.parquet"}' (FORMAT parquet)""")
+    con.close()
+    return [
+        TableDecl("mixed", "mixed.csv", tuple(Column(n, t) for n, t in MIXED_COLS)),  # type: ignore[arg-type]
+        TableDecl("semi", "semi.csv", (Column("k", "text"), Column("v", "number")), delimiter=";"),
+        TableDecl("parts", "parts/p-*.csv", (Column("g", "text"), Column("v", "number"))),
+        TableDecl("one", "one.csv", (Column("v", "number"),)),
+        TableDecl("gen", "gen.parquet", (Column("id", "text"), Column("x", "number"), Column("n", "count"),
+                                         Column("ok", "flag"), Column("area", "text"), Column("day", "date"),
+                                         Column("at", "timestamp"), Column("price", "number"))),
+    ]
+
+
+def aggregates_for(decl: TableDecl) -> list[Aggregate]:
+    """Every kind of aggregate the table's columns allow: counts and shares (a filter that matches nothing, too),
+    mean, median, percentiles from 0 to 100, min and max, plain and under filters, and grouped by each column a
+    table can be grouped by."""
+    name = decl.name
+    numbers = [c.name for c in decl.columns if c.type in ("number", "count")]
+    ordered = [c.name for c in decl.columns if c.type in ("number", "count", "date", "timestamp")]
+    groupable = [c.name for c in decl.columns if c.type in ("count", "text", "flag", "date")
+                 and not c.name.endswith("id")][:3]  # not by an id: a group a row
+    filters: list = []
+    for c in decl.columns:
+        if c.type in ("number", "count"):
+            filters += [Compare(c.name, ">=", 2), Compare(c.name, "<", -1e9)]  # the second matches nothing
+        elif c.type == "flag":
+            filters += [Compare(c.name, "==", True), Not(Compare(c.name, "==", True))]
+        elif c.type == "date":
+            filters.append(Compare(c.name, ">", dt.date(2021, 1, 2)))
+        elif c.type == "timestamp":
+            filters.append(AllOf((Compare(c.name, ">=", dt.datetime(2021, 1, 1, 10)),
+                                  Compare(c.name, "<", dt.datetime(2021, 7, 1, 6)))))
+        elif not c.name.endswith("id"):
+            filters.append(AnyOf((Compare(c.name, "==", "a"), Compare(c.name, "!=", "Wyre"))))
+    filters = filters[:4]
+    out = [Aggregate("count", name)]
+    for f in filters:
+        out += [Aggregate("count", name, where=f), Aggregate("share", name, where=f)]
+    for col in numbers:
+        out += [Aggregate("mean", name, col), Aggregate("median", name, col)]
+        out += [Aggregate("percentile", name, col, percentile=p) for p in PERCENTS]
+        for f in filters[:2]:
+            out += [Aggregate("mean", name, col, where=f), Aggregate("median", name, col, where=f),
+                    Aggregate("percentile", name, col, where=f, percentile=90)]
+    for col in ordered:
+        out += [Aggregate("min", name, col), Aggregate("max", name, col)]
+        if filters:
+            out.append(Aggregate("max", name, col, where=filters[0]))
+    for g in groupable:
+        out.append(Aggregate("count", name, group_by=g))
+        if filters:
+            out.append(Aggregate("share", name, where=filters[0], group_by=g))
+        for col in numbers[:2]:
+            out += [Aggregate("mean", name, col, group_by=g), Aggregate("median", name, col, group_by=g),
+                    Aggregate("percentile", name, col, percentile=99.9, group_by=g)]
+        if ordered:
+            out.append(Aggregate("min", name, ordered[0], group_by=g))
+    return out
+
+
+def _typed(v: object) -> tuple[str, object]:
+    return type(v).__name__, v
+
+
+def assert_same(decls: list[TableDecl], folder: Path, spark) -> int:
+    engine = TableEngine(decls, folder)
+    aggs = [a for d in decls for a in aggregates_for(d)]
+    duck = engine.run(aggs)
+    ours = spark_engine.SparkRunner(spark=spark).run(engine, aggs)
+    assert list(ours) == list(duck)
+    for a in aggs:
+        d, s = duck[a], ours[a]
+        assert (_typed(s.value), s.rows_read, s.rows_matched) == (_typed(d.value), d.rows_read, d.rows_matched), \
+            a.key()
+        assert [(_typed(g.key), _typed(g.value), g.rows_read, g.rows_matched) for g in s.groups] == \
+            [(_typed(g.key), _typed(g.value), g.rows_read, g.rows_matched) for g in d.groups], a.key()
+        assert s.sql.startswith("SELECT ") and f"FROM `{a.table}`" in s.sql  # the Spark SQL, from the view
+    return len(aggs)
+
+
+def test_lancashire_tables_give_identical_values(spark):
+    decls, folder = lancashire()
+    assert assert_same(decls, folder, spark) > 50
+
+
+def test_generated_tables_give_identical_values(spark, tmp_path):
+    decls = generated(tmp_path)
+    assert assert_same(decls, tmp_path, spark) > 250  # every kind of aggregate on every column (267 here)
+    engine = TableEngine(decls, tmp_path)  # the edge cases are really there: NULLs, empty filters, a lone row
+    res = spark_engine.SparkRunner(spark=spark).run(engine, [
+        Aggregate("count", "mixed", where=Compare("who", "!=", "a")), Aggregate("median", "one", "v"),
+        Aggregate("share", "mixed", where=Compare("x", "<", -1e9)), Aggregate("mean", "semi", "v", where=Compare(
+            "v", "<", -1e9)), Aggregate("count", "parts", group_by="g")])
+    who, lone, none, empty, by_g = res.values()
+    assert (who.value, lone.value, none.value, empty.value) == (4, 42.0, 0.0, None)  # "" is NULL, as DuckDB has it
+    assert [(g.key, g.value) for g in by_g.groups] == [("x", 3), ("y", 2), (None, 1)]
+
+
+def test_percentile_interpolation_is_duckdbs_to_the_bit(spark, tmp_path):
+    """Ranks that fall between two values, where Spark's own PERCENTILE and DuckDB's QUANTILE_CONT round
+    differently (Wyre's 99.9th percentile of answer times is one such): the engine's value is DuckDB's."""
+    decls, folder = lancashire()
+    calls = decls[0]
+    p999 = Aggregate("percentile", calls.name, "answer_seconds", percentile=99.9, group_by="district")
+    engine = TableEngine([calls], folder)
+    duck = engine.run([p999])[p999]
+    ours = spark_engine.SparkRunner(spark=spark).run(engine, [p999])[p999]
+    raw = {r[0]: r[1] for r in spark.sql(f"SELECT district, PERCENTILE(answer_seconds, 0.999) FROM "
+                                         f"`{calls.name}` GROUP BY district").collect()}
+    differ = [g.key for g in duck.groups if raw[g.key] != g.value]
+    assert differ  # Spark's interpolation alone would not do
+    assert [(g.key, g.value) for g in ours.groups] == [(g.key, g.value) for g in duck.groups]
+
+
+# ----------------------------------------------------------------------------------------------------- the CLI
+
+def test_evaluate_with_spark_gives_the_default_grades_and_report(spark, tmp_path, monkeypatch):
+    monkeypatch.setenv("PEEL_CACHE_DIR", str(tmp_path / "cache"))
+    runner = CliRunner()
+    default = runner.invoke(main, ["evaluate", str(LANCASHIRE)])
+    assert default.exit_code == 0, default.output
+    with_spark = runner.invoke(main, ["evaluate", "--engine", "spark", str(LANCASHIRE)])
+    assert with_spark.exit_code == 0, with_spark.output
+    assert with_spark.output == default.output  # the same grades, counters and text report
+    # the JSON traces: the same results everywhere but the SQL, which is Spark's, read from the cache or not
+    docs = {}
+    for engine in ("duckdb", "spark", "duckdb"):
+        got = runner.invoke(main, ["evaluate", "--engine", engine, "--format", "json", str(LANCASHIRE)])
+        assert got.exit_code == 0, got.output
+        docs.setdefault(engine, []).append(got.output)
+    assert docs["duckdb"][0] == docs["duckdb"][1]  # the default, cached, is untouched by a Spark run
+    duck, ours = (json.loads(docs[e][0]) for e in ("duckdb", "spark"))
+    sqls: dict[str, list[str]] = {"duckdb": [], "spark": []}
+
+    def strip(node: object, engine: str) -> object:
+        if isinstance(node, dict):
+            if "sql" in node and isinstance(node["sql"], str):
+                sqls[engine].append(node["sql"])
+            return {k: strip(v, engine) for k, v in node.items() if k not in ("sql", "result_sha256")}
+        if isinstance(node, list):
+            return [strip(v, engine) for v in node]
+        return node
+
+    assert strip(ours, "spark") == strip(duck, "duckdb")
+    assert sqls["spark"] and all("`" in s and "READ_" not in s for s in sqls["spark"])
+    assert all("READ_PARQUET" in s or "READ_CSV" in s for s in sqls["duckdb"])
+
+
+def test_missing_pyspark_is_one_line_and_exit_2(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pyspark" else real(name, *a))
+    got = CliRunner().invoke(main, ["evaluate", "--engine", "spark", str(LANCASHIRE)])
+    assert got.exit_code == 2
+    lines = got.output.strip().splitlines()
+    assert len(lines) == 1 and "pyspark" in lines[0] and "peelrules[spark]" in lines[0]
+    assert "Traceback" not in got.output and got.exception is None or isinstance(got.exception, SystemExit)
+
+
+def test_missing_java_is_one_line_and_exit_2(monkeypatch):
+    if spark_engine.problem() is not None and "pyspark" in (spark_engine.problem() or ""):
+        import importlib.util
+
+        real = importlib.util.find_spec
+        monkeypatch.setattr(importlib.util, "find_spec",
+                            lambda name, *a: object() if name == "pyspark" else real(name, *a))
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.delenv("SPARK_REMOTE", raising=False)
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None)
+    got = CliRunner().invoke(main, ["evaluate", "--engine", "spark", str(LANCASHIRE)])
+    assert got.exit_code == 2
+    lines = got.output.strip().splitlines()
+    assert len(lines) == 1 and "Java" in lines[0] and "Traceback" not in got.output
+
+
+def test_default_engine_needs_neither_pyspark_nor_java(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pyspark" else real(name, *a))
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None)
+    got = CliRunner().invoke(main, ["--no-cache", "evaluate", str(LANCASHIRE)])
+    assert got.exit_code == 0, got.output
+    assert "Lancashire" in got.output
