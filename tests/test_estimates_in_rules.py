@@ -420,3 +420,45 @@ def test_a_measure_no_rule_reads_is_refused_with_the_rule_sets_measures(tmp_path
         _bundle(tmp_path, program, {}, {"dvpo_rate": _copy_dvpo(tmp_path)})
     [d] = err.value.diagnostics
     assert d.code == "PR319" and "dvpo_applications_per_1000_da_offences" in d.hint
+
+
+# ---------------------------------------------------------------- float noise in the JSON trace (issue 13)
+
+def _floats(doc: object):  # type: ignore[no-untyped-def]
+    if isinstance(doc, float):
+        yield doc
+    elif isinstance(doc, dict):
+        for v in doc.values():
+            yield from _floats(v)
+    elif isinstance(doc, list):
+        for v in doc:
+            yield from _floats(v)
+
+
+def test_json_trace_shows_stated_bounds_without_float_noise(tmp_path: Path) -> None:
+    """85.2% +/- 5.1% has the lower bound 80.1%: 0.852 - 0.051 is 0.8009999999999999 in floats, and the JSON
+    trace shows 0.801 (12 significant digits, rendering only); the decisions are those of the full floats."""
+    from peelrules.report.values import JSON_DIGITS
+
+    assert 0.852 - 0.051 != 0.801  # the noise this test is about
+    program = _rules(tmp_path)
+    bundle = _bundle(tmp_path, program, {
+        "s.grounds": {"estimate": "85.2%", "ci": "5.1%", "sample": 183, "source": "r:L1"},
+        "s.audited": {"k": 21, "n": 27, "source": "r:L1"}},
+        {"dvpo_applications_per_1000_da_offences": _copy_dvpo(tmp_path)})
+    result = _agree(program, bundle)
+    traces = peelrules.explain(program, bundle)[1]
+    doc = trace_document(program, [(bundle, traces)], None)
+    jsonschema.validate(doc, trace_schema())
+    text = json.dumps(doc)
+    assert '"lower": 0.801,' in text and "0.8009999" not in text
+    for x in _floats(doc):
+        digits = len(repr(abs(x)).replace(".", "").lstrip("0").split("e")[0])
+        assert digits <= JSON_DIGITS, x
+    # rendering only: the outcomes in the document are those the engines decided on the full floats
+    shown = {r["rule"]: r["outcome"] for a in doc["results"][0]["areas"] for r in a["rules"]}
+    from peelrules.report.values import value_json
+    assert shown == {o.key: value_json(o.outcome) for a in result.areas for o in a.outcomes}
+    leaf = next(e.estimate for t in traces for r in t.rules for e in _walk(r.when)
+                if e.estimate is not None and e.estimate.method == "given")
+    assert leaf.lower == 0.852 - 0.051  # the value decided on is unchanged
