@@ -13,7 +13,8 @@ from ..trace import AreaTrace, ExprTrace, RuleTrace, RungTrace
 from .values import json_number, outcome_word, value_json
 
 # 1.1: findings, moderation and final judgments; 1.2: estimates, peers, inputs.comparators;
-# 1.3: computed numbers at report.values.JSON_DIGITS significant digits (0.801, not 0.8009999999999999)
+# 1.3: computed numbers at report.values.JSON_DIGITS significant digits (0.801, not 0.8009999999999999), and
+#      a peer comparison's `verdict` ("better" / "worse" for the measure's polarity, null within or neutral)
 TRACE_VERSION = "1.3"
 
 
@@ -48,7 +49,7 @@ def expr_json(t: ExprTrace) -> dict[str, Any]:
                            "missing": list(c.missing), "scale": c.scale, "logs_used": c.scale == "log",
                            "reason": c.reason, "mean": json_number(c.mean), "sd": json_number(c.sd),
                            "lower": json_number(c.lower), "upper": json_number(c.upper), "z": json_number(c.z),
-                           "band": c.band, "rank": c.rank}}
+                           "band": c.band, "verdict": c.verdict, "rank": c.rank}}
     if t.rule is not None:
         out["rule"] = t.rule
     if t.constant is not None:
