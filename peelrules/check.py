@@ -15,7 +15,7 @@ from .grades import GRADE_KEYS
 from .symbols import Scope, Symbol, SymbolTable
 from .program import ASSESSMENTS, COUNTERS, EVIDENCE_TYPES, FUNCTIONS, CheckedArea, Program
 from .vocabulary import (FINDING_FUNCTIONS, FINDING_KINDS, INTERVAL_METHODS, OUTLIER_BANDS,
-                         PEER_FUNCTIONS, SEVERE_KINDS)
+                         PEER_FUNCTIONS, POLARITY_FUNCTIONS, SEVERE_KINDS)
 from .aggregates import check_table_decl, is_aggregate, resolve_aggregate
 from .source import SourceFile, Span
 from .unparse import unparse
@@ -301,7 +301,7 @@ class _Checker:
                            e.args[0].span, "declare the measure as `name: comparator \"...\"` and give the "
                            "bundle a comparators: file for it" + (f"; the rule set's comparators are: "
                                                                     f"{', '.join(comparators)}" if comparators else ""))
-            return out, ("band" if e.func == "outlier" else "number")
+            return out, ("band" if e.func == "outlier" else "flag" if e.func in POLARITY_FUNCTIONS else "number")
         self.expect(ty, ("estimate", "ratio"), e.args[0], f"{e.func}()")
         if e.func == "small_sample" and self.framework is not None and self.framework.small_sample_below is None:
             self.error("PR212", "small_sample() needs the rule set's small-sample threshold", e.span,
@@ -552,7 +552,7 @@ def _type_hint(have: str, want: str) -> str:
     if "band" in (have, want):
         return f"outlier(x) gives a band: compare it with {', '.join(OUTLIER_BANDS)}, e.g. `outlier(x) is well_below`"
     if have == "comparator":
-        return "read a comparator through outlier(x), peer_z(x) or peer_rank(x)"
+        return "read a comparator through " + ", ".join(f"{f}(x)" for f in PEER_FUNCTIONS)
     return f"check that the evidence item is declared with the right type ({want})"
 
 

@@ -41,7 +41,7 @@ from .result import AreaResult, BundleResult, RuleOutcome
 from .source import NO_SPAN, Span
 from . import estimates
 from .peerfacts import peer_counts
-from .vocabulary import PEER_FUNCTIONS
+from .vocabulary import PEER_FUNCTIONS, POLARITY_FUNCTIONS
 from .values import (ASSESSMENT_ORDER, UNKNOWN, finite, Estimate, Interval, Ratio, Value, apply_binary, apply_unary,
                      compare, k_in, to_number)
 
@@ -667,7 +667,7 @@ class _Generator:
         if e.func in PEER_FUNCTIONS:  # placed when the bundle was loaded (peers.py), beside S
             if not isinstance(e.args[0], n.FactRef):
                 raise CompileError(f"{e.func}() of something other than a comparator")
-            kinds = frozenset({STR if e.func == "outlier" else NUM, UNK})
+            kinds = frozenset({STR if e.func == "outlier" else BOOL if e.func in POLARITY_FUNCTIONS else NUM, UNK})
             return self.temp(f"S.get({self.literal(f'peer:{e.args[0].name}/{e.func}')}, _U)", kinds, e.span)
         method = self.literal(self.program.framework.interval or estimates.DEFAULT_INTERVAL)
         if e.func in ("significantly_below", "significantly_above"):

@@ -9,13 +9,16 @@
 - evidence declared `context only` that a rule reads (PR228)
 
 Ladders are explored exhaustively over a grid of counter values, conditions over candidate values of the
-facts they read (within declared ranges). `--strict` makes every warning an error.
+facts they read (within declared ranges, and at, either side of and between the thresholds each condition
+compares with, so a narrow bound such as `x >= 95% and x < 98%` is not called impossible). `--strict` makes
+every warning an error.
 """
 from __future__ import annotations
 
 import dataclasses
 import functools
 import itertools
+import math
 from collections.abc import Iterator
 
 from . import nodes as n
@@ -216,7 +219,28 @@ def _non_monotone(grades: dict[tuple, Grade]) -> str | None:
 # ---------------------------------------------------------------- conditions over declared ranges
 
 
-def _candidates(decl: n.EvidenceDecl) -> list[Value]:
+MAX_CONDITION_POINTS = 60_000  # candidate combinations explored for one condition; beyond it, no PR223/PR224
+WIDE_SAMPLE = 100_000  # the n of the ratios placed at a condition's thresholds: an interval under 0.7% wide
+
+
+def _thresholds(expr: n.Expr, program: Program) -> tuple[float, ...]:
+    """The numbers a condition compares with (percentages, numbers, constants), and the midpoints between them:
+    a condition such as `x >= 95% and x < 98%` can hold only between its thresholds, so candidate values are
+    placed at, just either side of, and between them, not only at fixed points."""
+    found: set[float] = set()
+    for x in n.walk(expr):
+        v: object = None
+        if isinstance(x, (n.Percent, n.Number)):
+            v = x.value
+        elif isinstance(x, n.ConstRef):
+            v = program.const_values.get(x.key)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            found.add(float(v))
+    points = sorted(found)
+    return tuple(points + [(a + b) / 2 for a, b in zip(points, points[1:])])
+
+
+def _candidates(decl: n.EvidenceDecl, thresholds: tuple[float, ...] = ()) -> list[Value]:
     lo = decl.range_lo
     hi = decl.range_hi
     t = decl.type
@@ -226,15 +250,29 @@ def _candidates(decl: n.EvidenceDecl) -> list[Value]:
         return [True, False]
     if t == "percent":
         lo, hi = (0.0 if lo is None else lo), (1.0 if hi is None else hi)
-        return _clip({lo, hi, (lo + hi) / 2, lo + 0.01, hi - 0.01, 0.9, 0.5, 0.1}, lo, hi)
+        near = {p + d for p in thresholds for d in (-1e-4, 0.0, 1e-4)}
+        return _clip({lo, hi, (lo + hi) / 2, lo + 0.01, hi - 0.01, 0.9, 0.5, 0.1} | near, lo, hi)
     if t in ("count", "number"):
         lo = (0.0 if t == "count" else -1e6) if lo is None else lo
         hi = 1e6 if hi is None else hi
-        return _clip({lo, hi, 0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 100.0}, lo, hi)
+        if t == "count":
+            near = {float(k) for p in thresholds for k in (math.floor(p) - 1, math.floor(p), math.ceil(p),
+                                                            math.ceil(p) + 1)}
+        else:
+            near = {p + d for p in thresholds for d in (-max(1e-6, abs(p) * 1e-6), 0.0, max(1e-6, abs(p) * 1e-6))}
+        return _clip({lo, hi, 0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 100.0} | near, lo, hi)
     if t == "ratio":
-        return [Ratio(k, nn) for nn in (1, 10, 100) for k in sorted({0, nn // 2, nn - 1, nn})]
+        fixed = [Ratio(k, nn) for nn in (1, 10, 100) for k in sorted({0, nn // 2, nn - 1, nn})]
+        # a share at each threshold (and just either side) from a sample large enough that its interval is narrow:
+        # `lower(x) >= 80% and upper(x) <= 84%` holds for 82,000 of 100,000, never for the small fixed samples
+        ks = sorted({k for p in thresholds if 0 <= p <= 1
+                     for k in (round(p * WIDE_SAMPLE) - 1, round(p * WIDE_SAMPLE), round(p * WIDE_SAMPLE) + 1)
+                     if 0 <= k <= WIDE_SAMPLE})
+        return fixed + [Ratio(k, WIDE_SAMPLE) for k in ks if Ratio(k, WIDE_SAMPLE) not in fixed]
     if t == "estimate":
-        return [Estimate(v, ci, s) for v in (0.0, 0.5, 0.9, 1.0) for ci in (0.0, 0.05) for s in (10, 1000)]
+        fixed = [Estimate(v, ci, s) for v in (0.0, 0.5, 0.9, 1.0) for ci in (0.0, 0.05) for s in (10, 1000)]
+        near = sorted({min(1.0, max(0.0, p + d)) for p in thresholds if 0 <= p <= 1 for d in (-1e-4, 0.0, 1e-4)})
+        return fixed + [Estimate(v, ci, 1000) for v in near for ci in (0.0, 0.001)]
     return []
 
 
@@ -264,9 +302,10 @@ def _conditions(program: Program, ev: Evaluator, warn) -> None:  # type: ignore[
         key = _shape(expr, program)
         seen = explored.get(key)
         if seen is None:
-            options = [_candidates(program.decls[f]) for f in names]
-            if any(not o for o in options):
-                continue
+            cuts = _thresholds(expr, program)
+            options = [_candidates(program.decls[f], cuts) for f in names]
+            if any(not o for o in options) or math.prod(map(len, options)) * 2 ** len(refs) > MAX_CONDITION_POINTS:
+                continue  # too many to explore: no warning rather than one from a partial search
             seen = explored[key] = set()
             facts_now.clear()
             ref_names = sorted(refs)

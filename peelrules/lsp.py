@@ -35,7 +35,7 @@ from .diagnostics import Diagnostic, PeelError, Severity
 from .grades import Grade
 from .loader import read_source
 from .program import ASSESSMENTS, COUNTERS, EVIDENCE_TYPES, FUNCTIONS
-from .vocabulary import INTERVAL_METHODS, OUTLIER_BANDS
+from .vocabulary import INTERVAL_METHODS, OUTLIER_BANDS, PEER_FUNCTIONS
 from .source import NO_SPAN, SourceFile, Span
 from .symbols import Scope, Symbol, SymbolTable
 from .unparse import unparse
@@ -362,7 +362,7 @@ def _evidence_text(d: n.EvidenceDecl) -> str:
         lines += ["", "context only"]
     if d.type == "comparator":
         lines += ["", f"measure: {d.measure or d.name.split('.', 1)[-1]} (the bundle's comparators: file for it; "
-                      "read with outlier(), peer_z(), peer_rank())"]
+                      "read with " + ", ".join(f"{f}()" for f in PEER_FUNCTIONS) + ")"]
     return "\n".join(lines)
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from .stats import DEFAULT_METHOD, OutlierMethod, PeerComparison, compare_with_peers
+from .vocabulary import PEER_FUNCTIONS, POLARITY_FUNCTIONS
 
 
 @dataclass(frozen=True)
@@ -51,14 +52,17 @@ class BundlePeer:
     why: str | None = None
 
     def value(self, func: str) -> object:
-        """outlier / peer_z / peer_rank of the force; None when there is no comparison."""
+        """outlier / peer_z / peer_rank / peer_better / peer_worse of the force; None (unknown) when there is no
+        comparison, or for peer_better / peer_worse on a neutral measure."""
         c = self.comparison
         if c is None:
             return None
+        if func in POLARITY_FUNCTIONS:
+            return c.judged(func.removeprefix("peer_"))
         return c.band if func == "outlier" else c.z if func == "peer_z" else c.rank
 
 
 def peer_counts(peers: Mapping[str, BundlePeer]) -> dict[str, object]:
     """The values the compiled program reads beside the stated counts: `peer:NAME/FUNC` (unknown: absent)."""
-    return {f"peer:{name}/{func}": p.value(func) for name, p in peers.items() if p.comparison is not None
-            for func in ("outlier", "peer_z", "peer_rank")}
+    return {f"peer:{name}/{func}": v for name, p in peers.items() if p.comparison is not None
+            for func in PEER_FUNCTIONS if (v := p.value(func)) is not None}

@@ -283,6 +283,19 @@ class PeerComparison:
             return None
         return (self.band == "well_above") == (self.polarity == "higher_is_better")
 
+    @property
+    def verdict(self) -> str | None:
+        """"better" or "worse" than peers for the measure's polarity; None when within the band or neutral."""
+        b = self.better_than_peers
+        return None if b is None else "better" if b else "worse"
+
+    def judged(self, side: str) -> bool | None:
+        """peer_better (side "better") / peer_worse ("worse"): True when the force is outside the band on that
+        side, False when within it or on the other side, None (unknown) for a neutral measure."""
+        if self.polarity == "neutral":
+            return None
+        return self.verdict == side
+
 
 def _mean_sd(values: Sequence[float], ddof: int) -> tuple[float, float]:
     n = len(values)

@@ -9,7 +9,7 @@ from .evaluate import reads
 from .peers import comparator_measure
 from .nodes import EvidenceDecl
 from .program import Program
-from .vocabulary import AREA_STATUSES, FINDING_KINDS
+from .vocabulary import AREA_STATUSES, FINDING_KINDS, PEER_FUNCTIONS
 from .report.values import pct
 
 _SHAPES = {
@@ -90,7 +90,8 @@ def _comparators_block(program: Program) -> list[str]:
     measures = sorted({comparator_measure(d): d for d in program.decls.values() if d.type == "comparator"}.items())
     if not measures:
         return []
-    out = ["# Comparator datasets the rules read through outlier(), peer_z() and peer_rank() (docs/statistics.md):",
+    out = ["# Comparator datasets the rules read through " + ", ".join(f"{f}()" for f in PEER_FUNCTIONS)
+           + " (docs/statistics.md):",
            "# uncomment to give each measure's file (every force's value), beside this file. Without it, unknown.",
            "# comparators:"]
     out += [f"#   {m}: null   # {d.description}; e.g. comparators/{m}.yaml" for m, d in measures]

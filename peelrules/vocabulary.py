@@ -158,6 +158,12 @@ FUNCTIONS: dict[str, str] = {
     "peer_z": "peer_z(x): the force's z score among all forces on comparator x, (value - mean) / sd",
     "peer_rank": "peer_rank(x): the force's rank among the forces on comparator x, 1 the best for the measure's "
                  "polarity",
+    "peer_better": "peer_better(x): true when the force is well above or well below average on comparator x on "
+                   "the better side for the measure's polarity (higher_is_better: above), false when it is within "
+                   "the normal range or on the worse side; unknown for a neutral measure or without the comparator",
+    "peer_worse": "peer_worse(x): true when the force is well above or well below average on comparator x on the "
+                  "worse side for the measure's polarity (higher_is_better: below), false when it is within the "
+                  "normal range or on the better side; unknown for a neutral measure or without the comparator",
     "present": "present(x): true when the bundle gives fact x, false when it does not (never unknown)",
     "remediated": "remediated(x): true when fact x is marked as remediated during or after the inspection",
     "first_known": "first_known(a, b, ...): the first of its arguments that is known (a measured value, "
@@ -172,7 +178,15 @@ FUNCTIONS: dict[str, str] = {
 # The functions that read an estimate, or a ratio as an estimate, and the functions that read a comparator.
 ESTIMATE_FUNCTIONS: tuple[str, ...] = ("lower", "upper", "sample", "significantly_below", "significantly_above",
                                        "small_sample")
-PEER_FUNCTIONS: tuple[str, ...] = ("outlier", "peer_z", "peer_rank")
+PEER_FUNCTIONS: tuple[str, ...] = ("outlier", "peer_z", "peer_rank", "peer_better", "peer_worse")
+# The peer functions that give a flag: the band read with the measure's polarity (docs/statistics.md).
+POLARITY_FUNCTIONS: tuple[str, ...] = ("peer_better", "peer_worse")
+
+# What a band means for a measure with a polarity: the word traces and reports add to the band.
+POLARITY_VERDICTS: dict[str, str] = {
+    "better": "better than peers: outside the normal range on the side the measure's polarity calls better",
+    "worse": "worse than peers: outside the normal range on the side the measure's polarity calls worse",
+}
 
 # The functions whose one argument is a finding kind, not an expression.
 FINDING_FUNCTIONS: tuple[str, ...] = ("stated", "stated_severe")

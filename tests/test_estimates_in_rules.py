@@ -48,6 +48,8 @@ area a "A" {
   characteristic bounds "c" { when lower(s.audited) > 75% or upper(s.grounds) < 88% }
   cause_of_concern low "low" { when outlier(s.rate) is well_below }
   area_for_improvement z "z" { when peer_z(s.rate) < -1.5 or peer_rank(s.rate) >= 40 or small_sample(s.grounds) }
+  area_for_improvement worse "worse" { when peer_worse(s.rate) }
+  characteristic better "better" { when peer_better(s.rate) or not peer_worse(s.rate) }
 }
 '''
 
@@ -189,9 +191,23 @@ def test_outlier_is_unknown_without_the_comparator_or_the_forces_value(tmp_path:
     assert result.areas[0].missing == ("s.rate",) or "s.rate" in result.areas[0].missing
 
 
+def _polarity_copies(tmp: Path) -> list[str]:
+    """The DVPO comparator under each polarity, beside the bundles: comparators/<polarity>.yaml."""
+    text = DVPO.read_text(encoding="utf-8")
+    (tmp / "comparators").mkdir(exist_ok=True)
+    out = []
+    for polarity in ("higher_is_better", "higher_is_worse", "neutral"):
+        (tmp / "comparators" / f"{polarity}.yaml").write_text(
+            text.replace("polarity: higher_is_better", f"polarity: {polarity}"), encoding="utf-8")
+        out.append(f"comparators/{polarity}.yaml")
+    return out
+
+
 def test_both_engines_agree_on_generated_bundles(tmp_path: Path) -> None:
     rng = random.Random(13)
     rel = _copy_dvpo(tmp_path)
+    assert "polarity: higher_is_better" in DVPO.read_text(encoding="utf-8")
+    files = [rel, *_polarity_copies(tmp_path)]
     forces = list(yaml.safe_load(DVPO.read_text(encoding="utf-8"))["values"]) + ["Nowhere Police"]
     for method in ("normal", "wilson"):
         folder = tmp_path / method
@@ -206,7 +222,7 @@ def test_both_engines_agree_on_generated_bundles(tmp_path: Path) -> None:
             if rng.random() < 0.8:
                 nn = rng.randint(0, 300)
                 facts["s.audited"] = {"k": rng.randint(0, nn), "n": nn, "source": "r:L1"}
-            comps = {"dvpo_applications_per_1000_da_offences": rel} if rng.random() < 0.7 else None
+            comps = {"dvpo_applications_per_1000_da_offences": rng.choice(files)} if rng.random() < 0.7 else None
             bundle = _bundle(folder, program, facts, comps, force=rng.choice(forces), name=f"b{i}.yaml")
             _agree(program, bundle)
 
@@ -362,7 +378,8 @@ def test_the_language_server_describes_the_new_words() -> None:
 
     module = parse_source(SourceFile("r.peel", RULES.replace("{method}", "wilson")))
     ix = Index.build([module])
-    for func in ("significantly_below", "significantly_above", "small_sample", "outlier", "peer_z", "peer_rank"):
+    for func in ("significantly_below", "significantly_above", "small_sample", "outlier", "peer_z", "peer_rank",
+                 "peer_better", "peer_worse"):
         text = hover_text(ix, Symbol("function", func))
         assert FUNCTIONS[func].partition(": ")[2] in text
     band = ix.resolve(next(x for x in _names_in(module) if x.parts == ("well_below",)).parts, Scope(area="a"))
@@ -421,3 +438,102 @@ def test_a_measure_no_rule_reads_is_refused_with_the_rule_sets_measures(tmp_path
         _bundle(tmp_path, program, {}, {"dvpo_rate": _copy_dvpo(tmp_path)})
     [d] = err.value.diagnostics
     assert d.code == "PR319" and "dvpo_applications_per_1000_da_offences" in d.hint
+
+
+# ---------------------------------------------------------------- float noise in the JSON trace (issue 13)
+
+def _floats(doc: object):  # type: ignore[no-untyped-def]
+    if isinstance(doc, float):
+        yield doc
+    elif isinstance(doc, dict):
+        for v in doc.values():
+            yield from _floats(v)
+    elif isinstance(doc, list):
+        for v in doc:
+            yield from _floats(v)
+
+
+def test_json_trace_shows_stated_bounds_without_float_noise(tmp_path: Path) -> None:
+    """85.2% +/- 5.1% has the lower bound 80.1%: 0.852 - 0.051 is 0.8009999999999999 in floats, and the JSON
+    trace shows 0.801 (12 significant digits, rendering only); the decisions are those of the full floats."""
+    from peelrules.report.values import JSON_DIGITS
+
+    assert 0.852 - 0.051 != 0.801  # the noise this test is about
+    program = _rules(tmp_path)
+    bundle = _bundle(tmp_path, program, {
+        "s.grounds": {"estimate": "85.2%", "ci": "5.1%", "sample": 183, "source": "r:L1"},
+        "s.audited": {"k": 21, "n": 27, "source": "r:L1"}},
+        {"dvpo_applications_per_1000_da_offences": _copy_dvpo(tmp_path)})
+    result = _agree(program, bundle)
+    traces = peelrules.explain(program, bundle)[1]
+    doc = trace_document(program, [(bundle, traces)], None)
+    jsonschema.validate(doc, trace_schema())
+    text = json.dumps(doc)
+    assert '"lower": 0.801,' in text and "0.8009999" not in text
+    for x in _floats(doc):
+        digits = len(repr(abs(x)).replace(".", "").lstrip("0").split("e")[0])
+        assert digits <= JSON_DIGITS, x
+    # rendering only: the outcomes in the document are those the engines decided on the full floats
+    shown = {r["rule"]: r["outcome"] for a in doc["results"][0]["areas"] for r in a["rules"]}
+    from peelrules.report.values import value_json
+    assert shown == {o.key: value_json(o.outcome) for a in result.areas for o in a.outcomes}
+    leaf = next(e.estimate for t in traces for r in t.rules for e in _walk(r.when)
+                if e.estimate is not None and e.estimate.method == "given")
+    assert leaf.lower == 0.852 - 0.051  # the value decided on is unchanged
+
+
+# ---------------------------------------------------------------- polarity: peer_better(x), peer_worse(x)
+
+def _placed(tmp: Path, polarity: str, value: float) -> tuple[str, list[float]]:
+    """A comparator with the given polarity where Lancashire has `value`; and the forces' values."""
+    raw = yaml.safe_load(DVPO.read_text(encoding="utf-8"))
+    raw["polarity"] = polarity
+    raw["values"]["Lancashire Constabulary"] = value
+    (tmp / "comparators").mkdir(exist_ok=True)
+    name = f"comparators/{polarity}-{value}.yaml"
+    (tmp / name).write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    return name, [v for v in raw["values"].values() if v is not None]
+
+
+@pytest.mark.parametrize("polarity", ["higher_is_better", "higher_is_worse", "neutral"])
+@pytest.mark.parametrize("value", [0.5, 6.5, 14.0])  # well below, within, well above the illustrative peers
+def test_peer_better_and_worse_read_the_band_with_the_polarity(tmp_path: Path, polarity: str, value: float) -> None:
+    program = _rules(tmp_path)
+    rel, present = _placed(tmp_path, polarity, value)
+    bundle = _bundle(tmp_path, program, {}, {"dvpo_applications_per_1000_da_offences": rel})
+    peer = bundle.peers["s.rate"].comparison
+    assert peer is not None
+    on = [math.log(v) for v in present] if peer.scale == "log" else present  # the scale Shapiro-Wilk chose
+    x = math.log(value) if peer.scale == "log" else value
+    z = (x - statistics.mean(on)) / statistics.stdev(on)
+    assert peer.z == pytest.approx(z)
+    side = "above" if z > 1 else "below" if z < -1 else None
+    good_side = {"higher_is_better": "above", "higher_is_worse": "below"}.get(polarity)
+    if polarity == "neutral":
+        better = worse = UNKNOWN
+    else:
+        better, worse = side is not None and side == good_side, side is not None and side != good_side
+    result = _agree(program, bundle)
+    outcomes = _outcomes(result)
+    assert outcomes["a.worse"] is worse
+    assert outcomes["a.better"] is (UNKNOWN if polarity == "neutral" else (better or not worse))
+    text = explain(peelrules.explain(program, bundle)[1])
+    band = {"above": "well above average", "below": "well below average", None: "within the normal range"}[side]
+    word = None if better is UNKNOWN or side is None else "better" if better else "worse"
+    assert (f"{band} ({word})" if word else f"{band};") in text
+    assert ("(worse)" in text or "(better)" in text) is (word is not None)
+    doc = trace_document(program, [(bundle, peelrules.explain(program, bundle)[1])], None)
+    jsonschema.validate(doc, trace_schema())
+    assert f'"verdict": {json.dumps(word)}' in json.dumps(doc)
+
+
+def test_polarity_functions_are_checked(tmp_path: Path) -> None:
+    base = RULES.replace("{method}", "normal")
+    for old, new, col_of in [("peer_worse(s.rate)", "peer_worse(s.grounds)", "s.grounds)"),
+                             ("peer_worse(s.rate)", "peer_worse(s.rate) > 1", "peer_worse(s.rate) >"),
+                             ("peer_worse(s.rate)", "peer_worse(s.rate, s.rate)", "peer_worse(s.rate, s.rate)")]:
+        text = base.replace(old, new, 1)
+        diags = _errors(tmp_path, text)
+        d = diags[0]
+        line = text.splitlines()[d.span.line - 1]
+        assert d.code in ("PR204", "PR212") and d.span.column == line.index(col_of) + 1 and d.hint, d

@@ -78,12 +78,20 @@ BAND_WORDS = {"well_below": "well below average", "within": "within the normal r
               "well_above": "well above average"}
 
 
+def band_words(comparison: PeerComparison) -> str:
+    """The band in words, with what it means for the measure's polarity where it means something:
+    "well below average (worse)"; a neutral measure, or a force within the normal range, gets the band alone."""
+    verdict = comparison.verdict
+    return BAND_WORDS[comparison.band] + (f" ({verdict})" if verdict else "")
+
+
 def peer_summary(comparison: PeerComparison, unit: str) -> str:
     """One sentence with every number behind the band."""
     c = comparison
     scale = "on logs" if c.scale == "log" else "on raw values"
-    judged = {True: "; better than peers", False: "; worse than peers", None: ""}[c.better_than_peers]
     missing = f"; no value for {len(c.missing)} force(s)" if c.missing else ""
+    polarity = {"higher_is_better": "higher is better", "higher_is_worse": "higher is worse"}.get(c.polarity,
+                                                                                                 "neutral measure")
     return (f"{c.force}: {_number(c.value)} {unit}; peer mean {_number(c.mean)}, one sd either side "
-            f"{_number(c.lower)} to {_number(c.upper)} ({scale}: {c.reason}); z {c.z:+.2f}: {BAND_WORDS[c.band]}"
-            f"{judged} (rank {c.rank} of {c.forces}{missing})")
+            f"{_number(c.lower)} to {_number(c.upper)} ({scale}: {c.reason}); z {c.z:+.2f}: {band_words(c)}"
+            f"; {polarity}, rank {c.rank} of {c.forces}{missing}")

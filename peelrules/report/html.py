@@ -228,7 +228,7 @@ class _Renderer:
                 f"{esc(peer_text(p))}</span>")
         if chart is None or p.comparison is None:
             return head + "</li>"
-        from .chart import peer_chart_svg, peer_rows
+        from .chart import band_words, peer_chart_svg, peer_rows
 
         c = p.comparison
         values = dict(p.values)
@@ -244,7 +244,7 @@ class _Renderer:
                    f"<tr><th>Mean + 1 sd</th><td>{c.upper:.2f}</td></tr><tr><th>Logs used</th><td>"
                    f"{'yes' if c.scale == 'log' else 'no'}: {esc(c.reason)}</td></tr><tr><th>{esc(c.force)}</th>"
                    f"<td>{c.value:.2f}</td></tr><tr><th>z</th><td>{c.z:+.2f}</td></tr><tr><th>Band</th><td>"
-                   f"{esc(c.band.replace('_', ' '))}</td></tr><tr><th>Rank</th><td>{c.rank} of {c.forces}</td></tr>")
+                   f"{esc(band_words(c))}</td></tr><tr><th>Rank</th><td>{c.rank} of {c.forces}</td></tr>")
         mark = ' class="this-force"'
         rows = "".join(f'<tr{mark if note else ""}><td>{esc(force)}</td><td>{esc(v)}</td>'
                        f"<td>{esc(note)}</td></tr>" for force, v, note in peer_rows(values, c))

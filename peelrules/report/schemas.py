@@ -5,7 +5,7 @@ from typing import Any
 
 from ..evidence import evidence_schema
 from ..grades import GRADE_KEYS, Status
-from ..vocabulary import FINDING_KINDS, OUTLIER_BANDS, RULE_KINDS
+from ..vocabulary import FINDING_KINDS, OUTLIER_BANDS, POLARITY_VERDICTS, RULE_KINDS
 from .trace_json import TRACE_VERSION
 
 _VALUE: dict[str, Any] = {
@@ -110,7 +110,7 @@ _EXPR: dict[str, Any] = {
                 "comparison": {"anyOf": [{"type": "null"}, {
                     "type": "object", "additionalProperties": False,
                     "required": ["force", "value", "forces", "missing", "scale", "logs_used", "reason", "mean",
-                                 "sd", "lower", "upper", "z", "band", "rank"],
+                                 "sd", "lower", "upper", "z", "band", "verdict", "rank"],
                     "properties": {
                         "force": {"type": "string"}, "value": {"type": "number"}, "forces": {"type": "integer"},
                         "missing": {"type": "array", "items": {"type": "string"}},
@@ -118,6 +118,7 @@ _EXPR: dict[str, Any] = {
                         "reason": {"type": "string"}, "mean": {"type": "number"}, "sd": {"type": "number"},
                         "lower": {"type": "number"}, "upper": {"type": "number"}, "z": {"type": "number"},
                         "band": {"enum": list(OUTLIER_BANDS)}, "rank": {"type": "integer"},
+                        "verdict": {"enum": [*POLARITY_VERDICTS, None]},
                     }}]},
             },
         },

@@ -10,9 +10,12 @@ from ..facts import Bundle
 from ..findings import Finding, Moderation
 from ..program import Program
 from ..trace import AreaTrace, ExprTrace, RuleTrace, RungTrace
-from .values import outcome_word, value_json
+from .values import json_number, outcome_word, value_json
 
-TRACE_VERSION = "1.2"  # 1.1: findings, moderation and final judgments; 1.2: estimates, peers, inputs.comparators
+# 1.1: findings, moderation and final judgments; 1.2: estimates, peers, inputs.comparators;
+# 1.3: computed numbers at report.values.JSON_DIGITS significant digits (0.801, not 0.8009999999999999), and
+#      a peer comparison's `verdict` ("better" / "worse" for the measure's polarity, null within or neutral)
+TRACE_VERSION = "1.3"
 
 
 def expr_json(t: ExprTrace) -> dict[str, Any]:
@@ -30,9 +33,11 @@ def expr_json(t: ExprTrace) -> dict[str, Any]:
                             "source": a.source}
     if t.estimate is not None:
         e = t.estimate
-        out["estimate"] = {"value": e.value, "lower": e.lower, "upper": e.upper, "method": e.method,
-                           "sample": e.sample, "small_sample": e.small, "small_sample_below": e.threshold,
-                           "standard": e.standard, "verdict": e.verdict}
+        out["estimate"] = {"value": json_number(e.value), "lower": json_number(e.lower),
+                           "upper": json_number(e.upper), "method": e.method, "sample": e.sample,
+                           "small_sample": e.small, "small_sample_below": e.threshold,
+                           "standard": None if e.standard is None else json_number(e.standard),
+                           "verdict": e.verdict}
     if t.peer is not None:
         p = t.peer
         c = p.comparison
@@ -40,10 +45,11 @@ def expr_json(t: ExprTrace) -> dict[str, Any]:
                        "sha256": p.sha256, "title": p.title, "unit": p.unit, "polarity": p.polarity,
                        "illustrative": p.illustrative, "source": p.source, "why": p.why,
                        "comparison": None if c is None else {
-                           "force": c.force, "value": c.value, "forces": c.forces, "missing": list(c.missing),
-                           "scale": c.scale, "logs_used": c.scale == "log", "reason": c.reason, "mean": c.mean,
-                           "sd": c.sd, "lower": c.lower, "upper": c.upper, "z": c.z, "band": c.band,
-                           "rank": c.rank}}
+                           "force": c.force, "value": json_number(c.value), "forces": c.forces,
+                           "missing": list(c.missing), "scale": c.scale, "logs_used": c.scale == "log",
+                           "reason": c.reason, "mean": json_number(c.mean), "sd": json_number(c.sd),
+                           "lower": json_number(c.lower), "upper": json_number(c.upper), "z": json_number(c.z),
+                           "band": c.band, "verdict": c.verdict, "rank": c.rank}}
     if t.rule is not None:
         out["rule"] = t.rule
     if t.constant is not None:

@@ -7,6 +7,20 @@ from ..unparse import format_number
 from ..values import UNKNOWN, Estimate, Interval, Ratio, Value
 
 
+# Significant digits of a computed number in the JSON trace (docs/statistics.md). Rendering only: every
+# decision is taken on the full float first, and 12 digits drop the last-bit noise of float arithmetic
+# (0.852 - 0.051 is 0.8009999999999999; shown as 0.801) while keeping far more than any evidence states.
+JSON_DIGITS = 12
+
+
+def json_number(x: float) -> int | float:
+    """A float as the JSON trace shows it: at JSON_DIGITS significant digits, an integral value as an int."""
+    if not math.isfinite(x):
+        raise ValueError(f"no JSON form for {x!r}")
+    r = float(f"{x:.{JSON_DIGITS}g}")
+    return int(r) if r.is_integer() and abs(r) < 1e15 else r
+
+
 def value_json(v: Value) -> object:
     """The JSON form of a runtime value: one format for every run and machine."""
     if v is UNKNOWN:
@@ -14,7 +28,7 @@ def value_json(v: Value) -> object:
     if isinstance(v, bool) or isinstance(v, (int, str)):
         return v
     if isinstance(v, float):
-        return int(v) if v.is_integer() and abs(v) < 1e15 else v
+        return json_number(v)
     if isinstance(v, Interval):
         # no upper bound (a count of findings recorded in part: at least so many) is null, not JSON's missing inf
         return {"min": value_json(v.lo), "max": None if math.isinf(v.hi) else value_json(v.hi)}
