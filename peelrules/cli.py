@@ -214,7 +214,7 @@ def evaluate(evidence: tuple[Path, ...], rules: Path | None, fmt: str, out: Path
     try:
         paths = batches.expand(evidence)
         given = load_rules(rules, _limits()) if rules is not None else None
-        traced = fmt in ("json", "md", "html")  # text and csv need only the judgments: the compiled evaluator
+        traced = fmt in ("json", "md", "html")  # text and csv need only the judgments, not the traces
         with _progress(len(paths), "Evaluating", quiet) as step:
             done = batches.evaluate_batch(paths, given, traced=traced, limits=_limits(), jobs=jobs, progress=step)
         if len(paths) == 1 and done.failures:  # one bundle: its errors as always
