@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 import types
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from .limits import DEFAULT_LIMITS, Limits
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 __all__ = ["PeelError", "Diagnostic", "Program", "Bundle", "BundleResult", "AreaTrace",
-           "Limits", "parse_rules", "check_rules", "load_rules", "load_evidence", "load_with_rules", "rules_for_evidence", "evaluate", "interpret", "explain", "__version__"]
+           "Limits", "parse_rules", "check_rules", "load_rules", "load_evidence", "load_with_rules", "rules_for_evidence", "evaluate", "explain", "__version__"]
 
 # The names above that live in other modules, imported when first used: `import peelrules` (and `peel --help`)
 # costs nothing of the parser, the loaders or pydantic.
@@ -201,34 +201,29 @@ def load_evidence(path: str | Path, program: Program, limits: Limits = DEFAULT_L
     return _load_bundle(read_source(Path(path), None, limits), program, limits, engine)
 
 
-def evaluate(program: Program, bundle: Bundle) -> BundleResult:
-    """The judgments, from Python code generated once per rule set (cached by the rule files' digest)."""
+@overload
+def evaluate(program: Program, bundle: Bundle, *, trace: Literal[False] = False) -> BundleResult: ...
+
+
+@overload
+def evaluate(program: Program, bundle: Bundle, *,
+             trace: Literal[True]) -> tuple[BundleResult, tuple[AreaTrace, ...]]: ...
+
+
+def evaluate(program: Program, bundle: Bundle, *,
+             trace: bool = False) -> BundleResult | tuple[BundleResult, tuple[AreaTrace, ...]]:
+    """The judgments (with `trace`, and every area's explanation trace), from Python code generated once per rule
+    set (cached by the rule files' digest). Grades and traces come from this one engine for every format; the
+    reference interpreter (evaluate.Evaluator) is the oracle the tests compare it with (tests/test_compile.py)."""
     from .compile import compile_program
 
-    return compile_program(program).run(bundle)
+    compiled = compile_program(program)
+    return compiled.explain(bundle) if trace else compiled.run(bundle)
 
 
 def explain(program: Program, bundle: Bundle) -> tuple[BundleResult, tuple[AreaTrace, ...]]:
-    """The judgments with their full trace, from the reference evaluator (tracing costs nothing elsewhere)."""
-    return _evaluator(program).run(bundle, trace=True)
-
-
-def interpret(program: Program, bundle: Bundle) -> BundleResult:
-    """The judgments from the reference evaluator, untraced: equal to evaluate()'s (tests/test_compile.py), and
-    cheaper for a few bundles, since nothing is generated or compiled."""
-    return _evaluator(program).run(bundle, trace=False)[0]
-
-
-def _evaluator(program: Program) -> Any:
-    from .evaluate import Evaluator
-
-    kept = _EVALUATORS.get(id(program))
-    if kept is None or kept[0] is not program:  # one per rule set: its analyses and expression texts are reused
-        kept = _EVALUATORS[id(program)] = (program, Evaluator(program))
-    return kept[1]
-
-
-_EVALUATORS: dict[int, tuple[Program, Any]] = {}
+    """The judgments with their full trace: `evaluate(program, bundle, trace=True)`."""
+    return evaluate(program, bundle, trace=True)
 
 
 class _Package(types.ModuleType):

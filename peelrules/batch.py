@@ -376,19 +376,13 @@ def program_for(framework: str, given: Any = None, limits: Limits = DEFAULT_LIMI
     return _PROGRAMS[(framework, limits)]
 
 
-# Below this many bundles an untraced batch is graded by the reference evaluator: generating and compiling Python
-# for a rule set costs about 30 ms (the shipped 2021/22 rules), interpreting it about 1.5 ms a bundle against 0.1.
-COMPILE_FROM = 16
-
-
 @dataclass(frozen=True)
 class EvaluateWork:
-    """Grade one bundle with the given rule set (None: the shipped one it is for), traced or not; untraced, with
-    the compiled evaluator, or (`interpret`, for a few bundles) the reference one, which gives equal results."""
+    """Grade one bundle with the given rule set (None: the shipped one it is for), traced or not, through the
+    facade's one engine (the compiled evaluator)."""
     program: Any  # program.Program | None
     traced: bool
     limits: Limits = DEFAULT_LIMITS
-    interpret: bool = False
     engine: str = "duckdb"  # what computes table aggregates: duckdb or spark (docs/scale.md)
 
     def prepare(self) -> None:
@@ -400,19 +394,18 @@ class EvaluateWork:
         programs = [self.program] if self.program is not None else \
             [shipped_program(s, self.limits) for s in shipped_rule_sets()]
         for p in programs:
-            if not self.interpret and not self.traced:
-                compile_program(p)
+            compile_program(p)
             _PROGRAMS[(p.framework.name, self.limits)] = p
 
     def __call__(self, path: Path) -> Graded:
-        from . import evaluate, explain, interpret, load_evidence, load_with_rules
+        from . import evaluate, load_evidence, load_with_rules
 
         program, bundle = (self.program, load_evidence(path, self.program, self.limits, self.engine)) \
             if self.program is not None else load_with_rules(path, None, self.limits, self.engine)
         if self.traced:
-            result, traces = explain(program, bundle)
+            result, traces = evaluate(program, bundle, trace=True)
         else:
-            result, traces = (interpret(program, bundle) if self.interpret else evaluate(program, bundle)), ()
+            result, traces = evaluate(program, bundle), ()
         _PROGRAMS.setdefault((program.framework.name, self.limits), program)
         return Graded(program.framework.name, bundle, result, tuple(traces))
 
@@ -440,7 +433,7 @@ def evaluate_batch(paths: Sequence[Path], program: Any, *, traced: bool, limits:
     process, whatever `jobs` says: one Spark session (itself parallel) rather than one JVM per worker."""
     if engine != "duckdb":
         jobs = 1
-    work = EvaluateWork(program, traced, limits, interpret=len(paths) < COMPILE_FROM, engine=engine)
+    work = EvaluateWork(program, traced, limits, engine=engine)
     if jobs != 1 and len(paths) > 1:
         work.prepare()
     return _batch(run(paths, work, jobs=jobs, progress=progress), Graded.judgments)

@@ -18,7 +18,11 @@ plain numbers, assessment order); everything else calls the values.py helpers th
 Expressions over constants are folded at compile time with the same helpers. The fast paths assume a
 bundle whose fact values have their declared types, as `load_bundle` guarantees.
 
-Tracing stays with the interpreter: the generated code records nothing but results.
+Tracing: every expression node's value is held in a local of its own (or known when compiling), and every local
+is assigned once, so the function's locals are a complete record of the run. Called with T true, the function
+returns them beside the results (`locals()`, once, at the end); `CompiledProgram.explain(bundle)` then assembles
+the trace from that record and the plan the generator kept of which local holds which node (tracer.py), equal to
+the reference interpreter's trace. Untraced, the only cost is the test of T; no second function is compiled.
 """
 from __future__ import annotations
 
@@ -27,14 +31,17 @@ import hashlib
 import itertools
 import linecache
 import math
+import re
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from . import nodes as n
-from .evaluate import (COUNTED_KINDS, aggregate_key, area_reads, known_evidence, missing_evidence, reads, secondary_evidence,
-                       secondary_key)
+from .evaluate import (COUNTED_KINDS, aggregate_key, area_reads, known_evidence, missing_evidence, reads,
+                       secondary_evidence, secondary_key)
 from .facts import Bundle, stated_key
+from .trace import AreaTrace, RuleTrace, RungTrace
+from .tracer import Build, ExprBuilder, Planned
 from .grades import Grade, Status
 from .program import CheckedArea, Program
 from .result import AreaResult, BundleResult, RuleOutcome
@@ -92,6 +99,24 @@ def kind_of(value: object) -> str:
 # ---------------------------------------------------------------- the compiled program
 
 
+@dataclasses.dataclass(frozen=True)
+class Plans:
+    """Where a traced run's record holds each node (tracer.Planned): each rule's `when` and `exceeded when`
+    (None where the rule has none), and each area's rungs (None for `otherwise`; () for an area without a
+    ladder)."""
+
+    rules: dict[str, tuple[Planned | None, Planned | None]]
+    rungs: tuple[tuple[Planned | None, ...], ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Tracer:
+    """The trace builders of every rule and rung, made from the Plans the first time a run is traced."""
+
+    rules: dict[str, tuple[Build | None, Build | None]]
+    rungs: tuple[tuple[Build | None, ...], ...]
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class CompiledProgram:
     """A rule set compiled to one Python function; build it with `compile_program`."""
@@ -100,12 +125,12 @@ class CompiledProgram:
     digest: str  # sha256 of the rule sources ("" when the program carries none)
     source: str  # the generated Python source
     line_map: dict[int, Span]  # generated line -> span of the rule, rung, expression or declaration it computes
-    grade: GradeFunction  # (bundle.facts, bundle.marks, bundle.stated_counts) -> one AreaResult per area
-
+    grade: GradeFunction  # (bundle.facts, bundle.marks, counts[, T]) -> one AreaResult per area (T: and the locals)
+    plans: Plans  # which local holds each expression node, for traces
     area_reads: dict[str, frozenset[str]] = dataclasses.field(default_factory=dict)
+    _made: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)  # the trace builders, when first used
 
-    def run(self, bundle: Bundle) -> BundleResult:
-        """The bundle's result; equal to `Evaluator(program).run(bundle)[0]`."""
+    def _counts(self, bundle: Bundle) -> Mapping[str, Any]:
         counts = bundle.stated_counts
         if bundle.has_secondary:  # the rare case: count what each area reads from secondary sources
             counts = counts | {secondary_key(a): len(secondary_evidence(r, bundle, a)) for a, r in self.area_reads.items()}
@@ -113,7 +138,53 @@ class CompiledProgram:
             counts = counts | {aggregate_key(k): r.value for k, r in bundle.aggregates.items() if r.value is not None}
         if bundle.peers:  # the force among its peers on each comparator (peers.py), by `peer:NAME/FUNC`
             counts = counts | peer_counts(bundle.peers)
-        return BundleResult(bundle.file, bundle.force, self.grade(bundle.facts, bundle.marks, counts))
+        return counts
+
+    def run(self, bundle: Bundle) -> BundleResult:
+        """The bundle's result; equal to `Evaluator(program).run(bundle)[0]`."""
+        return BundleResult(bundle.file, bundle.force, self.grade(bundle.facts, bundle.marks, self._counts(bundle)))
+
+    def explain(self, bundle: Bundle) -> tuple[BundleResult, tuple[AreaTrace, ...]]:
+        """The bundle's result and every area's trace; equal to `Evaluator(program).run(bundle, trace=True)`."""
+        areas, record = self.grade(bundle.facts, bundle.marks, self._counts(bundle), True)  # type: ignore[call-arg,misc]
+        result = BundleResult(bundle.file, bundle.force, areas)
+        return result, self._traces(result, bundle, record)
+
+    def _tracer(self) -> _Tracer:
+        made = self._made.get("tracer")
+        if made is None:
+            builder = ExprBuilder(self.program)
+            make = lambda p: None if p is None else builder.build(p)  # noqa: E731
+            made = _Tracer({k: (make(w), make(x)) for k, (w, x) in self.plans.rules.items()},
+                           tuple(tuple(make(p) for p in rungs) for rungs in self.plans.rungs))
+            self._made["tracer"] = made  # two threads may both build it: equal values, one kept
+        return made  # type: ignore[no-any-return]
+
+    def _traces(self, result: BundleResult, bundle: Bundle, record: Mapping[str, object]) -> tuple[AreaTrace, ...]:
+        """The interpreter's AreaTrace for each area, from the run's result and record (its locals)."""
+        tracer = self._tracer()
+        marks = bundle.marks
+        out = []
+        for i, (area, res) in enumerate(zip(self.program.areas, result.areas)):
+            rules = []
+            for rule, o in zip(area.rules, res.outcomes):
+                when, exceeded = tracer.rules[o.key]
+                rules.append(RuleTrace(o.key, rule.kind, rule.title, rule.cite, rule.recommendation, rule.severe,
+                                       rule.span, o.outcome, o.exceeded,
+                                       when(record, bundle) if when is not None else None,
+                                       exceeded(record, bundle) if exceeded is not None else None))
+            rungs: list[RungTrace] = []
+            if area.ladder is not None and area.name not in marks and res.rung is not None:
+                for k, rung in enumerate(area.ladder.rungs[:res.rung + 1]):
+                    build = tracer.rungs[i][k]
+                    t = build(record, bundle) if build is not None else None
+                    rungs.append(RungTrace(rung.grade, rung.condition is None, True if t is None else t.value, t,
+                                           rung.span))
+            out.append(AreaTrace(res, area.area.question, area.area.span, tuple(rungs), tuple(rules),
+                                 bundle.findings.get(area.name), bundle.moderation.get(area.name),
+                                 secondary_evidence(self.area_reads[area.name], bundle, area.name),
+                                 area.name in bundle.partial))
+        return tuple(out)
 
     def span_at(self, line: int) -> Span | None:
         """The rule-file span behind a generated line: that of the nearest mapped line at or above it."""
@@ -188,7 +259,7 @@ def _build(program: Program, digest: str) -> CompiledProgram:
     if digest:  # so tracebacks through the generated code show its lines (dropped when evicted)
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     return CompiledProgram(program, digest, source, dict(gen.line_map), namespace[_FUNCTION],  # type: ignore[arg-type]
-                           area_reads(program, gen.reads_all))
+                           Plans(dict(gen.rule_plans), tuple(gen.rung_plans)), area_reads(program, gen.reads_all))
 
 
 # ---------------------------------------------------------------- run-time helpers (names in the namespace)
@@ -221,12 +292,13 @@ _BASE_NAMESPACE: dict[str, object] = {
     "_lower": _lower, "_upper": _upper, "_sample": _sample,
     "_bnd": estimates.bound, "_sig": estimates.significantly, "_small": estimates.small,
     "_GRADED": Status.GRADED, "_UNGRADED": Status.UNGRADED, "_NOT_INSPECTED": Status.NOT_INSPECTED,
-    "_UNDETERMINED": Status.UNDETERMINED,
+    "_UNDETERMINED": Status.UNDETERMINED, "_locals": locals,
 }
 
 # ---------------------------------------------------------------- generation
 
 _NOVALUE = object()
+_LOCAL = re.compile(r"[vmt][0-9]+|c[0-9]+_[a-z]+(_s)?")  # the locals that hold an expression's value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -257,6 +329,9 @@ class _Generator:
         self.lines: list[str] = []
         self.line_map: dict[int, Span] = {}
         self.depth = 1
+        self.planned: list[list[Planned]] = [[]]  # the nodes compiled so far, innermost expression last
+        self.rule_plans: dict[str, tuple[Planned | None, Planned | None]] = {}
+        self.rung_plans: list[tuple[Planned | None, ...]] = []
         self.temps = itertools.count()
         self.pool = itertools.count()
         self.namespace: dict[str, object] = dict(_BASE_NAMESPACE)
@@ -307,13 +382,14 @@ class _Generator:
 
     # ------------------------------------------------------------ the whole function
     def generate(self) -> str:
-        self.lines.append(f"def {_FUNCTION}(F, NI, S):")
+        self.lines.append(f"def {_FUNCTION}(F, NI, S, T=False):")
         self.emit("_get = F.get", None)
         self.read_facts()
         for i, key in enumerate(self.program.rule_order):
             self.rule(i, key)
         results = [self.area(i, area) for i, area in enumerate(self.program.areas)]
-        self.emit(f"return ({''.join(r + ', ' for r in results)})", None)
+        self.emit(f"r = ({''.join(r + ', ' for r in results)})", None)
+        self.emit("return (r, _locals()) if T else r", None)  # traced: every node's local, for tracer.py
         return "\n".join(self.lines) + "\n"
 
     def read_facts(self) -> None:
@@ -350,10 +426,14 @@ class _Generator:
         self.emit(f"# rule {i}", rule.span)
         scope = _Scope({})
         outcome = self.expr(rule.when, scope) if rule.when is not None else self.known(UNKNOWN)
+        when = self.planned[0].pop() if rule.when is not None else None
         exceeded = self.known(False)
+        exceeded_when = None
         if rule.exceeded_when is not None:
             exceeded = self.kleene("and", outcome, self.expr(rule.exceeded_when, scope), rule.exceeded_when.span)
+            exceeded_when = self.planned[0].pop()
         self.rules[key] = (outcome, exceeded)
+        self.rule_plans[key] = (when, exceeded_when)
 
     # ------------------------------------------------------------ areas
     def area(self, i: int, area: CheckedArea) -> str:
@@ -373,6 +453,7 @@ class _Generator:
         self.emit("else:", span)
         self.depth += 1
         if area.ladder is None:
+            self.rung_plans.append(())
             self.emit(make(status="_UNGRADED", grade="None", rung="None"), span)
         else:
             self.climb(i, area, _Scope(counters, area.name))
@@ -440,6 +521,7 @@ class _Generator:
         self.emit("z = -1", area.ladder.span)
         outer = self.memo
         self.memo = dict(outer)  # locals of a rung's block exist in the later rungs' blocks, not after the climb
+        planned: list[Planned | None] = []
         for k, rung in enumerate(rungs):
             if k:
                 self.emit("if z < 0:", rung.span)
@@ -447,13 +529,16 @@ class _Generator:
             if rung.condition is None:
                 self.emit(f"z = {k}", rung.span)
                 self.emit("g = True", rung.span)
+                planned.append(None)
             else:
                 value = self.expr(rung.condition, scope)
+                planned.append(self.planned[0].pop())
                 self.emit(f"g = {value.text}", rung.span)
                 self.emit(f"if g is True or g is _U: z = {k}", rung.span)
             if k:
                 self.depth -= 1
         self.memo = outer
+        self.rung_plans.append(tuple(planned))
 
     def missing_function(self, area: CheckedArea) -> Callable[[int, tuple[RuleOutcome, ...], Any], tuple[str, ...]]:
         """Names the missing evidence of an undetermined area, exactly as the interpreter does."""
@@ -471,6 +556,21 @@ class _Generator:
 
     # ------------------------------------------------------------ expressions
     def expr(self, e: n.Expr, scope: _Scope) -> _Code:
+        """The code of one expression node; the traced variant records its value in a slot of R (unless the
+        value is known now), and the node joins the plan the trace is built from (tracer.py)."""
+        self.planned.append([])
+        code = self.compute(e, scope)
+        operands = tuple(self.planned.pop())
+        if code.known:
+            self.planned[-1].append(Planned(e, None, code.value, operands, scope.area))
+        elif _LOCAL.fullmatch(code.text):
+            self.planned[-1].append(Planned(e, code.text, None, operands, scope.area))
+        else:
+            raise CompileError(f"the value of {type(e).__name__} is not held in a local: {code.text!r}")
+        return code
+
+    def compute(self, e: n.Expr, scope: _Scope) -> _Code:
+        """The code of one node (expr() records which local holds it)."""
         if isinstance(e, (n.Number, n.Percent, n.String, n.Bool, n.AssessmentLit)):
             return self.known(e.value)
         if isinstance(e, n.ConstRef):

@@ -23,8 +23,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import evaluate
 from .diagnostics import Diagnostic, PeelError, quoted
-from .evaluate import Evaluator
 from .evidence import KeyPath, bundle_from_data, load_yaml
 from .grades import Grade
 from .judgments import judgment_of
@@ -241,12 +241,12 @@ def _shape(src: SourceFile, positions: dict, where: tuple, item: dict, key: str,
                     "see the case format at the top of peelrules/ruletests.py and in the README")
 
 
-def run_case(program: Program, evaluator: Evaluator, case: Case, coverage: Coverage) -> CaseResult:
+def run_case(program: Program, case: Case, coverage: Coverage) -> CaseResult:
     try:
         bundle = bundle_from_data(case.bundle_source, case.bundle, case.positions, program)
     except PeelError as err:
         return CaseResult(case, errors=_own_lines(case, err.diagnostics))
-    result, traces = evaluator.run(bundle, trace=True)
+    result, traces = evaluate(program, bundle, trace=True)  # the facade's engine, as `peel evaluate` grades
     _record(program, result.areas, traces, coverage)
     failures, errors = [], []
     by_name = {t.result.name: t for t in traces}
@@ -322,7 +322,6 @@ def run_tests(program: Program, paths: list[Path]) -> tuple[list[CaseResult], Co
     files: list[Path] = []
     for p in paths:
         files += sorted(q for q in p.rglob("*") if q.suffix in (".yaml", ".yml")) if p.is_dir() else [p]
-    evaluator = Evaluator(program)
     coverage = empty_coverage(program)
     results, problems = [], []
     for f in files:
@@ -331,5 +330,5 @@ def run_tests(program: Program, paths: list[Path]) -> tuple[list[CaseResult], Co
         except PeelError as err:
             problems.extend(err.diagnostics)
             continue
-        results += [run_case(program, evaluator, c, coverage) for c in cases]
+        results += [run_case(program, c, coverage) for c in cases]
     return results, coverage, problems

@@ -1,7 +1,9 @@
-"""The compiled evaluator agrees with the reference interpreter, for generated and shipped rule sets.
+"""The compiled evaluator agrees with the reference interpreter, for generated and shipped rule sets: the
+results, and the explanation traces of its traced run (CompiledProgram.explain).
 
-Agreement is checked strictly: the results are equal as dataclasses and have equal reprs, so a value of
-the wrong type (1 for True, 1.0 for 1, counters in another order) is caught as well.
+Agreement is checked strictly: the results and traces are equal as dataclasses and have equal reprs, so a value
+of the wrong type (1 for True, 1.0 for 1, counters in another order) is caught as well; for the bundles that
+ship, the JSON trace documents of both are equal byte for byte.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from peelrules.evidence import Bundle, load_bundle
 from peelrules.program import Program
 from peelrules.result import BundleResult
 from peelrules.source import SourceFile
+from peelrules.trace import AreaTrace
 
 from conftest import examples
 from strategies import Case, RuleSet, cases, load_case, rule_sets
@@ -36,11 +39,22 @@ def reference(program: Program, bundle: Bundle) -> BundleResult:
 
 
 def assert_agree(program: Program, bundle: Bundle) -> BundleResult:
+    """Both engines give the same result, and the same traces (the compiled one through its traced run)."""
     expected = reference(program, bundle)
-    got = compile_program(program).run(bundle)
+    compiled = compile_program(program)
+    got = compiled.run(bundle)
     assert got == expected
     assert repr(got) == repr(expected)  # types too: True is not 1, 1 is not 1.0, counters in order
+    assert_traces_agree(program, bundle, compiled.explain(bundle))
     return got
+
+
+def assert_traces_agree(program: Program, bundle: Bundle, got: tuple[BundleResult, tuple[AreaTrace, ...]]) -> None:
+    expected = Evaluator(program).run(bundle, trace=True)
+    assert got[0] == expected[0] and repr(got[0]) == repr(expected[0])
+    for mine, theirs in zip(got[1], expected[1], strict=True):  # area by area, so a failure names the area
+        assert mine == theirs, mine.result.name
+        assert repr(mine) == repr(theirs), mine.result.name
 
 
 # ---------------------------------------------------------------- generated rule sets and bundles
@@ -74,6 +88,7 @@ def test_compiled_agrees_or_fails_alike_with_odd_constants(case: Case) -> None:
             continue
         got = compiled.run(bundle)
         assert got == expected and repr(got) == repr(expected)
+        assert_traces_agree(program, bundle, compiled.explain(bundle))
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=RELAXED)
@@ -86,7 +101,7 @@ def test_compiled_agrees_on_larger_rule_sets(case: Case) -> None:
 
 # ---------------------------------------------------------------- the generated code
 
-_LOCAL = re.compile(r"^(F|NI|S|f|g|z|_get|[vmt]\d+|[OCA]\d+|c\d+_[a-z]+(_[su])?|_peel_grade)$")
+_LOCAL = re.compile(r"^(F|NI|S|T|r|f|g|z|_get|[vmt]\d+|[OCA]\d+|c\d+_[a-z]+(_[su])?|_peel_grade)$")
 _ATTRIBUTES = {"get", "value", "status", "n", "k", "lower", "upper", "sample", "__class__"}
 
 
@@ -264,3 +279,42 @@ def test_compiled_and_reference_agree_on_aggregates(tmp_path: Path, seed: int) -
     bundle = peelrules.load_evidence(tmp_path / "b.yaml", program)
     assert bool(bundle.aggregates) == bool(seed % 4)
     assert_agree(program, bundle)
+
+
+# ---------------------------------------------------------------- every bundle that ships, and the rule tests' bundles
+
+EVIDENCE = sorted((ROOT / "evidence").glob("*.yaml"))
+CASE_FILES = sorted((ROOT / "tests").glob("cases*/**/*.yaml"))
+
+
+@pytest.mark.parametrize("path", EVIDENCE, ids=lambda p: p.name)
+def test_traces_agree_on_shipped_evidence(path: Path) -> None:
+    """Each bundle of evidence/ with the rule set it is for: the same trace, and the same JSON bytes."""
+    from peelrules.report.trace_json import dumps, trace_document
+
+    program, bundle = peelrules.load_with_rules(path)
+    compiled = compile_program(program).explain(bundle)
+    assert_traces_agree(program, bundle, compiled)
+    reference_doc = dumps(trace_document(program, [(bundle, Evaluator(program).run(bundle, trace=True)[1])], None))
+    assert dumps(trace_document(program, [(bundle, compiled[1])], None)) == reference_doc
+    assert peelrules.explain(program, bundle) == compiled  # the facade's traced run is the compiled one
+
+
+def test_shipped_evidence_is_found() -> None:
+    assert len(EVIDENCE) >= 5 and len(CASE_FILES) >= 15
+
+
+@pytest.mark.parametrize("path", CASE_FILES, ids=lambda p: str(p.relative_to(ROOT / "tests")))
+def test_traces_agree_on_rule_test_bundles(path: Path) -> None:
+    """Every case of the shipped rule tests (tests/cases*), its bundle as the case changes it."""
+    from peelrules.evidence import bundle_from_data
+    from peelrules.ruletests import load_cases
+
+    folder = next(q for q in path.parents if q.name.startswith("cases"))
+    program = peelrules.shipped_program("peel-2021-22" if folder.name == "cases" else
+                                        "peel-" + folder.name.removeprefix("cases-peel-"))
+    cases = load_cases(path)
+    assert cases
+    for case in cases:
+        bundle = bundle_from_data(case.bundle_source, case.bundle, case.positions, program)
+        assert_agree(program, bundle)

@@ -12,7 +12,7 @@ LAYERS: dict[str, int] = {
     "diagnostics": 1, "findings": 1, "estimates": 1, "nodes": 1, "syntax": 1, "result": 1, "tables": 1,
     "unparse": 2, "symbols": 2, "facts": 2, "program": 2, "trace": 2, "loader": 2, "output": 2, "aggregates": 2, "peers": 2,
     "ladder_grid": 2, "spark_engine": 2,
-    "lower": 3, "evidence": 3, "cache": 3,
+    "lower": 3, "evidence": 3, "cache": 3, "tracer": 3,
     "check": 4, "evaluate": 4, "fmt": 4, "comparators": 4, "judgments": 4,
     "compile": 5, "lint": 5, "whynot": 5, "audit": 5,
     "__init__": 6, "reach": 6,
