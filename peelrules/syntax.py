@@ -117,11 +117,15 @@ class Tables:
     reserved: dict[str, str]
 
 
-@lru_cache(maxsize=1)
 def tables() -> Tables:
+    """The tables of parser() (built with it, and read from lark's grammar cache like it)."""
+    return _tables(parser())
+
+
+@lru_cache(maxsize=1)
+def _tables(lark: Lark) -> Tables:
     from lark.lexer import PatternStr
 
-    lark = parser()
     table = lark.parser.parser.parser.parse_table  # ParsingFrontend -> LALR_Parser -> _Parser
     rules: dict[object, int] = {}
     shapes: list[RuleShape] = []
