@@ -23,6 +23,23 @@ _BOOL = {"or_": "or", "and_": "and"}
 def parse_source(src: SourceFile, limits: Limits = DEFAULT_LIMITS) -> n.Module:
     """Parse one rule file; raise PeelError with a positioned diagnostic on a syntax error."""
     _check_lines(src, limits)
+    module = _direct(src, limits)
+    return module if module is not None else _parse_with_lark(src, limits)
+
+
+def parse_direct(src: SourceFile, limits: Limits = DEFAULT_LIMITS) -> n.Module | None:
+    """The file's nodes from the direct parser (below), or None where it leaves the file to lark."""
+    _check_lines(src, limits)
+    return _direct(src, limits)
+
+
+def parse_with_lark(src: SourceFile, limits: Limits = DEFAULT_LIMITS) -> n.Module:
+    """The file's nodes through lark's parse tree and _Lower: what the direct parser must agree with."""
+    _check_lines(src, limits)
+    return _parse_with_lark(src, limits)
+
+
+def _parse_with_lark(src: SourceFile, limits: Limits) -> n.Module:
     try:
         tree = parser().parse(src.text)
     except UnexpectedInput as err:
@@ -99,6 +116,9 @@ def parse_recovering(src: SourceFile, limits: Limits = DEFAULT_LIMITS) -> Parsed
         text = "\n".join(lines)
         try:
             _check_lines(src, limits)
+            module = _direct(src, limits) if not seen else None  # the file as it is: no error, most often
+            if module is not None:
+                return Parsed(module, (), frozenset())
             tree = parser().parse(text)
             _check_tree(src, tree, limits)
             return Parsed(_Lower(src.name).module(tree), tuple(diags), frozenset(lost))
@@ -474,3 +494,301 @@ class _Lower:
             word = ch[1].children[0]
             return n.Call(str(ch[0]), (n.Name((str(word),), span=self.span(word)),), span=sp)
         raise ValueError(f"unknown expression node {kind}")  # pragma: no cover
+
+
+# ---------------------------------------------------------------- the direct parser: tokens to nodes
+#
+# The same LALR tables and terminals as lark (syntax.tables()), driven here with a callback per rule that builds
+# the AST node at once, as an inline transformer would: no parse tree, no second walk. Spans are lark's
+# propagate_positions, reproduced: a node runs from the start of its first child's container to the end of its
+# last child's, a container being the text a child took up with the tokens lark inlined away (the parentheses of
+# `(a or b)`). Depth is counted as lark's tree would nest, so the expression limit is the same.
+#
+# It is the fast path, not a second definition of the language: wherever it is not sure to build exactly what
+# lark and _Lower would (a syntax error, a word the contextual lexer could read another way, digits beyond 0-9 or
+# the limit, a tree deeper than the limit) it gives up, and the file is parsed again by lark, which reports the
+# error as before. tests/test_parser.py checks that both build the same nodes, spans included.
+
+# A stack entry: (value, line, column, end line, end column, height). A token's value is its text and its
+# height -1; a node's height is that of the tree lark would have built (its deepest node below it).
+_Entry = tuple
+
+
+@dataclass(frozen=True)
+class _Item:
+    """A clause that its parent reads (`when ...`, `unit "..."`): what lark would keep of its tree."""
+
+    data: str
+    kids: list
+    span: Span
+
+
+def _text(raw: str) -> str:
+    return raw[1:-1] if "\\" not in raw else _unescape(raw)
+
+
+def _direct(src: SourceFile, limits: Limits) -> n.Module | None:
+    """The module of a file that parses without error, built directly; None when lark must parse it."""
+    from .syntax import tables
+
+    t = tables()
+    actions, keywords, reserved = t.actions, t.keywords, t.reserved
+    builders = _Builders(src.name).table
+    # a rule as (kind, size, the symbol it goes to, the children kept, its builder): kind 0 is a `?rule`
+    # alternative of one symbol (nothing to do but change state), 1 one that drops tokens around its child
+    # (parentheses), 2 a helper list, 3 a node
+    rules = [(0 if r.kind == "pass" and r.size == 1 else 1 if r.kind == "pass" else 2 if r.kind == "list" else 3,
+              r.size, r.origin, r.include, builders.get(r.name)) for r in t.rules]
+    max_depth = limits.max_expr_depth
+    max_digits = limits.max_number_digits
+    states = [t.start]
+    values: list[_Entry] = []
+    line, line_start = 1, 0
+    end_state = t.end
+    text = src.text
+    tokens = t.token.finditer(text)
+    entry: _Entry | None = None
+    kind = ""
+    while True:
+        m = next(tokens)
+        kind = m.lastgroup  # type: ignore[assignment]
+        if kind == "_END":
+            kind = "$END"
+        else:
+            value = m.group(kind)
+            at = m.end() - len(value)
+            nl = text.count("\n", m.start(), at)
+            if nl:
+                line += nl
+                line_start = text.rindex("\n", 0, at) + 1
+            column = at - line_start + 1
+            if kind == "_WORD":
+                kind = reserved.get(value) or "NAME"
+                word = keywords.get(value)
+                if word is not None and word in actions[states[-1]]:
+                    kind = word
+            elif kind in _DIGIT_TOKENS:
+                if not value.isascii() or (kind in ("NUMBER", "PERCENT") and
+                                           len(value.replace(".", "").rstrip("%")) > max_digits):
+                    return None
+            entry = (value, line, column, line, column + len(value), -1)
+        while True:
+            act = actions[states[-1]].get(kind)
+            if act is None:
+                return None
+            if act >= 0:
+                if kind == "$END":
+                    return None
+                states.append(act)
+                values.append(entry)  # type: ignore[arg-type]
+                break
+            code, size, origin, include, build = rules[~act]
+            if code == 0:  # the value stays as it is
+                states[-1] = actions[states[-2]][origin]
+                continue
+            if size:
+                raw = values[-size:]
+                del values[-size:]
+                del states[-size:]
+            else:
+                raw = []
+            if code == 1:
+                kept = raw[include[0][0]]
+                made = (kept[0], raw[0][1], raw[0][2], raw[-1][3], raw[-1][4], kept[5])
+            else:
+                kids: list[_Entry] = []
+                height = -1
+                for i, splice in include:
+                    e = raw[i]
+                    if splice:
+                        kids += e[0]
+                    else:
+                        kids.append(e)
+                    if e[5] > height:
+                        height = e[5]
+                where = (raw[0][1], raw[0][2], raw[-1][3], raw[-1][4]) if raw else (0, 0, 0, 0)
+                if code == 2:
+                    made = (kids, *where, height)
+                else:
+                    if height >= max_depth:
+                        return None
+                    made = (build(kids, where), *where, height + 1)
+            states.append(actions[states[-1]][origin])
+            values.append(made)
+            if kind == "$END" and states[-1] == end_state:
+                items: list[n.Item] = []
+                for v in made[0]:
+                    if isinstance(v, list):
+                        items.extend(v)
+                    else:
+                        items.append(v)
+                return n.Module(src.name, tuple(items))
+
+
+_DIGIT_TOKENS = frozenset({"NUMBER", "PERCENT", "DATE", "TIMESTAMP"})
+
+
+_COMPARE_OPS = {**_COMPARE, **_ARITH, **_BOOL}
+
+
+class _Builders:
+    """A function per named alternative: the node (or clause) it makes from the children lark would keep."""
+
+    def __init__(self, file: str):
+        self.file = file
+        f = file
+
+        def sp(w: tuple[int, int, int, int]) -> Span:
+            return Span(f, w[0], w[1], w[2], w[3])
+
+        def tok(e: _Entry) -> Span:
+            return Span(f, e[1], e[2], e[3], e[4])
+
+        self.sp, self.tok = sp, tok
+        table: dict = {}
+        for name, op in _COMPARE_OPS.items():
+            table[name] = (lambda op: lambda k, w: n.Binary(op, k[0][0], k[1][0], span=sp(w)))(op)
+        table["is_"] = lambda k, w: n.Binary("==", k[0][0], k[1][0], span=sp(w), written="is")
+        table["is_not"] = lambda k, w: n.Binary("!=", k[0][0], k[1][0], span=sp(w), written="is not")
+        table["not_"] = lambda k, w: n.Unary("not", k[0][0], span=sp(w))
+        table["neg"] = lambda k, w: n.Unary("-", k[0][0], span=sp(w))
+        table["in_"] = lambda k, w: n.InList(False, k[0][0], tuple(k[1][0]), span=sp(w))
+        table["not_in"] = lambda k, w: n.InList(True, k[0][0], tuple(k[1][0]), span=sp(w))
+        table["number"] = lambda k, w: n.Number(number_value(k[0][0]), span=sp(w), text=k[0][0])
+        table["percent"] = lambda k, w: n.Percent(percent_value(k[0][0][:-1]), k[0][0][:-1], span=sp(w))
+        table["string"] = lambda k, w: n.String(_text(k[0][0]), span=sp(w))
+        table["true"] = lambda k, w: n.Bool(True, span=sp(w))
+        table["false"] = lambda k, w: n.Bool(False, span=sp(w))
+        table["ref"] = lambda k, w: n.Name(k[0][0], span=sp(w))
+        table["call"] = lambda k, w: n.Call(k[0][0], tuple(k[1][0]) if len(k) > 1 else (), span=sp(w))
+        table["aggregate"] = lambda k, w: n.Aggregate(k[0][0], tuple(k[1][0]), k[2][0], span=sp(w))
+        table["date"] = table["timestamp"] = lambda k, w: n.DateLit(k[0][0], span=sp(w))
+        table["kind_call"] = lambda k, w: n.Call(k[0][0], (n.Name((k[1][0][0],), span=tok(k[1][0])),),
+                                                 span=sp(w))
+        table["expr_list"] = lambda k, w: [e[0] for e in k]
+        table["dotted"] = lambda k, w: tuple(e[0] for e in k)
+        table["kind_word"] = table["rule_kind"] = lambda k, w: k[0]
+        table["text"] = lambda k, w: "".join(_text(e[0]) for e in k)
+        table["decl_text"] = lambda k, w: "".join(_text(e[0]) if e[5] < 0 else e[0] for e in k)
+        table["pos_number"] = lambda k, w: float(number_value(k[0][0]))
+        table["pos_percent"] = lambda k, w: percent_value(k[0][0][:-1])
+        table["neg_number"] = lambda k, w: -float(number_value(k[0][0]))
+        table["start"] = lambda k, w: [e[0] for e in k]
+        table["let_stmt"] = lambda k, w: n.Let(k[0][0], k[1][0], span=tok(k[0]), extent=sp(w))
+        table["rung_when"] = lambda k, w: n.Rung(k[0][0], k[1][0], span=tok(k[0]), extent=sp(w))
+        table["rung_otherwise"] = lambda k, w: n.Rung(k[0][0], None, span=tok(k[0]), extent=sp(w))
+        table["ladder"] = lambda k, w: n.Ladder(k[0][0], tuple(e[0] for e in k[1:]), span=tok(k[0]),
+                                                extent=sp(w))
+        table["column_decl"] = lambda k, w: n.TableColumn(k[0][0], k[1][0], k[2][0] if len(k) > 2 else None,
+                                                          span=tok(k[0]), type_span=tok(k[1]), extent=sp(w))
+        for clause in ("fw_version", "fw_effective_range", "fw_effective", "fw_publisher", "fw_interval",
+                       "fw_small_sample", "evidence_decl", "table_columns", "decl_range", "decl_unit",
+                       "decl_context_only", "decl_measure", "area_question", "area_aliases", "area_ungraded",
+                       "area_optional", "area_grade_by", "rule_when", "rule_exceeded_when", "rule_cite",
+                       "rule_recommendation", "rule_severe"):
+            table[clause] = (lambda clause: lambda k, w: _Item(clause, k, sp(w)))(clause)
+        table["framework"] = self.framework
+        table["evidence_block"] = self.evidence_block
+        table["area"] = self.area
+        table["rule"] = self.rule
+        self.table = table
+
+    def framework(self, k: list[_Entry], w: tuple[int, int, int, int]) -> n.Framework:
+        values: dict[str, object] = {}
+        fields: list[_Item] = [e[0] for e in k[2:]]
+        for f in fields:
+            c = f.kids
+            if f.data == "fw_version":
+                values["version"] = c[0][0]
+            elif f.data == "fw_publisher":
+                values["publisher"] = c[0][0]
+            elif f.data == "fw_effective":
+                values["effective_from"] = c[0][0]
+            elif f.data == "fw_effective_range":
+                values["effective_from"] = c[0][0]
+                values["effective_to"] = c[1][0]
+            elif f.data == "fw_interval":
+                values["interval"] = c[0][0]
+            elif f.data == "fw_small_sample":
+                digits = c[0][0]
+                values["small_sample_below"] = int(digits) if digits.isdigit() else float(digits)
+        span = self.sp(w)
+        return n.Framework(k[0][0], k[1][0], span=span, extent=span,
+                           clauses=tuple((f.data, f.span) for f in fields), **values)  # type: ignore[arg-type]
+
+    def evidence_block(self, k: list[_Entry], w: tuple[int, int, int, int]) -> list[n.EvidenceDecl]:
+        prefix = k[0][0]
+        block = self.sp(w)
+        tok = self.tok
+        out = []
+        for e in k[1:]:
+            d: _Item = e[0]
+            name, type_tok, desc, *options = d.kids
+            lo = hi = None
+            unit = None
+            context_only = False
+            measure = None
+            columns: tuple[n.TableColumn, ...] = ()
+            for o in options:
+                opt: _Item = o[0]
+                if opt.data == "table_columns":
+                    columns = tuple(c[0] for c in opt.kids)
+                elif opt.data == "decl_range":
+                    lo, hi = opt.kids[0][0], opt.kids[1][0]
+                elif opt.data == "decl_unit":
+                    unit = opt.kids[0][0]
+                elif opt.data == "decl_context_only":
+                    context_only = True
+                elif opt.data == "decl_measure":
+                    measure = opt.kids[0][0]
+            out.append(n.EvidenceDecl(f"{prefix}.{name[0]}", type_tok[0], desc[0], lo, hi, unit, context_only,
+                                      span=tok(name), type_span=tok(type_tok), extent=d.span, block=block,
+                                      columns=columns, measure=measure))
+        return out
+
+    def area(self, k: list[_Entry], w: tuple[int, int, int, int]) -> n.Area:
+        fields: dict[str, object] = {}
+        ladders, lets, rules = [], [], []
+        aliases: list[str] = []
+        clauses = []
+        for e in k[2:]:
+            it = e[0]
+            if isinstance(it, _Item):
+                clauses.append((it.data, it.span))
+                if it.data == "area_question":
+                    fields["question"] = it.kids[0][0]
+                elif it.data == "area_aliases":
+                    aliases.extend(c[0] for c in it.kids)
+                elif it.data == "area_ungraded":
+                    fields["ungraded"] = True
+                elif it.data == "area_optional":
+                    fields["optional"] = True
+                elif it.data == "area_grade_by":
+                    fields["grade_by"] = it.kids[0][0]
+                    fields["grade_by_span"] = self.tok(it.kids[0])
+            elif isinstance(it, n.Ladder):
+                ladders.append(it)
+            elif isinstance(it, n.Let):
+                lets.append(it)
+            else:
+                rules.append(it)
+        return n.Area(k[0][0], k[1][0], aliases=tuple(aliases), ladders=tuple(ladders), lets=tuple(lets),
+                      rules=tuple(rules), span=self.tok(k[0]), extent=self.sp(w), clauses=tuple(clauses),
+                      **fields)  # type: ignore[arg-type]
+
+    def rule(self, k: list[_Entry], w: tuple[int, int, int, int]) -> n.Rule:
+        fields: dict[str, object] = {}
+        items: list[_Item] = [e[0] for e in k[3:]]
+        for it in items:
+            if it.data == "rule_when":
+                fields["when"] = it.kids[0][0]
+            elif it.data == "rule_exceeded_when":
+                fields["exceeded_when"] = it.kids[0][0]
+            elif it.data == "rule_cite":
+                fields["cite"] = it.kids[0][0]
+            elif it.data == "rule_recommendation":
+                fields["recommendation"] = it.kids[0][0]
+            elif it.data == "rule_severe":
+                fields["severe"] = True
+        return n.Rule(k[0][0][0], k[1][0], k[2][0], span=self.tok(k[1]), extent=self.sp(w),
+                      clauses=tuple((it.data, it.span) for it in items), **fields)  # type: ignore[arg-type]
