@@ -222,6 +222,7 @@ def batch(bundles: int, runs: int) -> None:
         folder.mkdir()
         (folder / "sources").symlink_to(LANCASHIRE.parent / "sources")
         shutil.copytree(LANCASHIRE.parent / "comparators", folder / "comparators")  # refused through a symlink
+        shutil.copytree(LANCASHIRE.parent / "tables", folder / "tables")  # the case-level tables, likewise
         for i in range(bundles):
             (folder / f"lancashire-{i:04d}.yaml").write_text(
                 text.replace("force: Lancashire Constabulary", f"force: Lancashire Constabulary {i:04d}", 1),
