@@ -16,7 +16,7 @@ import math
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Callable, Literal, Optional
+from typing import Any, Callable, Literal, Mapping, Optional
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -34,6 +34,7 @@ from .vocabulary import AREA_STATUSES, FINDING_KINDS, RECOMMENDING_KINDS, SOURCE
 from .aggregates import TableModel, load_tables
 from .facts import Bundle, Document, Fact, KeyPath, covers, peek_framework, stated_key
 from .peers import load_peers
+from .peerfacts import Comparator
 from .tablefacts import ResultStore
 
 # The runtime types live in facts.py (no pydantic, no YAML); these names stay importable from here.
@@ -434,10 +435,12 @@ def table_runner(engine: str) -> Any:
 
 def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span], program: Program,
                      limits: Limits = DEFAULT_LIMITS, engine: str = "duckdb", *,
-                     store: ResultStore | None = None) -> Bundle:
+                     store: ResultStore | None = None, comparators: Mapping[str, Comparator] | None = None) -> Bundle:
     """Validate loaded evidence data; `positions` maps key paths to where they are written in `src`. `engine`
     computes the table aggregates: duckdb, or spark (docs/scale.md), with the same results. `store` keeps the
-    tables' checks and aggregates between runs (aggregates.load_tables)."""
+    tables' checks and aggregates between runs (aggregates.load_tables). `comparators`: datasets already read and
+    checked, by measure (a rule-test case's), used instead of the bundle's own `comparators:` entry for the
+    measure (peers.load_peers)."""
     loader = _Loader(src, limits)
     loader.positions = positions
     unfilled = _unfilled(src, raw, positions)
@@ -579,7 +582,8 @@ def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span
             _read(("table", table.folder, f.file, f.sha256))
         if re.search(r"[*?\[]", model.tables[name].file):  # a glob: the files it matches, too
             _read(("glob", table.folder, model.tables[name].file, *(f.file for f in table.files)))
-    peers = load_peers(src, model.comparators, program, model.force, err, _comparator_reader(limits), diags.append)
+    peers = load_peers(src, model.comparators, program, model.force, err, _comparator_reader(limits), diags.append,
+                       comparators)
     set_aside: list[str] = []
     marked = {program.area(k).name for k in model.areas if program.area(k) is not None}  # type: ignore[union-attr]
     if marked:  # facts only an uninspected area reads are not findings: set them aside, unknown everywhere

@@ -124,17 +124,21 @@ ReadFn = Callable[[Path], tuple[SourceFile, object, dict]]  # a file -> (source,
 
 
 def load_peers(src: SourceFile, section: Mapping[str, str], program: Any, force: str, err: ErrFn,
-               read: ReadFn, extra: Callable[[Diagnostic], None]) -> dict[str, BundlePeer]:
+               read: ReadFn, extra: Callable[[Diagnostic], None],
+               given: Mapping[str, Comparator] | None = None) -> dict[str, BundlePeer]:
     """Read the comparator files of the bundle's `comparators:` section that the rule set reads (by evidence
     item name). `err(code, message, path, hint)` reports a problem at a key of the bundle; `extra` takes a
-    problem inside a comparator file, at its own line."""
+    problem inside a comparator file, at its own line. `given` holds comparators the caller has read and checked
+    already (a rule-test case's, by measure): each replaces the section's entry for its measure, and is used as
+    it is (its `file` is where it came from, not a path under the bundle's folder)."""
     wanted: dict[str, list[str]] = {}
     for name, decl in program.decls.items():
         if decl.type == "comparator":
             wanted.setdefault(comparator_measure(decl), []).append(name)
     folder = Path(src.name).resolve().parent if src.name else Path.cwd()
     out: dict[str, BundlePeer] = {}
-    for measure, written in section.items():
+    entries: dict[str, str | Comparator] = {**section, **(given or {})}
+    for measure, entry in entries.items():
         at: KeyPath = ("comparators", measure)
         if measure not in wanted:
             known = sorted(wanted)
@@ -144,23 +148,14 @@ def load_peers(src: SourceFile, section: Mapping[str, str], program: Any, force:
                 f"the rule set's comparator measures are: {', '.join(known)}" if known else
                 "declare it in the rules, e.g. `rate: comparator \"...\" measure " + measure + "`, or remove it")
             continue
-        path = (folder / written).resolve()
-        if not written or Path(written).is_absolute() or not path.is_relative_to(folder):
-            err("PR319", f"comparator file {quoted(written)} is outside the bundle's folder", at,
-                "put the file beside the bundle, or in a folder under it, and give its path relative to the "
-                "bundle (e.g. comparators/dvpo-2021.yaml)")
-            continue
-        if not path.is_file():
-            err("PR319", f"comparator file {quoted(written)} not found (looked in {folder})", at,
-                "check the path, relative to the bundle's folder")
-            continue
-        try:
-            csrc, raw, positions = read(path)
-            comparator = comparator_from_data(csrc, raw, positions)
-        except PeelError as e:
-            for d in e.diagnostics:
-                extra(d)
-            continue
+        if isinstance(entry, Comparator):  # read and checked by the caller
+            comparator, written, shown, digest = entry, entry.file, entry.file, entry.sha256
+        else:
+            found = _read_comparator(folder, entry, at, err, read, extra)
+            if found is None:
+                continue
+            comparator, written, digest = found, entry, found.sha256
+            shown = str(Path(src.name).parent / written)  # as tables list theirs: the bundle's folder as given
         if comparator.measure != measure:
             err("PR319", f"{quoted(written)} holds measure {quoted(comparator.measure)}, not {quoted(measure)}",
                 at, "name the file under its own measure, or give the right file")
@@ -176,6 +171,27 @@ def load_peers(src: SourceFile, section: Mapping[str, str], program: Any, force:
                     comparison = comparator.compare(force)
                 except ValueError as e:
                     why = str(e)
-            shown = str(Path(src.name).parent / written)  # as tables list theirs: the bundle's folder as given
-            out[name] = BundlePeer(name, measure, written, shown, csrc.sha256, comparator, comparison, why)
+            out[name] = BundlePeer(name, measure, written, shown, digest, comparator, comparison, why)
     return dict(sorted(out.items()))
+
+
+def _read_comparator(folder: Path, written: str, at: KeyPath, err: ErrFn, read: ReadFn,
+                     extra: Callable[[Diagnostic], None]) -> Comparator | None:
+    """The comparator file a bundle names, inside its folder, read and checked; None (reported) when it cannot be."""
+    path = (folder / written).resolve()
+    if not written or Path(written).is_absolute() or not path.is_relative_to(folder):
+        err("PR319", f"comparator file {quoted(written)} is outside the bundle's folder", at,
+            "put the file beside the bundle, or in a folder under it, and give its path relative to the "
+            "bundle (e.g. comparators/dvpo-2021.yaml)")
+        return None
+    if not path.is_file():
+        err("PR319", f"comparator file {quoted(written)} not found (looked in {folder})", at,
+            "check the path, relative to the bundle's folder")
+        return None
+    try:
+        csrc, raw, positions = read(path)
+        return comparator_from_data(csrc, raw, positions)
+    except PeelError as e:
+        for d in e.diagnostics:
+            extra(d)
+        return None

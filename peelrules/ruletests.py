@@ -5,12 +5,17 @@ and not firing).
 A case file holds one case, or several under `cases:`. A case names an evidence bundle (`evidence:`,
 relative to the case file) or gives one inline (`bundle:`), may change it (`set:` facts, `remove:`
 facts, `set_every: {assessment: met}` for every assessment at once, `not_inspected:` areas, `findings:` an
-area's findings, replaced whole), and lists what it expects per area (`judgment:` the derived judgment,
-`final:` the published one after moderation):
+area's findings, replaced whole, `comparators:` a measure's peers: a comparator file relative to the case file,
+or a dataset with at least `polarity:` and `values:`), and lists what it expects per area (`judgment:` the
+derived judgment, `final:` the published one after moderation):
 
     evidence: ../../evidence/lancashire-2022.yaml
     set:
       vsa.investigation_supervision: {assessment: met, source: "report:L47"}
+    comparators:
+      dvpo_applications_per_1000_da_offences:
+        polarity: higher_is_better
+        values: {Lancashire Constabulary: 6.1, Force B: 5.2, Force C: 7.4, Force D: 6.6}
     expect:
       investigating_crime: adequate
       responding_to_the_public: {judgment: adequate, raised: [call_answering], not_raised: [digital_contact]}
@@ -22,6 +27,7 @@ import copy
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 from . import evaluate
 from .diagnostics import Diagnostic, PeelError, quoted
@@ -29,13 +35,17 @@ from .evidence import KeyPath, bundle_from_data, load_yaml
 from .grades import Grade
 from .judgments import judgment_of
 from .loader import read_source
+from .peerfacts import Comparator
+from .peers import comparator_from_data
 from .program import ASSESSMENTS, Program
 from .result import AreaResult
 from .source import SourceFile, Span
 from .trace import AreaTrace
 from .values import UNKNOWN
 
-_CASE_KEYS = {"name", "evidence", "bundle", "set", "set_every", "remove", "not_inspected", "findings", "expect"}
+_CASE_KEYS = {"name", "evidence", "bundle", "set", "set_every", "remove", "not_inspected", "findings", "comparators",
+              "expect"}
+_INLINE_COMPARATOR_KEYS = ("polarity", "values")  # the rest of a comparator file's fields have defaults in a case
 _EXPECT_KEYS = {"judgment", "final", "at_least", "at_most", "raised", "not_raised"}
 
 
@@ -61,6 +71,7 @@ class Case:
     positions: dict[KeyPath, Span]
     expectations: tuple[Expectation, ...]
     source: SourceFile | None = None  # the case file itself, whose lines messages about its own keys show
+    comparators: Mapping[str, Comparator] = field(default_factory=dict)  # by measure: replace the bundle's own
 
 
 @dataclass(frozen=True)
@@ -148,6 +159,7 @@ def _case(src: SourceFile, path: Path, item: object, where: tuple, positions: di
     _shape(src, positions, where, item, "not_inspected", list, "a list of area names", str)
     _shape(src, positions, where, item, "findings", dict, "a mapping of areas to lists of findings")
     _shape(src, positions, where, item, "evidence", str, "a file name")
+    _shape(src, positions, where, item, "comparators", dict, "a mapping of measures to comparator files or datasets")
     if "evidence" in item:
         ev_src = read_source((path.parent / str(item["evidence"])))
         bundle, ev_positions = load_yaml(ev_src)
@@ -181,6 +193,12 @@ def _case(src: SourceFile, path: Path, item: object, where: tuple, positions: di
     for area, found in (item.get("findings") or {}).items():  # an area's findings, replaced whole
         bundle.setdefault("findings", {})[area] = found
         _graft(ev_positions, positions, ("findings", area), where + ("findings", area), span)
+    comparators = {}
+    for measure, given in (item.get("comparators") or {}).items():
+        comparators[str(measure)] = _comparator(src, path, given, where + ("comparators", measure), positions,
+                                                str(measure), bundle)
+        if (at := positions.get(where + ("comparators", measure))) is not None:
+            ev_positions[("comparators", str(measure))] = at  # a measure the rules do not read: the case's line
     expect = item.get("expect")
     if not isinstance(expect, dict) or not expect:
         raise _fail(src, positions.get(where + ("expect",), span), "a case needs `expect:` with at least one area",
@@ -205,7 +223,39 @@ def _case(src: SourceFile, path: Path, item: object, where: tuple, positions: di
             raise _fail(src, espan, f"cannot read the expectation for {quoted(area)}",
                         "give a grade or status, or {judgment: ..., raised: [...], not_raised: [...]}")
     name = str(item.get("name") or (path.stem if not where else f"{path.stem}[{index}]"))
-    return Case(name, src.name, span, bundle, ev_src, ev_positions, tuple(exps), src)
+    return Case(name, src.name, span, bundle, ev_src, ev_positions, tuple(exps), src, comparators)
+
+
+def _comparator(src: SourceFile, path: Path, given: object, at: tuple, positions: dict, measure: str,
+                bundle: dict) -> Comparator:
+    """A case's comparator for `measure`: a comparator file (relative to the case file), or a dataset written in
+    the case, which needs only `polarity` and `values` (docs/statistics.md has every field; the rest default:
+    title the measure, the bundle's period, marked illustrative, the case file as its source)."""
+    span = positions.get(at)
+    if isinstance(given, str):
+        file = path.parent / given
+        if not file.is_file():
+            raise PeelError([Diagnostic("PR319", f"comparator file {quoted(given)} not found (looked in "
+                                                 f"{path.parent})", span, "give its path relative to the case file",
+                                        line_text=src.line_text(span.line) if span else "")])
+        csrc = read_source(file, str(file))
+        raw, cpositions = load_yaml(csrc)
+        return comparator_from_data(csrc, raw, cpositions)
+    if not isinstance(given, dict):
+        raise _fail(src, span, f"the comparator for {quoted(measure)} must be a file name or a dataset",
+                    "write `measure: path/to/comparator.yaml`, or give `polarity:` and `values:` under it")
+    missing = [k for k in _INLINE_COMPARATOR_KEYS if k not in given]
+    if missing:
+        raise _fail(src, span, f"the comparator for {quoted(measure)} needs `{missing[0]}`",
+                    "a dataset in a case gives at least `polarity:` (higher_is_better, higher_is_worse or neutral) "
+                    "and `values:` (each force's value)")
+    period = bundle.get("period") if isinstance(bundle.get("period"), dict) else None
+    data = {"measure": measure, "title": measure, "unit": "(unit not given)",
+            **({"period": period} if period else {}),
+            "source": {"title": f"rule test case {path.name}", "kind": "force_data"}, "illustrative": True,
+            **given}
+    inner = {k[len(at):]: v for k, v in positions.items() if k[:len(at)] == at}
+    return comparator_from_data(src, data, inner)
 
 
 def _graft(ev_positions: dict[KeyPath, Span], positions: dict, to: KeyPath, frm: tuple, default: Span | None) -> None:
@@ -243,7 +293,8 @@ def _shape(src: SourceFile, positions: dict, where: tuple, item: dict, key: str,
 
 def run_case(program: Program, case: Case, coverage: Coverage) -> CaseResult:
     try:
-        bundle = bundle_from_data(case.bundle_source, case.bundle, case.positions, program)
+        bundle = bundle_from_data(case.bundle_source, case.bundle, case.positions, program,
+                                  comparators=case.comparators)
     except PeelError as err:
         return CaseResult(case, errors=_own_lines(case, err.diagnostics))
     result, traces = evaluate(program, bundle, trace=True)  # the facade's engine, as `peel evaluate` grades

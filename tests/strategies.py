@@ -13,7 +13,8 @@ items of every declared type (count, number, percent, ratio, estimate, flag, tex
 with `range`, `unit`, `context only`), global and area-local constants (some folding to unknown, as `1 / 0`),
 shared ladders and local ones (one shadowing a shared ladder's name), graded and ungraded areas with
 aliases, and rules of every kind (`exceeded when`, `severe`, `cite`, `recommendation`) whose conditions use
-arithmetic, comparisons, `is`/`is not`, and/or/not, `in`/`not in`, lower/upper/sample/present/remediated/
+arithmetic, comparisons, `is`/`is not`, and/or/not, `in`/`not in`, lower/upper/sample (of estimates and ratios),
+significantly_below/above, present/remediated/
 first_known, constants, and references to earlier rules of the same area (short name) or of other areas
 (`area.rule`). Ladder rungs read the counters, rules, constants and (rarely) evidence. Items are shuffled
 across files, so references point forwards and backwards in the text. The text is written with the fewest
@@ -202,7 +203,7 @@ class ExprWriter:
         estimates = self.scope.fact_names("estimate")
         ratios = self.scope.fact_names("ratio")
         return ([f"{f}({e})" for e in estimates for f in ("lower", "upper", "sample")]
-                + [f"sample({r})" for r in ratios])
+                + [f"{f}({r})" for r in ratios for f in ("lower", "upper", "sample")])  # a ratio's: the interval
 
     def number_atom(self) -> Expr:
         kinds = ["literal", "literal", "percent"]
@@ -248,7 +249,12 @@ class ExprWriter:
         kinds += ["const"] if self.scope.consts.get("flag") else []
         kinds += ["rule"] * 3 if self.scope.rules else []
         kinds += ["present", "remediated"] if self.scope.fact_names(*EVIDENCE_TYPES) else []
+        kinds += ["significance"] if not self.scope.constant and self.scope.fact_names("estimate", "ratio") else []
         kind = self.pick(kinds)
+        if kind == "significance":  # significantly_below/above(x, s): true, false or unknown (straddles)
+            func = self.pick(["significantly_below", "significantly_above"])
+            x = self.pick(self.scope.fact_names("estimate", "ratio"))
+            return f"{func}({x}, {self.pick(['0%', '50%', '75%', '80.1%', '90%', '100%'])})", P_ATOM
         if kind == "literal":
             return self.pick(["true", "false"]), P_ATOM
         if kind == "fact":

@@ -148,3 +148,86 @@ def test_the_caret_line_of_peel_test_is_the_case_files(tmp_path: Path) -> None:
     assert f"{case}:10:13: error[PR310]" in out and f"10 | {lines[9]}" in out
     assert f"{case}:15:63: error[PR310]" in out and f"15 | {lines[14]}" in out
     assert "the evidence file's own line 10" not in out
+
+
+# ---------------------------------------------------------------- comparators in a case (issue 13)
+
+ROOT = DATA.parent.parent
+PEERS_CASES = ROOT / "tests" / "cases" / "framework" / "peers.yaml"
+LANCS_EVIDENCE = ROOT / "evidence" / "lancashire-2022.yaml"
+DVPO = ROOT / "evidence" / "comparators" / "dvpo-2021.yaml"
+
+PEER_CASE = f"""name: peers
+evidence: {LANCS_EVIDENCE}
+set:
+  vulnerability.dvpo_applications: {{assessment: not_met, source: "report:L128"}}
+  vsa.protective_orders_considered: {{assessment: met, source: "report:L48"}}
+COMPARATORS
+expect:
+  protecting_vulnerable_people: {{raised: [uses_protective_orders]}}
+"""
+WITHIN = """comparators:
+  dvpo_applications_per_1000_da_offences:
+    polarity: higher_is_better
+    values: {Lancashire Constabulary: 6.0, A: 4.5, B: 5.5, C: 6.5, D: 7.5}"""
+
+
+def _run_case(shipped, tmp_path: Path, text: str):  # type: ignore[no-untyped-def]
+    case = tmp_path / "case.yaml"
+    case.write_text(text, encoding="utf-8")
+    return run_tests(shipped, [case])
+
+
+def test_a_case_sets_a_comparator_and_the_peers_decide_the_rule(shipped, tmp_path: Path) -> None:
+    [inline], _, problems = _run_case(shipped, tmp_path, PEER_CASE.replace("COMPARATORS", WITHIN))
+    assert not problems and inline.passed, inline.failures
+    # without the peers, the inspectors' assessment (not met) decides: the same expectation fails
+    [bare], _, _ = _run_case(shipped, tmp_path, PEER_CASE.replace("COMPARATORS", "comparators: {}"))
+    assert not bare.passed and "uses_protective_orders is false" in bare.failures[0].actual
+    # the illustrative 43-force file places Lancashire well below average: the expectation fails too
+    text = PEER_CASE.replace("COMPARATORS", f"comparators: {{dvpo_applications_per_1000_da_offences: {DVPO}}}")
+    [from_file], _, problems = _run_case(shipped, tmp_path, text)
+    assert not problems and not from_file.passed
+
+
+def test_a_case_comparator_file_is_relative_to_the_case_file(shipped, tmp_path: Path) -> None:
+    import yaml
+
+    (tmp_path / "peers").mkdir()
+
+    raw = yaml.safe_load(DVPO.read_text(encoding="utf-8"))
+    present = sorted(v for v in raw["values"].values() if v is not None)
+    raw["values"]["Lancashire Constabulary"] = present[len(present) // 2]  # the median: within the normal range
+    (tmp_path / "peers" / "within.yaml").write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    text = PEER_CASE.replace("COMPARATORS", "comparators: {dvpo_applications_per_1000_da_offences: peers/within.yaml}")
+    [result], _, problems = _run_case(shipped, tmp_path, text)
+    assert not problems and result.passed, result.failures
+
+
+def _problem(shipped, tmp_path: Path, comparators: str):  # type: ignore[no-untyped-def]
+    text = PEER_CASE.replace("COMPARATORS", comparators)
+    results, _, problems = _run_case(shipped, tmp_path, text)
+    diags = list(problems) + [d for r in results for d in r.errors]
+    assert len(diags) == 1, diags
+    return diags[0], text.splitlines()
+
+
+def test_comparator_problems_in_a_case_are_reported_at_the_case_files_line(shipped, tmp_path: Path) -> None:
+    d, lines = _problem(shipped, tmp_path, WITHIN.replace("    polarity: higher_is_better\n", ""))
+    assert d.code == "PR311" and "polarity" in d.message and lines[d.span.line - 1].strip().startswith("dvpo_")
+    d, lines = _problem(shipped, tmp_path, WITHIN.replace("A: 4.5", "A: lots"))
+    assert d.code == "PR303" and d.span.file.endswith("case.yaml") and "A: lots" in lines[d.span.line - 1]
+    assert d.span.column == lines[d.span.line - 1].index("A: lots") + 1, d.span  # at the force's key
+    d, lines = _problem(shipped, tmp_path, "comparators: {dvpo_applications_per_1000_da_offences: nowhere.yaml}")
+    assert d.code == "PR319" and "not found" in d.message and "nowhere.yaml" in lines[d.span.line - 1]
+    d, lines = _problem(shipped, tmp_path, WITHIN.replace("dvpo_applications_per_1000_da_offences", "dvpo_rate"))
+    assert d.code == "PR319" and "dvpo_applications_per_1000_da_offences" in d.hint
+    assert lines[d.span.line - 1].strip().startswith("dvpo_rate:") and d.span.file.endswith("case.yaml")
+
+
+def test_the_shipped_peer_cases_use_both_forms() -> None:
+    import yaml
+
+    cases = yaml.safe_load(PEERS_CASES.read_text(encoding="utf-8"))["cases"]
+    forms = {type(v).__name__ for c in cases for v in (c.get("comparators") or {}).values()}
+    assert forms == {"str", "dict"}
