@@ -510,30 +510,35 @@ def _changed(read: tuple[str, ...]) -> str | None:
 
 @dataclasses.dataclass
 class TableStore:
-    """The disk cache as aggregates.load_tables reads and writes it (tablefacts.ResultStore)."""
+    """The disk cache as aggregates.load_tables reads and writes it (tablefacts.ResultStore). The folder is
+    checked (_trusted_folder) on first use, so a bundle without tables costs nothing here."""
 
-    folder: Path
     limits: Limits
+    _folder: Path | None = dataclasses.field(default=None, repr=False)
+    _looked: bool = dataclasses.field(default=False, repr=False)
 
-    def _key(self, kind: str, key: str) -> str:
+    def _path(self, kind: str, key: str) -> tuple[Path, str] | None:
+        if not self._looked:
+            self._folder, self._looked = _trusted_folder(), True
+        if self._folder is None:
+            return None
         h = hashlib.sha256()
         for part in (b"tables", kind.encode(), engine_digest().encode(), limits_key(self.limits), _libraries(),
                      key.encode("utf-8", "surrogatepass")):
             h.update(len(part).to_bytes(8, "big") + part)
-        return h.hexdigest()
+        digest = h.hexdigest()
+        return self._folder / f"{digest}.tables", digest
 
     def get(self, kind: str, key: str) -> object | None:
-        digest = self._key(kind, key)
-        return _read(self.folder / f"{digest}.tables", digest, "tables")
+        found = self._path(kind, key)
+        return _read(found[0], found[1], "tables") if found is not None else None
 
     def put(self, kind: str, key: str, value: object) -> None:
-        digest = self._key(kind, key)
-        _write(self.folder / f"{digest}.tables", digest, value)
+        found = self._path(kind, key)
+        if found is not None:
+            _write(found[0], found[1], value)
 
 
 def table_store(limits: Limits) -> TableStore | None:
-    """Where table results are kept for this run; None with --no-cache or an untrusted folder."""
-    if not SETTINGS.enabled:
-        return None
-    folder = _trusted_folder()
-    return TableStore(folder, limits) if folder is not None else None
+    """Where table results are kept for this run; None with --no-cache (an untrusted folder keeps nothing)."""
+    return TableStore(limits) if SETTINGS.enabled else None

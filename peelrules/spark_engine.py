@@ -128,8 +128,10 @@ def view_name(table: str) -> str:
     return "`" + table.replace("`", "``") + "`"
 
 
-def _reader(spark: Any, checked: t.ValidatedTable) -> Any:
-    """A DataFrame of the table's files with exactly the declared columns and types."""
+def _reader(spark: Any, checked: t.ValidatedTable) -> tuple[Any, dict[str, int]]:
+    """A DataFrame of the table's files with exactly the declared columns and types, and the scale of each
+    `number` column a Parquet file stores as DECIMAL: DuckDB keeps a decimal's scale in median and percentile (the
+    interpolated value cut towards zero to that many places), so Spark must too (_exact_quantiles)."""
     from pyspark.sql import functions as F
 
     r = checked.resolved
@@ -142,22 +144,14 @@ def _reader(spark: Any, checked: t.ValidatedTable) -> Any:
               .option("mode", "FAILFAST").csv(paths))
         cols = [F.expr(f"CAST(NULLIF(`{c.name}`, '') AS {SPARK_TYPES[c.type]})").alias(c.name)
                 for c in checked.header]
-    else:
-        df = spark.read.parquet(*paths)
-        cols = [F.col(f"`{c.name}`").cast(SPARK_TYPES[c.type]).alias(c.name) for c in checked.header]
-    return df.select(*cols)
-
-
-def decimal_scales(spark: Any, checked: t.ValidatedTable) -> dict[str, int]:
-    """The scale of each `number` column that the Parquet files store as DECIMAL: DuckDB keeps a decimal's scale
-    in median and percentile (the interpolated value cut towards zero to that many places), so Spark must too."""
-    if checked.resolved.format != "parquet":
-        return {}
+        return df.select(*cols), {}
     from pyspark.sql.types import DecimalType
 
-    fields = {f.name: f.dataType for f in spark.read.parquet(*[str(p) for p in checked.resolved.files]).schema}
-    return {c.name: fields[c.name].scale for c in checked.header
-            if c.type == "number" and isinstance(fields.get(c.name), DecimalType)}
+    df = spark.read.parquet(*paths)
+    stored = {f.name: f.dataType for f in df.schema}
+    scales = {c.name: stored[c.name].scale for c in checked.header
+              if c.type == "number" and isinstance(stored.get(c.name), DecimalType)}
+    return df.select(*[F.col(f"`{c.name}`").cast(SPARK_TYPES[c.type]).alias(c.name) for c in checked.header]), scales
 
 
 @dataclass
@@ -192,8 +186,7 @@ class SparkRunner:
                 else:
                     checked = engine.validate(decl)
                     shown = checked.resolved.shown[0]
-                    df = _reader(spark, checked)
-                    scales = decimal_scales(spark, checked)
+                    df, scales = _reader(spark, checked)
                 df.createOrReplaceTempView(view_name(name))
                 rows = [tuple(r) for r in spark.sql(t.query(table_aggs, "spark").sql(dialect="spark")).collect()]
                 rows = _exact_quantiles(spark, table_aggs, rows, scales)
