@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from . import nodes as n
 from .diagnostics import Diagnostic, Severity, quoted
-from .evaluate import Env, Evaluator, collect_refs, secondary_evidence
+from .analysis import collect_refs, secondary_evidence
+from .evaluate import Env, Evaluator
 from .evidence import Bundle
 from .judgments import judgment_of
 from .program import Program

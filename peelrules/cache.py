@@ -83,18 +83,29 @@ _ENGINE: str | None = None
 
 
 def engine_digest() -> str:
-    """sha256 over peelrules' own code and grammar: an entry from any other engine is never used."""
+    """sha256 over each of peelrules' code and grammar files as Python itself tells a changed
+    module from its bytecode cache (name, size and modification time): an entry from any other engine, or from
+    this one after any of its files was edited, is never used."""
     global _ENGINE
     if _ENGINE is None:
-        from .syntax import grammar_text
+        from .source import package_folder
 
-        here = Path(__file__).resolve().parent
-        h = hashlib.sha256()
-        for f in sorted(here.rglob("*.py")):
-            data = f.read_bytes()
-            h.update(f.name.encode() + len(data).to_bytes(8, "big") + data)
-        grammar = grammar_text().encode("utf-8")
-        h.update(len(grammar).to_bytes(8, "big") + grammar)
+        here = os.path.dirname(os.path.abspath(__file__))
+        files = []
+        for root, dirs, names in os.walk(here):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            files += [os.path.join(root, name) for name in sorted(names) if name.endswith(".py")]
+        grammar = package_folder("peelrules.grammar")
+        files.append(str(grammar / "peel.lark") if grammar is not None else
+                     os.path.join(os.path.dirname(here), "grammar", "peel.lark"))
+        h = hashlib.sha256(b"peelrules engine\n")  # __init__.py, which holds the version, is among the files
+        for f in files:
+            name = os.path.relpath(f, here)
+            try:
+                st = os.stat(f)
+                h.update(f"{name} {st.st_size} {st.st_mtime_ns}\n".encode())
+            except OSError:
+                h.update(f"{name} absent\n".encode())
         _ENGINE = h.hexdigest()
     return _ENGINE
 
@@ -123,7 +134,7 @@ def cached_program(sources: Sequence[SourceFile], limits: Limits, build: Callabl
     if not SETTINGS.enabled or not sources:
         return build()
     key = key_of(sources, limits)
-    folder = _trusted_folder()
+    folder = trusted_folder()
     if folder is not None:
         program = _read(folder / f"{key}.program", key)
         if program is not None and _same_sources(program, sources):
@@ -152,7 +163,7 @@ def _make_private(path: Path) -> None:
 # ---------------------------------------------------------------- the folder
 
 
-def _trusted_folder() -> Path | None:
+def trusted_folder() -> Path | None:
     """The cache folder, made private if it is new; None (no cache this run) when it cannot be trusted."""
     folder = cache_dir() / "programs"
     try:
@@ -207,6 +218,12 @@ def _trusted_file(path: Path) -> bool:
 
 def _read(path: Path, key: str, kind: str = "program") -> Any:
     """The payload of a trusted entry (a checked program, or a bundle record), or None."""
+    data = read_entry(path)
+    return None if data is None else _decode(data, key, path.name, kind)
+
+
+def read_entry(path: Path) -> bytes | None:
+    """The bytes of a cache file that this user wrote and nobody else can change, or None (the reason noted)."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
@@ -228,8 +245,7 @@ def _read(path: Path, key: str, kind: str = "program") -> Any:
         if why:
             SETTINGS.note(f"cache entry ignored: {path.name}: {why}")
             return None
-        data = fh.read(MAX_ENTRY_BYTES + 1)
-    return _decode(data, key, path.name, kind)
+        return fh.read(MAX_ENTRY_BYTES + 1)
 
 
 def _decode(data: bytes, key: str, name: str, kind: str = "program") -> Any:
@@ -278,13 +294,20 @@ class _SafeUnpickler(pickle.Unpickler):
     further, so no function (os.system, builtins.eval, ...) can ever be reached from a payload."""
 
     def find_class(self, module: str, name: str) -> Any:
-        if module in _ALLOWED_MODULES and name.isidentifier() and not name.startswith("_"):
-            obj = getattr(__import__(module, fromlist=[name]), name, None)
-            if isinstance(obj, type) and (dataclasses.is_dataclass(obj) or issubclass(obj, enum.Enum)):
-                return obj
+        if module in _ALLOWED_MODULES:
+            return allowed_class(module, name)
         if (module, name) in _ALLOWED_VALUE_TYPES:  # the dates and times a table's aggregate can hold
             return getattr(__import__(module), name)
         raise pickle.UnpicklingError(f"the name {module}.{name} is not allowed in a cache entry")
+
+
+def allowed_class(module: str, name: str) -> type:
+    """A public dataclass or enum of `module` (one of peelrules' own); anything else is refused."""
+    if name.isidentifier() and not name.startswith("_"):
+        obj = getattr(__import__(module, fromlist=[name]), name, None)
+        if isinstance(obj, type) and (dataclasses.is_dataclass(obj) or issubclass(obj, enum.Enum)):
+            return obj
+    raise pickle.UnpicklingError(f"the name {module}.{name} is not allowed in a cache entry")
 
 
 # Value types of the standard library that an aggregate over a table may hold (min and max of a date or timestamp
@@ -306,19 +329,25 @@ def encode(value: Any, key: str) -> bytes:
 
 
 def _write(path: Path, key: str, value: Any) -> None:
-    """Store an entry atomically, private to the user; a failure only costs the cache.
-
-    The temporary file is named as write_atomic names its own (`.NAME.peel-tmp-PID-RANDOM`), so that one left by
-    a process killed mid-write is removed by the next write into the folder (peelrules.output)."""
-    import tempfile
-
-    from .output import remove_stale_temporaries, temp_prefix
-
+    """Store an entry atomically, private to the user; a failure only costs the cache."""
     try:
         data = encode(value, key)
     except Exception as err:  # noqa: BLE001 - a value that will not pickle is simply not cached
         SETTINGS.note(f"cache entry not written: {one_line(err)}")
         return
+    write_entry(path, data)
+
+
+def write_entry(path: Path, data: bytes, *, exclusive: bool = False) -> bool:
+    """Write a cache file atomically (mode 0600, fsynced, renamed over the old one); False when it failed.
+
+    The temporary file is named as write_atomic names its own (`.NAME.peel-tmp-PID-RANDOM`), so that one left by
+    a process killed mid-write is removed by the next write into the folder (peelrules.output). `exclusive`:
+    never replace a file that is there (it is linked into place, not renamed), for the code cache's key."""
+    import tempfile
+
+    from .output import remove_stale_temporaries, temp_prefix
+
     tmp = None
     try:
         remove_stale_temporaries(path.parent)
@@ -327,10 +356,18 @@ def _write(path: Path, key: str, value: Any) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        if exclusive:
+            os.link(tmp, path)
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, path)
         tmp = None
+        return True
+    except FileExistsError:  # exclusive, and another process made it first
+        return False
     except OSError as err:
         SETTINGS.note(f"cache entry not written: {err.strerror or err}")
+        return False
     finally:
         if tmp is not None:
             try:
@@ -347,10 +384,10 @@ def clear() -> int:
     count = 0
     if folder.is_dir() and not folder.is_symlink():
         for entry in folder.iterdir():
-            ours = entry.suffix in (".program", ".bundle", ".tables", ".tmp") or TEMP_MARK in entry.name
-            if ours and entry.is_file():
+            ours = entry.suffix in (".program", ".bundle", ".tables", ".code", ".tmp") or TEMP_MARK in entry.name
+            if (ours or entry.name == "code.key") and entry.is_file():  # the code cache's key: made anew
                 entry.unlink(missing_ok=True)
-                count += 1
+                count += ours
     return count
 
 
@@ -433,7 +470,7 @@ def cached_bundle(evidence: SourceFile, rule_keys: Sequence[str], limits: Limits
     """The validated bundle of this evidence file, from a trusted entry whose every read file is unchanged."""
     if not SETTINGS.enabled:
         return None
-    folder = _trusted_folder()
+    folder = trusted_folder()
     if folder is None:
         return None
     key = bundle_key(evidence, rule_keys, limits, tables)
@@ -456,7 +493,7 @@ def store_bundle(evidence: SourceFile, rule_keys: Sequence[str], limits: Limits,
     """Keep a validated bundle with the list of files its load read, as verified by cached_bundle."""
     if not SETTINGS.enabled or evidence.sha256 is None:
         return
-    folder = _trusted_folder()
+    folder = trusted_folder()
     if folder is None:
         return
     key = bundle_key(evidence, rule_keys, limits, tables)
@@ -511,7 +548,7 @@ def _changed(read: tuple[str, ...]) -> str | None:
 @dataclasses.dataclass
 class TableStore:
     """The disk cache as aggregates.load_tables reads and writes it (tablefacts.ResultStore). The folder is
-    checked (_trusted_folder) on first use, so a bundle without tables costs nothing here."""
+    checked (trusted_folder) on first use, so a bundle without tables costs nothing here."""
 
     limits: Limits
     _folder: Path | None = dataclasses.field(default=None, repr=False)
@@ -519,7 +556,7 @@ class TableStore:
 
     def _path(self, kind: str, key: str) -> tuple[Path, str] | None:
         if not self._looked:
-            self._folder, self._looked = _trusted_folder(), True
+            self._folder, self._looked = trusted_folder(), True
         if self._folder is None:
             return None
         h = hashlib.sha256()

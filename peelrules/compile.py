@@ -34,23 +34,26 @@ import math
 import re
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import nodes as n
-from .evaluate import (COUNTED_KINDS, aggregate_key, area_reads, known_evidence, missing_evidence, reads,
-                       secondary_evidence, secondary_key)
+from .analysis import (aggregate_key, area_reads, known_evidence, missing_evidence, reads, secondary_evidence,
+                       secondary_key)
 from .facts import Bundle, stated_key
-from .trace import AreaTrace, RuleTrace, RungTrace
-from .tracer import Build, ExprBuilder, Planned
+from .plan import Planned
 from .grades import Grade, Status
 from .program import CheckedArea, Program
 from .result import AreaResult, BundleResult, RuleOutcome
 from .source import NO_SPAN, Span
 from . import estimates
 from .peerfacts import peer_counts
-from .vocabulary import PEER_FUNCTIONS, POLARITY_FUNCTIONS
+from .vocabulary import COUNTED_KINDS, PEER_FUNCTIONS, POLARITY_FUNCTIONS
 from .values import (ASSESSMENT_ORDER, UNKNOWN, finite, Estimate, Interval, Ratio, Value, apply_binary, apply_unary,
                      compare, k_in, to_number)
+
+if TYPE_CHECKING:  # the trace modules are imported when a run is first traced
+    from .trace import AreaTrace
+    from .tracer import Build
 
 GradeFunction = Callable[[Mapping[str, Any], Mapping[str, Any], Mapping[str, int]], tuple[AreaResult, ...]]
 
@@ -101,7 +104,7 @@ def kind_of(value: object) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class Plans:
-    """Where a traced run's record holds each node (tracer.Planned): each rule's `when` and `exceeded when`
+    """Where a traced run's record holds each node (plan.Planned): each rule's `when` and `exceeded when`
     (None where the rule has none), and each area's rungs (None for `otherwise`; () for an area without a
     ladder)."""
 
@@ -126,7 +129,7 @@ class CompiledProgram:
     source: str  # the generated Python source
     line_map: dict[int, Span]  # generated line -> span of the rule, rung, expression or declaration it computes
     grade: GradeFunction  # (bundle.facts, bundle.marks, counts[, T]) -> one AreaResult per area (T: and the locals)
-    plans: Plans  # which local holds each expression node, for traces
+    plans: Plans | Callable[[], Plans]  # which local holds each expression node, for traces (or how to load it)
     area_reads: dict[str, frozenset[str]] = dataclasses.field(default_factory=dict)
     _made: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)  # the trace builders, when first used
 
@@ -153,15 +156,20 @@ class CompiledProgram:
     def _tracer(self) -> _Tracer:
         made = self._made.get("tracer")
         if made is None:
+            from .tracer import ExprBuilder
+
             builder = ExprBuilder(self.program)
+            plans = self.plans if isinstance(self.plans, Plans) else self.plans()
             make = lambda p: None if p is None else builder.build(p)  # noqa: E731
-            made = _Tracer({k: (make(w), make(x)) for k, (w, x) in self.plans.rules.items()},
-                           tuple(tuple(make(p) for p in rungs) for rungs in self.plans.rungs))
+            made = _Tracer({k: (make(w), make(x)) for k, (w, x) in plans.rules.items()},
+                           tuple(tuple(make(p) for p in rungs) for rungs in plans.rungs))
             self._made["tracer"] = made  # two threads may both build it: equal values, one kept
         return made  # type: ignore[no-any-return]
 
     def _traces(self, result: BundleResult, bundle: Bundle, record: Mapping[str, object]) -> tuple[AreaTrace, ...]:
         """The interpreter's AreaTrace for each area, from the run's result and record (its locals)."""
+        from .trace import AreaTrace, RuleTrace, RungTrace
+
         tracer = self._tracer()
         marks = bundle.marks
         out = []
@@ -217,7 +225,8 @@ def sources_digest(program: Program) -> str:
 
 
 def compile_program(program: Program) -> CompiledProgram:
-    """The compiled form of a checked program, cached by the digest of its rule sources.
+    """The compiled form of a checked program, cached by the digest of its rule sources: in memory, and on disk
+    under this user's key (code_cache.py) unless the cache is off.
 
     A program without sources (built by hand) has nothing to key a cache on and is compiled afresh."""
     if not program.sources:
@@ -227,7 +236,7 @@ def compile_program(program: Program) -> CompiledProgram:
         hit = _CACHE.get(digest)
     if hit is not None:
         return hit
-    compiled = _build(program, digest)
+    compiled = _restore(program, digest) or _build(program, digest, store=True)
     with _CACHE_LOCK:
         hit = _CACHE.setdefault(digest, compiled)
         while len(_CACHE) > _CACHE_SIZE:
@@ -250,16 +259,59 @@ def _filename(digest: str) -> str:
     return f"<peelrules compiled {digest[:16] or 'uncached'}>"
 
 
-def _build(program: Program, digest: str) -> CompiledProgram:
+@dataclasses.dataclass(frozen=True)
+class CompiledParts:
+    """What the disk cache keeps of a compiled program besides its code object (code_cache.py): all data."""
+
+    digest: str
+    source: str
+    line_map: dict[int, Span]
+    area_reads: dict[str, frozenset[str]]
+    data: dict[str, object]  # the namespace's names beyond _BASE_NAMESPACE: values the code reads
+
+
+def _build(program: Program, digest: str, *, store: bool = False) -> CompiledProgram:
     gen = _Generator(program)
     source = gen.generate()
-    filename = _filename(digest)
-    namespace: dict[str, object] = {"__builtins__": {}, **gen.namespace}
-    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - our own generated code, no builtins
-    if digest:  # so tracebacks through the generated code show its lines (dropped when evicted)
-        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    return CompiledProgram(program, digest, source, dict(gen.line_map), namespace[_FUNCTION],  # type: ignore[arg-type]
-                           Plans(dict(gen.rule_plans), tuple(gen.rung_plans)), area_reads(program, gen.reads_all))
+    code = compile(source, _filename(digest), "exec")
+    data = {k: v for k, v in gen.namespace.items() if k not in _BASE_NAMESPACE}
+    parts = CompiledParts(digest, source, dict(gen.line_map), area_reads(program, gen.reads_all), data)
+    plans = Plans(dict(gen.rule_plans), tuple(gen.rung_plans))
+    if store:
+        from . import code_cache
+
+        code_cache.store(program, digest, parts, plans, code)
+    return _assemble(program, parts, plans, code)
+
+
+def _restore(program: Program, digest: str) -> CompiledProgram | None:
+    """The compiled program from its disk entry, when there is one that holds (code_cache.load checks it)."""
+    from . import code_cache
+
+    found = code_cache.load(program, digest)
+    if found is None:
+        return None
+    parts, code, load_plans = found
+    if not isinstance(parts, CompiledParts) or parts.digest != digest or not isinstance(parts.data, dict):
+        return None
+
+    def plans() -> Plans:
+        value = load_plans()
+        if not isinstance(value, Plans):
+            raise TypeError("the code cache entry's trace plans are not plans")
+        return value
+
+    return _assemble(program, parts, plans, code)
+
+
+def _assemble(program: Program, parts: CompiledParts, plans: Plans | Callable[[], Plans], code: Any) -> CompiledProgram:
+    filename = _filename(parts.digest)
+    namespace: dict[str, object] = {"__builtins__": {}, **_BASE_NAMESPACE, **parts.data}
+    exec(code, namespace)  # noqa: S102 - our own generated code, no builtins
+    if parts.digest:  # so tracebacks through the generated code show its lines (dropped when evicted)
+        linecache.cache[filename] = (len(parts.source), None, parts.source.splitlines(True), filename)
+    return CompiledProgram(program, parts.digest, parts.source, parts.line_map, namespace[_FUNCTION],  # type: ignore[arg-type]
+                           plans, parts.area_reads)
 
 
 # ---------------------------------------------------------------- run-time helpers (names in the namespace)
@@ -294,6 +346,25 @@ _BASE_NAMESPACE: dict[str, object] = {
     "_GRADED": Status.GRADED, "_UNGRADED": Status.UNGRADED, "_NOT_INSPECTED": Status.NOT_INSPECTED,
     "_UNDETERMINED": Status.UNDETERMINED, "_locals": locals,
 }
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class MissingEvidence:
+    """Names the missing evidence of an undetermined area, exactly as the interpreter does (data, so that a
+    compiled program can be kept on disk)."""
+
+    program: Program
+    area: int  # its index in program.areas
+    reads_when: dict[str, frozenset[str]]
+    reads_all: dict[str, frozenset[str]]
+
+    def __call__(self, rung: int, outcomes: tuple[RuleOutcome, ...], facts: Any, stated: Any) -> tuple[str, ...]:
+        area = self.program.areas[self.area]
+        assert area.ladder is not None
+        condition = area.ladder.rungs[rung].condition
+        assert condition is not None
+        return tuple(missing_evidence(self.program, area, condition, outcomes, known_evidence(facts, stated),
+                                      self.reads_when, self.reads_all))
+
 
 # ---------------------------------------------------------------- generation
 
@@ -458,7 +529,7 @@ class _Generator:
         else:
             self.climb(i, area, _Scope(counters, area.name))
             grades = self.data(tuple(Grade.from_key(r.grade) for r in area.ladder.rungs), "_GR")
-            missing = self.data(self.missing_function(area), "_MISS")
+            missing = self.data(self.missing_function(i), "_MISS")
             self.emit("if g is True:", span)
             self.emit("    " + make(status="_GRADED", grade=f"{grades}[z]", rung="z"), span)
             self.emit("else:", span)
@@ -540,19 +611,8 @@ class _Generator:
         self.memo = outer
         self.rung_plans.append(tuple(planned))
 
-    def missing_function(self, area: CheckedArea) -> Callable[[int, tuple[RuleOutcome, ...], Any], tuple[str, ...]]:
-        """Names the missing evidence of an undetermined area, exactly as the interpreter does."""
-        program, reads_when, reads_all = self.program, self.reads_when, self.reads_all
-        assert area.ladder is not None
-        rungs = area.ladder.rungs
-
-        def missing(rung: int, outcomes: tuple[RuleOutcome, ...], facts: Any, stated: Any) -> tuple[str, ...]:
-            condition = rungs[rung].condition
-            assert condition is not None
-            return tuple(missing_evidence(program, area, condition, outcomes, known_evidence(facts, stated),
-                                          reads_when, reads_all))
-
-        return missing
+    def missing_function(self, i: int) -> MissingEvidence:
+        return MissingEvidence(self.program, i, self.reads_when, self.reads_all)
 
     # ------------------------------------------------------------ expressions
     def expr(self, e: n.Expr, scope: _Scope) -> _Code:

@@ -23,7 +23,8 @@ from collections.abc import Iterator
 
 from . import nodes as n
 from .diagnostics import Diagnostic, Severity, quoted
-from .evaluate import Evaluator, collect_refs, Env, EMPTY_BUNDLE, findings_name
+from .analysis import collect_refs, findings_name
+from .evaluate import Evaluator, Env, EMPTY_BUNDLE
 from .evidence import Bundle, Fact
 from .grades import Grade
 from .ladder_grid import Unsupported, explore

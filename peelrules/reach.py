@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 from .compile import compile_program
 from .diagnostics import Diagnostic, Severity, quoted
-from .evaluate import reads
+from .analysis import reads
 from .evidence import Bundle, Fact
 from .findings import Finding
 from .grades import Grade

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import textwrap
 
-from .evaluate import reads
+from .analysis import reads
 from .peers import comparator_measure
 from .nodes import EvidenceDecl
 from .program import Program

@@ -13,30 +13,17 @@ Spans are not in the trace yet (a trace-format change, left for a later slice).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 from . import estimates
 from . import nodes as n
 from .facts import Bundle
 from .peers import comparator_measure
+from .plan import Planned
 from .program import Program
 from .trace import AggregateLeaf, ExprTrace, FactLeaf, PeerLeaf
 from .unparse import unparse
 from .values import UNKNOWN, Value
 from .vocabulary import ESTIMATE_FUNCTIONS, PEER_FUNCTIONS
-
-@dataclass(frozen=True, eq=False)
-class Planned:
-    """One expression node as compiled: the local that holds its value in a traced run's record (None: its
-    value, known when it was compiled, is `value`), and its operands as compiled, in the order the interpreter
-    evaluates them."""
-
-    node: n.Expr
-    slot: str | None
-    value: object
-    children: tuple["Planned", ...]
-    area: str | None  # the area a ladder is graded for (what stated() without an area counts in)
-
 
 Slots = Mapping[str, object]  # a traced run's locals
 Build = Callable[[Slots, Bundle], ExprTrace]

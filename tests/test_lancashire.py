@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 import peelrules
-from peelrules.evaluate import reads
+from peelrules.analysis import reads
 from peelrules.grades import Grade, Status
 from peelrules.result import AreaResult
 

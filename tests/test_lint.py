@@ -100,7 +100,8 @@ area y "Y" {
 def test_compiled_ladder_checks_agree_with_climbing_every_point(tmp_path) -> None:
     """ladder_grid evaluates the rungs over the whole grid at once; climbing each point through the interpreter
     must give the same rungs fired and the same first non-monotone example."""
-    from peelrules.evaluate import EMPTY_BUNDLE, Env, Evaluator, collect_refs
+    from peelrules.analysis import collect_refs
+    from peelrules.evaluate import EMPTY_BUNDLE, Env, Evaluator
     from peelrules.ladder_grid import explore
     from peelrules.lint import MAX_CHARACTERISTICS, MAX_IMPROVEMENTS, MAX_LADDER_RULES, _climb_grid
 

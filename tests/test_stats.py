@@ -126,3 +126,13 @@ def test_parameters_change_the_method() -> None:
     assert strict.band == "within"
     raw_centre = stats.compare_with_peers(values, "force 00", method=stats.OutlierMethod(centre_on_logs=False))
     assert raw_centre.mean == pytest.approx(sum(values.values()) / 20)
+
+
+def test_the_tabulated_critical_values_are_the_normal_distributions() -> None:
+    """stats.COMMON_Z spares a run the import of statistics; each value must be what NormalDist gives."""
+    from statistics import NormalDist
+
+    assert stats.COMMON_Z, "no tabulated levels"
+    for level, z in stats.COMMON_Z.items():
+        assert z == NormalDist().inv_cdf(0.5 + level / 2), level
+    assert stats.z_for(0.975) == NormalDist().inv_cdf(0.5 + 0.975 / 2)  # an untabulated level still works

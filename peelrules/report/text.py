@@ -4,17 +4,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..facts import Bundle
-from ..evaluate import area_reads, secondary_evidence
+from ..analysis import area_reads, secondary_evidence
 from ..findings import Finding
 from ..judgments import finding_label, judgment_of
 from ..grades import Grade, Status
 from ..program import Program
 from ..result import AreaResult, BundleResult
-from ..trace import AreaTrace, ExprTrace, RuleTrace
 from ..values import UNKNOWN, Value
 from .values import outcome_word, value_text
 
-if TYPE_CHECKING:  # only named in annotations: the analyses are not loaded to print a grade
+if TYPE_CHECKING:  # only named in annotations: the analyses and traces are not loaded to print a grade
+    from ..trace import AreaTrace, ExprTrace, RuleTrace
     from ..compare import RuleSetDiff
     from ..reach import AreaReach, Change
     from ..whynot import WhyNot
