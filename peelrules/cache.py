@@ -248,13 +248,19 @@ def read_entry(path: Path) -> bytes | None:
         return fh.read(MAX_ENTRY_BYTES + 1)
 
 
-def _decode(data: bytes, key: str, name: str, kind: str = "program") -> Any:
+def split_entry(data: bytes) -> tuple[dict[str, Any] | None, bytes]:
+    """An entry's JSON header (None when its first line is not one) and its payload."""
     head, sep, payload = data.partition(b"\n")
     try:
         header = json.loads(head.decode("utf-8")) if sep else None
     except (UnicodeDecodeError, ValueError):
         header = None
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
+    return (header if isinstance(header, dict) else None), payload
+
+
+def _decode(data: bytes, key: str, name: str, kind: str = "program") -> Any:
+    header, payload = split_entry(data)
+    if header is None or header.get("format") != FORMAT:
         why = "not a cache entry of this format"
     elif header.get("engine") != engine_digest():
         why = "written by another engine version"

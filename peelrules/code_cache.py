@@ -120,12 +120,8 @@ def encode(parts: Any, plans: Any, code: CodeType, key: str, secret: bytes, prog
 def _decode(data: bytes, key: str, secret: bytes, program: Program) -> tuple[str | None, Any]:
     """(None, (parts, code, load_plans)) for an entry that holds; else (why not, None). Nothing is unpickled or
     unmarshalled before the MAC is checked."""
-    head, sep, payload = data.partition(b"\n")
-    try:
-        header = json.loads(head.decode("utf-8")) if sep else None
-    except (UnicodeDecodeError, ValueError):
-        header = None
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
+    header, payload = cache.split_entry(data)
+    if header is None or header.get("format") != FORMAT:
         return "not a code entry of this format", None
     if header.get("engine") != cache.engine_digest() or header.get("python") != _python():
         return "written by another engine or Python version", None
