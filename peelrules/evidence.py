@@ -30,7 +30,7 @@ from .source import SourceFile, Span
 from .values import Estimate, Ratio, Value
 from .findings import Finding, Moderation
 from .grades import GRADE_KEYS
-from .vocabulary import AREA_STATUSES, FINDING_KINDS, RECOMMENDING_KINDS, SOURCE_KINDS
+from .vocabulary import AREA_STATUSES, ASSESSMENTS, FACT_STATUSES, FINDING_KINDS, RECOMMENDING_KINDS, SOURCE_KINDS
 from .aggregates import TableModel, load_tables
 from .facts import Bundle, Document, Fact, KeyPath, covers, peek_framework, stated_key
 from .peers import load_peers
@@ -56,6 +56,8 @@ SourceKind = Literal[tuple(SOURCE_KINDS)]  # type: ignore[valid-type]
 AreaStatus = Literal[tuple(AREA_STATUSES)]  # type: ignore[valid-type]
 FindingKind = Literal[tuple(FINDING_KINDS)]  # type: ignore[valid-type]
 GradeKey = Literal[GRADE_KEYS]  # type: ignore[valid-type]
+Assessment = Literal[ASSESSMENTS]  # type: ignore[valid-type]
+FactStatus = Literal[tuple(FACT_STATUSES)]  # type: ignore[valid-type]
 
 
 class SourceDocument(_Strict):
@@ -134,7 +136,7 @@ class FactModel(_Strict):
 
     value: Optional[int | float | bool | str] = Field(
         None, description="count, number, flag, text, date (YYYY-MM-DD) or percent ('85.2%')")
-    assessment: Optional[Literal["not_met", "partly_met", "met", "exceeded"]] = None
+    assessment: Optional[Assessment] = None
     k: Optional[int] = Field(None, ge=0, description="ratio: how many of n")
     n: Optional[int] = Field(None, ge=0, description="ratio: out of how many")
     estimate: Optional[str] = Field(None, pattern=PERCENT_RE, description="estimate: point value, '85.2%'")
@@ -142,7 +144,7 @@ class FactModel(_Strict):
     sample: Optional[int] = Field(None, ge=1, description="estimate: sample size")
     source: str = Field(pattern=SOURCE_RE, description="document key and line, e.g. 'report:L68'")
     quote: Optional[str] = Field(None, description="the words of the source the fact is taken from")
-    status: Literal["open", "remediated_during_inspection", "remediated_verified"] = "open"
+    status: FactStatus = "open"
     note: Optional[str] = None
 
     @model_validator(mode="after")

@@ -11,7 +11,6 @@ from .diagnostics import Diagnostic, PeelError, one_line
 from .limits import DEFAULT_LIMITS, Limits
 from .source import SourceFile, Span, package_folder
 
-MAX_FILE_BYTES = DEFAULT_LIMITS.max_file_bytes
 SHIPPED_RULES = "peel-2021-22"
 # C0 controls other than tab, newline and carriage return, DEL, C1 controls, the bidirectional controls
 # that can make text read differently from how it runs ("Trojan Source"), the line and paragraph separators

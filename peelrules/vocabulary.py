@@ -135,7 +135,6 @@ SOURCE_KINDS: dict[str, str] = {
     "fieldwork": "an inspection fieldwork record",
     "secondary": "a secondary source (news, a summary, a paraphrase)",
 }
-PRIMARY_SOURCE_KINDS: tuple[str, ...] = ("inspection_report", "force_data", "fieldwork")
 
 # ---------------------------------------------------------------- functions
 
