@@ -64,9 +64,9 @@ class Evaluator:
     # ------------------------------------------------------------ expressions
     def eval(self, e: n.Expr, env: Env) -> tuple[Value, ExprTrace | None]:
         if isinstance(e, (n.Number, n.Percent, n.String, n.Bool)):
-            return e.value, (ExprTrace(self.text(e), e.value) if env.trace else None)
+            return e.value, (ExprTrace(self.text(e), e.value, e.span) if env.trace else None)
         if isinstance(e, n.AssessmentLit):
-            return e.value, (ExprTrace(e.value, e.value) if env.trace else None)
+            return e.value, (ExprTrace(e.value, e.value, e.span) if env.trace else None)
         if isinstance(e, n.FactRef):
             fact = env.bundle.facts.get(e.name)
             v: Value = fact.value if fact is not None else UNKNOWN
@@ -77,26 +77,26 @@ class Evaluator:
                             fact.document if fact else None, fact.line if fact else None,
                             fact.quote if fact else None, fact.status if fact else None,
                             fact.note if fact else None)
-            return v, ExprTrace(e.name, v, fact=leaf)
+            return v, ExprTrace(e.name, v, e.span, fact=leaf)
         if isinstance(e, n.ConstRef):
             v = env.consts[e.key]  # type: ignore[assignment]
-            return v, (ExprTrace(e.name, v, constant=e.key, written=self.program.const_text[e.key])
+            return v, (ExprTrace(e.name, v, e.span, constant=e.key, written=self.program.const_text[e.key])
                        if env.trace else None)
         if isinstance(e, n.RuleRef):
             v = env.outcomes[e.key]
-            return v, (ExprTrace(self.text(e), v, rule=e.key) if env.trace else None)
+            return v, (ExprTrace(self.text(e), v, e.span, rule=e.key) if env.trace else None)
         if isinstance(e, n.CounterRef):
             v = env.counters[e.name]
-            return v, (ExprTrace(e.name, v, counter=e.name) if env.trace else None)
+            return v, (ExprTrace(e.name, v, e.span, counter=e.name) if env.trace else None)
         if isinstance(e, n.Unary):
             x, t = self.eval(e.operand, env)
             v = apply_unary(e.op, x)
-            return v, (ExprTrace(self.text(e), v, (t,)) if env.trace else None)  # type: ignore[arg-type]
+            return v, (ExprTrace(self.text(e), v, e.span, (t,)) if env.trace else None)  # type: ignore[arg-type]
         if isinstance(e, n.Binary):
             a, ta = self.eval(e.left, env)
             b, tb = self.eval(e.right, env)  # both sides always: traces show every value
             v = apply_binary(e.op, a, b)
-            return v, (ExprTrace(self.text(e), v, (ta, tb)) if env.trace else None)  # type: ignore[arg-type]
+            return v, (ExprTrace(self.text(e), v, e.span, (ta, tb)) if env.trace else None)  # type: ignore[arg-type]
         if isinstance(e, n.InList):
             item, ti = self.eval(e.item, env)
             opts = [self.eval(o, env) for o in e.options]
@@ -104,7 +104,7 @@ class Evaluator:
             if e.negated:
                 v = apply_unary("not", v)
             kids = (ti, *(o[1] for o in opts))
-            return v, (ExprTrace(self.text(e), v, kids) if env.trace else None)  # type: ignore[arg-type]
+            return v, (ExprTrace(self.text(e), v, e.span, kids) if env.trace else None)  # type: ignore[arg-type]
         if isinstance(e, n.Stated):
             area = e.area or env.area
             count = env.bundle.stated(area, e.kind, e.severe)
@@ -113,7 +113,7 @@ class Evaluator:
                 return v, None
             found = env.bundle.findings.get(area)
             shown = None if found is None else tuple(f for f in found if f.kind == e.kind and (f.severe or not e.severe))
-            return v, ExprTrace(self.text(e), v, finding_kind=e.kind, findings=shown)
+            return v, ExprTrace(self.text(e), v, e.span, finding_kind=e.kind, findings=shown)
         if isinstance(e, n.Aggregate):
             return self.aggregate(e, env)
         if isinstance(e, n.Call):
@@ -131,7 +131,7 @@ class Evaluator:
                              res.sql if res else None, res.rows_read if res else None,
                              res.rows_matched if res else None, table.folder if table else None,
                              tuple(f.file for f in table.files) if table else (), table.source if table else None)
-        return v, ExprTrace(self.text(e), v, aggregate=leaf)
+        return v, ExprTrace(self.text(e), v, e.span, aggregate=leaf)
 
     def call(self, e: n.Call, env: Env) -> tuple[Value, ExprTrace | None]:
         if e.func == "first_known":
@@ -139,7 +139,8 @@ class Evaluator:
             taken = next((i for i, (x, _) in enumerate(evaluated) if x is not UNKNOWN), None)
             v = UNKNOWN if taken is None else evaluated[taken][0]
             kids = tuple(t for _, t in evaluated)
-            return v, (ExprTrace(self.text(e), v, kids, taken=taken) if env.trace else None)  # type: ignore[arg-type]
+            return v, (ExprTrace(self.text(e), v, e.span, kids, taken=taken)  # type: ignore[arg-type]
+                       if env.trace else None)
         if e.func in PEER_FUNCTIONS:
             return self.peer(e, env)
         arg, t = self.eval(e.args[0], env)
@@ -150,7 +151,7 @@ class Evaluator:
             if not env.trace:
                 return v, None
             leaf = estimates.leaf(arg, self.interval, self.small_below, e.func, standard, v)
-            return v, ExprTrace(self.text(e), v, (t, ts), estimate=leaf)  # type: ignore[arg-type]
+            return v, ExprTrace(self.text(e), v, e.span, (t, ts), estimate=leaf)  # type: ignore[arg-type]
         if e.func == "present":
             v = arg is not UNKNOWN
         elif e.func == "remediated":
@@ -171,7 +172,7 @@ class Evaluator:
         if not env.trace:
             return v, None
         leaf = estimates.leaf(arg, self.interval, self.small_below, e.func) if e.func in ESTIMATE_FUNCTIONS else None
-        return v, ExprTrace(self.text(e), v, (t,), estimate=leaf)  # type: ignore[arg-type]
+        return v, ExprTrace(self.text(e), v, e.span, (t,), estimate=leaf)  # type: ignore[arg-type]
 
     def peer(self, e: n.Call, env: Env) -> tuple[Value, ExprTrace | None]:
         """outlier(x), peer_z(x), peer_rank(x): the bundle's comparator for x, placed when it was loaded."""
@@ -183,7 +184,7 @@ class Evaluator:
         if not env.trace:
             return v, None
         decl = self.program.decls[name]
-        return v, ExprTrace(self.text(e), v, peer=PeerLeaf.of(name, decl.description, comparator_measure(decl),
+        return v, ExprTrace(self.text(e), v, e.span, peer=PeerLeaf.of(name, decl.description, comparator_measure(decl),
                                                              found))
 
     # ------------------------------------------------------------ bundles

@@ -79,10 +79,13 @@ class PeerLeaf:
 
 @dataclass(frozen=True)
 class ExprTrace:
-    """An expression's value in a trace, with the traces of its parts and what it read."""
+    """An expression's value in a trace, with the traces of its parts and what it read. `span` is where the
+    expression is written in the rule files (the AST node's span; unlike the AST's, it counts in equality, so the
+    two evaluators must agree on it)."""
 
     text: str
     value: Value
+    span: Span
     children: tuple["ExprTrace", ...] = ()
     fact: FactLeaf | None = None
     rule: str | None = None  # key of a referenced rule

@@ -5,10 +5,9 @@ a traced run returns its locals: the record. A value the compiler knew already (
 sub-expression) is in no local and is kept here. `ExprBuilder` is made once per compiled rule set from the compiler's `Planned` tree: the
 canonical text of every node (unparse) is worked out then, as are the traces of whole sub-trees whose values and
 leaves cannot depend on the bundle. Applied to one run's slots and the bundle, it gives the `ExprTrace` the
-reference interpreter (evaluate.py) builds for the same node: the same text, value, children and leaves
-(tests/test_compile.py checks that they are equal, and their reprs, for generated rule sets and bundles).
-
-Spans are not in the trace yet (a trace-format change, left for a later slice).
+reference interpreter (evaluate.py) builds for the same node: the same text, span, value, children and leaves
+(tests/test_compile.py checks that they are equal, and their reprs, for generated rule sets and bundles). The span
+is the AST node's own (where the expression is written in the rule files), so it too is fixed per rule set.
 """
 from __future__ import annotations
 
@@ -68,17 +67,18 @@ class ExprBuilder:
             value = lambda r: r[slot]  # type: ignore[assignment,return-value]  # noqa: E731
         text = e.name if isinstance(e, (n.FactRef, n.ConstRef, n.CounterRef)) else \
             e.value if isinstance(e, n.AssessmentLit) else unparse(e)  # as Evaluator.text and eval write them
+        span = e.span
         if isinstance(e, (n.Number, n.Percent, n.String, n.Bool, n.AssessmentLit)):
-            return lambda r, b: ExprTrace(text, value(r))
+            return lambda r, b: ExprTrace(text, value(r), span)
         if isinstance(e, n.FactRef):
             return self._fact(e, value)
         if isinstance(e, n.ConstRef):
             written = self.program.const_text[e.key]
-            return lambda r, b: ExprTrace(text, value(r), constant=e.key, written=written)
+            return lambda r, b: ExprTrace(text, value(r), span, constant=e.key, written=written)
         if isinstance(e, n.RuleRef):
-            return lambda r, b: ExprTrace(text, value(r), rule=e.key)
+            return lambda r, b: ExprTrace(text, value(r), span, rule=e.key)
         if isinstance(e, n.CounterRef):
-            return lambda r, b: ExprTrace(text, value(r), counter=e.name)
+            return lambda r, b: ExprTrace(text, value(r), span, counter=e.name)
         if isinstance(e, n.Stated):
             return self._stated(e, p.area, text, value)
         if isinstance(e, n.Aggregate):
@@ -89,7 +89,7 @@ class ExprBuilder:
             def first_known(r: Slots, b: Bundle) -> ExprTrace:
                 traced = tuple(k(r, b) for k in kids)
                 taken = next((i for i, t in enumerate(traced) if t.value is not UNKNOWN), None)
-                return ExprTrace(text, value(r), traced, taken=taken)
+                return ExprTrace(text, value(r), span, traced, taken=taken)
             return first_known
         if isinstance(e, n.Call) and e.func in ("significantly_below", "significantly_above"):
             arg, standard = kids
@@ -98,8 +98,8 @@ class ExprBuilder:
             def significantly(r: Slots, b: Bundle) -> ExprTrace:
                 t, ts = arg(r, b), standard(r, b)
                 v = value(r)
-                return ExprTrace(text, v, (t, ts), estimate=estimates.leaf(t.value, interval, small_below, func,
-                                                                           ts.value, v))
+                leaf = estimates.leaf(t.value, interval, small_below, func, ts.value, v)
+                return ExprTrace(text, v, span, (t, ts), estimate=leaf)
             return significantly
         if isinstance(e, n.Call):
             (arg,) = kids
@@ -107,38 +107,41 @@ class ExprBuilder:
             if func in ESTIMATE_FUNCTIONS:
                 def estimate(r: Slots, b: Bundle) -> ExprTrace:
                     t = arg(r, b)
-                    return ExprTrace(text, value(r), (t,), estimate=estimates.leaf(t.value, interval, small_below,
-                                                                                   func))
+                    leaf = estimates.leaf(t.value, interval, small_below, func)
+                    return ExprTrace(text, value(r), span, (t,), estimate=leaf)
                 return estimate
-            return lambda r, b: ExprTrace(text, value(r), (arg(r, b),))
+            return lambda r, b: ExprTrace(text, value(r), span, (arg(r, b),))
         if isinstance(e, (n.Unary, n.Binary, n.InList)):
-            return lambda r, b: ExprTrace(text, value(r), tuple(k(r, b) for k in kids))
+            return lambda r, b: ExprTrace(text, value(r), span, tuple(k(r, b) for k in kids))
         raise TypeError(f"cannot trace {e!r}")  # pragma: no cover - the compiler rejects it first
 
     def _fact(self, e: n.FactRef, value: Callable[[Slots], Value]) -> Build:
         decl = self.program.decls[e.name]
         name, kind, description = e.name, decl.type, decl.description
+        span = e.span
 
         def fact(r: Slots, b: Bundle) -> ExprTrace:
             f = b.facts.get(name)
             leaf = FactLeaf(name, False, kind, description) if f is None else \
                 FactLeaf(name, True, kind, description, f.document, f.line, f.quote, f.status, f.note)
-            return ExprTrace(name, value(r), fact=leaf)
+            return ExprTrace(name, value(r), span, fact=leaf)
         return fact
 
     @staticmethod
     def _stated(e: n.Stated, graded: str | None, text: str, value: Callable[[Slots], Value]) -> Build:
         area, kind, severe = e.area or graded, e.kind, e.severe
+        span = e.span
 
         def stated(r: Slots, b: Bundle) -> ExprTrace:
             found = b.findings.get(area)  # type: ignore[arg-type]
             shown = None if found is None else tuple(f for f in found if f.kind == kind and (f.severe or not severe))
-            return ExprTrace(text, value(r), finding_kind=kind, findings=shown)
+            return ExprTrace(text, value(r), span, finding_kind=kind, findings=shown)
         return stated
 
     @staticmethod
     def _aggregate(e: n.Aggregate, text: str, value: Callable[[Slots], Value]) -> Build:
         key, name = e.key, e.table
+        span = e.span
 
         def aggregate(r: Slots, b: Bundle) -> ExprTrace:
             res = b.aggregates.get(key)
@@ -147,7 +150,7 @@ class ExprBuilder:
                                  res.sql if res else None, res.rows_read if res else None,
                                  res.rows_matched if res else None, table.folder if table else None,
                                  tuple(f.file for f in table.files) if table else (), table.source if table else None)
-            return ExprTrace(text, value(r), aggregate=leaf)
+            return ExprTrace(text, value(r), span, aggregate=leaf)
         return aggregate
 
     def _peer(self, e: n.Call, text: str, value: Callable[[Slots], Value]) -> Build:
@@ -155,9 +158,10 @@ class ExprBuilder:
         name = e.args[0].name
         decl = self.program.decls[name]
         description, measure = decl.description, comparator_measure(decl)
+        span = e.span
 
         def peer(r: Slots, b: Bundle) -> ExprTrace:
-            return ExprTrace(text, value(r), peer=PeerLeaf.of(name, description, measure, b.peers.get(name)))
+            return ExprTrace(text, value(r), span, peer=PeerLeaf.of(name, description, measure, b.peers.get(name)))
         return peer
 
 
