@@ -23,6 +23,7 @@ _VALUE: dict[str, Any] = {
 
 _SPAN: dict[str, Any] = {
     "type": "object", "additionalProperties": False,
+    "description": "a region of a rule file: 1-based line and column, end exclusive",
     "required": ["file", "line", "column", "end_line", "end_column"],
     "properties": {k: ({"type": "string"} if k == "file" else {"type": "integer"})
                    for k in ("file", "line", "column", "end_line", "end_column")},
@@ -47,10 +48,12 @@ _FINDINGS: dict[str, Any] = {"anyOf": [{"type": "null"}, {"type": "array", "item
                              "description": "null: the bundle records no findings for the area"}
 
 _EXPR: dict[str, Any] = {
-    "type": "object", "additionalProperties": False, "required": ["expr", "value"],
+    "type": "object", "additionalProperties": False, "required": ["expr", "value", "span"],
     "properties": {
         "expr": {"type": "string"},
         "value": {"$ref": "#/$defs/value"},
+        "span": {"$ref": "#/$defs/span", "description": "where the expression is written in the rule files "
+                 "(since trace version 1.4)"},
         "rule": {"type": "string"}, "constant": {"type": "string"}, "counter": {"type": "string"},
         "written": {"type": ["string", "null"]},
         "finding_kind": {"enum": list(FINDING_KINDS)}, "findings": _FINDINGS,

@@ -14,12 +14,13 @@ from .values import json_number, outcome_word, value_json
 
 # 1.1: findings, moderation and final judgments; 1.2: estimates, peers, inputs.comparators;
 # 1.3: computed numbers at report.values.JSON_DIGITS significant digits (0.801, not 0.8009999999999999), and
-#      a peer comparison's `verdict` ("better" / "worse" for the measure's polarity, null within or neutral)
-TRACE_VERSION = "1.3"
+#      a peer comparison's `verdict` ("better" / "worse" for the measure's polarity, null within or neutral);
+# 1.4: every expression node's `span` (file, line, column, end_line, end_column in the rule files)
+TRACE_VERSION = "1.4"
 
 
 def expr_json(t: ExprTrace) -> dict[str, Any]:
-    out: dict[str, Any] = {"expr": t.text, "value": value_json(t.value)}
+    out: dict[str, Any] = {"expr": t.text, "value": value_json(t.value), "span": t.span.to_json()}
     if t.fact is not None:
         f = t.fact
         out["fact"] = {"name": f.name, "present": f.present, "type": f.type, "description": f.description,
