@@ -71,6 +71,15 @@ def _compare_results(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> li
     return out
 
 
+def _without_expr_spans(x: Any) -> Any:
+    """A trace's results as trace version 1.3 wrote them: without the `span` of each expression node (1.4)."""
+    if isinstance(x, dict):
+        return {k: _without_expr_spans(v) for k, v in x.items() if not (k == "span" and "expr" in x)}
+    if isinstance(x, list):
+        return [_without_expr_spans(v) for v in x]
+    return x
+
+
 def _well_formed(doc: object) -> bool:
     """The parts of a trace that verify reads, with the types it reads them as."""
     if not isinstance(doc, dict) or not isinstance(doc.get("inputs"), dict):
@@ -100,8 +109,9 @@ def verify(recorded: Any, rules: Path | None = None, evidence: list[Path] | None
     recorded_evidence = [e["file"] for e in inputs["evidence"]]
     recorded_results = recorded["results"]
     diffs: list[Difference] = []
-    if recorded.get("trace_version") != TRACE_VERSION:
-        diffs.append(Difference("trace_version", str(recorded.get("trace_version")), f"this engine writes {TRACE_VERSION}"))
+    version = recorded.get("trace_version")
+    if version != TRACE_VERSION:
+        diffs.append(Difference("trace_version", str(version), f"this engine writes {TRACE_VERSION}"))
     engine = (recorded.get("engine") or {}).get("version")
     if engine != __version__:
         diffs.append(Difference("engine", "peelrules", f"version {engine} recorded, {__version__} now"))
@@ -131,6 +141,9 @@ def verify(recorded: Any, rules: Path | None = None, evidence: list[Path] | None
                                                     and isinstance(e.get("sha256"), str)]),
                             _digests(doc["inputs"].get("comparators", [])))
     diffs += _compare_results(recorded_results, doc["results"])
+    if version == "1.3" and len(diffs) == 1 and dumps(recorded_results) == dumps(_without_expr_spans(doc["results"])):
+        diffs[0] = Difference("trace_version", "1.3", f"this engine writes {TRACE_VERSION}, which adds the span of "
+                              "each expression; apart from those, a re-run gives the recorded results exactly")
     if not diffs and dumps(recorded_results) != dumps(doc["results"]):
         diffs.append(Difference("result", "trace", "the same grades and outcomes, but the trace details differ"))
     if recorded.get("result_sha256") and recorded["result_sha256"] != doc["result_sha256"] and not diffs:

@@ -68,3 +68,38 @@ def test_not_a_trace_is_bad_input(tmp_path) -> None:
     assert proc.returncode == 2 and "PR313" in proc.stderr and "Traceback" not in proc.stderr
     bad.write_text("{}", encoding="utf-8")
     assert run_peel("verify", str(bad)).returncode == 2
+
+
+def _strip_expr_spans(x):  # type: ignore[no-untyped-def]
+    if isinstance(x, dict):
+        return {k: _strip_expr_spans(v) for k, v in x.items() if not (k == "span" and "expr" in x)}
+    return [_strip_expr_spans(v) for v in x] if isinstance(x, list) else x
+
+
+def test_a_trace_of_version_1_3_is_named_and_said_to_agree_apart_from_spans(tmp_path) -> None:
+    """Trace version 1.4 added each expression's span: a 1.3 trace of the same run differs only by those."""
+    from peelrules.report.trace_json import dumps, sha256
+
+    _, trace = _record(tmp_path)
+    doc = json.loads(trace.read_text(encoding="utf-8"))
+    assert doc["trace_version"] == "1.4"
+    doc["results"] = _strip_expr_spans(doc["results"])
+    doc["trace_version"], doc["result_sha256"] = "1.3", sha256(dumps(doc["results"]))
+    trace.write_text(json.dumps(doc), encoding="utf-8")
+    proc = run_peel("verify", str(trace))
+    assert proc.returncode == 1
+    assert ("trace_version 1.3: this engine writes 1.4, which adds the span of each expression; apart from those, "
+            "a re-run gives the recorded results exactly") in proc.stdout
+    doc["results"][0]["areas"][0]["rules"][0]["when"]["expr"] += " "  # and one that differs otherwise
+    trace.write_text(json.dumps(doc), encoding="utf-8")
+    proc = run_peel("verify", str(trace))
+    assert proc.returncode == 1 and "trace_version 1.3: this engine writes 1.4\n" in proc.stdout
+
+
+def test_a_moved_expression_span_is_a_difference(tmp_path) -> None:
+    _, trace = _record(tmp_path)
+    doc = json.loads(trace.read_text(encoding="utf-8"))
+    doc["results"][0]["areas"][0]["rules"][0]["when"]["span"]["line"] += 1
+    trace.write_text(json.dumps(doc), encoding="utf-8")
+    proc = run_peel("verify", str(trace))
+    assert proc.returncode == 1 and "the trace details differ" in proc.stdout
