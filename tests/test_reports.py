@@ -9,6 +9,7 @@ import io
 import os
 import pty
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -105,7 +106,12 @@ def test_markdown_text_and_code_helpers() -> None:
 def test_markdown_lists_the_rung_rules_and_facts(mini: Program) -> None:
     doc = md_report.document(mini, runs_for(mini, [MINI_EVIDENCE]))
     assert "| Contact | good | 5: good otherwise |" in doc
-    assert "- **Rung that fired:** good otherwise (ladder `simple`, rung 5)" in doc
+    assert f"- **Rung that fired:** good otherwise (ladder `simple`, rung 5, `{MINI}:28:3`)" in doc
+    # each rule's conditions, with where they are written (the span of the rule-level expression)
+    assert ("- Few 101 callers abandon (`few_abandoned`)\n"
+            f"  - When `calls.abandoned / calls.offered < abandon_limit` (`{MINI}:43:10`)\n"
+            "  - Cite: Mini framework 1.2\n") in doc
+    assert f"  - Exceeded when `lower(audit.grounds) >= 90%` (`{MINI}:49:19`)" in doc
     assert "### Characteristics met (4 of 4)" in doc and "### Innovative practice found (1)" in doc
     assert "| `calls.answering` | met | report, line 3 | calls are answered promptly |" in doc
     assert "| `calls.answered_in_10s` | unknown | not in the evidence" in doc
@@ -243,8 +249,9 @@ def test_batch_table_lists_every_bundle_and_area(tmp_path: Path, batch: list[str
 
 def test_batch_cli_every_format(tmp_path: Path, batch: list[str], golden) -> None:
     outputs = {}
+    shutil.copyfile(MINI, tmp_path / "mini.peel")  # named relative to tmp_path: md and html show rule spans
     for fmt in ("text", "csv", "md", "html"):
-        proc = run_peel("evaluate", *batch, "--rules", str(MINI), "--format", fmt, cwd=tmp_path)
+        proc = run_peel("evaluate", *batch, "--rules", "mini.peel", "--format", fmt, cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr
         assert proc.stderr.startswith("3 bundles, 3 evaluated, 0 errors\n")  # the batch summary, nothing else
         outputs[fmt] = proc.stdout

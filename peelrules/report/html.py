@@ -19,6 +19,7 @@ from typing import Sequence
 from .. import __version__
 from ..grades import Grade, Status
 from ..program import Program
+from ..source import Span
 from ..judgments import finding_label
 from ..trace import AreaTrace, ExprTrace, FactLeaf, RuleTrace
 from ..values import UNKNOWN, Value
@@ -92,6 +93,7 @@ ul.tree li { margin: .2rem 0; }
   letter-spacing: .02em; }
 .fact { background: var(--panel); border-left: 3px solid var(--ink); padding: .25rem .5rem; }
 .fact .src { color: var(--muted); font-size: .85rem; }
+.at { color: var(--muted); font: .8rem ui-monospace, "DejaVu Sans Mono", "Liberation Mono", monospace; }
 .fact cite { font-style: normal; }
 ul.facts { border-left: 0; padding-left: 0; }
 .fact blockquote { margin: .2rem 0 .1rem; font-style: italic; }
@@ -151,6 +153,11 @@ def _value_class(v: Value) -> str:
     if v is True or v is False:
         return f"v v-{str(v).lower()}"
     return "v"
+
+
+def _at(span: Span) -> str:
+    """Where an expression (or a rung) is written in the rule files: file:line:col."""
+    return f'<span class="at">{esc(str(span))}</span>'
 
 
 def _val(v: Value, type_name: str | None = None) -> str:
@@ -286,11 +293,11 @@ class _Renderer:
         out = [f'<div class="rule"><p><span class="mark">{esc(word + exceeded)}</span> <code>{esc(name)}</code>: '
                f"{esc(r.title)}</p>"]
         if r.when is not None:
-            out.append(f"<div>when <code>{esc(r.when.text)}</code> &rArr; {_val(r.when.value)}"
+            out.append(f"<div>when <code>{esc(r.when.text)}</code> &rArr; {_val(r.when.value)} {_at(r.when.span)}"
                        f"{self.tree(r.when)}</div>")
         if r.exceeded_when is not None:
             out.append(f"<div>exceeded when <code>{esc(r.exceeded_when.text)}</code> &rArr; "
-                       f"{_val(r.exceeded_when.value)}{self.tree(r.exceeded_when)}</div>")
+                       f"{_val(r.exceeded_when.value)} {_at(r.exceeded_when.span)}{self.tree(r.exceeded_when)}</div>")
         out.append("</div>")
         return "".join(out)
 
@@ -330,9 +337,10 @@ class _Renderer:
                 mark = "fires" if rung.value is True else ("no" if rung.value is False else "undecided")
                 cond = ("otherwise" if rung.otherwise or rung.condition is None
                         else f"when <code>{esc(rung.condition.text)}</code>")
+                at = _at(rung.condition.span if rung.condition is not None else rung.span)
                 fired = " fired" if rung is decisive else ""
                 out.append(f'<div class="rule rung{fired}"><p><span class="mark">{mark}</span> '
-                           f"{esc(grade_label(rung.grade))} {cond}</p>"
+                           f"{esc(grade_label(rung.grade))} {cond} {at}</p>"
                            f"{self.tree(rung.condition) if rung.condition is not None else ''}</div>")
         if t.rules:
             out.append("<h4>Rules</h4>")
@@ -384,8 +392,9 @@ class _Renderer:
             label = "Rung that could not be decided" if r.status is Status.UNDETERMINED else "Rung that fired"
             cond = ("otherwise" if rung.otherwise or rung.condition is None
                     else f"when <code>{esc(rung.condition.text)}</code>")
+            at = rung.condition.span if rung.condition is not None else rung.span
             out.append(f'<p class="rung-line"><strong>{label}:</strong> {esc(grade_label(rung.grade))} {cond} '
-                       f"(ladder <code>{esc(r.ladder or '?')}</code>, rung {r.rung + 1})</p>")
+                       f"(ladder <code>{esc(r.ladder or '?')}</code>, rung {r.rung + 1}, {_at(at)})</p>")
             if rung.condition is not None:
                 parts = "; ".join(f"<code>{esc(c.text)}</code> is {_val(c.value)}"
                                   for c in (rung.condition.children or (rung.condition,)))

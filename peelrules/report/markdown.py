@@ -76,6 +76,9 @@ def _rule_item(r: RuleTrace) -> list[str]:
     name = r.key.split(".", 1)[1]
     extra = "; exceeded" if r.exceeded is True else ""
     out = [f"- {text(r.title, starts_block=True)} ({code(name)}{extra})"]
+    for word, cond in (("When", r.when), ("Exceeded when", r.exceeded_when)):
+        if cond is not None:
+            out.append(f"  - {word} {code(cond.text)} ({code(str(cond.span))})")
     if r.recommendation and r.outcome is True:
         out.append(f"  - Recommendation: {text(r.recommendation)}")
     if r.cite:
@@ -128,7 +131,8 @@ def area(t: AreaTrace) -> str:
         out += ["Ungraded: this area has no ladder; its rules are reported for information.", ""]
     rung = decisive_rung(t)
     if rung is not None and r.rung is not None:
-        where = f"ladder {code(r.ladder or '?')}, rung {r.rung + 1}"
+        at = rung.condition.span if rung.condition is not None else rung.span
+        where = f"ladder {code(r.ladder or '?')}, rung {r.rung + 1}, {code(str(at))}"
         cond = "otherwise" if rung.otherwise or rung.condition is None else f"when {code(rung.condition.text)}"
         label = "Rung that could not be decided" if r.status is Status.UNDETERMINED else "Rung that fired"
         out.append(f"- **{label}:** {text(grade_label(rung.grade))} {cond} ({where})")
