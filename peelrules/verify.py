@@ -1,6 +1,7 @@
 """`peel verify`: re-run a recorded trace from its inputs and say exactly what differs, if anything."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,20 @@ def _without_expr_spans(x: Any) -> Any:
     return x
 
 
+def _area_well_formed(a: object) -> bool:
+    """An area of a recorded result, with what _compare_results reads of it and of its rules."""
+    return (isinstance(a, dict) and isinstance(a.get("area"), str) and "grade" in a and "status" in a
+            and isinstance(a.get("moderation"), (dict, type(None))) and isinstance(a.get("rules"), list)
+            and all(isinstance(r, dict) and isinstance(r.get("rule"), str) and "outcome" in r and "exceeded" in r
+                    and "reading" in r for r in a["rules"]))
+
+
+def _recorded_json(x: Any) -> str:
+    """Recorded results as canonical JSON, as dumps writes them; a NaN read from the file (Python's json reads
+    one, peelrules never writes one) stays a NaN and so differs from any re-run, rather than failing."""
+    return json.dumps(x, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
 def _well_formed(doc: object) -> bool:
     """The parts of a trace that verify reads, with the types it reads them as."""
     if not isinstance(doc, dict) or not isinstance(doc.get("inputs"), dict):
@@ -91,7 +106,7 @@ def _well_formed(doc: object) -> bool:
     results = doc.get("results")
     results_ok = isinstance(results, list) and all(
         isinstance(r, dict) and isinstance(r.get("evidence"), str) and isinstance(r.get("areas"), list)
-        and all(isinstance(a, dict) for a in r["areas"]) for r in results)
+        and all(_area_well_formed(a) for a in r["areas"]) for r in results)
     engine = doc.get("engine", {})
     return (files_ok and results_ok and isinstance(inputs.get("rule_set"), (str, type(None)))
             and isinstance(engine, dict))
@@ -141,10 +156,11 @@ def verify(recorded: Any, rules: Path | None = None, evidence: list[Path] | None
                                                     and isinstance(e.get("sha256"), str)]),
                             _digests(doc["inputs"].get("comparators", [])))
     diffs += _compare_results(recorded_results, doc["results"])
-    if version == "1.3" and len(diffs) == 1 and dumps(recorded_results) == dumps(_without_expr_spans(doc["results"])):
+    if version == "1.3" and len(diffs) == 1 and _recorded_json(recorded_results) == dumps(
+            _without_expr_spans(doc["results"])):
         diffs[0] = Difference("trace_version", "1.3", f"this engine writes {TRACE_VERSION}, which adds the span of "
                               "each expression; apart from those, a re-run gives the recorded results exactly")
-    if not diffs and dumps(recorded_results) != dumps(doc["results"]):
+    if not diffs and _recorded_json(recorded_results) != dumps(doc["results"]):
         diffs.append(Difference("result", "trace", "the same grades and outcomes, but the trace details differ"))
     if recorded.get("result_sha256") and recorded["result_sha256"] != doc["result_sha256"] and not diffs:
         diffs.append(Difference("result", "result_sha256", "the recorded digest does not match the recorded results"))

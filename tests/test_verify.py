@@ -103,3 +103,18 @@ def test_a_moved_expression_span_is_a_difference(tmp_path) -> None:
     trace.write_text(json.dumps(doc), encoding="utf-8")
     proc = run_peel("verify", str(trace))
     assert proc.returncode == 1 and "the trace details differ" in proc.stdout
+
+
+def test_a_malformed_area_or_a_nan_is_told_not_a_crash(tmp_path) -> None:
+    _, trace = _record(tmp_path)
+    doc = json.loads(trace.read_text(encoding="utf-8"))
+    area = doc["results"][0]["areas"][0]
+    for broken in ({}, {**area, "rules": [{}]}, {**area, "moderation": "x"}):
+        doc["results"][0]["areas"][0] = broken
+        trace.write_text(json.dumps(doc), encoding="utf-8")
+        proc = run_peel("verify", str(trace))
+        assert proc.returncode == 2 and "PR313" in proc.stderr and "internal error" not in proc.stderr
+    doc["results"][0]["areas"][0] = {**area, "note": float("nan")}  # json writes NaN, and reads it back
+    trace.write_text(json.dumps(doc), encoding="utf-8")
+    proc = run_peel("verify", str(trace))
+    assert proc.returncode == 1 and "the trace details differ" in proc.stdout and not proc.stderr
