@@ -83,9 +83,9 @@ _ENGINE: str | None = None
 
 
 def engine_digest() -> str:
-    """sha256 over each of peelrules' code and grammar files as Python itself tells a changed
-    module from its bytecode cache (name, size and modification time): an entry from any other engine, or from
-    this one after any of its files was edited, is never used."""
+    """sha256 over each of peelrules' code and grammar files as Python itself tells a changed module from its
+    bytecode cache (name, size and modification time): an entry from any other engine, or from this one after any
+    of its files was edited, is never used."""
     global _ENGINE
     if _ENGINE is None:
         from .source import package_folder

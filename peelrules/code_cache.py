@@ -40,7 +40,7 @@ FORMAT = "peelrules-code 1"
 KEY_FILE = "code.key"
 _KEY_BYTES = 32
 # What a compiled program's parts are made of, beyond what a checked program is (cache.py's allow-list).
-_ALLOWED_MODULES = cache._ALLOWED_MODULES | {"peelrules.compile", "peelrules.plan", "peelrules.result"}
+_CODE_MODULES = frozenset({"peelrules.compile", "peelrules.plan", "peelrules.result"})
 
 
 def _python() -> str:
@@ -164,7 +164,7 @@ class _Unpickler(cache._SafeUnpickler):
         raise pickle.UnpicklingError("unknown reference in a code entry")
 
     def find_class(self, module: str, name: str) -> Any:  # noqa: D102
-        if module in _ALLOWED_MODULES - cache._ALLOWED_MODULES:
+        if module in _CODE_MODULES:
             return cache.allowed_class(module, name)
         return super().find_class(module, name)
 
@@ -176,24 +176,20 @@ def _secret(folder: Path, *, make: bool) -> bytes | None:
     """This user's key for code entries: 32 bytes in `code.key`, a regular file of this user that nobody else
     can read or write. Made (when `make`) the first time, linked into place so that it is never replaced."""
     path = folder / KEY_FILE
-    for _ in range(2):
-        try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
-        except FileNotFoundError:
-            if not make or not cache.write_entry(path, os.urandom(_KEY_BYTES), exclusive=True):
-                if make and path.exists():  # another process made it first
-                    continue
-                return None
-            continue
-        except OSError as err:
-            cache.SETTINGS.note(f"code cache off: {KEY_FILE}: {err.strerror or err}")
+    if make and not os.path.lexists(path):
+        cache.write_entry(path, os.urandom(_KEY_BYTES), exclusive=True)  # False: another process made it first
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        cache.SETTINGS.note(f"code cache off: {KEY_FILE}: {err.strerror or err}")
+        return None
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        mine = not hasattr(os, "geteuid") or st.st_uid == os.geteuid()
+        if not stat.S_ISREG(st.st_mode) or not mine or st.st_mode & 0o077 or st.st_size != _KEY_BYTES:
+            cache.SETTINGS.note(f"code cache off: {KEY_FILE} is not a private {_KEY_BYTES}-byte file of this "
+                                f"user (delete it, or run `peel cache clear`)")
             return None
-        with os.fdopen(fd, "rb") as fh:
-            st = os.fstat(fh.fileno())
-            mine = not hasattr(os, "geteuid") or st.st_uid == os.geteuid()
-            if not stat.S_ISREG(st.st_mode) or not mine or st.st_mode & 0o077 or st.st_size != _KEY_BYTES:
-                cache.SETTINGS.note(f"code cache off: {KEY_FILE} is not a private {_KEY_BYTES}-byte file of this "
-                                    f"user (delete it, or run `peel cache clear`)")
-                return None
-            return fh.read(_KEY_BYTES)
-    return None
+        return fh.read(_KEY_BYTES)

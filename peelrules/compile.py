@@ -347,6 +347,7 @@ _BASE_NAMESPACE: dict[str, object] = {
     "_UNDETERMINED": Status.UNDETERMINED, "_locals": locals,
 }
 
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class MissingEvidence:
     """Names the missing evidence of an undetermined area, exactly as the interpreter does (data, so that a

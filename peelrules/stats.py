@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from statistics import NormalDist
 
 
-
 @lru_cache(maxsize=1)
 def _standard() -> "NormalDist":
     """The standard normal distribution (statistics is imported the first time a figure needs it)."""

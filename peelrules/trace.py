@@ -127,6 +127,11 @@ class RungTrace:
     condition: ExprTrace | None
     span: Span
 
+    @property
+    def where(self) -> Span:
+        """Where the rung is written: its condition, or the rung itself for `otherwise`."""
+        return self.condition.span if self.condition is not None else self.span
+
 
 @dataclass(frozen=True)
 class AreaTrace:

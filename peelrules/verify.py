@@ -1,7 +1,6 @@
 """`peel verify`: re-run a recorded trace from its inputs and say exactly what differs, if anything."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,12 +88,6 @@ def _area_well_formed(a: object) -> bool:
                     and "reading" in r for r in a["rules"]))
 
 
-def _recorded_json(x: Any) -> str:
-    """Recorded results as canonical JSON, as dumps writes them; a NaN read from the file (Python's json reads
-    one, peelrules never writes one) stays a NaN and so differs from any re-run, rather than failing."""
-    return json.dumps(x, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
-
-
 def _well_formed(doc: object) -> bool:
     """The parts of a trace that verify reads, with the types it reads them as."""
     if not isinstance(doc, dict) or not isinstance(doc.get("inputs"), dict):
@@ -156,11 +149,11 @@ def verify(recorded: Any, rules: Path | None = None, evidence: list[Path] | None
                                                     and isinstance(e.get("sha256"), str)]),
                             _digests(doc["inputs"].get("comparators", [])))
     diffs += _compare_results(recorded_results, doc["results"])
-    if version == "1.3" and len(diffs) == 1 and _recorded_json(recorded_results) == dumps(
+    if version == "1.3" and len(diffs) == 1 and dumps(recorded_results, allow_nan=True) == dumps(
             _without_expr_spans(doc["results"])):
         diffs[0] = Difference("trace_version", "1.3", f"this engine writes {TRACE_VERSION}, which adds the span of "
                               "each expression; apart from those, a re-run gives the recorded results exactly")
-    if not diffs and _recorded_json(recorded_results) != dumps(doc["results"]):
+    if not diffs and dumps(recorded_results, allow_nan=True) != dumps(doc["results"]):
         diffs.append(Difference("result", "trace", "the same grades and outcomes, but the trace details differ"))
     if recorded.get("result_sha256") and recorded["result_sha256"] != doc["result_sha256"] and not diffs:
         diffs.append(Difference("result", "result_sha256", "the recorded digest does not match the recorded results"))

@@ -337,7 +337,7 @@ class _Renderer:
                 mark = "fires" if rung.value is True else ("no" if rung.value is False else "undecided")
                 cond = ("otherwise" if rung.otherwise or rung.condition is None
                         else f"when <code>{esc(rung.condition.text)}</code>")
-                at = _at(rung.condition.span if rung.condition is not None else rung.span)
+                at = _at(rung.where)
                 fired = " fired" if rung is decisive else ""
                 out.append(f'<div class="rule rung{fired}"><p><span class="mark">{mark}</span> '
                            f"{esc(grade_label(rung.grade))} {cond} {at}</p>"
@@ -392,9 +392,8 @@ class _Renderer:
             label = "Rung that could not be decided" if r.status is Status.UNDETERMINED else "Rung that fired"
             cond = ("otherwise" if rung.otherwise or rung.condition is None
                     else f"when <code>{esc(rung.condition.text)}</code>")
-            at = rung.condition.span if rung.condition is not None else rung.span
             out.append(f'<p class="rung-line"><strong>{label}:</strong> {esc(grade_label(rung.grade))} {cond} '
-                       f"(ladder <code>{esc(r.ladder or '?')}</code>, rung {r.rung + 1}, {_at(at)})</p>")
+                       f"(ladder <code>{esc(r.ladder or '?')}</code>, rung {r.rung + 1}, {_at(rung.where)})</p>")
             if rung.condition is not None:
                 parts = "; ".join(f"<code>{esc(c.text)}</code> is {_val(c.value)}"
                                   for c in (rung.condition.children or (rung.condition,)))

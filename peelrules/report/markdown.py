@@ -131,8 +131,7 @@ def area(t: AreaTrace) -> str:
         out += ["Ungraded: this area has no ladder; its rules are reported for information.", ""]
     rung = decisive_rung(t)
     if rung is not None and r.rung is not None:
-        at = rung.condition.span if rung.condition is not None else rung.span
-        where = f"ladder {code(r.ladder or '?')}, rung {r.rung + 1}, {code(str(at))}"
+        where = f"ladder {code(r.ladder or '?')}, rung {r.rung + 1}, {code(str(rung.where))}"
         cond = "otherwise" if rung.otherwise or rung.condition is None else f"when {code(rung.condition.text)}"
         label = "Rung that could not be decided" if r.status is Status.UNDETERMINED else "Rung that fired"
         out.append(f"- **{label}:** {text(grade_label(rung.grade))} {cond} ({where})")

@@ -174,6 +174,7 @@ def context_json(program: Program, bundle: Bundle) -> list[dict[str, Any]]:
     return out
 
 
-def dumps(doc: dict[str, Any]) -> str:
-    """Canonical JSON: sorted keys, two-space indent, UTF-8 text, final newline."""
-    return json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+def dumps(doc: Any, *, allow_nan: bool = False) -> str:
+    """Canonical JSON: sorted keys, two-space indent, UTF-8 text, final newline. `allow_nan`: for recorded
+    results read back from a file (Python's json reads a NaN; peelrules never writes one)."""
+    return json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=allow_nan) + "\n"
