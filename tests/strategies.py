@@ -4,25 +4,25 @@
 
     @given(cases())
     def test_something(case: Case) -> None:
-        program, bundles = load_case(case)      # parse + check + load evidence, all in memory
+        program, bundles = load_case(case)      # parse + check + load evidence (see load_case)
 
 What is generated
 -----------------
-`rule_sets()` draws a `RuleSet`: one to three rule files holding a framework header, evidence blocks with
-items of every declared type (count, number, percent, ratio, estimate, flag, text, date, assessment; some
-with `range`, `unit`, `context only`) and up to `max_comparators` comparators (`c0: comparator "..."
-measure m0`: two may share a measure, and one without `measure` reads its own short name), a framework header
-that now and then sets `interval normal|wilson` and `small_sample below N`, global and area-local constants (some folding to unknown, as `1 / 0`),
-shared ladders and local ones (one shadowing a shared ladder's name), graded and ungraded areas with
-aliases, and rules of every kind (`exceeded when`, `severe`, `cite`, `recommendation`) whose conditions use
-arithmetic, comparisons, `is`/`is not`, and/or/not, `in`/`not in`, lower/upper/sample (of estimates and ratios),
+`rule_sets()` draws a `RuleSet`: one to three rule files holding a framework header, evidence blocks with items of
+every declared type (count, number, percent, ratio, estimate, flag, text, date, assessment; some with `range`,
+`unit`, `context only`) and up to `max_comparators` comparators (`c0: comparator "..." measure m0`: two may share a
+measure, and one without `measure` reads its own short name), a framework header that now and then sets `interval
+normal|wilson` and `small_sample below N`, global and area-local constants (some folding to unknown, as `1 / 0`),
+shared ladders and local ones (one shadowing a shared ladder's name), graded and ungraded areas with aliases, and
+rules of every kind (`exceeded when`, `severe`, `cite`, `recommendation`) whose conditions use arithmetic,
+comparisons, `is`/`is not`, and/or/not, `in`/`not in`, lower/upper/sample (of estimates and ratios),
 significantly_below/above, small_sample (only under a header that sets its threshold), the peer functions
 (outlier(c) compared with the bands well_above/within/well_below, peer_z, peer_rank, peer_better, peer_worse),
-present/remediated/first_known, constants (bands among them), and references to earlier rules of the same area (short name) or of other areas
-(`area.rule`). Ladder rungs read the counters, rules, constants and (rarely) evidence. Items are shuffled
-across files, so references point forwards and backwards in the text. The text is written with the fewest
-parentheses the grammar needs, plus a few redundant ones, so the parser's precedence is exercised too.
-Every rule set drawn passes `peelrules.check_rules`; its `RuleSetSpec` says what was declared.
+present/remediated/first_known, constants (bands among them), and references to earlier rules of the same area
+(short name) or of other areas (`area.rule`). Ladder rungs read the counters, rules, constants and (rarely)
+evidence. Items are shuffled across files, so references point forwards and backwards in the text. The text is
+written with the fewest parentheses the grammar needs, plus a few redundant ones, so the parser's precedence is
+exercised too. Every rule set drawn passes `peelrules.check_rules`; its `RuleSetSpec` says what was declared.
 
 `bundles(spec)` draws one evidence bundle for a spec as a JSON-able dict: each fact present or missing,
 with values of its declared type weighted towards edges (zero counts and ratio denominators, 0% and 100%,
@@ -39,9 +39,10 @@ the comparator files they name (`Case.files`). `load_case(case)` parses, checks 
 through a temporary folder when there are comparator files, which the loader reads beside the bundle);
 `write_case(case, folder)` writes it to disk for tests that need files (the CLI, the loader).
 
-Knobs: `rule_sets(max_areas=, max_rules=, max_facts=, max_depth=, odd_constants=, max_comparators=)`. `odd_constants=True`
-also draws constants written with `in` (`let k = 1 in [1]`), which the checker folds to None today (reported),
-so rules see a flag that is neither true, false nor unknown; leave it off unless testing exactly that.
+Knobs: `rule_sets(max_areas=, max_rules=, max_facts=, max_depth=, odd_constants=, max_comparators=)`.
+`odd_constants=True` also draws constants written with `in` (`let k = 1 in [1]`), which the checker folds to None
+today (reported), so rules see a flag that is neither true, false nor unknown; leave it off unless testing exactly
+that.
 """
 from __future__ import annotations
 
