@@ -390,7 +390,8 @@ def clear() -> int:
     count = 0
     if folder.is_dir() and not folder.is_symlink():
         for entry in folder.iterdir():
-            ours = entry.suffix in (".program", ".bundle", ".tables", ".code", ".tmp") or TEMP_MARK in entry.name
+            ours = (entry.suffix in (".program", ".bundle", ".tables", ".code", ".svg", ".tmp")
+                    or TEMP_MARK in entry.name)
             if (ours or entry.name == "code.key") and entry.is_file():  # the code cache's key: made anew
                 entry.unlink(missing_ok=True)
                 count += ours
@@ -435,19 +436,23 @@ def _bundle_record(value: object) -> BundleRecord | None:
 def _libraries() -> bytes:
     """The versions of the libraries whose work a validated bundle holds (PyYAML, pydantic, DuckDB), from the names
     of their installed metadata folders, found without importing them."""
+    return "\n".join(library_version(module, project) for module, project in (
+        ("yaml", "pyyaml"), ("pydantic", "pydantic"), ("pydantic_core", "pydantic_core"), ("duckdb", "duckdb"))
+    ).encode()
+
+
+def library_version(module: str, project: str) -> str:
+    """The name of a library's installed metadata folder (`matplotlib-3.9.2.dist-info`), which gives its version,
+    found without importing it; the module's name alone when there is none."""
     import importlib.util
 
-    found = []
-    for module, project in (("yaml", "pyyaml"), ("pydantic", "pydantic"), ("pydantic_core", "pydantic_core"),
-                            ("duckdb", "duckdb")):
-        try:
-            spec = importlib.util.find_spec(module)
-        except (ImportError, ValueError):
-            spec = None
-        where = Path(spec.origin).parent.parent if spec is not None and spec.origin else None
-        names = _listing(where) if where is not None else ()
-        found.append(next((n for n in names if n.lower().replace("-", "_").startswith(project + "-")), module))
-    return "\n".join(found).encode()
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        spec = None
+    where = Path(spec.origin).parent.parent if spec is not None and spec.origin else None
+    names = _listing(where) if where is not None else ()
+    return next((n for n in names if n.lower().replace("-", "_").startswith(project + "-")), module)
 
 
 def _listing(folder: Path) -> tuple[str, ...]:
@@ -585,3 +590,65 @@ class TableStore:
 def table_store(limits: Limits) -> TableStore | None:
     """Where table results are kept for this run; None with --no-cache (an untrusted folder keeps nothing)."""
     return TableStore(limits) if SETTINGS.enabled else None
+
+
+# ---------------------------------------------------------------- rendered text (charts)
+#
+# A `.svg` entry holds text a renderer made: a peer chart as matplotlib drew it (report/chart.py), keyed by what the
+# drawing depends on (the caller gives the parts: the comparator file's sha256, the force, the method, the
+# matplotlib version...) and the engine. Its payload is the text itself, UTF-8, never unpickled or run; it is still
+# read only from the trusted folder and checked as every entry is (owner, mode, header, digest), since it goes
+# into the report as it is.
+
+
+def text_key(kind: str, parts: Sequence[str]) -> str:
+    h = hashlib.sha256()
+    for part in (kind, engine_digest(), *parts):
+        data = part.encode("utf-8", "surrogatepass")
+        h.update(len(data).to_bytes(8, "big") + data)
+    return h.hexdigest()
+
+
+def cached_text(kind: str, parts: Sequence[str], build: Callable[[], str]) -> str:
+    """The text `build()` makes for these parts: from a trusted `.<kind>` entry, or built (and then stored).
+    With the cache off (--no-cache) it is built and nothing is read or written."""
+    if not SETTINGS.enabled:
+        return build()
+    folder = trusted_folder()
+    if folder is None:
+        return build()
+    key = text_key(kind, parts)
+    path = folder / f"{key}.{kind}"
+    data = read_entry(path)
+    if data is not None:
+        text = _decode_text(data, key, path.name)
+        if text is not None:
+            return text
+    text = build()
+    try:
+        payload = text.encode("utf-8")
+    except UnicodeEncodeError:  # not text a file can hold: not kept
+        return text
+    header = {"engine": engine_digest(), "format": FORMAT, "key": key, "kind": kind,
+              "sha256": hashlib.sha256(payload).hexdigest(), "size": len(payload)}
+    write_entry(path, json.dumps(header, sort_keys=True).encode("utf-8") + b"\n" + payload)
+    return text
+
+
+def _decode_text(data: bytes, key: str, name: str) -> str | None:
+    header, payload = split_entry(data)
+    if header is None or header.get("format") != FORMAT:
+        why = "not a cache entry of this format"
+    elif header.get("engine") != engine_digest():
+        why = "written by another engine version"
+    elif header.get("key") != key:
+        why = "for other inputs"
+    elif header.get("sha256") != hashlib.sha256(payload).hexdigest() or header.get("size") != len(payload):
+        why = "truncated or altered (its digest does not match)"
+    else:
+        try:
+            return payload.decode("utf-8")
+        except UnicodeDecodeError:
+            why = "not UTF-8 text"
+    SETTINGS.note(f"cache entry ignored: {name}: {why}")
+    return None

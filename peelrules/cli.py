@@ -81,7 +81,7 @@ def _limits() -> Limits:
 @click.option("--limit", "limits", multiple=True, metavar="NAME=N", callback=_parse_limits, expose_value=True,
               help="Change one input limit for this run, e.g. --limit max_facts=20000 (see docs/limits.md).")
 @click.option("--no-cache", is_flag=True,
-              help="Neither read nor write the disk cache of checked rule sets and validated bundles.")
+              help="Neither read nor write the disk cache of checked rule sets, validated bundles and drawn charts.")
 @click.option("--verbose", is_flag=True, help="Say on stderr why a cache entry was not used.")
 @click.pass_context
 def main(ctx: click.Context, limits: Limits, no_cache: bool, verbose: bool) -> None:
@@ -91,8 +91,8 @@ def main(ctx: click.Context, limits: Limits, no_cache: bool, verbose: bool) -> N
         ctx.call_on_close(lambda: [click.echo(f"peel: {note}", err=True) for note in settings.notes])
 
 
-@main.group("cache", help="The disk cache of checked rule sets and validated bundles (safe to delete; see "
-                          "docs/cache.md).")
+@main.group("cache", help="The disk cache of checked rule sets, validated bundles and drawn charts (safe to "
+                          "delete; see docs/cache.md).")
 def cache_cmd() -> None:
     pass
 

@@ -4,41 +4,53 @@
 
     @given(cases())
     def test_something(case: Case) -> None:
-        program, bundles = load_case(case)      # parse + check + load evidence, all in memory
+        program, bundles = load_case(case)      # parse + check + load evidence (see load_case)
 
 What is generated
 -----------------
-`rule_sets()` draws a `RuleSet`: one to three rule files holding a framework header, evidence blocks with
-items of every declared type (count, number, percent, ratio, estimate, flag, text, date, assessment; some
-with `range`, `unit`, `context only`), global and area-local constants (some folding to unknown, as `1 / 0`),
-shared ladders and local ones (one shadowing a shared ladder's name), graded and ungraded areas with
-aliases, and rules of every kind (`exceeded when`, `severe`, `cite`, `recommendation`) whose conditions use
-arithmetic, comparisons, `is`/`is not`, and/or/not, `in`/`not in`, lower/upper/sample (of estimates and ratios),
-significantly_below/above, present/remediated/
-first_known, constants, and references to earlier rules of the same area (short name) or of other areas
-(`area.rule`). Ladder rungs read the counters, rules, constants and (rarely) evidence. Items are shuffled
-across files, so references point forwards and backwards in the text. The text is written with the fewest
-parentheses the grammar needs, plus a few redundant ones, so the parser's precedence is exercised too.
-Every rule set drawn passes `peelrules.check_rules`; its `RuleSetSpec` says what was declared.
+`rule_sets()` draws a `RuleSet`: one to three rule files holding a framework header, evidence blocks with items of
+every declared type (count, number, percent, ratio, estimate, flag, text, date, assessment; some with `range`,
+`unit`, `context only`) and up to `max_comparators` comparators (`c0: comparator "..." measure m0`: two may share a
+measure, and one without `measure` reads its own short name), a framework header that now and then sets `interval
+normal|wilson` and `small_sample below N`, global and area-local constants (some folding to unknown, as `1 / 0`),
+shared ladders and local ones (one shadowing a shared ladder's name), graded and ungraded areas with aliases, and
+rules of every kind (`exceeded when`, `severe`, `cite`, `recommendation`) whose conditions use arithmetic,
+comparisons, `is`/`is not`, and/or/not, `in`/`not in`, lower/upper/sample (of estimates and ratios),
+significantly_below/above, small_sample (only under a header that sets its threshold), the peer functions
+(outlier(c) compared with the bands well_above/within/well_below, peer_z, peer_rank, peer_better, peer_worse),
+present/remediated/first_known, constants (bands among them), and references to earlier rules of the same area
+(short name) or of other areas (`area.rule`). Ladder rungs read the counters, rules, constants and (rarely)
+evidence. Items are shuffled across files, so references point forwards and backwards in the text. The text is
+written with the fewest parentheses the grammar needs, plus a few redundant ones, so the parser's precedence is
+exercised too. Every rule set drawn passes `peelrules.check_rules`; its `RuleSetSpec` says what was declared.
 
 `bundles(spec)` draws one evidence bundle for a spec as a JSON-able dict: each fact present or missing,
 with values of its declared type weighted towards edges (zero counts and ratio denominators, 0% and 100%,
 estimates with wide intervals, every assessment value, text equal to an assessment name, remediated
-statuses), and some areas marked not_inspected, by name or by alias, with or without a note.
+statuses), and some areas marked not_inspected, by name or by alias, with or without a note. It has no
+`comparators:` section; `bundles_with_files(spec)` draws one, with the comparator files it names (a file for
+most measures the rules read, under comparators/, named by its digest): every polarity, two to seven other
+forces, some with no value (null), sometimes all alike (sd 0), values with zeros and negatives (no logs) and
+skewed ones (the log path), and the bundle's own force (FORCE) with an ordinary value, an extreme one, null, or
+not listed at all, so a comparison is sometimes made and sometimes unknown.
 
-`cases()` draws a `Case`: a rule set with one to `max_bundles` bundles, each rendered as YAML or JSON text.
-`load_case(case)` parses, checks and loads a case in memory; `write_case(case, folder)` writes it to disk for
-tests that need files (the CLI, the loader).
+`cases()` draws a `Case`: a rule set with one to `max_bundles` bundles, each rendered as YAML or JSON text, and
+the comparator files they name (`Case.files`). `load_case(case)` parses, checks and loads a case (in memory, or
+through a temporary folder when there are comparator files, which the loader reads beside the bundle);
+`write_case(case, folder)` writes it to disk for tests that need files (the CLI, the loader).
 
-Knobs: `rule_sets(max_areas=, max_rules=, max_facts=, max_depth=, odd_constants=)`. `odd_constants=True`
-also draws constants written with `in` (`let k = 1 in [1]`), which the checker folds to None today (reported),
-so rules see a flag that is neither true, false nor unknown; leave it off unless testing exactly that.
+Knobs: `rule_sets(max_areas=, max_rules=, max_facts=, max_depth=, odd_constants=, max_comparators=)`.
+`odd_constants=True` also draws constants written with `in` (`let k = 1 in [1]`), which the checker folds to None
+today (reported), so rules see a flag that is neither true, false nor unknown; leave it off unless testing exactly
+that.
 """
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import random
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +78,13 @@ RULE_KINDS = ("characteristic", "cause_of_concern", "area_for_improvement", "inn
               "good_practice")
 # Text values shared by rule literals and evidence, so that equality sometimes holds; "met" is also an
 # assessment name, which compare() orders as one.
+# Comparator datasets (docs/statistics.md): the bundle's force, the other forces, the bands outlier(x) gives.
+FORCE = "Test Constabulary"
+PEERS = ("Avon Police", "Bravo Constabulary", "Charlie Police", "Delta Police", "Echo Constabulary",
+         "Foxtrot Police", "Golf Police")
+POLARITIES = ("higher_is_better", "higher_is_worse", "neutral")
+BANDS = ("well_above", "within", "well_below")
+MEASURES = ("m0", "m1")
 TEXTS = ("yes", "no", "met", "n/a", "café", "", 'say "hi"', "back\\slash")
 DATES = ("2021-04-01", "2021-10-01", "2022-05-31", "2022-12-31")
 STATUSES = ("open", "open", "open", "remediated_during_inspection", "remediated_verified")
@@ -76,9 +95,10 @@ STATUSES = ("open", "open", "open", "remediated_during_inspection", "remediated_
 @dataclass(frozen=True)
 class FactSpec:
     name: str  # qualified, "e0.f3"
-    type: str  # one of EVIDENCE_TYPES
+    type: str  # one of EVIDENCE_TYPES, or "comparator"
     lo: float | None = None  # declared range, if any (drawn values always lie inside it)
     hi: float | None = None
+    measure: str | None = None  # a comparator's measure (its short name when the rules give none)
 
 
 @dataclass(frozen=True)
@@ -91,8 +111,13 @@ class AreaSpec:
 @dataclass(frozen=True)
 class RuleSetSpec:
     framework: str
-    facts: tuple[FactSpec, ...]
+    facts: tuple[FactSpec, ...]  # comparators too (type "comparator"): never drawn as facts
     areas: tuple[AreaSpec, ...]
+
+    @property
+    def measures(self) -> tuple[str, ...]:
+        """The comparator measures the rules read, each once, in order."""
+        return tuple(dict.fromkeys(f.measure for f in self.facts if f.type == "comparator" and f.measure))
 
 
 @dataclass(frozen=True)
@@ -108,20 +133,35 @@ class RuleSet:
 class Case:
     rules: RuleSet
     bundles: tuple[tuple[str, str], ...]  # (file name, YAML or JSON text)
+    files: tuple[tuple[str, str], ...] = ()  # (path from the bundles' folder, text): the comparator files
 
 
 def load_case(case: Case) -> tuple[Program, list[Bundle]]:
-    """Parse and check the rules and load every bundle, in memory (no files)."""
+    """Parse and check the rules and load every bundle: in memory, unless the bundles name comparator files,
+    which are then written with the bundles to a temporary folder (the loader reads them beside the bundle)."""
     program = peelrules.check_rules(case.rules.sources())
-    return program, [load_bundle(SourceFile(name, text), program) for name, text in case.bundles]
+    if not case.files:
+        return program, [load_bundle(SourceFile(name, text), program) for name, text in case.bundles]
+    with tempfile.TemporaryDirectory(prefix="peel-case-") as tmp:
+        folder = Path(tmp)
+        _write_files(case.files, folder)
+        return program, [load_bundle(SourceFile(str(folder / name), text), program) for name, text in case.bundles]
+
+
+def _write_files(files: Sequence[tuple[str, str]], folder: Path) -> None:
+    for name, text in files:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text, encoding="utf-8")
 
 
 def write_case(case: Case, folder: Path) -> tuple[Path, list[Path]]:
-    """Write the rule files to folder/rules and the bundles beside it; return both locations."""
+    """Write the rule files to folder/rules and the bundles, with their comparator files, beside it; return
+    both locations."""
     rules = folder / "rules"
     rules.mkdir(parents=True, exist_ok=True)
     for name, text in case.rules.files:
         (rules / name).write_text(text, encoding="utf-8")
+    _write_files(case.files, folder)
     paths = []
     for name, text in case.bundles:
         path = folder / name
@@ -147,6 +187,7 @@ class Scope:
     counters: bool = False  # in a ladder: counters shadow the assessment names met and exceeded
     constant: bool = False  # in a `let`: no evidence, rules or counters
     odd: bool = False  # allow `in` in constants (the checker folds it to None)
+    small_sample: bool = False  # the framework header sets `small_sample below N`, so small_sample(x) checks
 
     def fact_names(self, *types: str) -> list[str]:
         return [] if self.constant else [f for t in types for f in self.facts.get(t, [])]
@@ -172,13 +213,16 @@ class ExprWriter:
         return text
 
     def can(self, ty: str) -> bool:
-        """Whether an expression of this type can be written here at all."""
+        """Whether an expression of this type can be written here at all (bands: only where outlier(x) can
+        be, so that rule sets without comparators are drawn as before)."""
+        if ty == "band":
+            return bool(self.scope.fact_names("comparator"))
         return ty != "date" or bool(self.scope.fact_names("date"))
 
     # ------------------------------------------------------------ by type
     def expr(self, ty: str, depth: int) -> Expr:
         return {"number": self.number, "flag": self.flag, "assessment": self.assessment, "text": self.text,
-                "date": self.date}[ty](depth)
+                "date": self.date, "band": self.band}[ty](depth)
 
     def number(self, depth: int) -> Expr:
         choice = self.draw(_range(0, 9)) if depth > 0 else 0
@@ -202,8 +246,10 @@ class ExprWriter:
     def number_calls(self) -> list[str]:
         estimates = self.scope.fact_names("estimate")
         ratios = self.scope.fact_names("ratio")
+        comparators = self.scope.fact_names("comparator")
         return ([f"{f}({e})" for e in estimates for f in ("lower", "upper", "sample")]
-                + [f"{f}({r})" for r in ratios for f in ("lower", "upper", "sample")])  # a ratio's: the interval
+                + [f"{f}({r})" for r in ratios for f in ("lower", "upper", "sample")]  # a ratio's: the interval
+                + [f"{f}({c})" for c in comparators for f in ("peer_z", "peer_rank")])  # the force among peers
 
     def number_atom(self) -> Expr:
         kinds = ["literal", "literal", "percent"]
@@ -211,7 +257,10 @@ class ExprWriter:
         kinds += ["fact"] * 4 if facts else []
         kinds += ["const"] if self.scope.consts.get("number") else []
         kinds += ["counter"] * 6 if self.scope.counters else []
+        kinds += ["peer"] * 2 if self.scope.fact_names("comparator") else []
         kind = self.pick(kinds)
+        if kind == "peer":  # peer_z(c) (a float, 0.0 when the peers are all alike) or peer_rank(c) (a whole number)
+            return f"{self.pick(['peer_z', 'peer_rank'])}({self.pick(self.scope.fact_names('comparator'))})", P_ATOM
         if kind == "literal":
             return self.pick(["0", "1", "2", "3", "5", "10", "100", "0.5", "2.25", "12"]), P_ATOM
         if kind == "percent":
@@ -250,7 +299,14 @@ class ExprWriter:
         kinds += ["rule"] * 3 if self.scope.rules else []
         kinds += ["present", "remediated"] if self.scope.fact_names(*EVIDENCE_TYPES) else []
         kinds += ["significance"] if not self.scope.constant and self.scope.fact_names("estimate", "ratio") else []
+        kinds += ["small"] if self.scope.small_sample and self.scope.fact_names("estimate", "ratio") else []
+        kinds += ["polarity"] * 2 if self.scope.fact_names("comparator") else []
         kind = self.pick(kinds)
+        if kind == "small":  # small_sample(x): an unknown sample counts as small
+            return f"small_sample({self.pick(self.scope.fact_names('estimate', 'ratio'))})", P_ATOM
+        if kind == "polarity":  # peer_better/peer_worse(c): unknown on a neutral measure, or without a value
+            func = self.pick(["peer_better", "peer_worse"])
+            return f"{func}({self.pick(self.scope.fact_names('comparator'))})", P_ATOM
         if kind == "significance":  # significantly_below/above(x, s): true, false or unknown (straddles)
             func = self.pick(["significantly_below", "significantly_above"])
             x = self.pick(self.scope.fact_names("estimate", "ratio"))
@@ -267,7 +323,7 @@ class ExprWriter:
 
     def comparison(self, depth: int) -> Expr:
         ty = self.pick([t for t in ["number", "number", "number", "assessment", "assessment", "text", "date",
-                                    "flag"] if self.can(t)])
+                                    "flag", "band", "band"] if self.can(t)])
         ordered = ty in ("number", "assessment", "date")
         op = self.pick([">=", "<=", ">", "<", "==", "!=", "is", "is not"] if ordered else
                        ["==", "!=", "is", "is not"])
@@ -276,7 +332,8 @@ class ExprWriter:
         return f"{left} {op} {right}", P_CMP
 
     def in_list(self, depth: int) -> Expr:
-        ty = self.pick([t for t in ["number", "number", "assessment", "text", "flag", "date"] if self.can(t)])
+        ty = self.pick([t for t in ["number", "number", "assessment", "text", "flag", "date", "band"]
+                        if self.can(t)])
         item = self.wrap(self.expr(ty, depth - 1), P_CMP, strict=True)
         count = self.draw(_range(1, 3))
         if ty == "flag":  # the checker rejects a flag option written as an and/or/comparison (reported bug)
@@ -314,6 +371,23 @@ class ExprWriter:
         if kind == "const":
             return self.pick(self.scope.consts["text"]), P_ATOM
         args = [self.text(depth - 1)[0] for _ in range(self.draw(_range(1, 2)))]
+        return f"first_known({', '.join(args)})", P_ATOM
+
+    def band(self, depth: int) -> Expr:
+        """A band: outlier(c) of a comparator, a band word, a band constant, or first_known of bands."""
+        comparators = self.scope.fact_names("comparator")
+        kinds = ["literal"]
+        kinds += ["outlier"] * 3 if comparators else []
+        kinds += ["const"] if self.scope.consts.get("band") else []
+        kinds += ["first_known"] if depth > 0 and not self.scope.constant else []
+        kind = self.pick(kinds)
+        if kind == "literal":
+            return self.pick(list(BANDS)), P_ATOM
+        if kind == "outlier":
+            return f"outlier({self.pick(comparators)})", P_ATOM
+        if kind == "const":
+            return self.pick(self.scope.consts["band"]), P_ATOM
+        args = [self.band(depth - 1)[0] for _ in range(self.draw(_range(1, 2)))]
         return f"first_known({', '.join(args)})", P_ATOM
 
     def date(self, depth: int) -> Expr:
@@ -354,11 +428,13 @@ class _Area:
 
 
 @st.composite
-def evidence_decls(draw: st.DrawFn, max_facts: int = 10) -> tuple[list[FactSpec], list[str]]:
-    """Declared evidence items and the `evidence` blocks declaring them."""
+def evidence_decls(draw: st.DrawFn, max_facts: int = 10, max_comparators: int = 2) -> tuple[list[FactSpec], list[str]]:
+    """Declared evidence items and the `evidence` blocks declaring them: facts, then (placed among them)
+    comparators, each with a measure of its own, one shared with another comparator, or none (its short name)."""
     rng = random.Random(draw(_SEEDS))
     count = draw(_range(1, max_facts))
     types = [choose(draw, EVIDENCE_TYPES) for _ in range(count)]
+    comparators = draw(_range(0, max_comparators))
     blocks: dict[str, list[str]] = {}
     facts = []
     for i, ty in enumerate(types):
@@ -375,12 +451,21 @@ def evidence_decls(draw: st.DrawFn, max_facts: int = 10) -> tuple[list[FactSpec]
             options += " context only"
         blocks.setdefault(block, []).append(f'  {name}: {ty} {quote(f"Evidence {i}, a {ty}")}{options}')
         facts.append(FactSpec(f"{block}.{name}", ty, lo, hi))
+    for i in range(comparators):
+        block, name = f"e{rng.randrange(3)}", f"c{i}"
+        measure = choose(draw, [*MEASURES, None])
+        written = f" measure {measure}" if measure else ""
+        if rng.random() < 0.1:
+            written += " context only"
+        lines = blocks.setdefault(block, [])
+        lines.insert(rng.randint(0, len(lines)), f'  {name}: comparator {quote(f"Comparator {i}")}{written}')
+        facts.append(FactSpec(f"{block}.{name}", "comparator", measure=measure or name))
     texts = [f"evidence {b} {{\n" + "\n".join(lines) + "\n}\n" for b, lines in blocks.items()]
     return facts, texts
 
 
 def _const_type(draw: st.DrawFn) -> str:
-    return choose(draw, ["number", "number", "flag", "assessment", "text"])
+    return choose(draw, ["number", "number", "flag", "assessment", "text", "band"])
 
 
 def _draw_lets(draw: st.DrawFn, names: list[str], scope: Scope, depth: int,
@@ -432,13 +517,15 @@ def _fact_scope(facts: list[FactSpec]) -> dict[str, list[str]]:
 
 @st.composite
 def rule_sets(draw: st.DrawFn, max_areas: int = 4, max_rules: int = 6, max_facts: int = 10, max_depth: int = 3,
-              odd_constants: bool = False) -> RuleSet:
+              odd_constants: bool = False, max_comparators: int = 2) -> RuleSet:
     """A well-typed rule set as rule-file text (see the module docstring)."""
     rng = random.Random(draw(_SEEDS))
-    facts, evidence_texts = draw(evidence_decls(max_facts))
+    facts, evidence_texts = draw(evidence_decls(max_facts, max_comparators))
     by_type = _fact_scope(facts)
     framework = f"fw{draw(_range(0, 9))}"
-    items: list[str] = [_framework_text(rng, framework), *evidence_texts]
+    interval = choose(draw, [None, "normal", "wilson"])  # how a ratio's interval is computed
+    small = choose(draw, [None, 30, 1, 20, 184])  # `small_sample below N`: small_sample(x) needs it
+    items: list[str] = [_framework_text(rng, framework, interval, small), *evidence_texts]
 
     # global constants
     global_scope = Scope(by_type, constant=True, odd=odd_constants)
@@ -466,10 +553,11 @@ def rule_sets(draw: st.DrawFn, max_areas: int = 4, max_rules: int = 6, max_facts
     # shared ladders (a local ladder may shadow one of these names)
     for i in range(n_shared):
         scope = Scope(by_type, _consts_for(areas, None, global_consts), _rules_for(areas, None, None),
-                      counters=True)
+                      counters=True, small_sample=small is not None)
         items.append(_ladder_text(draw, f"l{i}", _maybe_without_facts(draw, scope), 2, rng))
 
-    items += [_area_text(draw, rng, area, areas, by_type, global_consts, max_depth, n_shared) for area in areas]
+    items += [_area_text(draw, rng, area, areas, by_type, global_consts, max_depth, n_shared, small is not None)
+              for area in areas]
 
     rng.shuffle(items)
     n_files = rng.randint(1, 3)
@@ -482,8 +570,10 @@ def rule_sets(draw: st.DrawFn, max_areas: int = 4, max_rules: int = 6, max_facts
                    spec)
 
 
-def _framework_text(rng: random.Random, name: str) -> str:
-    fields = []
+def _framework_text(rng: random.Random, name: str, interval: str | None = None, small: int | None = None) -> str:
+    fields = [f"  interval {interval}"] if interval else []
+    if small is not None:
+        fields.append(f"  small_sample below {small}")
     if rng.random() < 0.5:
         fields.append('  version "1"')
     if rng.random() < 0.5:
@@ -526,7 +616,7 @@ def _maybe_without_facts(draw: st.DrawFn, scope: Scope) -> Scope:
 
 
 def _area_text(draw: st.DrawFn, rng: random.Random, area: _Area, areas: list[_Area], by_type: dict[str, list[str]],
-               global_consts: dict[str, list[str]], max_depth: int, n_shared: int) -> str:
+               global_consts: dict[str, list[str]], max_depth: int, n_shared: int, small_sample: bool) -> str:
     consts = _consts_for(areas, area, global_consts)
     parts: list[str] = []
     if rng.random() < 0.5:
@@ -538,7 +628,7 @@ def _area_text(draw: st.DrawFn, rng: random.Random, area: _Area, areas: list[_Ar
     elif area.grading == "shared":
         parts.append(f"  grade by l{draw(_range(0, n_shared - 1))}")
     else:
-        scope = Scope(by_type, consts, _rules_for(areas, area, None), counters=True)
+        scope = Scope(by_type, consts, _rules_for(areas, area, None), counters=True, small_sample=small_sample)
         # a local ladder may take the name of a shared one: the local one wins
         name = f"l{draw(_range(0, n_shared - 1))}" if n_shared and draw(_BOOLEANS) else f"m{area.name}"
         ladder = _ladder_text(draw, name, _maybe_without_facts(draw, scope), 2, rng)
@@ -547,7 +637,7 @@ def _area_text(draw: st.DrawFn, rng: random.Random, area: _Area, areas: list[_Ar
             parts.append(f"  grade by {name}")
     parts += [f"  let {name} = {text}" for name, _, text in area.lets]
     for index, name, kind in area.rules:
-        scope = Scope(by_type, consts, _rules_for(areas, area, index))
+        scope = Scope(by_type, consts, _rules_for(areas, area, index), small_sample=small_sample)
         parts.append(_rule_text(draw, kind, name, index, scope, draw(_range(0, max_depth)), rng))
     rng.shuffle(parts)
     body = "\n".join(part if part.startswith("  ") else "  " + part for part in parts)
@@ -602,13 +692,72 @@ def fact_values(spec: FactSpec) -> st.SearchStrategy[dict]:
     return st.composite(lambda draw: fact_value(draw, spec))()
 
 
+# peers' values: ties, zeros and negatives (which rule out logs), and skewed sets (which take the log path)
+_PEER_VALUES = (1.2, 5, 5, 0, 2, 40, 100, 0.5, -3, 6.5, 13, 1e-3)
+
+
+def comparator_value(draw: st.DrawFn) -> float | int | None:
+    """One force's value in a comparator file: now None (supplied none), now an edge, now any whole number."""
+    if draw(_range(0, 5)) == 0:
+        return None
+    return choose(draw, _PEER_VALUES) if draw(_BOOLEANS) else draw(_range(1, 20))
+
+
+def comparator_data(draw: st.DrawFn, measure: str) -> dict:
+    """A comparator file (docs/statistics.md) for a measure: every polarity; a handful of forces, some with no
+    value; the bundle's force (FORCE) with a value, with none, or not listed at all; at least 3 values, as the
+    loader requires, and sometimes all alike (sd 0)."""
+    rng = random.Random(draw(_SEEDS))
+    values: dict[str, float | int | None] = {}
+    own = choose(draw, ["value", "high", "low", "value", "null", "absent"])  # high, low: likely outliers
+    if own != "absent":
+        values[FORCE] = {"null": None, "high": 1000, "low": choose(draw, [-50, 1e-4])}.get(own) if own != "value" \
+            else choose(draw, _PEER_VALUES) if draw(_BOOLEANS) else draw(_range(1, 20))
+    alike = draw(_range(0, 9)) == 0
+    for name in PEERS[: draw(_range(2, len(PEERS)))]:
+        values[name] = values.get(FORCE, 5) if alike else comparator_value(draw)
+    for name in PEERS:  # at least 3 values in all
+        if sum(v is not None for v in values.values()) >= 3:
+            break
+        if values.get(name) is None:
+            values[name] = draw(_range(1, 20))
+    names = list(values)
+    rng.shuffle(names)  # the file's order is not the comparison's
+    data = {"measure": measure, "title": f"Measure {measure}", "polarity": choose(draw, POLARITIES),
+            "unit": "per 1,000 offences", "period": {"from": "2020-10-01", "to": "2021-09-30"},
+            "source": {"title": "Data return", "kind": "force_data"}}
+    if rng.random() < 0.5:
+        data["illustrative"] = rng.random() < 0.5
+    if rng.random() < 0.3:
+        data["note"] = "Generated."
+    data["values"] = {k: values[k] for k in names}
+    return data
+
+
+@dataclass(frozen=True)
+class DrawnBundle:
+    data: dict  # the bundle, as a YAML or JSON file holds it
+    files: tuple[tuple[str, str], ...]  # (path from the bundle's folder, text): the comparator files it names
+
+
 @st.composite
 def bundles(draw: st.DrawFn, spec: RuleSetSpec) -> dict:
-    """One evidence bundle for the rule set, as the dict a YAML or JSON file holds."""
+    """One evidence bundle for the rule set, as the dict a YAML or JSON file holds; without a `comparators:`
+    section (bundles_with_files draws one, with the files it names)."""
+    return draw(bundles_with_files(spec, comparators=False)).data
+
+
+@st.composite
+def bundles_with_files(draw: st.DrawFn, spec: RuleSetSpec, comparators: bool = True) -> DrawnBundle:
+    """One evidence bundle for the rule set, and the comparator files its `comparators:` section names: a file
+    for most of the measures the rules read (a measure without one leaves outlier(x) and the like unknown), each
+    under comparators/, named by its digest (so bundles of a case may share one)."""
     rng = random.Random(draw(_SEEDS))
     facts: dict[str, dict] = {}
     missing_percent = choose(draw, [20, 0, 45, 70])  # some bundles complete, some sparse
     for fact in spec.facts:
+        if fact.type == "comparator":  # never a fact: its file is under comparators:
+            continue
         if draw(_range(0, 99)) < missing_percent:
             continue
         entry = fact_value(draw, fact)
@@ -635,7 +784,18 @@ def bundles(draw: st.DrawFn, spec: RuleSetSpec) -> dict:
     if marks or rng.random() < 0.5:
         bundle["areas"] = marks
     bundle["facts"] = facts
-    return bundle
+    files: dict[str, str] = {}
+    section: dict[str, str] = {}
+    for measure in spec.measures if comparators else ():
+        if draw(_range(0, 4)) == 0:
+            continue
+        text = yaml.dump(comparator_data(draw, measure), Dumper=_DUMPER, sort_keys=False, allow_unicode=True)
+        name = f"comparators/{hashlib.sha256(text.encode()).hexdigest()[:16]}.yaml"
+        files[name] = text
+        section[measure] = name
+    if section:
+        bundle["comparators"] = section
+    return DrawnBundle(bundle, tuple(sorted(files.items())))
 
 
 def bundle_text(rng: random.Random, bundle: dict) -> tuple[str, str]:
@@ -653,7 +813,10 @@ def cases(draw: st.DrawFn, max_bundles: int = 3, **rule_set_options: object) -> 
     rules = draw(rule_sets(**rule_set_options))  # type: ignore[arg-type]
     rng = random.Random(draw(_SEEDS))
     texts = []
+    files: dict[str, str] = {}
     for i in range(draw(_range(1, max_bundles))):
-        suffix, text = bundle_text(rng, draw(bundles(rules.spec)))
+        drawn = draw(bundles_with_files(rules.spec))
+        suffix, text = bundle_text(rng, drawn.data)
         texts.append((f"bundle{i}{suffix}", text))
-    return Case(rules, tuple(texts))
+        files.update(drawn.files)
+    return Case(rules, tuple(texts), tuple(sorted(files.items())))

@@ -123,3 +123,100 @@ def test_peel_chart_svg_to_a_file_and_errors(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "PR303" in res.output and ":9:" in res.output
     res = CliRunner().invoke(cli_main, ["chart", str(_write(tmp_path, GOOD)), "--force", "D"])
     assert res.exit_code == 2 and "no value" in res.output
+
+
+# ---------------------------------------------------------------- charts in the disk cache (docs/cache.md)
+
+
+@pytest.fixture
+def chart_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    from peelrules import cache
+
+    where = tmp_path / "cache"
+    monkeypatch.setenv("PEEL_CACHE_DIR", str(where))
+    yield where / "programs"
+    cache.configure()
+
+
+@pytest.fixture
+def drawn(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The charts matplotlib drew (each one's title) since the test began."""
+    done: list[str] = []
+    real = chart.peer_chart_svg
+
+    def counting(values, comparison, title, *args, **kwargs):  # type: ignore[no-untyped-def]
+        done.append(title)
+        return real(values, comparison, title, *args, **kwargs)
+
+    monkeypatch.setattr(chart, "peer_chart_svg", counting)
+    return done
+
+
+def _peel(*args: str) -> tuple[int, str, str]:
+    from peelrules import evidence
+
+    evidence._DOCUMENT_LINES.clear()  # as a new process: the documents read are forgotten
+    res = CliRunner().invoke(cli_main, list(args))
+    assert res.exception is None or isinstance(res.exception, SystemExit), res.output
+    return res.exit_code, res.stdout, res.stderr
+
+
+def test_a_warm_html_run_draws_no_chart_and_prints_the_same_bytes(chart_cache: Path, drawn: list[str],
+                                                                  lancashire_copy: Path) -> None:
+    html = ("evaluate", str(lancashire_copy), "--format", "html")
+    cold = _peel("--no-cache", *html)
+    assert cold[0] == 0 and len(drawn) == 1 and "<svg" in cold[1]
+    assert not chart_cache.exists(), "--no-cache writes nothing"
+    first = _peel(*html)
+    (entry,) = chart_cache.glob("*.svg")
+    assert len(drawn) == 2 and oct(entry.stat().st_mode & 0o777) == "0o600"
+    warm = _peel(*html)
+    assert len(drawn) == 2, "the warm run took the chart from the cache"
+    assert warm == first == cold
+    # `peel chart` draws the same chart, from the same entry
+    svg = _peel("chart", str(lancashire_copy.parent / "comparators" / "dvpo-2021.yaml"), "--force", LANCS,
+                "--format", "svg")
+    assert len(drawn) == 2 and svg[1] == entry.read_text(encoding="utf-8").partition("\n")[2]
+    assert _peel("--no-cache", "chart", str(DVPO), "--force", LANCS, "--format", "svg") == svg
+    assert len(drawn) == 3
+    # another force is another chart; an edited comparator file is too, and no-cache prints the same
+    _peel("chart", str(DVPO), "--force", "Cumbria Constabulary", "--format", "svg")
+    assert len(drawn) == 4 and len(list(chart_cache.glob("*.svg"))) == 2
+    data = lancashire_copy.parent / "comparators" / "dvpo-2021.yaml"
+    data.write_text(data.read_text(encoding="utf-8").replace(f"  {LANCS}: 1.2\n", f"  {LANCS}: 6.1\n"),
+                    encoding="utf-8")
+    edited = _peel(*html)
+    assert len(drawn) == 5 and edited != first and edited == _peel("--no-cache", *html)
+    assert _peel("cache", "clear")[0] == 0 and not list(chart_cache.glob("*.svg"))
+
+
+def test_a_warm_html_run_does_not_import_matplotlib(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PEEL_CACHE_DIR": str(tmp_path / "cache")}
+    script = ("import sys; from peelrules.cli import main\n"
+              "try: main([*sys.argv[1:]], standalone_mode=False)\n"
+              "finally: sys.stderr.write('matplotlib' in sys.modules and 'IMPORTED' or 'clean')")
+    args = [sys.executable, "-c", script, "evaluate", str(ROOT / "evidence" / "lancashire-2022.yaml"),
+            "--format", "html", "--out", str(tmp_path / "out.html")]
+    cold = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+    assert cold.stderr.endswith("IMPORTED"), cold.stderr
+    warm = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+    assert warm.stderr.endswith("clean"), warm.stderr
+
+
+def test_a_damaged_chart_entry_is_ignored_noted_and_redrawn(chart_cache: Path, drawn: list[str]) -> None:
+    args = ("chart", str(DVPO), "--force", LANCS, "--format", "svg")
+    first = _peel(*args)
+    (entry,) = chart_cache.glob("*.svg")
+    data = bytearray(entry.read_bytes())
+    data[-10] ^= 1  # one flipped bit in the SVG
+    entry.write_bytes(bytes(data))
+    again = _peel("--verbose", *args)
+    assert again[1] == first[1] and len(drawn) == 2
+    assert "cache entry ignored" in again[2] and "digest does not match" in again[2]
+    assert _peel(*args)[1] == first[1] and len(drawn) == 2  # rebuilt: the next run reads it
+    entry.chmod(0o666)  # writable by others: not trusted
+    assert _peel("--verbose", *args)[1] == first[1] and len(drawn) == 3

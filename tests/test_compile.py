@@ -25,7 +25,7 @@ from peelrules.source import SourceFile
 from peelrules.trace import AreaTrace
 
 from conftest import examples
-from strategies import Case, RuleSet, cases, load_case, rule_sets
+from strategies import Case, RuleSet, cases, load_case, rule_sets, write_case
 
 ROOT = Path(__file__).resolve().parent.parent
 LANCASHIRE = ROOT / "evidence" / "lancashire-2022.yaml"
@@ -97,6 +97,24 @@ def test_compiled_agrees_on_larger_rule_sets(case: Case) -> None:
     program, bundles = load_case(case)
     for bundle in bundles:
         assert_agree(program, bundle)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=RELAXED)
+@given(cases(max_bundles=2))
+def test_written_cases_load_as_in_memory(case: Case) -> None:
+    """write_case puts the comparator files where the bundles name them: loaded from disk, each bundle is
+    placed among its peers as load_case places it, and grades alike."""
+    import tempfile
+
+    program, bundles = load_case(case)
+    with tempfile.TemporaryDirectory() as tmp:
+        rules, paths = write_case(case, Path(tmp))
+        from_disk = peelrules.load_rules(rules)
+        for path, bundle in zip(paths, bundles, strict=True):
+            loaded = peelrules.load_evidence(path, from_disk)
+            assert {k: (p.comparison, p.why) for k, p in loaded.peers.items()} == \
+                {k: (p.comparison, p.why) for k, p in bundle.peers.items()}
+            assert compile_program(from_disk).run(loaded).areas == compile_program(program).run(bundle).areas
 
 
 # ---------------------------------------------------------------- the generated code

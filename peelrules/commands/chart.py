@@ -35,7 +35,7 @@ def run_chart(opts: ChartOptions, io: IO) -> int:
         return EXIT_INPUT
     result = data.compare(force)
     if opts.fmt == "svg":
-        text = chart_report.peer_chart_svg(data.values, result, data.title, data.unit, data.illustrative)
+        text = chart_report.chart_svg(data.values, result, data.title, data.unit, data.illustrative, data.sha256)
     else:
         rows = chart_report.peer_rows(data.values, result)
         width = max(len(f) for f, _, _ in rows)

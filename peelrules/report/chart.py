@@ -1,14 +1,20 @@
 """A peer comparison drawn as the inspectorate draws it: every force a bar, the force highlighted, the mean and
 dotted lines one standard deviation either side; SVG from matplotlib, byte-identical run to run.
 
-Values in, str out. Every drawn element carries an id (`bar-<n>`, `mean`, `sd-lower`, `sd-upper`) and text is
-kept as text, so tests (and screen readers' tools) can read the chart; `peer_table` gives the same numbers as a
-table for accessibility.
+Values in, str out; `chart_svg` keeps each chart drawn in the disk cache (docs/cache.md), so a warm run neither
+imports matplotlib nor draws. Every drawn element carries an id (`bar-<n>`, `mean`, `sd-lower`, `sd-upper`) and
+text is kept as text, so tests (and screen readers' tools) can read the chart; `peer_table` gives the same numbers
+as a table for accessibility.
 """
 from __future__ import annotations
 
+import dataclasses
 import io
+import json
+import os
 import re
+import sys
+from pathlib import Path
 from typing import Mapping
 
 from ..stats import PeerComparison
@@ -27,6 +33,49 @@ def peer_rows(values: Mapping[str, float | None], comparison: PeerComparison) ->
     present = sorted(((f, v) for f, v in values.items() if v is not None), key=lambda fv: (-fv[1], fv[0]))
     rows = [(force, _number(v), "this force" if force == comparison.force else "") for force, v in present]
     return rows + [(force, "no value", "") for force in comparison.missing]
+
+
+CHART_VERSION = "peer chart 1"  # what a cached chart was drawn by, beside the engine digest
+
+
+def chart_svg(values: Mapping[str, float | None], comparison: PeerComparison, title: str, unit: str,
+              illustrative: bool = False, sha256: str | None = None) -> str:
+    """peer_chart_svg, from the disk cache when the same chart was drawn before. The key: the engine (this code),
+    the comparator file's sha256 and the values drawn (a rule-test case's inline datasets share the case file's
+    digest), the force, the method's parameters, the title, unit, polarity and illustrative mark, matplotlib's
+    version and the matplotlibrc it would read. Without a sha256 the chart is drawn (and not kept)."""
+    from ..cache import cached_text, library_version
+
+    def draw() -> str:
+        return peer_chart_svg(values, comparison, title, unit, illustrative)
+
+    if not sha256:
+        return draw()
+    parts = [CHART_VERSION, sha256, json.dumps(list(values.items())), comparison.force,
+             json.dumps(dataclasses.asdict(comparison.method), sort_keys=True), title, unit, comparison.polarity,
+             str(bool(illustrative)), library_version("matplotlib", "matplotlib"), _matplotlibrc()]
+    return cached_text("svg", parts, draw)
+
+
+def _matplotlibrc() -> str:
+    """The name and sha256 of the matplotlibrc matplotlib would read besides its own (rc settings the chart does
+    not set itself come from it), looked for in matplotlib's order without importing it; "" when there is none."""
+    from ..cache import file_digest
+
+    env = os.environ
+    candidates = [Path.cwd() / "matplotlibrc"]
+    if env.get("MATPLOTLIBRC"):
+        rc = Path(env["MATPLOTLIBRC"])
+        candidates += [rc, rc / "matplotlibrc"]
+    home = os.path.expanduser("~")
+    xdg = sys.platform.startswith(("linux", "freebsd"))  # elsewhere matplotlib's folder is ~/.matplotlib
+    config = env.get("MPLCONFIGDIR") or (os.path.join(env.get("XDG_CONFIG_HOME") or os.path.join(home, ".config"),
+                                                      "matplotlib") if xdg else os.path.join(home, ".matplotlib"))
+    candidates.append(Path(config) / "matplotlibrc")
+    for path in candidates:
+        if path.is_file():
+            return f"{path}:{file_digest(path)}"
+    return ""
 
 
 def peer_chart_svg(values: Mapping[str, float | None], comparison: PeerComparison, title: str, unit: str,

@@ -235,11 +235,11 @@ class _Renderer:
                 f"{esc(peer_text(p))}</span>")
         if chart is None or p.comparison is None:
             return head + "</li>"
-        from .chart import band_words, peer_chart_svg, peer_rows
+        from .chart import band_words, chart_svg, peer_rows
 
         c = p.comparison
         values = dict(p.values)
-        svg = peer_chart_svg(values, c, p.title or p.measure, p.unit or "", p.illustrative)
+        svg = chart_svg(values, c, p.title or p.measure, p.unit or "", p.illustrative, p.sha256)
         svg = svg[svg.index("<svg"):]  # inline: without the XML declaration and doctype
         svg = re.sub(r'\s*clip-path="url\(#[^)"]*\)"', "", svg)
         svg = re.sub(r"<clipPath\b.*?</clipPath>", "", svg, flags=re.S)
