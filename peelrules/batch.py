@@ -346,16 +346,23 @@ def summarise(outcomes: Sequence[Outcome[Any]], judgments: Callable[[Any], Judgm
 
 @dataclass(frozen=True)
 class Graded:
-    """What a worker sends back for one bundle of `peel evaluate`."""
+    """What a worker sends back for one bundle of `peel evaluate`: the bundle, its result and traces, or, when the
+    work was given `keep`, only what keep made of them (then bundle, result and traces are None, None, ())."""
     framework: str
     bundle: Any  # evidence.Bundle
     result: Any  # result.BundleResult
     traces: tuple[Any, ...]  # trace.AreaTrace, when traced
+    judged: Judgments = ()  # per area (name, title, final judgment): what the summary counts
+    kept: Any = None  # EvaluateWork.keep(program, bundle, result, traces)
 
     def judgments(self) -> Judgments:
-        from .judgments import judgment_of
+        return self.judged
 
-        return tuple((r.name, r.title, judgment_of(r, self.bundle).final) for r in self.result.areas)
+
+def _judged(bundle: Any, result: Any) -> Judgments:
+    from .judgments import judgment_of
+
+    return tuple((r.name, r.title, judgment_of(r, bundle).final) for r in result.areas)
 
 
 # The rule sets this process graded with (or prepared for its workers), by framework name: what renders results.
@@ -379,11 +386,20 @@ def program_for(framework: str, given: Any = None, limits: Limits = DEFAULT_LIMI
 @dataclass(frozen=True)
 class EvaluateWork:
     """Grade one bundle with the given rule set (None: the shipped one it is for), traced or not, through the
-    facade's one engine (the compiled evaluator)."""
+    facade's one engine (the compiled evaluator).
+
+    `keep`, when given, is what of a graded bundle the caller needs: keep(program, bundle, result, traces) is
+    computed where the bundle was graded and comes back instead of the bundle, its result and traces. A report
+    that needs a few strings a bundle (the csv and text formats) then has the workers send those, not the whole
+    bundle: pickling, piping and unpickling each bundle (tens of kB, with its facts and their declarations) in the
+    one parent process was what kept `--jobs 2` from running twice as fast as `--jobs 1`. It runs the same with
+    `--jobs 1`, so the output is the same for every --jobs. It must be picklable where workers are spawned (a
+    module-level function)."""
     program: Any  # program.Program | None
     traced: bool
     limits: Limits = DEFAULT_LIMITS
     engine: str = "duckdb"  # what computes table aggregates: duckdb or spark (docs/scale.md)
+    keep: Callable[[Any, Any, Any, tuple[Any, ...]], Any] | None = None
 
     def prepare(self) -> None:
         """Load and compile once in this process, so that forked workers inherit it all."""
@@ -407,7 +423,11 @@ class EvaluateWork:
         else:
             result, traces = evaluate(program, bundle), ()
         _PROGRAMS.setdefault((program.framework.name, self.limits), program)
-        return Graded(program.framework.name, bundle, result, tuple(traces))
+        judged = _judged(bundle, result)
+        if self.keep is not None:
+            return Graded(program.framework.name, None, None, (), judged, self.keep(program, bundle, result,
+                                                                                  tuple(traces)))
+        return Graded(program.framework.name, bundle, result, tuple(traces), judged)
 
 
 @dataclass
@@ -428,12 +448,14 @@ def _batch(outcomes: list[Outcome[T]], judgments: Callable[[T], Judgments]) -> B
 
 
 def evaluate_batch(paths: Sequence[Path], program: Any, *, traced: bool, limits: Limits = DEFAULT_LIMITS,
-                   jobs: int = 1, progress: Progress | None = None, engine: str = "duckdb") -> Batch[Graded]:
+                   jobs: int = 1, progress: Progress | None = None, engine: str = "duckdb",
+                   keep: Callable[[Any, Any, Any, tuple[Any, ...]], Any] | None = None) -> Batch[Graded]:
     """Grade every bundle; `engine` computes the table aggregates. With Spark the bundles are graded in this one
-    process, whatever `jobs` says: one Spark session (itself parallel) rather than one JVM per worker."""
+    process, whatever `jobs` says: one Spark session (itself parallel) rather than one JVM per worker. With
+    `keep`, each Graded holds what keep made of its bundle instead of the bundle (EvaluateWork)."""
     if engine != "duckdb":
         jobs = 1
-    work = EvaluateWork(program, traced, limits, engine=engine)
+    work = EvaluateWork(program, traced, limits, engine=engine, keep=keep)
     if jobs != 1 and len(paths) > 1:
         work.prepare()
     return _batch(run(paths, work, jobs=jobs, progress=progress), Graded.judgments)
