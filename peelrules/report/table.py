@@ -15,7 +15,7 @@ from ..facts import Bundle
 from ..grades import Grade
 from ..result import AreaResult
 from ..judgments import judgment_of
-from ..tables import neutralise_cell
+from ..tablefacts import neutralise_cell
 from ..estimates import EstimateLeaf
 from ..trace import AreaTrace, ExprTrace, FactLeaf, PeerLeaf, RuleTrace, RungTrace
 from ..values import UNKNOWN, Value
