@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import gc
 import os
 import sys
 from pathlib import Path
@@ -276,6 +277,9 @@ def run() -> None:
             main(standalone_mode=True)
         finally:  # output still buffered is written now, while a failure can be reported, not at exit
             sys.stdout.flush()
+            # The process is about to end: what it holds is not looked through for cycles at exit (a batch's
+            # results, the rule sets: ~20 ms of a 1,000-bundle run). Nothing is left to finalise but memory.
+            gc.freeze()
     except SystemExit:
         raise
     except OSError as err:
