@@ -10,12 +10,15 @@ Pure: nothing here prints or exits. The CLI expands its arguments with `expand`,
   the others go on. Results come back in argument order whatever the number of workers, so the output is byte
   for byte the same for every `--jobs`.
 - Workers are forked from the CLI process where the system allows it (Linux and other POSIX systems but macOS):
-  the rules are loaded, checked and compiled once, in the parent, before the first fork, and every worker
-  inherits them, so a worker starts in a few milliseconds and loads nothing; a worker that dies is replaced by
-  a new fork. The parent starts no thread (the progress callback is called from its one thread), so forking is
+  the rules are loaded and checked once, in the parent, before the first fork (a rule set given with --rules
+  compiled too), and every worker inherits them, so a worker starts in a few milliseconds; it compiles a shipped
+  rule set when it first meets a bundle for it (EvaluateWork.prepare). A worker that dies is replaced by a new
+  fork. The parent starts no thread (the progress callback is called from its one thread), so forking is
   safe. Elsewhere workers are spawned and each loads the rules once (cheap with the disk cache, peelrules.cache).
-- Each worker has one bundle at a time, so the bundle of a worker that dies is known exactly. Workers ignore
-  SIGINT: on Ctrl-C the parent gets KeyboardInterrupt, kills every worker and lets the interrupt go on.
+- Each worker is handed up to IN_FLIGHT bundles ahead and answers them in order, several in one message. The
+  bundle of a worker that dies is known exactly: when it had several unanswered, they are handed out again one
+  at a time, each answered before the next, for the rest of the batch (see `careful`). Workers ignore SIGINT:
+  on Ctrl-C the parent gets KeyboardInterrupt, kills every worker and lets the interrupt go on.
 
 Test-only fault hooks, read in worker processes only (never with `--jobs 1`), for the fault tests of
 tests/test_batch.py: PEEL_TEST_CRASH_ON=NAME makes the worker given the bundle whose file name is NAME kill
@@ -179,30 +182,50 @@ def start_method() -> str:
 
 
 def _worker(conn: Connection, work: Callable[[Path], Any], inherited: Sequence[Connection] = ()) -> None:
+    """Grade the bundles the parent sends (lists of (index, path)), in order; send back their outcomes in lists of
+    at most ANSWERS_AT_ONCE, and whatever it has before it waits for more work."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C does
     gc.enable()
     for other in inherited:  # a fork's copies of the parent's ends: closed, so that EOF means the parent is gone
         other.close()
     crash_on, sleep_on = os.environ.get(CRASH_HOOK), os.environ.get(SLEEP_HOOK)
+    todo: deque[tuple[int, Path]] = deque()
+    done: list[tuple[int, str, Any, Path]] = []
     while True:
-        try:
-            task = conn.recv()
-        except EOFError:
-            return
-        if task is None:
-            return
-        index, path = task
+        if not todo:
+            if done:
+                _answer(conn, done)
+                done = []
+            try:
+                tasks = conn.recv()
+            except EOFError:
+                return
+            if tasks is None:
+                return
+            todo.extend(tasks)
+            continue
+        index, path = todo.popleft()
         if crash_on and path.name == crash_on:
             os.kill(os.getpid(), signal.SIGKILL)
         if sleep_on and path.name == sleep_on:
             time.sleep(60)
-        kind, payload = _attempt(work, path)
-        try:
-            conn.send((index, kind, payload))
-        except Exception as err:  # noqa: BLE001 - a result that cannot be sent back (a bug)
-            conn.send((index, "internal", (Diagnostic("PR405", f"internal error on '{one_line(str(path))}': "
-                                                      f"the result cannot be sent back: {type(err).__name__}",
-                                                      None, "this is a bug in peelrules: please report it"),)))
+        done.append((index, *_attempt(work, path), path))
+        if len(done) >= ANSWERS_AT_ONCE:
+            _answer(conn, done)
+            done = []
+
+
+def _answer(conn: Connection, done: list[tuple[int, str, Any, Path]]) -> None:
+    try:
+        conn.send([(index, kind, payload) for index, kind, payload, _ in done])
+    except Exception:  # noqa: BLE001 - a result that cannot be sent back (a bug): sent one by one, to name it
+        for index, kind, payload, path in done:
+            try:
+                conn.send([(index, kind, payload)])
+            except Exception as err:  # noqa: BLE001
+                conn.send([(index, "internal", (Diagnostic(
+                    "PR405", f"internal error on '{one_line(str(path))}': the result cannot be sent back: "
+                             f"{type(err).__name__}", None, "this is a bug in peelrules: please report it"),))])
 
 
 def run(paths: Sequence[Path], work: Callable[[Path], T], *, jobs: int = 1,
@@ -222,6 +245,13 @@ def run(paths: Sequence[Path], work: Callable[[Path], T], *, jobs: int = 1,
     return _run_in_workers(paths, work, workers, progress)
 
 
+# A worker answers up to ANSWERS_AT_ONCE bundles in one message, and is handed up to IN_FLIGHT ahead, so that it
+# goes straight on while the parent reads its answers, and the parent wakes once for several bundles rather than
+# for each (waking it, reading and replying cost about as much as a small bundle's grading took of a CPU).
+ANSWERS_AT_ONCE = 8
+IN_FLIGHT = 2 * ANSWERS_AT_ONCE
+
+
 def _run_in_workers(paths: Sequence[Path], work: Callable[[Path], T], workers: int,
                     progress: Progress | None) -> list[Outcome[T]]:
     import multiprocessing
@@ -230,15 +260,25 @@ def _run_in_workers(paths: Sequence[Path], work: Callable[[Path], T], workers: i
     ctx = multiprocessing.get_context(start_method())
     results: list[Outcome[T] | None] = [None] * len(paths)
     queue = deque(enumerate(paths))
-    running: dict[Connection, tuple[Any, int | None]] = {}  # connection -> (process, index being graded)
+    # connection -> (process, the indices handed to it and not yet answered, oldest first)
+    running: dict[Connection, tuple[Any, deque[int]]] = {}
     finished = 0
+    # A worker that dies with one bundle unanswered died on it. One that dies with several may have graded some
+    # of them, unanswered yet: they are all handed out again, and from then on to every worker one at a time
+    # (`careful`), each answered before the next is given, so that the bundle a death is blamed on is known
+    # exactly; the one that killed its worker is then the only one to kill another.
+    careful = False
 
     def hand_out(conn: Connection, proc: Any) -> None:
-        if queue:
-            index, path = queue.popleft()
-            conn.send((index, path))
-            running[conn] = (proc, index)
-        else:
+        given = running.setdefault(conn, (proc, deque()))[1]
+        room = (1 if careful else IN_FLIGHT) - len(given)
+        share = -(-len(queue) // workers)  # near the end, what is left is shared out, not all to one worker
+        n = min(room, share)
+        if n > 0:
+            tasks = [queue.popleft() for _ in range(n)]
+            conn.send(tasks)
+            given.extend(i for i, _ in tasks)
+        if not given:
             conn.send(None)
             conn.close()
             running.pop(conn, None)
@@ -271,19 +311,26 @@ def _run_in_workers(paths: Sequence[Path], work: Callable[[Path], T], workers: i
                 start()
         while running:
             for conn in wait(list(running)):
-                proc, index = running[conn]  # type: ignore[index]
+                proc, given = running[conn]  # type: ignore[index]
                 try:
-                    got, kind, payload = conn.recv()  # type: ignore[union-attr]
-                except (EOFError, OSError):  # the worker died with this bundle in hand
+                    answers = conn.recv()  # type: ignore[union-attr]
+                except (EOFError, OSError):  # the worker died
                     running.pop(conn)  # type: ignore[arg-type]
                     conn.close()  # type: ignore[union-attr]
                     proc.join()
-                    if index is not None:
+                    if len(given) == 1:  # the bundle it had in hand
+                        index = given.popleft()
                         record(index, Outcome(paths[index], failure=_crashed(paths[index], proc.exitcode)))
+                    elif given:  # on one of these: each is graded again, one at a time
+                        careful = True
+                        queue.extendleft((i, paths[i]) for i in reversed(given))
                     if queue:
                         start()
                     continue
-                record(got, _outcome(paths[got], kind, payload))
+                for got, kind, payload in answers:
+                    if got in given:  # the oldest: a worker answers in the order it was given
+                        given.remove(got)
+                    record(got, _outcome(paths[got], kind, payload))
                 hand_out(conn, proc)  # type: ignore[arg-type]
     finally:  # Ctrl-C, or a bug here: no worker outlives the batch
         gc.unfreeze()
@@ -346,16 +393,23 @@ def summarise(outcomes: Sequence[Outcome[Any]], judgments: Callable[[Any], Judgm
 
 @dataclass(frozen=True)
 class Graded:
-    """What a worker sends back for one bundle of `peel evaluate`."""
+    """What a worker sends back for one bundle of `peel evaluate`: the bundle, its result and traces, or, when the
+    work was given `keep`, only what keep made of them (then bundle, result and traces are None, None, ())."""
     framework: str
     bundle: Any  # evidence.Bundle
     result: Any  # result.BundleResult
     traces: tuple[Any, ...]  # trace.AreaTrace, when traced
+    judged: Judgments = ()  # per area (name, title, final judgment): what the summary counts
+    kept: Any = None  # EvaluateWork.keep(program, bundle, result, traces)
 
     def judgments(self) -> Judgments:
-        from .judgments import judgment_of
+        return self.judged
 
-        return tuple((r.name, r.title, judgment_of(r, self.bundle).final) for r in self.result.areas)
+
+def _judged(bundle: Any, result: Any) -> Judgments:
+    from .judgments import judgment_of
+
+    return tuple((r.name, r.title, judgment_of(r, bundle).final) for r in result.areas)
 
 
 # The rule sets this process graded with (or prepared for its workers), by framework name: what renders results.
@@ -379,22 +433,37 @@ def program_for(framework: str, given: Any = None, limits: Limits = DEFAULT_LIMI
 @dataclass(frozen=True)
 class EvaluateWork:
     """Grade one bundle with the given rule set (None: the shipped one it is for), traced or not, through the
-    facade's one engine (the compiled evaluator)."""
+    facade's one engine (the compiled evaluator).
+
+    `keep`, when given, is what of a graded bundle the caller needs: keep(program, bundle, result, traces) is
+    computed where the bundle was graded and comes back instead of the bundle, its result and traces. A report
+    that needs a few strings a bundle (the csv and text formats) then has the workers send those, not the whole
+    bundle: pickling, piping and unpickling each bundle (tens of kB, with its facts and their declarations) in the
+    one parent process was what kept `--jobs 2` from running twice as fast as `--jobs 1`. It runs the same with
+    `--jobs 1`, so the output is the same for every --jobs. It must be picklable where workers are spawned (a
+    module-level function)."""
     program: Any  # program.Program | None
     traced: bool
     limits: Limits = DEFAULT_LIMITS
     engine: str = "duckdb"  # what computes table aggregates: duckdb or spark (docs/scale.md)
+    keep: Callable[[Any, Any, Any, tuple[Any, ...]], Any] | None = None
 
     def prepare(self) -> None:
-        """Load and compile once in this process, so that forked workers inherit it all."""
+        """Load (and the given rule set, compile) once in this process, so that forked workers inherit it.
+
+        The shipped rule sets are loaded but not compiled here: which of them the bundles need is known only once
+        they are read, so each worker compiles the one its bundles are for when it first meets one (in parallel
+        with the others), and none compiles a rule set no bundle needs."""
         from . import shipped_program
         from .compile import compile_program
         from .loader import shipped_rule_sets
 
-        programs = [self.program] if self.program is not None else \
-            [shipped_program(s, self.limits) for s in shipped_rule_sets()]
-        for p in programs:
-            compile_program(p)
+        if self.program is not None:
+            compile_program(self.program)
+            _PROGRAMS[(self.program.framework.name, self.limits)] = self.program
+            return
+        for s in shipped_rule_sets():
+            p = shipped_program(s, self.limits)
             _PROGRAMS[(p.framework.name, self.limits)] = p
 
     def __call__(self, path: Path) -> Graded:
@@ -407,7 +476,11 @@ class EvaluateWork:
         else:
             result, traces = evaluate(program, bundle), ()
         _PROGRAMS.setdefault((program.framework.name, self.limits), program)
-        return Graded(program.framework.name, bundle, result, tuple(traces))
+        judged = _judged(bundle, result)
+        if self.keep is not None:
+            return Graded(program.framework.name, None, None, (), judged, self.keep(program, bundle, result,
+                                                                                  tuple(traces)))
+        return Graded(program.framework.name, bundle, result, tuple(traces), judged)
 
 
 @dataclass
@@ -428,12 +501,14 @@ def _batch(outcomes: list[Outcome[T]], judgments: Callable[[T], Judgments]) -> B
 
 
 def evaluate_batch(paths: Sequence[Path], program: Any, *, traced: bool, limits: Limits = DEFAULT_LIMITS,
-                   jobs: int = 1, progress: Progress | None = None, engine: str = "duckdb") -> Batch[Graded]:
+                   jobs: int = 1, progress: Progress | None = None, engine: str = "duckdb",
+                   keep: Callable[[Any, Any, Any, tuple[Any, ...]], Any] | None = None) -> Batch[Graded]:
     """Grade every bundle; `engine` computes the table aggregates. With Spark the bundles are graded in this one
-    process, whatever `jobs` says: one Spark session (itself parallel) rather than one JVM per worker."""
+    process, whatever `jobs` says: one Spark session (itself parallel) rather than one JVM per worker. With
+    `keep`, each Graded holds what keep made of its bundle instead of the bundle (EvaluateWork)."""
     if engine != "duckdb":
         jobs = 1
-    work = EvaluateWork(program, traced, limits, engine=engine)
+    work = EvaluateWork(program, traced, limits, engine=engine, keep=keep)
     if jobs != 1 and len(paths) > 1:
         work.prepare()
     return _batch(run(paths, work, jobs=jobs, progress=progress), Graded.judgments)

@@ -25,6 +25,7 @@ import json
 import os
 import pickle
 import stat
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -110,11 +111,19 @@ def engine_digest() -> str:
     return _ENGINE
 
 
+_LIMITS_KEYS: dict[Limits, bytes] = {}
+
+
 def limits_key(limits: Limits) -> bytes:
     """The limits that can change what is built, as bytes to digest: every one but max_errors, which only bounds
-    how many messages are printed (and errors are never cached)."""
-    return json.dumps({k: v for k, v in dataclasses.asdict(limits).items() if k != "max_errors"},
-                      sort_keys=True).encode()
+    how many messages are printed (and errors are never cached). Limits are frozen: each is written out once."""
+    found = _LIMITS_KEYS.get(limits)
+    if found is None:
+        found = json.dumps({k: v for k, v in dataclasses.asdict(limits).items() if k != "max_errors"},
+                           sort_keys=True).encode()
+        if len(_LIMITS_KEYS) < 64:
+            _LIMITS_KEYS[limits] = found
+    return found
 
 
 def key_of(sources: Sequence[SourceFile], limits: Limits) -> str:
@@ -433,25 +442,68 @@ def _bundle_record(value: object) -> BundleRecord | None:
     return BundleRecord(bundle, rule_set, reads)
 
 
+_LIBRARY_MODULES = (("yaml", "pyyaml"), ("pydantic", "pydantic"), ("pydantic_core", "pydantic_core"),
+                    ("duckdb", "duckdb"))
+# Where each library's package was found (looked up once a process), and the last answer of _libraries with the
+# state of the folders it listed: a batch asks once a bundle, and finding four packages and listing their folders
+# each time cost about 1 ms.
+_LIBRARY_PLACES: list[Path | None] | None = None
+_LIBRARIES: tuple[tuple[tuple[int, int, int, int] | None, ...], bytes] | None = None
+
+
 def _libraries() -> bytes:
     """The versions of the libraries whose work a validated bundle holds (PyYAML, pydantic, DuckDB), from the names
-    of their installed metadata folders, found without importing them."""
-    return "\n".join(library_version(module, project) for module, project in (
-        ("yaml", "pyyaml"), ("pydantic", "pydantic"), ("pydantic_core", "pydantic_core"), ("duckdb", "duckdb"))
-    ).encode()
+    of their installed metadata folders, found without importing them.
+
+    Where each package lives is found once a process; its folder is listed again whenever the folder has changed
+    (its inode, modification or change time or size: installing or upgrading a package there changes them)."""
+    global _LIBRARY_PLACES, _LIBRARIES
+    if _LIBRARY_PLACES is None:
+        _LIBRARY_PLACES = [_package_folder(module) for module, _ in _LIBRARY_MODULES]
+    states = tuple(_folder_state(where) for where in _LIBRARY_PLACES)
+    if _LIBRARIES is not None and _LIBRARIES[0] == states and None not in states:
+        return _LIBRARIES[1]
+    listed: dict[Path, tuple[str, ...]] = {}
+    found = []
+    for (module, project), where in zip(_LIBRARY_MODULES, _LIBRARY_PLACES):
+        if where is not None and where not in listed:
+            listed[where] = _listing(where)
+        names = listed[where] if where is not None else ()
+        found.append(_metadata_name(names, module, project))
+    value = "\n".join(found).encode()
+    _LIBRARIES = (states, value)
+    return value
+
+
+def _folder_state(folder: Path | None) -> tuple[int, int, int, int] | None:
+    if folder is None:
+        return (0, 0, 0, 0)  # not installed: nothing to list
+    try:
+        st = os.stat(folder)
+    except OSError:
+        return None  # listed afresh each time
+    return (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
 
 
 def library_version(module: str, project: str) -> str:
     """The name of a library's installed metadata folder (`matplotlib-3.9.2.dist-info`), which gives its version,
     found without importing it; the module's name alone when there is none."""
+    where = _package_folder(module)
+    return _metadata_name(_listing(where) if where is not None else (), module, project)
+
+
+def _package_folder(module: str) -> Path | None:
+    """The folder a module's package is installed in (site-packages), found without importing it."""
     import importlib.util
 
     try:
         spec = importlib.util.find_spec(module)
     except (ImportError, ValueError):
         spec = None
-    where = Path(spec.origin).parent.parent if spec is not None and spec.origin else None
-    names = _listing(where) if where is not None else ()
+    return Path(spec.origin).parent.parent if spec is not None and spec.origin else None
+
+
+def _metadata_name(names: tuple[str, ...], module: str, project: str) -> str:
     return next((n for n in names if n.lower().replace("-", "_").startswith(project + "-")), module)
 
 
@@ -511,16 +563,41 @@ def store_bundle(evidence: SourceFile, rule_keys: Sequence[str], limits: Limits,
     _write(folder / f"{key}.bundle", key, (bundle, rule_set, tuple(tuple(r) for r in reads)))
 
 
+# Digests of files this process has read, by what the open file's fstat says of it (docs/cache.md, "Within one
+# process"): a batch of 1,000 bundles that share their table files and documents checks each bundle's entry
+# against the same few files, and reading and hashing them again for every bundle was most of a warm load.
+_DIGESTS: dict[tuple[str, int, int, int, int, int], str] = {}
+_DIGESTS_MAX = 4096
+_SETTLED_NS = 2_000_000_000  # a file modified less than 2 s before it was read is digested afresh every time
+
+
 def file_digest(path: str | Path) -> str:
-    """sha256 of a regular file's bytes (following links, as the documents are read); "" when there is none."""
+    """sha256 of a regular file's bytes (following links, as the documents are read); "" when there is none.
+
+    Memoised within this process, keyed by the path and the open file's device, inode, size, modification and
+    change times, so that a file written, replaced or touched since is digested again. A file modified in the
+    last two seconds before it was read is never memoised: a write within the file system's timestamp
+    granularity would otherwise leave both times and the size as they were."""
     try:
         with open(path, "rb") as fh:
-            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode):
                 return ""
+            key = (os.fspath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+            known = _DIGESTS.get(key)
+            if known is not None:
+                return known
             h = hashlib.sha256()
             for block in iter(lambda: fh.read(1 << 20), b""):
                 h.update(block)
-            return h.hexdigest()
+            digest = h.hexdigest()
+            after = os.fstat(fh.fileno())  # unchanged while it was read, and not modified just before
+            same = (after.st_ino, after.st_size, after.st_mtime_ns, after.st_ctime_ns) == key[2:]
+            if same and time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > _SETTLED_NS:
+                if len(_DIGESTS) >= _DIGESTS_MAX:
+                    _DIGESTS.clear()
+                _DIGESTS[key] = digest
+            return digest
     except (OSError, ValueError):
         return ""
 

@@ -123,10 +123,17 @@ def shipped_rules_dir(name: str = SHIPPED_RULES) -> Path:
         return Path(__file__).resolve().parent.parent / "rules" / name
 
 
+_SHIPPED_SETS: tuple[str, ...] | None = None
+
+
 def shipped_rule_sets() -> tuple[str, ...]:
-    """The names of the rule sets installed with the package (folders of rules/), sorted."""
-    root = shipped_rules_dir().parent
-    return tuple(sorted(p.name for p in root.iterdir() if p.is_dir() and any(p.glob("*.peel"))))
+    """The names of the rule sets installed with the package (folders of rules/), sorted; looked up once a
+    process, as the shipped rule sets' files are read once a process (peelrules.shipped_program)."""
+    global _SHIPPED_SETS
+    if _SHIPPED_SETS is None:
+        root = shipped_rules_dir().parent
+        _SHIPPED_SETS = tuple(sorted(p.name for p in root.iterdir() if p.is_dir() and any(p.glob("*.peel"))))
+    return _SHIPPED_SETS
 
 
 def rule_sources(path: Path | None, limits: Limits = DEFAULT_LIMITS) -> list[SourceFile]:

@@ -38,14 +38,32 @@ def _fail(message: str, hint: str) -> PeelError:
     return PeelError([Diagnostic("PR401", message, None, hint)])
 
 
-def _is_input(target: Path, p: Path) -> bool:
-    """Whether writing target would overwrite the input p, or a file read from the input folder p."""
+def _is_input(target: Path, p: Path, target_id: tuple[int, int] | None = None) -> bool:
+    """Whether writing target would overwrite the input p, or a file read from the input folder p.
+
+    target_id is the (device, inode) of target when it exists: an input that exists is the target exactly when
+    it is the same file (os.path.samefile), found with one stat of it, not by resolving its path (a batch's
+    1,000 inputs took ~25 ms)."""
+    try:
+        st = os.stat(p)
+    except (OSError, ValueError):
+        st = None
+    if st is not None and not stat.S_ISDIR(st.st_mode):
+        return target_id is not None and (st.st_dev, st.st_ino) == target_id
     try:
         if p.is_dir():
             return target.is_relative_to(p.resolve()) and target.suffix in _READ_FROM_FOLDERS
         return p.resolve() == target or (target.exists() and os.path.samefile(p, target))
     except (OSError, ValueError, RuntimeError):
         return False
+
+
+def _file_id(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return st.st_dev, st.st_ino
 
 
 # `.NAME.peel-tmp-PID-RANDOM`: the temporary file of write_atomic (RANDOM is tempfile's 8 characters).
@@ -229,8 +247,9 @@ def write_atomic(path: Path, text: str, inputs: list[Path] = (),  # type: ignore
         exists = target.exists()
     except (OSError, ValueError, RuntimeError) as err:  # a symlink loop, a NUL, a name too long
         raise _fail(f"cannot write '{shown}': {getattr(err, 'strerror', None) or err}", "choose another --out path")
+    target_id = _file_id(target) if exists else None
     for p in inputs:
-        if _is_input(target, p):
+        if _is_input(target, p, target_id):
             what = "a file of the input folder" if p.is_dir() else "the input file"
             raise _fail(f"refusing to overwrite {what} '{shown}'", "choose another --out path")
     if target.is_dir():

@@ -68,3 +68,13 @@ class ResultStore(Protocol):
     def get(self, kind: str, key: str) -> object | None: ...
 
     def put(self, kind: str, key: str, value: object) -> None: ...
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(text: str) -> str:
+    """A cell for a CSV that peelrules writes: one that starts with = + - @, a tab or a carriage return gets a
+    leading apostrophe, so a spreadsheet shows it instead of running it as a formula. (Cells of input tables are
+    never changed: there they are plain data.)"""
+    return "'" + text if text.startswith(FORMULA_START) else text

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence, Union
 
 from .tablefacts import AggregateResult, GroupResult
+from .tablefacts import FORMULA_START, neutralise_cell  # noqa: F401 - importable from here as before
 from .limits import DEFAULT_LIMITS, Limits
 
 if TYPE_CHECKING:
@@ -1089,13 +1090,5 @@ def _fused(lo: float, hi: float, d: float) -> float:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Writing CSV
-
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise_cell(text: str) -> str:
-    """A cell for a CSV that peelrules writes: one that starts with = + - @, a tab or a carriage return gets a
-    leading apostrophe, so a spreadsheet shows it instead of running it as a formula. (Cells of input tables are
-    never changed: there they are plain data.)"""
-    return "'" + text if text.startswith(FORMULA_START) else text
+# Writing CSV: neutralise_cell and FORMULA_START live in tablefacts (standard library only, imported above), so
+# that the csv report does not import this module and SQL's libraries with it.

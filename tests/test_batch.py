@@ -197,3 +197,23 @@ def test_ctrl_c_stops_the_batch_and_writes_nothing(tmp_path: Path) -> None:
     assert list(out.parent.iterdir()) == []  # neither the output nor a temporary file
     for pid in workers:
         assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+
+
+@pytest.mark.skipif(batches.start_method() != "fork", reason="the work below is a local function: fork only")
+def test_a_worker_that_dies_with_several_bundles_unanswered_is_blamed_on_the_one_it_died_on(tmp_path: Path) -> None:
+    # Workers are handed several bundles ahead and answer several at once (batch.IN_FLIGHT, ANSWERS_AT_ONCE), so
+    # one that dies may have graded others it had not sent back yet: those are graded again, not blamed.
+    paths = [tmp_path / f"b{i:02d}.yaml" for i in range(40)]
+    for p in paths:
+        p.write_text("x", encoding="utf-8")
+
+    def work(p: Path) -> str:
+        if p.name in ("b05.yaml", "b30.yaml"):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return p.name
+
+    got = batches.run(paths, work, jobs=2)
+    assert [o.path for o in got] == paths
+    assert [o.failure.kind if o.failure else o.value for o in got] == \
+        ["crash" if p.name in ("b05.yaml", "b30.yaml") else p.name for p in paths]
+    assert "b05.yaml' was killed by signal SIGKILL" in got[5].failure.diagnostics[0].message

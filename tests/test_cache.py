@@ -341,3 +341,41 @@ def test_lark_parse_tables_are_cached_privately(folder: Path) -> None:
     finally:
         syntax.use_grammar_cache(False)
         syntax.parser.cache_clear()
+
+
+# ---------------------------------------------------------------- file digests within one process (docs/cache.md)
+
+
+def _settled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As if every file had been written long before it is read: its digest may be remembered."""
+    now = cache.time.time_ns()
+    monkeypatch.setattr(cache.time, "time_ns", lambda: now + 60 * 10**9)
+
+
+def test_a_remembered_digest_is_not_used_for_a_file_changed_since(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    _settled(monkeypatch)
+    f = tmp_path / "t.csv"
+    f.write_bytes(b"a,b\n1,2\n")
+    before = os.stat(f)
+    assert cache.file_digest(f) == hashlib.sha256(b"a,b\n1,2\n").hexdigest()
+    assert any(k[0] == str(f) for k in cache._DIGESTS)  # remembered
+    time.sleep(0.05)  # the change time moves on (timestamps advance in ticks)
+    with open(f, "r+b") as fh:  # rewritten in place: same size, same inode, modification time put back
+        fh.write(b"a,b\n3,4\n")
+    os.utime(f, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert cache.file_digest(f) == hashlib.sha256(b"a,b\n3,4\n").hexdigest()
+    other = tmp_path / "new.csv"
+    other.write_bytes(b"a,b\n5,6\n")
+    os.utime(other, ns=(before.st_atime_ns, before.st_mtime_ns))
+    os.replace(other, f)  # replaced by another file of the same size and times
+    assert cache.file_digest(f) == hashlib.sha256(b"a,b\n5,6\n").hexdigest()
+
+
+def test_a_file_modified_just_before_it_is_read_is_not_remembered(tmp_path: Path) -> None:
+    f = tmp_path / "t.csv"
+    f.write_bytes(b"x\n")
+    assert cache.file_digest(f) == hashlib.sha256(b"x\n").hexdigest()
+    assert not any(k[0] == str(f) for k in cache._DIGESTS)

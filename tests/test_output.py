@@ -350,3 +350,23 @@ def test_fmt_whose_write_fails_leaves_the_file_and_no_temporary(tmp_path: Path, 
     assert res.exit_code == 2, res.output
     assert path.read_bytes() == before and mode(path) == 0o755
     assert list(tmp_path.iterdir()) == [path]
+
+
+def test_an_input_is_never_overwritten_whatever_path_names_it(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    bundle = data / "b.yaml"
+    bundle.write_text("x", encoding="utf-8")
+    (tmp_path / "link.yaml").symlink_to(bundle)
+    os.link(bundle, tmp_path / "hard.yaml")
+    others = [tmp_path / f"o{i}.yaml" for i in range(3)]
+    for o in others:
+        o.write_text("o", encoding="utf-8")
+    for out, inputs in ((bundle, [*others, tmp_path / "link.yaml"]), (tmp_path / "hard.yaml", [*others, bundle]),
+                        (tmp_path / "link.yaml", [bundle]), (data / "new.yaml", [data]),
+                        (tmp_path / "gone.yaml", [tmp_path / "gone.yaml"])):
+        with pytest.raises(PeelError, match="refusing to overwrite"):
+            write_atomic(out, "new", inputs)
+    assert bundle.read_text(encoding="utf-8") == "x"
+    write_atomic(tmp_path / "out.csv", "ok", [*others, bundle, data])  # not an input: written
+    assert (tmp_path / "out.csv").read_text(encoding="utf-8") == "ok"

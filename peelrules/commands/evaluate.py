@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from ..diagnostics import Diagnostic, PeelError
 from . import EXIT_INPUT, EXIT_INTERRUPTED, IO
@@ -34,6 +35,24 @@ def document_report(fmt: str) -> ModuleType:
     return html
 
 
+def keep_row(program: Any, bundle: Any, result: Any, traces: tuple[Any, ...]) -> Any:
+    """What the csv format needs of a graded bundle (report.table.BundleRow), made where it was graded."""
+    from ..report.table import bundle_row
+
+    return bundle_row(bundle, result.areas)
+
+
+def keep_summary(program: Any, bundle: Any, result: Any, traces: tuple[Any, ...]) -> Any:
+    """What the text format needs of a graded bundle: its table row and its summary."""
+    from ..report.text import summary
+
+    return keep_row(program, bundle, result, traces), summary(program, bundle, result)
+
+
+# The untraced formats need a few strings of each bundle: a batch's workers send those back, not the bundle.
+KEEP = {"csv": keep_row, "text": keep_summary}
+
+
 def run_evaluate(opts: EvaluateOptions, io: IO) -> int:
     from .. import batch as batches
     from .. import engine_problem, load_rules
@@ -47,9 +66,12 @@ def run_evaluate(opts: EvaluateOptions, io: IO) -> int:
         paths = batches.expand(opts.evidence)
         given = load_rules(rules, io.limits) if rules is not None else None
         traced = fmt in TRACED_FORMATS
+        keep = KEEP.get(fmt)
+        if keep is not None:  # imported here, before any worker is forked, rather than in each worker
+            from ..report import table as table_report, text as text_report  # noqa: F401
         with progress(io, len(paths), "Evaluating", opts.quiet) as step:
             done = batches.evaluate_batch(paths, given, traced=traced, limits=io.limits, jobs=opts.jobs,
-                                          progress=step, engine=opts.engine)
+                                          progress=step, engine=opts.engine, keep=keep)
         if len(paths) == 1 and done.failures:  # one bundle: its errors as always
             raise PeelError(list(done.failures[0].failure.diagnostics))
         programs = {g.framework: batches.program_for(g.framework, given, io.limits) for g in done.values}
@@ -59,26 +81,25 @@ def run_evaluate(opts: EvaluateOptions, io: IO) -> int:
                                         "evaluate each framework's bundles separately, or give --rules")])
         if not done.values:  # every bundle failed: nothing to write
             return batch_end(io, done, opts.quiet)
-        runs = [(g.bundle, g.result, g.traces) for g in done.values]
         program = next(iter(programs.values()))  # the one framework of a traced report
         if fmt == "json":
             from ..report.trace_json import dumps, trace_document
 
-            text = dumps(trace_document(program, [(b, t) for b, _, t in runs], str(rules) if rules else None))
+            runs = [(g.bundle, g.traces) for g in done.values]
+            text = dumps(trace_document(program, runs, str(rules) if rules else None))
         elif fmt in ("md", "html"):
-            text = document_report(fmt).document(program, [(b, t) for b, _, t in runs])
+            text = document_report(fmt).document(program, [(g.bundle, g.traces) for g in done.values])
         elif fmt == "csv":
             from ..report import table as table_report
 
-            text = table_report.table_csv(table_report.results_table([(b, r.areas) for b, r, _ in runs]))
+            text = table_report.table_csv(table_report.rows_table([g.kept for g in done.values]))
         else:
-            from ..report import text as text_report  # each format imports only what it needs
-
-            text = "\n".join(text_report.summary(programs[b.framework], b, r) for b, r, _ in runs)
-            if len(runs) > 1:
+            kept = [g.kept for g in done.values]  # (row, summary) of each bundle, made where it was graded
+            text = "\n".join(summary for _, summary in kept)
+            if len(kept) > 1:
                 from ..report import table as table_report
 
-                table = table_report.results_table([(b, r.areas) for b, r, _ in runs])
+                table = table_report.rows_table([row for row, _ in kept])
                 text = table_report.table_text(table) + "\n" + text
         io.emit(text, opts.out, list(paths) + ([rules] if rules else []))
     except PeelError as err:

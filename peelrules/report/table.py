@@ -15,7 +15,7 @@ from ..facts import Bundle
 from ..grades import Grade
 from ..result import AreaResult
 from ..judgments import judgment_of
-from ..tables import neutralise_cell
+from ..tablefacts import neutralise_cell
 from ..estimates import EstimateLeaf
 from ..trace import AreaTrace, ExprTrace, FactLeaf, PeerLeaf, RuleTrace, RungTrace
 from ..values import UNKNOWN, Value
@@ -208,18 +208,41 @@ def grade_table(runs: Sequence[Run]) -> GradeTable:
 
 def results_table(runs: Sequence[tuple[Bundle, Sequence[AreaResult]]]) -> GradeTable:
     """The same table from results alone, for callers that have no traces."""
+    return rows_table([bundle_row(bundle, results) for bundle, results in runs])
+
+
+@dataclass(frozen=True)
+class BundleRow:
+    """One bundle's row of the batch table before the table's columns are known: its own areas (name, title), in
+    its order, and each one's cells. A few strings a bundle, so a batch's worker can send this back instead of the
+    bundle (peelrules.batch, EvaluateWork.keep)."""
+
+    force: str
+    evidence: str
+    areas: tuple[tuple[str, str], ...]  # (name, title) of each area the bundle has a result for
+    judgments: tuple[str, ...]  # published(), per area of `areas`
+    keys: tuple[str, ...]  # the final judgment key, per area of `areas`
+
+
+def bundle_row(bundle: Bundle, results: Sequence[AreaResult]) -> BundleRow:
+    judged = [judgment_of(r, bundle).final for r in results]
+    return BundleRow(bundle.force, bundle.file, tuple((r.name, r.title) for r in results),
+                     tuple(published(r, bundle) for r in results), tuple(judged))
+
+
+def rows_table(rows: Sequence[BundleRow]) -> GradeTable:
+    """The batch table of bundles' rows: one column per area, in first-seen order across the batch."""
     areas: dict[str, str] = {}
-    for _, results in runs:
-        for r in results:
-            areas.setdefault(r.name, r.title)
-    rows = []
-    for bundle, results in runs:
-        by_name = {r.name: r for r in results}
-        found = [by_name.get(name) for name in areas]
-        rows.append(GradeRow(bundle.force, bundle.file,
-                             tuple(published(r, bundle) if r else "" for r in found),
-                             tuple(judgment_of(r, bundle).final if r else "" for r in found)))
-    return GradeTable(tuple(areas.items()), tuple(rows))
+    for row in rows:
+        for name, title in row.areas:
+            areas.setdefault(name, title)
+    out = []
+    for row in rows:
+        at = {name: i for i, (name, _) in enumerate(row.areas)}  # a name given twice: the last, as before
+        found = [at.get(name) for name in areas]
+        out.append(GradeRow(row.force, row.evidence, tuple(row.judgments[i] if i is not None else "" for i in found),
+                            tuple(row.keys[i] if i is not None else "" for i in found)))
+    return GradeTable(tuple(areas.items()), tuple(out))
 
 
 def table_text(table: GradeTable) -> str:
