@@ -200,7 +200,7 @@ class SparkRunner:
             for a in table_aggs:
                 value, read, matched, groups = results[a]
                 sql = t.standalone_tree(a, "spark").sql(dialect="spark")
-                out[a] = AggregateResult(value, read, matched, sql, groups)
+                out[a] = AggregateResult(value, read, matched, sql, groups, engine=NAME)
         return {a: out[a] for a in aggs}
 
 

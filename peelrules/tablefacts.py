@@ -26,15 +26,17 @@ class GroupResult:
 class AggregateResult:
     """value: the aggregate (None when unknown: no rows, or no values); for a grouped aggregate None, with
     `groups` sorted by key (None last). rows_read: the rows of the table; rows_matched: the rows the aggregate
-    used (matching `where`, and with a value in its column). sql: a DuckDB query that gives the same numbers,
-    with the files named as the bundle names them (run it from the bundle's folder) unless the engine was
-    asked for absolute paths."""
+    used (matching `where`, and with a value in its column). sql: a query that gives the same numbers, in the
+    dialect of `engine`, the engine that computed them: for duckdb, with the files named as the bundle names them
+    (run it from the bundle's folder) unless the engine was asked for absolute paths; for spark, reading from
+    a temporary view named as the rules name the table (docs/scale.md)."""
 
     value: bool | int | float | str | dt.date | dt.datetime | None
     rows_read: int
     rows_matched: int
     sql: str
     groups: tuple[GroupResult, ...] = ()
+    engine: str = "duckdb"  # duckdb or spark
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,9 @@ class BundleTable:
     source: str
     description: str
     rows: int
-    files: tuple[TableFile, ...]
+    files: tuple[TableFile, ...]  # none for a catalog table
     folder: str  # the bundle's folder: the pasteable SQL runs from here
+    catalog: str | None = None  # the Spark catalog table read instead of the files (docs/scale.md)
 
 
 class ResultStore(Protocol):

@@ -161,6 +161,7 @@ def assert_same(decls: list[TableDecl], folder: Path, spark) -> int:
         assert [(_typed(g.key), _typed(g.value), g.rows_read, g.rows_matched) for g in s.groups] == \
             [(_typed(g.key), _typed(g.value), g.rows_read, g.rows_matched) for g in d.groups], a.key()
         assert s.sql.startswith("SELECT ") and f"FROM `{a.table}`" in s.sql  # the Spark SQL, from the view
+        assert (s.engine, d.engine) == ("spark", "duckdb")
     return len(aggs)
 
 
@@ -218,16 +219,21 @@ def test_evaluate_with_spark_gives_the_default_grades_and_report(spark, tmp_path
     duck, ours = (json.loads(docs[e][0]) for e in ("duckdb", "spark"))
     sqls: dict[str, list[str]] = {"duckdb": [], "spark": []}
 
+    engines: dict[str, set] = {"duckdb": set(), "spark": set()}
+
     def strip(node: object, engine: str) -> object:
         if isinstance(node, dict):
             if "sql" in node and isinstance(node["sql"], str):
                 sqls[engine].append(node["sql"])
-            return {k: strip(v, engine) for k, v in node.items() if k not in ("sql", "result_sha256")}
+                engines[engine].add(node.get("engine"))  # an aggregate: says so when Spark computed it
+            return {k: strip(v, engine) for k, v in node.items()
+                    if k not in ("sql", "result_sha256") and not (k == "engine" and isinstance(v, str))}
         if isinstance(node, list):
             return [strip(v, engine) for v in node]
         return node
 
     assert strip(ours, "spark") == strip(duck, "duckdb")
+    assert engines == {"duckdb": {None}, "spark": {"spark"}}
     assert sqls["spark"] and all("`" in s and "READ_" not in s for s in sqls["spark"])
     assert all("READ_PARQUET" in s or "READ_CSV" in s for s in sqls["duckdb"])
 
@@ -269,3 +275,28 @@ def test_default_engine_needs_neither_pyspark_nor_java(monkeypatch):
     got = CliRunner().invoke(main, ["--no-cache", "evaluate", str(LANCASHIRE)])
     assert got.exit_code == 0, got.output
     assert "Lancashire" in got.output
+
+
+# ----------------------------------------------------------------------- the reports name the engine
+
+def _report(fmt: str, *args: str) -> str:
+    got = CliRunner().invoke(main, ["evaluate", "--format", fmt, *args, str(LANCASHIRE)])
+    assert got.exit_code == 0, got.output
+    return got.output
+
+
+@pytest.mark.parametrize("fmt", ["html", "md"])
+def test_a_duckdb_report_says_duckdb_computed_the_tables(fmt):
+    out = _report(fmt)
+    assert "DuckDB computed these: run the SQL with duckdb in the evidence" in out
+    assert "DuckDB, run in " in out
+    assert "Spark" not in out
+
+
+@pytest.mark.parametrize("fmt", ["html", "md"])
+def test_a_spark_report_says_spark_computed_the_tables(spark, fmt, tmp_path, monkeypatch):
+    monkeypatch.setenv("PEEL_CACHE_DIR", str(tmp_path / "cache"))
+    out = _report(fmt, "--engine", "spark")
+    assert "Spark computed these: the SQL is Spark SQL, to run in a Spark session" in out
+    assert "Spark SQL, over the view" in out and "lancashire-999-calls-2021.parquet" in out
+    assert "duckdb" not in out.lower()
