@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -26,11 +27,15 @@ LANCASHIRE = EVIDENCE / "lancashire-2022.yaml"
 PERCENTS = (0, 10, 25, 50, 62.5, 90, 99.9, 100)
 
 
-@pytest.fixture(scope="module")
-def spark():
+def needs_spark() -> None:
     why = spark_engine.problem()
     if why is not None:
         pytest.skip(f"Spark engine not available here: {why}")
+
+
+@pytest.fixture(scope="module")
+def spark():
+    needs_spark()
     session = spark_engine.session(spark_engine.SparkOptions(master="local[1]", conf=(
         ("spark.sql.shuffle.partitions", "1"), ("spark.default.parallelism", "1"),
         ("spark.driver.memory", "1g"))))
@@ -300,3 +305,85 @@ def test_a_spark_report_says_spark_computed_the_tables(spark, fmt, tmp_path, mon
     assert "Spark computed these: the SQL is Spark SQL, to run in a Spark session" in out
     assert "Spark SQL, over the view" in out and "lancashire-999-calls-2021.parquet" in out
     assert "duckdb" not in out.lower()
+
+
+# --------------------------------------------------------------------- a quiet JVM
+
+def test_pysparks_query_loggers_are_quiet_while_peel_runs_its_queries(spark):
+    import logging
+
+    from pyspark.logger import PySparkLogger
+
+    seen: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    logger = PySparkLogger.getLogger("SQLQueryContextLogger")
+    keep = Keep()
+    logger.addHandler(keep)
+    try:
+        with spark_engine.quiet_python_loggers():
+            with pytest.raises(Exception):
+                spark.sql("SELECT * FROM peel_no_such_view").collect()
+        assert seen == [] and logger.disabled is False  # quiet inside, as it was after
+        with pytest.raises(Exception):
+            spark.sql("SELECT * FROM peel_no_such_view").collect()
+        assert seen  # pyspark logs it otherwise (on stderr, as JSON)
+    finally:
+        logger.removeHandler(keep)
+
+
+def test_settings_put_the_users_last_and_keep_the_jvm_quiet(monkeypatch):
+    monkeypatch.delenv("PEEL_SPARK_MASTER", raising=False)
+    monkeypatch.delenv("SPARK_REMOTE", raising=False)
+    monkeypatch.delenv("MASTER", raising=False)
+    log = f"-Dlog4j2.configurationFile={spark_engine.LOG_CONFIG.as_uri()}"
+    assert spark_engine.LOG_CONFIG.is_file()
+    got = dict(spark_engine.settings(spark_engine.SparkOptions()))
+    assert got["spark.master"] == "local[*]" and got["spark.driver.extraJavaOptions"] == log
+    got = dict(spark_engine.settings(spark_engine.SparkOptions(master="spark://head:7077", conf=(
+        ("spark.ui.enabled", "true"), ("spark.driver.extraJavaOptions", "-Dx=1")))))
+    assert got["spark.master"] == "spark://head:7077" and got["spark.ui.enabled"] == "true"
+    assert got["spark.driver.extraJavaOptions"] == f"{log} -Dx=1"
+    mine = "-Dlog4j2.configurationFile=file:/etc/spark/log4j2.properties"
+    got = dict(spark_engine.settings(spark_engine.SparkOptions(conf=(("spark.driver.extraJavaOptions", mine),))))
+    assert got["spark.driver.extraJavaOptions"] == mine  # a configuration of the user's own is kept as given
+    assert "spark.driver.extraJavaOptions" not in dict(spark_engine.settings(spark_engine.SparkOptions(quiet=False)))
+    monkeypatch.setenv("PEEL_SPARK_MASTER", "yarn")
+    assert dict(spark_engine.settings(spark_engine.SparkOptions()))["spark.master"] == "yarn"
+    assert dict(spark_engine.settings(spark_engine.SparkOptions(master="local[2]")))["spark.master"] == "local[2]"
+    connect = dict(spark_engine.settings(spark_engine.SparkOptions(master="sc://host:15002")))
+    assert "spark.master" not in connect and "spark.driver.extraJavaOptions" not in connect
+
+
+def _aggregates(doc: object) -> list[dict]:
+    out: list[dict] = []
+    stack = [doc]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("aggregate"), dict):
+                out.append(node["aggregate"])
+            stack += node.values()
+        elif isinstance(node, list):
+            stack += node
+    return out
+
+
+# ------------------------------------------------------------------------- a real process: stderr is clean
+
+def test_a_real_spark_run_prints_nothing_on_stderr(tmp_path):
+    """The one slow test: `peel evaluate --engine spark` as a process of its own (a JVM of its own; a fresh cache,
+    so that Spark really runs). Spark's log4j lines, its log level banner and the JVM's warnings stay off stderr,
+    and nothing of the JVM's reaches stdout."""
+    needs_spark()
+    from conftest import run_peel
+
+    env = dict(os.environ, PEEL_CACHE_DIR=str(tmp_path / "cache"))
+    got = run_peel("evaluate", "--engine", "spark", "--format", "json", str(LANCASHIRE), env=env)
+    assert got.returncode == 0, got.stderr
+    assert got.stderr == ""
+    aggs = _aggregates(json.loads(got.stdout))  # stdout is the JSON trace alone
+    assert aggs and {a["engine"] for a in aggs if a["present"]} == {"spark"}
