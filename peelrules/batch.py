@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from .diagnostics import Diagnostic, PeelError, one_line
 from .grades import Grade, Status
 from .limits import DEFAULT_LIMITS, Limits
+from .tablefacts import EngineChoice
 
 if TYPE_CHECKING:  # multiprocessing is imported when workers are started, not for a batch of one
     from multiprocessing.connection import Connection
@@ -383,7 +384,7 @@ class EvaluateWork:
     program: Any  # program.Program | None
     traced: bool
     limits: Limits = DEFAULT_LIMITS
-    engine: str = "duckdb"  # what computes table aggregates: duckdb or spark (docs/scale.md)
+    engine: str | EngineChoice = "duckdb"  # what computes table aggregates: duckdb or spark (docs/scale.md)
 
     def prepare(self) -> None:
         """Load and compile once in this process, so that forked workers inherit it all."""
@@ -428,10 +429,11 @@ def _batch(outcomes: list[Outcome[T]], judgments: Callable[[T], Judgments]) -> B
 
 
 def evaluate_batch(paths: Sequence[Path], program: Any, *, traced: bool, limits: Limits = DEFAULT_LIMITS,
-                   jobs: int = 1, progress: Progress | None = None, engine: str = "duckdb") -> Batch[Graded]:
+                   jobs: int = 1, progress: Progress | None = None,
+                   engine: str | EngineChoice = "duckdb") -> Batch[Graded]:
     """Grade every bundle; `engine` computes the table aggregates. With Spark the bundles are graded in this one
     process, whatever `jobs` says: one Spark session (itself parallel) rather than one JVM per worker."""
-    if engine != "duckdb":
+    if (engine if isinstance(engine, str) else engine.name) != "duckdb":
         jobs = 1
     work = EvaluateWork(program, traced, limits, engine=engine)
     if jobs != 1 and len(paths) > 1:

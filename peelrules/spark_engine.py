@@ -16,7 +16,8 @@ against their declarations with DuckDB) and computes the aggregates with Spark S
   (`tables.quantile_interpolate`), so the value is DuckDB's to the bit.
 
 Each result's `sql` is the Spark SQL for that aggregate alone (`tables.standalone_tree(a, "spark")`), reading
-from the view.
+from the view. A table mapped to a catalog table (`SparkRunner.catalog`) is read from the catalog instead of its
+files: its columns are found by name, checked against the declared types and cast to them.
 
 The session: the active one when peelrules runs inside a Spark application; else one built from `SparkOptions`:
 master `options.master`, else PEEL_SPARK_MASTER, else Spark Connect when SPARK_REMOTE is set, else MASTER, else
@@ -51,6 +52,16 @@ NAME = "spark"
 # Spark SQL types for the declared column types: timestamps without a time zone, as DuckDB's TIMESTAMP
 SPARK_TYPES: dict[str, str] = {"number": "DOUBLE", "count": "BIGINT", "text": "STRING", "flag": "BOOLEAN",
                                "date": "DATE", "timestamp": "TIMESTAMP_NTZ"}
+# the Spark types a catalog table's column may have for each declared type (pyspark.sql.types class names); a
+# TIMESTAMP (with the session's time zone, UTC) is read as the wall-clock time in UTC
+CATALOG_TYPES: dict[str, tuple[str, ...]] = {
+    "number": ("ByteType", "ShortType", "IntegerType", "LongType", "FloatType", "DoubleType", "DecimalType"),
+    "count": ("ByteType", "ShortType", "IntegerType", "LongType"),
+    "text": ("StringType", "VarcharType", "CharType"),
+    "flag": ("BooleanType",),
+    "date": ("DateType",),
+    "timestamp": ("TimestampNTZType", "TimestampType"),
+}
 INSTALL_HINT = "install it with `pip install 'peelrules[spark]'` (Spark also needs Java 17 or later), or use " \
                "--engine duckdb"
 LOG_CONFIG = Path(__file__).with_name("spark-log4j2.properties")
@@ -247,10 +258,45 @@ def _reader(spark: Any, checked: t.ValidatedTable) -> tuple[Any, dict[str, int]]
     return df.select(*[F.col(f"`{c.name}`").cast(SPARK_TYPES[c.type]).alias(c.name) for c in checked.header]), scales
 
 
+def _catalog_reader(spark: Any, name: str, target: str, decl: t.TableDecl) -> tuple[Any, dict[str, int]]:
+    """A DataFrame of a catalog table with exactly the declared columns (found by name, as Spark finds them,
+    without regard to case), cast to the declared types, and the scales of its DECIMAL `number` columns (as
+    _reader). Refused with a TableError naming the catalog table: a table the catalog does not have, a declared
+    column it does not have, a column of a type that is not the declared type's. Its other columns are left out."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import DecimalType
+
+    if not spark.catalog.tableExists(target):
+        raise t.TableError(target, None, None, "Spark's catalog has no such table",
+                           "check the catalog table's name (`SHOW TABLES IN db` in Spark SQL lists a database's "
+                           "tables; write db.table or catalog.db.table)", "missing", table=name)
+    df = spark.table(target)
+    fields = {f.name.lower(): f for f in df.schema.fields}
+    missing = [c.name for c in decl.columns if c.name.lower() not in fields]
+    if missing:
+        has = ", ".join(f.name for f in df.schema.fields)
+        raise t.TableError(target, None, missing[0], f"the catalog table has no column{'s' if len(missing) > 1 else ''}"
+                           f" {', '.join(repr(m) for m in missing)} (it has {has})",
+                           "map a catalog table that has the declared columns, or rename them in a view",
+                           "missing_column", table=name)
+    scales: dict[str, int] = {}
+    for c in decl.columns:
+        stored = fields[c.name.lower()].dataType
+        if type(stored).__name__ not in CATALOG_TYPES[c.type]:
+            raise t.TableError(target, None, c.name, f"the catalog table's column is {stored.simpleString()}, "
+                               f"not a {c.type} column",
+                               f"declare the column with the type its values have, or map a view that casts it to "
+                               f"{SPARK_TYPES[c.type]}", "wrong_type", table=name)
+        if c.type == "number" and isinstance(stored, DecimalType):
+            scales[c.name] = stored.scale
+    cols = [F.col(f"`{fields[c.name.lower()].name}`").cast(SPARK_TYPES[c.type]).alias(c.name) for c in decl.columns]
+    return df.select(*cols), scales
+
+
 @dataclass
 class SparkRunner:
     """Runs a TableEngine's aggregates on Spark (see the module docstring). `catalog` maps a table's name to a
-    catalog table (`db.calls`) to read instead of its files; its columns are cast to the declared types."""
+    catalog table (`db.calls`) to read instead of its files (the files are then not read, and need not exist)."""
 
     options: SparkOptions = SparkOptions()
     catalog: Mapping[str, str] = field(default_factory=dict)
@@ -264,38 +310,42 @@ class SparkRunner:
         except SparkUnavailable as err:
             first = engine.tables[aggs[0].table] if aggs else None
             raise t.TableError(first.path_or_glob if first else "", None, None, str(err),
-                               "see docs/scale.md", "engine") from None
+                               "see docs/scale.md", "engine", table=first.name if first else None) from None
         out: dict[t.Aggregate, AggregateResult] = {}
         with quiet_python_loggers() if self.options.quiet else contextlib.nullcontext():
             for name, table_aggs in t.by_table(aggs).items():
-                decl = engine.tables[name]
-                shown = decl.path_or_glob or name
-                try:
-                    scales: dict[str, int] = {}
-                    if name in self.catalog:
-                        from pyspark.sql import functions as F
-
-                        df = spark.table(self.catalog[name]).select(
-                            *[F.col(f"`{c.name}`").cast(SPARK_TYPES[c.type]).alias(c.name) for c in decl.columns])
-                    else:
-                        checked = engine.validate(decl)
-                        shown = checked.resolved.shown[0]
-                        df, scales = _reader(spark, checked)
-                    df.createOrReplaceTempView(view_name(name))
-                    rows = [tuple(r) for r in spark.sql(t.query(table_aggs, "spark").sql(dialect="spark")).collect()]
-                    rows = _exact_quantiles(spark, table_aggs, rows, scales)
-                except t.TableError:
-                    raise
-                except Exception as err:  # noqa: BLE001 - Py4J / Spark errors become the table's error
-                    raise t.TableError(shown, None, None, f"Spark could not run the query: {_first_line(err)}",
-                                       "check that the file is complete and that Spark can read it (docs/scale.md)",
-                                       "unreadable") from None
-                results = t.collect_rows(table_aggs, rows, decl)
-                for a in table_aggs:
-                    value, read, matched, groups = results[a]
-                    sql = t.standalone_tree(a, "spark").sql(dialect="spark")
-                    out[a] = AggregateResult(value, read, matched, sql, groups, engine=NAME)
+                out.update(self._table(spark, engine, name, table_aggs))
         return {a: out[a] for a in aggs}
+
+    def _table(self, spark: Any, engine: t.TableEngine, name: str,
+               table_aggs: list[t.Aggregate]) -> dict[t.Aggregate, AggregateResult]:
+        decl = engine.tables[name]
+        shown = self.catalog.get(name) or decl.path_or_glob or name
+        try:
+            if name in self.catalog:
+                df, scales = _catalog_reader(spark, name, self.catalog[name], decl)
+            else:
+                checked = engine.validate(decl)
+                shown = checked.resolved.shown[0]
+                df, scales = _reader(spark, checked)
+            df.createOrReplaceTempView(view_name(name))
+            rows = [tuple(r) for r in spark.sql(t.query(table_aggs, "spark").sql(dialect="spark")).collect()]
+            rows = _exact_quantiles(spark, table_aggs, rows, scales)
+        except t.TableError as err:
+            err.table = err.table or name
+            raise
+        except Exception as err:  # noqa: BLE001 - Py4J / Spark errors become the table's error
+            what = "the catalog table" if name in self.catalog else "the file"
+            raise t.TableError(shown, None, None, f"Spark could not run the query: {_first_line(err)}",
+                               f"check that {what} is complete and that Spark can read it (docs/scale.md)",
+                               "unreadable", table=name) from None
+        results = t.collect_rows(table_aggs, rows, decl)
+        out = {}
+        for a in table_aggs:
+            value, read, matched, groups = results[a]
+            sql = t.standalone_tree(a, "spark").sql(dialect="spark")
+            out[a] = AggregateResult(value, read, matched, sql, groups, engine=NAME)
+        return out
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -62,6 +62,38 @@ class BundleTable:
     catalog: str | None = None  # the Spark catalog table read instead of the files (docs/scale.md)
 
 
+ENGINES: tuple[str, ...] = ("duckdb", "spark")
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    """What computes a bundle's table aggregates (docs/scale.md): `name` is duckdb (in the process) or spark. For
+    Spark only: `master`, the session's master URL (None: PEEL_SPARK_MASTER, SPARK_REMOTE, MASTER, local[*]);
+    `conf`, Spark settings (name, value) for the session it starts; `catalog`, (bundle table, catalog table)
+    pairs: the catalog table is read instead of the table's files. A catalog table has no digest, so its results
+    are never cached (`cacheable`)."""
+
+    name: str = "duckdb"
+    master: str | None = None
+    conf: tuple[tuple[str, str], ...] = ()
+    catalog: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.name not in ENGINES:
+            raise ValueError(f"unknown engine {self.name!r}: use {' or '.join(ENGINES)}")
+        if self.name != "spark" and (self.master is not None or self.conf or self.catalog):
+            raise ValueError("a Spark master, settings and catalog tables need the spark engine")
+
+    @property
+    def cacheable(self) -> bool:
+        return not self.catalog
+
+
+def engine_choice(engine: str | EngineChoice) -> EngineChoice:
+    """An engine given by name ("duckdb", "spark") or as a choice, as a choice."""
+    return engine if isinstance(engine, EngineChoice) else EngineChoice(engine)
+
+
 class ResultStore(Protocol):
     """Where a bundle's table checks and aggregates are kept between runs (peelrules.cache gives one): `kind` is
     "rows" (a checked table's row count) or "results" (aggregate key -> AggregateResult); `key` says exactly what

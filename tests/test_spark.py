@@ -1,7 +1,9 @@
 """The Spark engine (peelrules/spark_engine.py, docs/scale.md): every shipped and generated table, every kind of
 aggregate, gives the same values, counts, groups and Python types on Spark as on DuckDB; `peel evaluate --engine
 spark` gives the same grades and report as the default; the bundle cache keeps the two engines apart; a missing
-pyspark or Java is one line and exit 2.
+pyspark or Java is one line and exit 2; a table read from a Spark catalog (`--spark-table`) gives the aggregates
+its files give; the reports say which engine computed an aggregate; a real `peel evaluate --engine spark` process
+prints nothing on stderr (the one slow test: it starts a JVM of its own).
 
 One local Spark session (local[1]) for the module; the tests that need it are skipped, with the reason, when
 pyspark or Java is not installed (`pip install '.[test,spark]'` and a JRE; .ci/run installs both)."""
@@ -10,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -34,11 +37,12 @@ def needs_spark() -> None:
 
 
 @pytest.fixture(scope="module")
-def spark():
+def spark(tmp_path_factory):
     needs_spark()
+    warehouse = tmp_path_factory.mktemp("warehouse")  # catalog tables (saveAsTable) are written here
     session = spark_engine.session(spark_engine.SparkOptions(master="local[1]", conf=(
         ("spark.sql.shuffle.partitions", "1"), ("spark.default.parallelism", "1"),
-        ("spark.driver.memory", "1g"))))
+        ("spark.driver.memory", "1g"), ("spark.sql.warehouse.dir", str(warehouse)))))
     yield session
     session.stop()
     spark_engine._SESSIONS.clear()
@@ -153,11 +157,11 @@ def _typed(v: object) -> tuple[str, object]:
     return type(v).__name__, v
 
 
-def assert_same(decls: list[TableDecl], folder: Path, spark) -> int:
+def assert_same(decls: list[TableDecl], folder: Path, spark, catalog: dict[str, str] | None = None) -> int:
     engine = TableEngine(decls, folder)
     aggs = [a for d in decls for a in aggregates_for(d)]
     duck = engine.run(aggs)
-    ours = spark_engine.SparkRunner(spark=spark).run(engine, aggs)
+    ours = spark_engine.SparkRunner(spark=spark, catalog=catalog or {}).run(engine, aggs)
     assert list(ours) == list(duck)
     for a in aggs:
         d, s = duck[a], ours[a]
@@ -282,32 +286,117 @@ def test_default_engine_needs_neither_pyspark_nor_java(monkeypatch):
     assert "Lancashire" in got.output
 
 
-# ----------------------------------------------------------------------- the reports name the engine
+# -------------------------------------------------------------------------------- catalog tables (--spark-table)
 
-def _report(fmt: str, *args: str) -> str:
-    got = CliRunner().invoke(main, ["evaluate", "--format", fmt, *args, str(LANCASHIRE)])
-    assert got.exit_code == 0, got.output
-    return got.output
+CATALOG = {"contact.calls": "peel.calls_2021", "fairness.stop_search_records": "peel.stop_search_2021"}
 
 
-@pytest.mark.parametrize("fmt", ["html", "md"])
-def test_a_duckdb_report_says_duckdb_computed_the_tables(fmt):
-    out = _report(fmt)
-    assert "DuckDB computed these: run the SQL with duckdb in the evidence" in out
-    assert "DuckDB, run in " in out
-    assert "Spark" not in out
+@pytest.fixture(scope="module")
+def catalog(spark):
+    """The Lancashire tables as tables of Spark's catalog, in the session's temporary warehouse: the 999 calls as
+    Spark reads the Parquet file (its own column types), the audit as the engine reads the CSV (cast to the
+    declared types); the first 1,000 calls as a table of their own; and two tables that do not fit."""
+    decls, folder = lancashire()
+    spark.sql("CREATE DATABASE IF NOT EXISTS peel")
+    spark.read.parquet(str(folder / decls[0].path_or_glob)).write.saveAsTable(CATALOG["contact.calls"])
+    checked = TableEngine(decls, folder).validate(decls[1])
+    spark_engine._reader(spark, checked)[0].write.saveAsTable(CATALOG["fairness.stop_search_records"])
+    spark.sql("CREATE TABLE peel.calls_first_1000 USING parquet AS "
+              "SELECT * FROM peel.calls_2021 ORDER BY call_id LIMIT 1000")
+    spark.sql("CREATE TABLE peel.calls_no_district USING parquet AS "
+              "SELECT call_id, received_at, answer_seconds FROM peel.calls_2021")
+    spark.sql("CREATE TABLE peel.calls_text_seconds USING parquet AS "
+              "SELECT call_id, received_at, CAST(answer_seconds AS STRING) AS answer_seconds, district "
+              "FROM peel.calls_2021")
+    yield dict(CATALOG)
+    spark.sql("DROP DATABASE peel CASCADE")
 
 
-@pytest.mark.parametrize("fmt", ["html", "md"])
-def test_a_spark_report_says_spark_computed_the_tables(spark, fmt, tmp_path, monkeypatch):
+def _spark_tables(mapping: dict[str, str]) -> list[str]:
+    return [x for name, table in mapping.items() for x in ("--spark-table", f"{name}={table}")]
+
+
+def test_catalog_tables_give_the_aggregates_of_the_files(spark, catalog):
+    """Every kind of aggregate: DuckDB over the files, Spark over the catalog tables, identical."""
+    decls, folder = lancashire()
+    assert assert_same(decls, folder, spark, catalog) > 50
+
+
+def test_evaluate_with_spark_tables_gives_the_aggregates_of_the_files(spark, catalog, tmp_path, monkeypatch):
     monkeypatch.setenv("PEEL_CACHE_DIR", str(tmp_path / "cache"))
-    out = _report(fmt, "--engine", "spark")
-    assert "Spark computed these: the SQL is Spark SQL, to run in a Spark session" in out
-    assert "Spark SQL, over the view" in out and "lancashire-999-calls-2021.parquet" in out
-    assert "duckdb" not in out.lower()
+    runner = CliRunner()
+    files = runner.invoke(main, ["evaluate", "--engine", "spark", "--format", "json", str(LANCASHIRE)])
+    assert files.exit_code == 0, files.output
+    ours = runner.invoke(main, ["evaluate", "--engine", "spark", "--format", "json", *_spark_tables(catalog),
+                                str(LANCASHIRE)])
+    assert ours.exit_code == 0, ours.output
+    by_files, by_catalog = json.loads(files.output), json.loads(ours.output)
+    leaves: list[dict] = []
+
+    def strip(node: object) -> object:
+        if isinstance(node, dict):
+            if isinstance(node.get("aggregate"), dict):
+                leaves.append(node["aggregate"])
+            return {k: strip(v) for k, v in node.items() if k not in ("files", "catalog", "result_sha256")}
+        if isinstance(node, list):
+            return [strip(v) for v in node]
+        return node
+
+    assert "tables" not in by_catalog["inputs"]  # no file was read, so none is digested
+    del by_files["inputs"]["tables"]
+    assert strip(by_catalog) == strip(by_files)  # values, rows, groups and the Spark SQL: the same
+    read = [a for a in leaves if a.get("catalog")]
+    assert read and {a["catalog"] for a in read} <= set(catalog.values()) and all(a["files"] == [] for a in read)
+    # the catalog table is really read, and never served from a cache: a table of 1,000 calls gives 1,000 rows
+    fewer = runner.invoke(main, ["evaluate", "--engine", "spark", "--format", "json", "--spark-table",
+                                 "contact.calls=peel.calls_first_1000", str(LANCASHIRE)])
+    assert fewer.exit_code == 0, fewer.output
+    rows = {a["rows_read"] for a in _aggregates(json.loads(fewer.output)) if a["table"] == "contact.calls"}
+    assert rows == {1000}
+    text = runner.invoke(main, ["evaluate", "--engine", "spark", *_spark_tables(catalog), str(LANCASHIRE)])
+    assert text.exit_code == 0 and text.output == runner.invoke(main, ["evaluate", str(LANCASHIRE)]).output
 
 
-# --------------------------------------------------------------------- a quiet JVM
+def _aggregates(doc: object) -> list[dict]:
+    out: list[dict] = []
+    stack = [doc]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("aggregate"), dict):
+                out.append(node["aggregate"])
+            stack += node.values()
+        elif isinstance(node, list):
+            stack += node
+    return out
+
+
+def test_a_table_read_from_the_catalog_needs_no_file(spark, catalog, lancashire_copy, tmp_path, monkeypatch):
+    monkeypatch.setenv("PEEL_CACHE_DIR", str(tmp_path / "cache"))
+    (lancashire_copy.parent / "tables" / "lancashire-999-calls-2021.parquet").unlink()
+    runner = CliRunner()
+    without = runner.invoke(main, ["evaluate", "--engine", "spark", str(lancashire_copy)])
+    assert without.exit_code == 2 and "PR318" in without.output  # the file is missing
+    got = runner.invoke(main, ["evaluate", "--engine", "spark", *_spark_tables(catalog), str(lancashire_copy)])
+    assert got.exit_code == 0, got.output
+    assert "good" in got.output
+
+
+@pytest.mark.parametrize("table, said", [
+    ("peel.no_such_table", "peel.no_such_table: Spark's catalog has no such table"),
+    ("peel.calls_no_district", "column 'district': the catalog table has no column 'district' (it has call_id, "
+                               "received_at, answer_seconds)"),
+    ("peel.calls_text_seconds", "(wrong_type): peel.calls_text_seconds: column 'answer_seconds': the catalog "
+                                "table's column is string, not a number column"),
+])
+def test_a_catalog_table_that_does_not_fit_is_a_precise_error(spark, catalog, tmp_path, monkeypatch, table, said):
+    monkeypatch.setenv("PEEL_CACHE_DIR", str(tmp_path / "cache"))
+    got = CliRunner().invoke(main, ["evaluate", "--engine", "spark", "--spark-table", f"contact.calls={table}",
+                                    str(LANCASHIRE)])
+    assert got.exit_code == 2, got.output
+    assert "error[PR318]: table 'contact.calls'" in got.output and said in got.output
+    assert "Traceback" not in got.output and "Py4J" not in got.output
+
 
 def test_pysparks_query_loggers_are_quiet_while_peel_runs_its_queries(spark):
     import logging
@@ -335,6 +424,48 @@ def test_pysparks_query_loggers_are_quiet_while_peel_runs_its_queries(spark):
         logger.removeHandler(keep)
 
 
+# ------------------------------------------------------------------ the options: usage, settings, the engine choice
+
+@pytest.mark.parametrize("args, said", [
+    (["--spark-table", "contact.calls=db.calls"], "peel: --spark-table needs --engine spark"),
+    (["--spark-master", "local[2]", "--spark-conf", "spark.executor.memory=1g"],
+     "peel: --spark-master, --spark-conf need --engine spark"),
+    (["--engine", "spark", "--spark-table", "calls=db.calls_2022"],
+     f"peel: --spark-table calls=db.calls_2022: {LANCASHIRE} has no table 'calls' (its tables: contact.calls, "
+     "fairness.stop_search_records); name the table as the bundle's `tables:` section does, e.g. "
+     "--spark-table contact.calls=db.calls_2022"),
+    (["--engine", "spark", "--spark-table", "contact.calls=a", "--spark-table", "contact.calls=b"],
+     "peel: --spark-table maps table 'contact.calls' more than once"),
+    (["--engine", "spark", "--spark-table", "contact.calls=db.calls", str(EVIDENCE / "cleveland-2022.yaml")],
+     "peel: --spark-table maps the tables of one bundle, and 2 bundles were given"),
+])
+def test_spark_options_that_do_not_fit_are_one_line_and_exit_2(args, said):
+    """No Spark is started for any of these (they need neither pyspark nor Java)."""
+    got = CliRunner().invoke(main, ["evaluate", *args, str(LANCASHIRE)])
+    assert got.exit_code == 2, got.output
+    assert got.output.strip().startswith(said) and len(got.output.strip().splitlines()) == 1, got.output
+
+
+def test_a_bundle_without_tables_says_so():
+    bundle = EVIDENCE / "cleveland-2022.yaml"
+    got = CliRunner().invoke(main, ["evaluate", "--engine", "spark", "--spark-table", "contact.calls=db.c",
+                                    str(bundle)])
+    assert got.exit_code == 2
+    assert f"{bundle} declares no tables (under `tables:`)" in got.output
+
+
+@pytest.mark.parametrize("args, said", [
+    (["--spark-table", "contact.calls"], "is not TABLE=CATALOG_TABLE"),
+    (["--spark-table", "=db.calls"], "is not TABLE=CATALOG_TABLE"),
+    (["--spark-conf", "executor.memory=4g"], "'executor.memory' is not a Spark setting"),
+    (["--spark-conf", "spark.executor.memory"], "is not KEY=VALUE"),
+])
+def test_malformed_pairs_are_usage_errors(args, said):
+    got = CliRunner().invoke(main, ["evaluate", "--engine", "spark", *args, str(LANCASHIRE)])
+    assert got.exit_code == 2
+    assert said in got.output and ("--spark-table" in got.output or "--spark-conf" in got.output)
+
+
 def test_settings_put_the_users_last_and_keep_the_jvm_quiet(monkeypatch):
     monkeypatch.delenv("PEEL_SPARK_MASTER", raising=False)
     monkeypatch.delenv("SPARK_REMOTE", raising=False)
@@ -358,18 +489,49 @@ def test_settings_put_the_users_last_and_keep_the_jvm_quiet(monkeypatch):
     assert "spark.master" not in connect and "spark.driver.extraJavaOptions" not in connect
 
 
-def _aggregates(doc: object) -> list[dict]:
-    out: list[dict] = []
-    stack = [doc]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            if isinstance(node.get("aggregate"), dict):
-                out.append(node["aggregate"])
-            stack += node.values()
-        elif isinstance(node, list):
-            stack += node
-    return out
+def test_the_engine_choice_reaches_the_spark_runner():
+    from peelrules.evidence import table_runner
+    from peelrules.tablefacts import EngineChoice
+
+    runner = table_runner(EngineChoice("spark", "local[2]", (("spark.executor.memory", "1g"),),
+                                       (("contact.calls", "db.calls"),)))
+    assert runner.options == spark_engine.SparkOptions(master="local[2]", conf=(("spark.executor.memory", "1g"),))
+    assert runner.catalog == {"contact.calls": "db.calls"}
+    assert table_runner("duckdb") is None and table_runner(EngineChoice()) is None
+    assert not EngineChoice("spark", catalog=(("a", "b"),)).cacheable and EngineChoice("spark").cacheable
+    with pytest.raises(ValueError):
+        EngineChoice("duckdb", catalog=(("contact.calls", "db.calls"),))
+    with pytest.raises(ValueError):
+        EngineChoice("sqlite")
+
+
+# ----------------------------------------------------------------------- the reports name the engine
+
+def _report(fmt: str, *args: str) -> str:
+    got = CliRunner().invoke(main, ["evaluate", "--format", fmt, *args, str(LANCASHIRE)])
+    assert got.exit_code == 0, got.output
+    return got.output
+
+
+@pytest.mark.parametrize("fmt", ["html", "md"])
+def test_a_duckdb_report_says_duckdb_computed_the_tables(fmt):
+    out = _report(fmt)
+    assert "DuckDB computed these: run the SQL with duckdb in the evidence" in out
+    assert "DuckDB, run in " in out
+    assert "Spark" not in out
+
+
+@pytest.mark.parametrize("fmt", ["html", "md"])
+def test_a_spark_report_says_spark_computed_the_tables(spark, catalog, fmt, tmp_path, monkeypatch):
+    monkeypatch.setenv("PEEL_CACHE_DIR", str(tmp_path / "cache"))
+    out = _report(fmt, "--engine", "spark")
+    assert "Spark computed these: the SQL is Spark SQL, to run in a Spark session" in out
+    assert "Spark SQL, over the view" in out and "lancashire-999-calls-2021.parquet" in out
+    assert "duckdb" not in out.lower()
+    out = _report(fmt, "--engine", "spark", *_spark_tables(catalog))
+    assert "Spark SQL, over the view `contact.calls` of catalog table peel.calls_2021" in \
+        re.sub(r"\\(.)", r"\1", out)  # Markdown's escapes undone
+    assert "duckdb" not in out.lower()
 
 
 # ------------------------------------------------------------------------- a real process: stderr is clean
@@ -382,7 +544,8 @@ def test_a_real_spark_run_prints_nothing_on_stderr(tmp_path):
     from conftest import run_peel
 
     env = dict(os.environ, PEEL_CACHE_DIR=str(tmp_path / "cache"))
-    got = run_peel("evaluate", "--engine", "spark", "--format", "json", str(LANCASHIRE), env=env)
+    got = run_peel("evaluate", "--engine", "spark", "--spark-master", "local[1]", "--spark-conf",
+                   "spark.sql.shuffle.partitions=1", "--format", "json", str(LANCASHIRE), env=env)
     assert got.returncode == 0, got.stderr
     assert got.stderr == ""
     aggs = _aggregates(json.loads(got.stdout))  # stdout is the JSON trace alone
