@@ -19,16 +19,18 @@ if TYPE_CHECKING:
     from .program import Program
     from .result import BundleResult
     from .source import SourceFile
+    from .tablefacts import EngineChoice
     from .trace import AreaTrace
 
 __version__ = "0.1.0"
 __all__ = ["PeelError", "Diagnostic", "Program", "Bundle", "BundleResult", "AreaTrace",
-           "Limits", "parse_rules", "check_rules", "load_rules", "load_evidence", "load_with_rules", "rules_for_evidence", "evaluate", "explain", "__version__"]
+           "Limits", "parse_rules", "check_rules", "load_rules", "load_evidence", "load_with_rules", "rules_for_evidence", "evaluate", "explain", "EngineChoice", "table_names",
+           "__version__"]
 
 # The names above that live in other modules, imported when first used: `import peelrules` (and `peel --help`)
 # costs nothing of the parser, the loaders or pydantic.
 _LAZY = {"PeelError": "diagnostics", "Diagnostic": "diagnostics", "Program": "program", "Bundle": "evidence",
-         "BundleResult": "result", "AreaTrace": "trace", "SourceFile": "source"}
+         "BundleResult": "result", "AreaTrace": "trace", "SourceFile": "source", "EngineChoice": "tablefacts"}
 
 
 def __getattr__(name: str) -> Any:
@@ -100,26 +102,29 @@ def rules_for_evidence(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> Pro
     return load_with_rules(path, None, limits)[0]
 
 
-def engine_problem(engine: str) -> str | None:
+def engine_problem(engine: str | EngineChoice) -> str | None:
     """Why the table engine cannot run here (pyspark or Java missing), in one line; None when it can. "duckdb"
     always can. Nothing is started."""
-    if engine == "duckdb":
+    name = engine if isinstance(engine, str) else engine.name
+    if name == "duckdb":
         return None
-    if engine == "spark":
-        from .spark_engine import problem
+    if name == "spark":
+        from .spark_engine import SparkOptions, problem
 
-        return problem()
-    return f"unknown engine {engine!r}: use duckdb or spark"
+        return problem(None if isinstance(engine, str) else SparkOptions(master=engine.master))
+    return f"unknown engine {name!r}: use duckdb or spark"
 
 
 def load_with_rules(path: str | Path, rules: str | Path | None = None,
-                    limits: Limits = DEFAULT_LIMITS, engine: str = "duckdb") -> tuple[Program, Bundle]:
+                    limits: Limits = DEFAULT_LIMITS, engine: str | EngineChoice = "duckdb") -> tuple[Program, Bundle]:
     """Load a bundle with the rule set given, or with the shipped one it is for: that of its `framework:`, or
     else the one in force at the start of its inspection `period`; a clear error (PR314) when none is.
     The file is read and parsed once; a bundle validated before, with every file it read unchanged, comes from
     the disk cache (peelrules.cache) without being parsed at all. `engine` computes the table aggregates (duckdb,
-    or spark: docs/scale.md); cache entries are kept apart by engine."""
+    or spark: docs/scale.md; an EngineChoice gives Spark's master, settings and catalog tables); cache entries are
+    kept apart by engine, and a bundle read with catalog tables is never cached."""
     from .loader import read_source, shipped_rule_sets
+    from .tablefacts import engine_choice
 
     src = read_source(Path(path), None, limits)
     if rules is not None:
@@ -127,9 +132,10 @@ def load_with_rules(path: str | Path, rules: str | Path | None = None,
         return program, _load_bundle(src, program, limits, engine)
     from . import cache
 
+    choice = engine_choice(engine)
     names = shipped_rule_sets()
     keys = ["shipped", *(cache.key_of(_shipped_sources(n, limits), limits) for n in names)]
-    hit = cache.cached_bundle(src, keys, limits, engine)
+    hit = cache.cached_bundle(src, keys, limits, choice.name) if choice.cacheable else None
     if hit is not None and hit.rule_set in names:
         program = shipped_program(hit.rule_set, limits)  # type: ignore[arg-type]
         if program.framework.name == hit.bundle.framework:
@@ -142,16 +148,19 @@ def load_with_rules(path: str | Path, rules: str | Path | None = None,
         program = shipped_program(name, limits)
         bundle = bundle_from_data(src, raw, positions, program, limits, engine,
                                   store=cache.table_store(limits))
-    _store(src, keys, limits, bundle, name, reads, engine)
+    _store(src, keys, limits, bundle, name, reads, choice)
     return program, bundle
 
 
-def _load_bundle(src: SourceFile, program: Program, limits: Limits, engine: str = "duckdb") -> Bundle:
+def _load_bundle(src: SourceFile, program: Program, limits: Limits,
+                 engine: str | EngineChoice = "duckdb") -> Bundle:
     """Validate one evidence file against a rule set, through the disk cache of validated bundles."""
     from . import cache
+    from .tablefacts import engine_choice
 
-    keys = [cache.key_of(program.sources, limits)] if program.sources else []
-    hit = cache.cached_bundle(src, keys, limits, engine) if keys else None
+    choice = engine_choice(engine)
+    keys = [cache.key_of(program.sources, limits)] if program.sources and choice.cacheable else []
+    hit = cache.cached_bundle(src, keys, limits, choice.name) if keys else None
     if hit is not None and hit.rule_set is None and hit.bundle.framework == program.framework.name:
         return hit.bundle
     from .evidence import load_bundle, recording_reads
@@ -159,16 +168,18 @@ def _load_bundle(src: SourceFile, program: Program, limits: Limits, engine: str 
     with recording_reads() as reads:
         bundle = load_bundle(src, program, limits, engine, store=cache.table_store(limits))
     if keys:
-        _store(src, keys, limits, bundle, None, reads, engine)
+        _store(src, keys, limits, bundle, None, reads, choice)
     return bundle
 
 
 def _store(src: SourceFile, keys: list[str], limits: Limits, bundle: Bundle, rule_set: str | None,
-           reads: list[tuple[str, ...]], engine: str = "duckdb") -> None:
+           reads: list[tuple[str, ...]], engine: EngineChoice) -> None:
     from . import cache
 
+    if not engine.cacheable:  # catalog tables: nothing says when they change
+        return
     if not any(r[0] == "unreadable" for r in reads):  # a document that could not be read: loaded afresh each time
-        cache.store_bundle(src, keys, limits, bundle, rule_set, reads, engine)
+        cache.store_bundle(src, keys, limits, bundle, rule_set, reads, engine.name)
 
 
 def _shipped_for(src: SourceFile, raw: object, positions: dict, limits: Limits) -> str:
@@ -192,8 +203,19 @@ def _shipped_for(src: SourceFile, raw: object, positions: dict, limits: Limits) 
                                 line_text=src.line_text(span.line) if span else "")])
 
 
+def table_names(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> list[str]:
+    """The names of the tables a bundle declares under `tables:`, as written there (none when it declares none);
+    the file is read and parsed, not validated."""
+    from .evidence import load_yaml
+    from .loader import read_source
+
+    raw, _ = load_yaml(read_source(Path(path), None, limits), limits)
+    tables = raw.get("tables") if isinstance(raw, dict) else None
+    return [str(k) for k in tables] if isinstance(tables, dict) else []
+
+
 def load_evidence(path: str | Path, program: Program, limits: Limits = DEFAULT_LIMITS,
-                  engine: str = "duckdb") -> Bundle:
+                  engine: str | EngineChoice = "duckdb") -> Bundle:
     """Read, safely parse and validate one evidence file against the rule set's declarations (a bundle validated
     before with the same rules, with every file it read unchanged, comes from the disk cache)."""
     from .loader import read_source

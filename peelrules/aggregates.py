@@ -24,7 +24,7 @@ import hashlib
 import threading
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Literal, Optional, Protocol
+from typing import Any, Callable, Literal, Mapping, Optional, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -402,6 +402,7 @@ class Runner(Protocol):
     (DuckDB) first; `run` computes what TableEngine.run would, with results of the same types."""
 
     name: str
+    catalog: Mapping[str, str]  # a table's name -> a catalog table to read instead of its files
 
     def run(self, engine: t.TableEngine, aggregates: list[t.Aggregate]) -> dict[t.Aggregate, t.AggregateResult]: ...
 
@@ -413,7 +414,19 @@ def load_tables(src: SourceFile, models: dict[str, TableModel], program: Any, er
     engine. `err(code, message, path, hint)` reports at a key of the evidence file, `add` a diagnostic placed
     elsewhere (a line of a CSV file). `store` (the disk cache) keeps row counts and results by the engine, the
     declarations and the files' digests, which are computed afresh every time: files that did not change are not
-    read again."""
+    read again. A table the runner reads from a catalog (`runner.catalog`) is not resolved, digested or checked
+    by DuckDB: its rows are counted by the runner, and its results are never kept (nothing says when a catalog
+    table changes)."""
+    catalog = dict(getattr(runner, "catalog", None) or {})
+    for name in catalog:
+        if name not in models:
+            close = [m for m in models if m.endswith("." + name)] or difflib.get_close_matches(name, list(models), 1)
+            err("PR318", f"table {quoted(name)} is to be read from the catalog table {quoted(catalog[name])}, but "
+                "the bundle has no such table" + (f" (its tables: {', '.join(models)})" if models else
+                                                  " (it declares no tables)"), ("tables",) if models else (),
+                f"name the table as the bundle's `tables:` section does, e.g. {close[0]}={catalog[name]}" if close
+                else "name a table of the bundle's `tables:` section, or declare the table there (its columns "
+                "and a source; its `file:` is not read)")
     if not models:
         return {}, {}
     folder = Path(src.name).parent
@@ -454,6 +467,9 @@ def load_tables(src: SourceFile, models: dict[str, TableModel], program: Any, er
     engine = t.TableEngine(decls, folder, limits)
     found: dict[str, BundleTable] = {}
     for name, decl in decls.items():
+        if name in catalog:  # the rows are counted when the aggregates run
+            found[name] = BundleTable(name, decl.source, decl.description, 0, (), folder.as_posix(), catalog[name])
+            continue
         try:
             resolved = t.resolve(decl, folder, limits)
             files = tuple(TableFile(shown, (folder / shown).as_posix(), digest(path), path.stat().st_size)
@@ -481,26 +497,31 @@ def load_tables(src: SourceFile, models: dict[str, TableModel], program: Any, er
             continue
         found[name] = BundleTable(name, decl.source, decl.description, rows, files, folder.as_posix())
     wanted = [a for a in program_aggregates(program) if a.table in found]
-    if not wanted:
+    from_catalog = [name for name in found if name in catalog]
+    if not wanted and not from_catalog:
         return found, {}
     aggs = {a.key: to_aggregate(a, program.decls) for a in wanted}
+    counts = [t.Aggregate("count", name) for name in from_catalog]  # each catalog table's rows, in the same pass
     key = (runner.name if runner is not None else "duckdb",
            tuple((name, decls[name], tb.files) for name, tb in sorted(found.items())), tuple(aggs))
     with _RESULTS_LOCK:
-        cached = _RESULTS.get(key)
-    if cached is None and store is not None:
+        cached = None if from_catalog else _RESULTS.get(key)
+    if cached is None and store is not None and not from_catalog:
         kept = store.get("results", repr(key))
         if isinstance(kept, dict) and set(kept) == set(aggs) and all(
                 isinstance(v, t.AggregateResult) for v in kept.values()):
             cached = {k: kept[k] for k in aggs}
     if cached is not None:
         return found, cached
+    todo = list(dict.fromkeys([*aggs.values(), *counts]))
     try:
-        ran = engine.run(list(aggs.values())) if runner is None else runner.run(engine, list(aggs.values()))
+        ran = engine.run(todo) if runner is None else runner.run(engine, todo)
     except t.TableError as e:
-        name = next(a.table for a in aggs.values() if a.table in found)
+        name = next((a.table for a in todo if a.table in found and e.table in (None, a.table)), todo[0].table)
         _table_error(src, folder, name, e, err, add)
         return found, {}
+    for c in counts:
+        found[c.table] = replace(found[c.table], rows=ran[c].rows_read)
     for name, tb in found.items():  # a file that changed while it was read gives numbers of no one file
         for f in tb.files:
             if digest(folder / f.file) != f.sha256:
@@ -508,6 +529,8 @@ def load_tables(src: SourceFile, models: dict[str, TableModel], program: Any, er
                     "run again once the file is no longer being written")
                 return found, {}
     results = {k: ran[a] for k, a in aggs.items()}
+    if from_catalog:
+        return found, results
     if store is not None:
         store.put("results", repr(key), results)
     with _RESULTS_LOCK:

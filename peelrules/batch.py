@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from .diagnostics import Diagnostic, PeelError, one_line
 from .grades import Grade, Status
 from .limits import DEFAULT_LIMITS, Limits
+from .tablefacts import EngineChoice
 
 if TYPE_CHECKING:  # multiprocessing is imported when workers are started, not for a batch of one
     from multiprocessing.connection import Connection
@@ -445,7 +446,7 @@ class EvaluateWork:
     program: Any  # program.Program | None
     traced: bool
     limits: Limits = DEFAULT_LIMITS
-    engine: str = "duckdb"  # what computes table aggregates: duckdb or spark (docs/scale.md)
+    engine: str | EngineChoice = "duckdb"  # what computes table aggregates: duckdb or spark (docs/scale.md)
     keep: Callable[[Any, Any, Any, tuple[Any, ...]], Any] | None = None
 
     def prepare(self) -> None:
@@ -501,12 +502,13 @@ def _batch(outcomes: list[Outcome[T]], judgments: Callable[[T], Judgments]) -> B
 
 
 def evaluate_batch(paths: Sequence[Path], program: Any, *, traced: bool, limits: Limits = DEFAULT_LIMITS,
-                   jobs: int = 1, progress: Progress | None = None, engine: str = "duckdb",
+                   jobs: int = 1, progress: Progress | None = None,
+                   engine: str | EngineChoice = "duckdb",
                    keep: Callable[[Any, Any, Any, tuple[Any, ...]], Any] | None = None) -> Batch[Graded]:
     """Grade every bundle; `engine` computes the table aggregates. With Spark the bundles are graded in this one
     process, whatever `jobs` says: one Spark session (itself parallel) rather than one JVM per worker. With
     `keep`, each Graded holds what keep made of its bundle instead of the bundle (EvaluateWork)."""
-    if engine != "duckdb":
+    if (engine if isinstance(engine, str) else engine.name) != "duckdb":
         jobs = 1
     work = EvaluateWork(program, traced, limits, engine=engine, keep=keep)
     if jobs != 1 and len(paths) > 1:

@@ -12,7 +12,7 @@ import gc
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import click
 
@@ -111,6 +111,20 @@ def cache_clear_cmd() -> None:
     sys.exit(run_cache_clear(_io()))
 
 
+def _pairs(parse_name: str) -> Callable[[click.Context, click.Parameter, tuple[str, ...]],
+                                         tuple[tuple[str, str], ...]]:
+    """A callback turning a repeatable NAME=VALUE option into (name, value) pairs with the command's parser."""
+
+    def callback(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+        from .commands import evaluate as ev
+
+        try:
+            return tuple(getattr(ev, parse_name)(v) for v in values)
+        except ValueError as err:
+            raise click.BadParameter(safe(str(err)), ctx=ctx, param=param) from None
+    return callback
+
+
 @main.command(help=f"Grade every area for each EVIDENCE bundle: files, folders (their *.yaml, *.yml and "
                    f"*.json) and quoted globs ('reports/**/*.yaml'). A batch of several bundles ends with a "
                    f"summary on stderr; a bundle that fails is reported and the others still graded.\n\n{EXIT_HELP}")
@@ -122,13 +136,27 @@ def cache_clear_cmd() -> None:
 @click.option("--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb", show_default=True,
               help="What computes case-level table aggregates: DuckDB in process, or Spark (pip install "
                    "'peelrules[spark]'; docs/scale.md). The grades are the same.")
+@click.option("--spark-table", "spark_tables", metavar="TABLE=CATALOG_TABLE", multiple=True,
+              callback=_pairs("spark_table"),
+              help="With --engine spark: read the bundle's TABLE (as its `tables:` section names it) from the "
+                   "Spark catalog table CATALOG_TABLE instead of its files, e.g. contact.calls=db.calls_2022. "
+                   "Repeatable; one bundle.")
+@click.option("--spark-master", metavar="URL", default=None,
+              help="With --engine spark: the master of the session peel starts (spark://host:7077, yarn, "
+                   "k8s://..., local[4]; sc://host:15002 for Spark Connect). Default: $PEEL_SPARK_MASTER, "
+                   "$SPARK_REMOTE, $MASTER, else local[*].")
+@click.option("--spark-conf", "spark_conf", metavar="KEY=VALUE", multiple=True, callback=_pairs("spark_setting"),
+              help="With --engine spark: a Spark setting for that session, e.g. spark.executor.memory=4g. "
+                   "Repeatable.")
 @JOBS_OPTION
 @QUIET_OPTION
-def evaluate(evidence: tuple[Path, ...], rules: Path | None, fmt: str, out: Path | None, engine: str, jobs: int,
-             quiet: bool) -> None:
+def evaluate(evidence: tuple[Path, ...], rules: Path | None, fmt: str, out: Path | None, engine: str,
+             spark_tables: tuple[tuple[str, str], ...], spark_master: str | None,
+             spark_conf: tuple[tuple[str, str], ...], jobs: int, quiet: bool) -> None:
     from .commands.evaluate import EvaluateOptions, run_evaluate
 
-    sys.exit(run_evaluate(EvaluateOptions(evidence, rules, fmt, out, jobs, quiet, engine), _io()))
+    sys.exit(run_evaluate(EvaluateOptions(evidence, rules, fmt, out, jobs, quiet, engine, spark_master, spark_conf,
+                                          spark_tables), _io()))
 
 
 @main.command("explain", help=f"Explain the grade of AREA (or of every area) for one EVIDENCE bundle.\n\n{EXIT_HELP}")

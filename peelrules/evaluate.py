@@ -130,7 +130,8 @@ class Evaluator:
         leaf = AggregateLeaf(e.key, e.table, table is not None and res is not None,
                              res.sql if res else None, res.rows_read if res else None,
                              res.rows_matched if res else None, table.folder if table else None,
-                             tuple(f.file for f in table.files) if table else (), table.source if table else None)
+                             tuple(f.file for f in table.files) if table else (), table.source if table else None,
+                             res.engine if res else "duckdb", table.catalog if table else None)
         return v, ExprTrace(self.text(e), v, e.span, aggregate=leaf)
 
     def call(self, e: n.Call, env: Env) -> tuple[Value, ExprTrace | None]:

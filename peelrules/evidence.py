@@ -35,7 +35,7 @@ from .aggregates import TableModel, load_tables
 from .facts import Bundle, Document, Fact, KeyPath, covers, peek_framework, stated_key
 from .peers import load_peers
 from .peerfacts import Comparator
-from .tablefacts import ResultStore
+from .tablefacts import ENGINES, EngineChoice, ResultStore, engine_choice
 
 # The runtime types live in facts.py (no pydantic, no YAML); these names stay importable from here.
 _REEXPORTED = (peek_framework, stated_key)
@@ -414,32 +414,33 @@ def load_yaml(src: SourceFile, limits: Limits = DEFAULT_LIMITS) -> tuple[object,
     return loader.load(), loader.positions
 
 
-def load_bundle(src: SourceFile, program: Program, limits: Limits = DEFAULT_LIMITS, engine: str = "duckdb", *,
+def load_bundle(src: SourceFile, program: Program, limits: Limits = DEFAULT_LIMITS,
+                engine: str | EngineChoice = "duckdb", *,
                 store: ResultStore | None = None) -> Bundle:
     """Load and validate one evidence file against the rule set's declarations."""
     raw, positions = load_yaml(src, limits)
     return bundle_from_data(src, raw, positions, program, limits, engine, store=store)
 
 
-ENGINES: tuple[str, ...] = ("duckdb", "spark")
-
-
-def table_runner(engine: str) -> Any:
-    """What computes the table aggregates: None for DuckDB (tables.TableEngine), or the Spark runner."""
-    if engine == "duckdb":
+def table_runner(engine: str | EngineChoice) -> Any:
+    """What computes the table aggregates: None for DuckDB (tables.TableEngine), or the Spark runner with the
+    choice's master, settings and catalog tables."""
+    choice = engine_choice(engine)
+    if choice.name == "duckdb":
         return None
-    if engine == "spark":
-        from .spark_engine import SparkRunner
+    if choice.name == "spark":
+        from .spark_engine import SparkOptions, SparkRunner
 
-        return SparkRunner()
-    raise ValueError(f"unknown engine {engine!r}; one of {', '.join(ENGINES)}")
+        return SparkRunner(SparkOptions(master=choice.master, conf=choice.conf), catalog=dict(choice.catalog))
+    raise ValueError(f"unknown engine {choice.name!r}; one of {', '.join(ENGINES)}")  # pragma: no cover
 
 
 def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span], program: Program,
-                     limits: Limits = DEFAULT_LIMITS, engine: str = "duckdb", *,
+                     limits: Limits = DEFAULT_LIMITS, engine: str | EngineChoice = "duckdb", *,
                      store: ResultStore | None = None, comparators: Mapping[str, Comparator] | None = None) -> Bundle:
     """Validate loaded evidence data; `positions` maps key paths to where they are written in `src`. `engine`
-    computes the table aggregates: duckdb, or spark (docs/scale.md), with the same results. `store` keeps the
+    computes the table aggregates: duckdb, or spark (docs/scale.md), with the same results; an EngineChoice gives
+    Spark's master, settings and catalog tables. `store` keeps the
     tables' checks and aggregates between runs (aggregates.load_tables). `comparators`: datasets already read and
     checked, by measure (a rule-test case's), used instead of the bundle's own `comparators:` entry for the
     measure (peers.load_peers)."""
@@ -577,8 +578,8 @@ def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span
             where = "quote" if quote_problem.startswith("the quote") else "source"
             err("PR310", f"fact {quoted(name)}: {quote_problem}", ("facts", name, where),
                 _QUOTE_HINT if where == "quote" else "check the line number in `source`")
-    tables, aggregates = load_tables(src, model.tables, program, err, diags.append, limits,
-                                     table_runner(engine) if model.tables else None, store)
+    runner = table_runner(engine) if model.tables or engine_choice(engine).catalog else None
+    tables, aggregates = load_tables(src, model.tables, program, err, diags.append, limits, runner, store)
     for name, table in tables.items():
         for f in table.files:
             _read(("table", table.folder, f.file, f.sha256))

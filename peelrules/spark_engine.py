@@ -16,23 +16,34 @@ against their declarations with DuckDB) and computes the aggregates with Spark S
   (`tables.quantile_interpolate`), so the value is DuckDB's to the bit.
 
 Each result's `sql` is the Spark SQL for that aggregate alone (`tables.standalone_tree(a, "spark")`), reading
-from the view. The session: the active one when peelrules runs inside a Spark application; else one built from
-`SparkOptions` (master `local[*]` unless `PEEL_SPARK_MASTER`, `spark.master` in Spark's own configuration, or
-`SPARK_REMOTE` for Spark Connect says otherwise). pyspark is imported only here, and only when a run needs it.
+from the view. A table mapped to a catalog table (`SparkRunner.catalog`) is read from the catalog instead of its
+files: its columns are found by name, checked against the declared types and cast to them.
+
+The session: the active one when peelrules runs inside a Spark application; else one built from `SparkOptions`:
+master `options.master`, else PEEL_SPARK_MASTER, else Spark Connect when SPARK_REMOTE is set, else MASTER, else
+`local[*]` (a master `sc://...` is a Spark Connect server). Quiet (the default): the JVM logs errors only
+(spark-log4j2.properties beside this module, passed with -Dlog4j2.configurationFile unless the settings name a
+log4j configuration of their own), its own output goes to a temporary file instead of the terminal (its last
+lines are in the error when Spark does not start: `jvm_output`), and pyspark's Python loggers of failed queries
+are silenced while peelrules runs its queries, whose errors it reports itself. pyspark is imported only here,
+and only when a run needs it.
 
 Pure: errors are raised (SparkUnavailable when pyspark or Java is missing; TableError when Spark cannot read a
 table), nothing is printed.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
+import subprocess
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import IO, Any, Iterator, Mapping, Sequence
 
 from . import tables as t
 from .tablefacts import AggregateResult
@@ -41,8 +52,20 @@ NAME = "spark"
 # Spark SQL types for the declared column types: timestamps without a time zone, as DuckDB's TIMESTAMP
 SPARK_TYPES: dict[str, str] = {"number": "DOUBLE", "count": "BIGINT", "text": "STRING", "flag": "BOOLEAN",
                                "date": "DATE", "timestamp": "TIMESTAMP_NTZ"}
+# the Spark types a catalog table's column may have for each declared type (pyspark.sql.types class names); a
+# TIMESTAMP (with the session's time zone, UTC) is read as the wall-clock time in UTC
+CATALOG_TYPES: dict[str, tuple[str, ...]] = {
+    "number": ("ByteType", "ShortType", "IntegerType", "LongType", "FloatType", "DoubleType", "DecimalType"),
+    "count": ("ByteType", "ShortType", "IntegerType", "LongType"),
+    "text": ("StringType", "VarcharType", "CharType"),
+    "flag": ("BooleanType",),
+    "date": ("DateType",),
+    "timestamp": ("TimestampNTZType", "TimestampType"),
+}
 INSTALL_HINT = "install it with `pip install 'peelrules[spark]'` (Spark also needs Java 17 or later), or use " \
                "--engine duckdb"
+LOG_CONFIG = Path(__file__).with_name("spark-log4j2.properties")
+QUIET_PY_LOGGERS = ("SQLQueryContextLogger", "DataFrameQueryContextLogger")  # pyspark.errors' loggers
 
 
 class SparkUnavailable(Exception):
@@ -51,22 +74,32 @@ class SparkUnavailable(Exception):
 
 @dataclass(frozen=True)
 class SparkOptions:
-    """How to get a session when none is active. master None: PEEL_SPARK_MASTER, else Spark's own configuration
-    (spark-defaults.conf, SPARK_REMOTE), else local[*]. conf: extra settings (name, value)."""
+    """How to get a session when none is active. master None: PEEL_SPARK_MASTER, else SPARK_REMOTE (Spark
+    Connect), else MASTER, else local[*]; a master `sc://host:port` is a Spark Connect server. conf: settings
+    (name, value), applied after peelrules' own (so they win). quiet: errors only, and the JVM's own output
+    kept off the terminal (the module docstring)."""
 
     master: str | None = None
     app_name: str = "peelrules"
     conf: tuple[tuple[str, str], ...] = ()
-    quiet: bool = True  # log level ERROR
+    quiet: bool = True
 
 
-def problem() -> str | None:
+def _connect_url(options: SparkOptions) -> str | None:
+    """The Spark Connect server the session is to use, or None for a session with a JVM of its own."""
+    master = options.master or os.environ.get("PEEL_SPARK_MASTER")
+    if master:
+        return master if master.startswith("sc://") else None
+    return os.environ.get("SPARK_REMOTE") or None
+
+
+def problem(options: SparkOptions | None = None) -> str | None:
     """Why the Spark engine cannot run here (one line), or None. Does not start Spark."""
     import importlib.util
 
     if importlib.util.find_spec("pyspark") is None:
         return f"the Spark engine needs pyspark, which is not installed: {INSTALL_HINT}"
-    if os.environ.get("SPARK_REMOTE"):
+    if _connect_url(options or SparkOptions()):
         return None  # Spark Connect: the server runs the JVM
     java_home = os.environ.get("JAVA_HOME")
     java = Path(java_home) / "bin" / "java" if java_home else None
@@ -76,13 +109,91 @@ def problem() -> str | None:
     return None
 
 
+def settings(options: SparkOptions) -> list[tuple[str, str]]:
+    """The settings a session is built with (without Spark Connect's URL): the master, no web UI or progress
+    bars, the UTC session time zone, the quiet log configuration, then `options.conf`."""
+    out: dict[str, str] = {}
+    master = options.master or os.environ.get("PEEL_SPARK_MASTER")
+    if master and not master.startswith("sc://"):
+        out["spark.master"] = master
+    elif not _connect_url(options):
+        out["spark.master"] = os.environ.get("MASTER", "local[*]")
+    out.update({"spark.app.name": options.app_name, "spark.ui.enabled": "false",
+                "spark.ui.showConsoleProgress": "false", "spark.sql.session.timeZone": "UTC"})
+    out.update(dict(options.conf))
+    if options.quiet and not _connect_url(options):
+        java = out.get("spark.driver.extraJavaOptions", "")
+        if "log4j2.configurationFile" not in java and "log4j.configuration" not in java:
+            out["spark.driver.extraJavaOptions"] = \
+                f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()} {java}".strip()
+    return list(out.items())
+
+
 _SESSIONS: dict[SparkOptions, Any] = {}
 _LOCK = threading.Lock()
+_JVM_OUTPUT: list[IO[bytes]] = []  # the temporary file the quiet JVM writes its stdout and stderr to
+
+
+def jvm_output(lines: int = 20) -> list[str]:
+    """The last lines the JVM of a quiet session wrote (empty when there is none)."""
+    if not _JVM_OUTPUT:
+        return []
+    f = _JVM_OUTPUT[-1]
+    try:
+        f.flush()
+        f.seek(0)
+        text = f.read().decode("utf-8", "replace")
+    except (OSError, ValueError):
+        return []
+    return text.splitlines()[-lines:]
+
+
+@contextlib.contextmanager
+def quiet_python_loggers() -> Iterator[None]:
+    """pyspark logs every failed query as JSON on stderr (pyspark.errors); peelrules reports those errors itself,
+    so the loggers are off while it runs its queries."""
+    from pyspark.logger import PySparkLogger
+
+    loggers = [PySparkLogger.getLogger(n) for n in QUIET_PY_LOGGERS]
+    before = [lg.disabled for lg in loggers]
+    for lg in loggers:
+        lg.disabled = True
+    try:
+        yield
+    finally:
+        for lg, was in zip(loggers, before):
+            lg.disabled = was
+
+
+def _start(options: SparkOptions) -> Any:
+    """A new session. Quiet and with a JVM of its own: the gateway is launched with the JVM's output going to a
+    temporary file, as `pyspark` would launch it otherwise."""
+    from pyspark import SparkConf, SparkContext
+    from pyspark.sql import SparkSession
+
+    url = _connect_url(options)
+    if url is not None or not options.quiet or SparkContext._active_spark_context is not None:
+        builder = SparkSession.builder
+        if url is not None:
+            builder = builder.remote(url)
+        for k, v in settings(options):
+            builder = builder.config(k, v)
+        return builder.getOrCreate()
+    from pyspark.java_gateway import launch_gateway
+
+    conf = SparkConf()
+    for k, v in settings(options):
+        conf.set(k, v)
+    out = tempfile.TemporaryFile(prefix="peel-spark-")
+    _JVM_OUTPUT.append(out)
+    gateway = launch_gateway(conf, popen_kwargs={"stdout": out, "stderr": subprocess.STDOUT})
+    SparkContext(conf=conf, gateway=gateway)
+    return SparkSession.builder.getOrCreate()
 
 
 def session(options: SparkOptions = SparkOptions()) -> Any:
     """The active SparkSession, else one built from the options (once per process)."""
-    why = problem()
+    why = problem(options)
     if why is not None:
         raise SparkUnavailable(why)
     from pyspark.sql import SparkSession
@@ -94,21 +205,14 @@ def session(options: SparkOptions = SparkOptions()) -> Any:
         existing = _SESSIONS.get(options)
         if existing is not None:
             return existing
-        builder = SparkSession.builder.appName(options.app_name)
-        master = options.master or os.environ.get("PEEL_SPARK_MASTER")
-        if master:
-            builder = builder.master(master)
-        elif not os.environ.get("SPARK_REMOTE"):
-            builder = builder.config("spark.master", os.environ.get("MASTER", "local[*]"))
-        builder = (builder.config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
-                   .config("spark.sql.session.timeZone", "UTC"))
-        for k, v in options.conf:
-            builder = builder.config(k, v)
         try:
-            spark = builder.getOrCreate()
+            spark = _start(options)
         except Exception as err:  # noqa: BLE001 - a JVM that does not start, a master that cannot be reached
-            raise SparkUnavailable(f"Spark did not start: {_first_line(err)} (check spark.master / SPARK_REMOTE "
-                                   "and the Java installation, or use --engine duckdb)") from None
+            said = [ln.strip() for ln in jvm_output() if ln.strip() and not ln.startswith("WARNING: Using incubator")]
+            java = f"; Java said: {said[-1][:300]}" if said else ""
+            raise SparkUnavailable(f"Spark did not start: {_first_line(err)}{java} (check the master "
+                                   "(--spark-master, PEEL_SPARK_MASTER, SPARK_REMOTE), the settings and the Java "
+                                   "installation, or use --engine duckdb)") from None
         if options.quiet:
             try:
                 spark.sparkContext.setLogLevel("ERROR")
@@ -154,10 +258,45 @@ def _reader(spark: Any, checked: t.ValidatedTable) -> tuple[Any, dict[str, int]]
     return df.select(*[F.col(f"`{c.name}`").cast(SPARK_TYPES[c.type]).alias(c.name) for c in checked.header]), scales
 
 
+def _catalog_reader(spark: Any, name: str, target: str, decl: t.TableDecl) -> tuple[Any, dict[str, int]]:
+    """A DataFrame of a catalog table with exactly the declared columns (found by name, as Spark finds them,
+    without regard to case), cast to the declared types, and the scales of its DECIMAL `number` columns (as
+    _reader). Refused with a TableError naming the catalog table: a table the catalog does not have, a declared
+    column it does not have, a column of a type that is not the declared type's. Its other columns are left out."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import DecimalType
+
+    if not spark.catalog.tableExists(target):
+        raise t.TableError(target, None, None, "Spark's catalog has no such table",
+                           "check the catalog table's name (`SHOW TABLES IN db` in Spark SQL lists a database's "
+                           "tables; write db.table or catalog.db.table)", "missing", table=name)
+    df = spark.table(target)
+    fields = {f.name.lower(): f for f in df.schema.fields}
+    missing = [c.name for c in decl.columns if c.name.lower() not in fields]
+    if missing:
+        has = ", ".join(f.name for f in df.schema.fields)
+        raise t.TableError(target, None, missing[0], f"the catalog table has no column{'s' if len(missing) > 1 else ''}"
+                           f" {', '.join(repr(m) for m in missing)} (it has {has})",
+                           "map a catalog table that has the declared columns, or rename them in a view",
+                           "missing_column", table=name)
+    scales: dict[str, int] = {}
+    for c in decl.columns:
+        stored = fields[c.name.lower()].dataType
+        if type(stored).__name__ not in CATALOG_TYPES[c.type]:
+            raise t.TableError(target, None, c.name, f"the catalog table's column is {stored.simpleString()}, "
+                               f"not a {c.type} column",
+                               f"declare the column with the type its values have, or map a view that casts it to "
+                               f"{SPARK_TYPES[c.type]}", "wrong_type", table=name)
+        if c.type == "number" and isinstance(stored, DecimalType):
+            scales[c.name] = stored.scale
+    cols = [F.col(f"`{fields[c.name.lower()].name}`").cast(SPARK_TYPES[c.type]).alias(c.name) for c in decl.columns]
+    return df.select(*cols), scales
+
+
 @dataclass
 class SparkRunner:
     """Runs a TableEngine's aggregates on Spark (see the module docstring). `catalog` maps a table's name to a
-    catalog table (`db.calls`) to read instead of its files; its columns are cast to the declared types."""
+    catalog table (`db.calls`) to read instead of its files (the files are then not read, and need not exist)."""
 
     options: SparkOptions = SparkOptions()
     catalog: Mapping[str, str] = field(default_factory=dict)
@@ -171,37 +310,42 @@ class SparkRunner:
         except SparkUnavailable as err:
             first = engine.tables[aggs[0].table] if aggs else None
             raise t.TableError(first.path_or_glob if first else "", None, None, str(err),
-                               "see docs/scale.md", "engine") from None
+                               "see docs/scale.md", "engine", table=first.name if first else None) from None
         out: dict[t.Aggregate, AggregateResult] = {}
-        for name, table_aggs in t.by_table(aggs).items():
-            decl = engine.tables[name]
-            shown = decl.path_or_glob or name
-            try:
-                scales: dict[str, int] = {}
-                if name in self.catalog:
-                    from pyspark.sql import functions as F
-
-                    df = spark.table(self.catalog[name]).select(
-                        *[F.col(f"`{c.name}`").cast(SPARK_TYPES[c.type]).alias(c.name) for c in decl.columns])
-                else:
-                    checked = engine.validate(decl)
-                    shown = checked.resolved.shown[0]
-                    df, scales = _reader(spark, checked)
-                df.createOrReplaceTempView(view_name(name))
-                rows = [tuple(r) for r in spark.sql(t.query(table_aggs, "spark").sql(dialect="spark")).collect()]
-                rows = _exact_quantiles(spark, table_aggs, rows, scales)
-            except t.TableError:
-                raise
-            except Exception as err:  # noqa: BLE001 - Py4J / Spark errors become the table's error
-                raise t.TableError(shown, None, None, f"Spark could not run the query: {_first_line(err)}",
-                                   "check that the file is complete and that Spark can read it (docs/scale.md)",
-                                   "unreadable") from None
-            results = t.collect_rows(table_aggs, rows, decl)
-            for a in table_aggs:
-                value, read, matched, groups = results[a]
-                sql = t.standalone_tree(a, "spark").sql(dialect="spark")
-                out[a] = AggregateResult(value, read, matched, sql, groups)
+        with quiet_python_loggers() if self.options.quiet else contextlib.nullcontext():
+            for name, table_aggs in t.by_table(aggs).items():
+                out.update(self._table(spark, engine, name, table_aggs))
         return {a: out[a] for a in aggs}
+
+    def _table(self, spark: Any, engine: t.TableEngine, name: str,
+               table_aggs: list[t.Aggregate]) -> dict[t.Aggregate, AggregateResult]:
+        decl = engine.tables[name]
+        shown = self.catalog.get(name) or decl.path_or_glob or name
+        try:
+            if name in self.catalog:
+                df, scales = _catalog_reader(spark, name, self.catalog[name], decl)
+            else:
+                checked = engine.validate(decl)
+                shown = checked.resolved.shown[0]
+                df, scales = _reader(spark, checked)
+            df.createOrReplaceTempView(view_name(name))
+            rows = [tuple(r) for r in spark.sql(t.query(table_aggs, "spark").sql(dialect="spark")).collect()]
+            rows = _exact_quantiles(spark, table_aggs, rows, scales)
+        except t.TableError as err:
+            err.table = err.table or name
+            raise
+        except Exception as err:  # noqa: BLE001 - Py4J / Spark errors become the table's error
+            what = "the catalog table" if name in self.catalog else "the file"
+            raise t.TableError(shown, None, None, f"Spark could not run the query: {_first_line(err)}",
+                               f"check that {what} is complete and that Spark can read it (docs/scale.md)",
+                               "unreadable", table=name) from None
+        results = t.collect_rows(table_aggs, rows, decl)
+        out = {}
+        for a in table_aggs:
+            value, read, matched, groups = results[a]
+            sql = t.standalone_tree(a, "spark").sql(dialect="spark")
+            out[a] = AggregateResult(value, read, matched, sql, groups, engine=NAME)
+        return out
 
 
 # ---------------------------------------------------------------------------------------------------------------

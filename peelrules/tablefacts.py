@@ -26,15 +26,17 @@ class GroupResult:
 class AggregateResult:
     """value: the aggregate (None when unknown: no rows, or no values); for a grouped aggregate None, with
     `groups` sorted by key (None last). rows_read: the rows of the table; rows_matched: the rows the aggregate
-    used (matching `where`, and with a value in its column). sql: a DuckDB query that gives the same numbers,
-    with the files named as the bundle names them (run it from the bundle's folder) unless the engine was
-    asked for absolute paths."""
+    used (matching `where`, and with a value in its column). sql: a query that gives the same numbers, in the
+    dialect of `engine`, the engine that computed them: for duckdb, with the files named as the bundle names them
+    (run it from the bundle's folder) unless the engine was asked for absolute paths; for spark, reading from
+    a temporary view named as the rules name the table (docs/scale.md)."""
 
     value: bool | int | float | str | dt.date | dt.datetime | None
     rows_read: int
     rows_matched: int
     sql: str
     groups: tuple[GroupResult, ...] = ()
+    engine: str = "duckdb"  # duckdb or spark
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,41 @@ class BundleTable:
     source: str
     description: str
     rows: int
-    files: tuple[TableFile, ...]
+    files: tuple[TableFile, ...]  # none for a catalog table
     folder: str  # the bundle's folder: the pasteable SQL runs from here
+    catalog: str | None = None  # the Spark catalog table read instead of the files (docs/scale.md)
+
+
+ENGINES: tuple[str, ...] = ("duckdb", "spark")
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    """What computes a bundle's table aggregates (docs/scale.md): `name` is duckdb (in the process) or spark. For
+    Spark only: `master`, the session's master URL (None: PEEL_SPARK_MASTER, SPARK_REMOTE, MASTER, local[*]);
+    `conf`, Spark settings (name, value) for the session it starts; `catalog`, (bundle table, catalog table)
+    pairs: the catalog table is read instead of the table's files. A catalog table has no digest, so its results
+    are never cached (`cacheable`)."""
+
+    name: str = "duckdb"
+    master: str | None = None
+    conf: tuple[tuple[str, str], ...] = ()
+    catalog: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.name not in ENGINES:
+            raise ValueError(f"unknown engine {self.name!r}: use {' or '.join(ENGINES)}")
+        if self.name != "spark" and (self.master is not None or self.conf or self.catalog):
+            raise ValueError("a Spark master, settings and catalog tables need the spark engine")
+
+    @property
+    def cacheable(self) -> bool:
+        return not self.catalog
+
+
+def engine_choice(engine: str | EngineChoice) -> EngineChoice:
+    """An engine given by name ("duckdb", "spark") or as a choice, as a choice."""
+    return engine if isinstance(engine, EngineChoice) else EngineChoice(engine)
 
 
 class ResultStore(Protocol):

@@ -472,12 +472,13 @@ def sql_text(tree: exp.Expression, dialect: Dialect = "duckdb") -> str:
 
 class TableError(Exception):
     """A table that cannot be used. `row` is the file's line number for a CSV (1 is the header) and the 1-based
-    row number for a Parquet file; None when the problem is not at a row. `kind` is stable, for tests and codes."""
+    row number for a Parquet file; None when the problem is not at a row. `kind` is stable, for tests and codes.
+    `table`: the table's name, where the raiser knows it (a run over several tables)."""
 
     def __init__(self, file: str, row: int | None, column: str | None, message: str, hint: str,
-                 kind: str = "table") -> None:
+                 kind: str = "table", table: str | None = None) -> None:
         self.file, self.row, self.column = file, row, column
-        self.message, self.hint, self.kind = message, hint, kind
+        self.message, self.hint, self.kind, self.table = message, hint, kind, table
         super().__init__(str(self))
 
     def __str__(self) -> str:

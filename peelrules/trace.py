@@ -30,8 +30,10 @@ class FactLeaf:
 @dataclass(frozen=True)
 class AggregateLeaf:
     """An aggregate over a case-level table, as computed for the bundle (docs/tables.md). `sql` gives the same
-    value, rows_read and rows_matched when pasted into duckdb in `folder` (the bundle's folder); present is
-    false when the bundle has no such table (the value is then unknown)."""
+    value, rows_read and rows_matched: for `engine` duckdb when pasted into duckdb in `folder` (the bundle's
+    folder); for spark, in a Spark session where the table is a temporary view of its name (docs/scale.md), made
+    from its files or from the catalog table `catalog`. present is false when the bundle has no such table (the
+    value is then unknown)."""
 
     key: str
     table: str
@@ -42,6 +44,8 @@ class AggregateLeaf:
     folder: str | None = None
     files: tuple[str, ...] = ()
     source: str | None = None
+    engine: str = "duckdb"  # what computed it: duckdb or spark
+    catalog: str | None = None  # the Spark catalog table read instead of the files
 
 
 @dataclass(frozen=True)

@@ -149,7 +149,8 @@ class ExprBuilder:
             leaf = AggregateLeaf(key, name, table is not None and res is not None,
                                  res.sql if res else None, res.rows_read if res else None,
                                  res.rows_matched if res else None, table.folder if table else None,
-                                 tuple(f.file for f in table.files) if table else (), table.source if table else None)
+                                 tuple(f.file for f in table.files) if table else (), table.source if table else None,
+                                 res.engine if res else "duckdb", table.catalog if table else None)
             return ExprTrace(text, value(r), span, aggregate=leaf)
         return aggregate
 

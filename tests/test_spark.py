@@ -1,7 +1,9 @@
 """The Spark engine (peelrules/spark_engine.py, docs/scale.md): every shipped and generated table, every kind of
 aggregate, gives the same values, counts, groups and Python types on Spark as on DuckDB; `peel evaluate --engine
 spark` gives the same grades and report as the default; the bundle cache keeps the two engines apart; a missing
-pyspark or Java is one line and exit 2.
+pyspark or Java is one line and exit 2; a table read from a Spark catalog (`--spark-table`) gives the aggregates
+its files give; the reports say which engine computed an aggregate; a real `peel evaluate --engine spark` process
+prints nothing on stderr (the one slow test: it starts a JVM of its own).
 
 One local Spark session (local[1]) for the module; the tests that need it are skipped, with the reason, when
 pyspark or Java is not installed (`pip install '.[test,spark]'` and a JRE; .ci/run installs both)."""
@@ -9,6 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import re
 import shutil
 from pathlib import Path
 
@@ -26,14 +30,19 @@ LANCASHIRE = EVIDENCE / "lancashire-2022.yaml"
 PERCENTS = (0, 10, 25, 50, 62.5, 90, 99.9, 100)
 
 
-@pytest.fixture(scope="module")
-def spark():
+def needs_spark() -> None:
     why = spark_engine.problem()
     if why is not None:
         pytest.skip(f"Spark engine not available here: {why}")
+
+
+@pytest.fixture(scope="module")
+def spark(tmp_path_factory):
+    needs_spark()
+    warehouse = tmp_path_factory.mktemp("warehouse")  # catalog tables (saveAsTable) are written here
     session = spark_engine.session(spark_engine.SparkOptions(master="local[1]", conf=(
         ("spark.sql.shuffle.partitions", "1"), ("spark.default.parallelism", "1"),
-        ("spark.driver.memory", "1g"))))
+        ("spark.driver.memory", "1g"), ("spark.sql.warehouse.dir", str(warehouse)))))
     yield session
     session.stop()
     spark_engine._SESSIONS.clear()
@@ -148,11 +157,11 @@ def _typed(v: object) -> tuple[str, object]:
     return type(v).__name__, v
 
 
-def assert_same(decls: list[TableDecl], folder: Path, spark) -> int:
+def assert_same(decls: list[TableDecl], folder: Path, spark, catalog: dict[str, str] | None = None) -> int:
     engine = TableEngine(decls, folder)
     aggs = [a for d in decls for a in aggregates_for(d)]
     duck = engine.run(aggs)
-    ours = spark_engine.SparkRunner(spark=spark).run(engine, aggs)
+    ours = spark_engine.SparkRunner(spark=spark, catalog=catalog or {}).run(engine, aggs)
     assert list(ours) == list(duck)
     for a in aggs:
         d, s = duck[a], ours[a]
@@ -161,6 +170,7 @@ def assert_same(decls: list[TableDecl], folder: Path, spark) -> int:
         assert [(_typed(g.key), _typed(g.value), g.rows_read, g.rows_matched) for g in s.groups] == \
             [(_typed(g.key), _typed(g.value), g.rows_read, g.rows_matched) for g in d.groups], a.key()
         assert s.sql.startswith("SELECT ") and f"FROM `{a.table}`" in s.sql  # the Spark SQL, from the view
+        assert (s.engine, d.engine) == ("spark", "duckdb")
     return len(aggs)
 
 
@@ -218,16 +228,21 @@ def test_evaluate_with_spark_gives_the_default_grades_and_report(spark, tmp_path
     duck, ours = (json.loads(docs[e][0]) for e in ("duckdb", "spark"))
     sqls: dict[str, list[str]] = {"duckdb": [], "spark": []}
 
+    engines: dict[str, set] = {"duckdb": set(), "spark": set()}
+
     def strip(node: object, engine: str) -> object:
         if isinstance(node, dict):
             if "sql" in node and isinstance(node["sql"], str):
                 sqls[engine].append(node["sql"])
-            return {k: strip(v, engine) for k, v in node.items() if k not in ("sql", "result_sha256")}
+                engines[engine].add(node.get("engine"))  # an aggregate: says so when Spark computed it
+            return {k: strip(v, engine) for k, v in node.items()
+                    if k not in ("sql", "result_sha256") and not (k == "engine" and isinstance(v, str))}
         if isinstance(node, list):
             return [strip(v, engine) for v in node]
         return node
 
     assert strip(ours, "spark") == strip(duck, "duckdb")
+    assert engines == {"duckdb": {None}, "spark": {"spark"}}
     assert sqls["spark"] and all("`" in s and "READ_" not in s for s in sqls["spark"])
     assert all("READ_PARQUET" in s or "READ_CSV" in s for s in sqls["duckdb"])
 
@@ -269,3 +284,269 @@ def test_default_engine_needs_neither_pyspark_nor_java(monkeypatch):
     got = CliRunner().invoke(main, ["--no-cache", "evaluate", str(LANCASHIRE)])
     assert got.exit_code == 0, got.output
     assert "Lancashire" in got.output
+
+
+# -------------------------------------------------------------------------------- catalog tables (--spark-table)
+
+CATALOG = {"contact.calls": "peel.calls_2021", "fairness.stop_search_records": "peel.stop_search_2021"}
+
+
+@pytest.fixture(scope="module")
+def catalog(spark):
+    """The Lancashire tables as tables of Spark's catalog, in the session's temporary warehouse: the 999 calls as
+    Spark reads the Parquet file (its own column types), the audit as the engine reads the CSV (cast to the
+    declared types); the first 1,000 calls as a table of their own; and two tables that do not fit."""
+    decls, folder = lancashire()
+    spark.sql("CREATE DATABASE IF NOT EXISTS peel")
+    spark.read.parquet(str(folder / decls[0].path_or_glob)).write.saveAsTable(CATALOG["contact.calls"])
+    checked = TableEngine(decls, folder).validate(decls[1])
+    spark_engine._reader(spark, checked)[0].write.saveAsTable(CATALOG["fairness.stop_search_records"])
+    spark.sql("CREATE TABLE peel.calls_first_1000 USING parquet AS "
+              "SELECT * FROM peel.calls_2021 ORDER BY call_id LIMIT 1000")
+    spark.sql("CREATE TABLE peel.calls_no_district USING parquet AS "
+              "SELECT call_id, received_at, answer_seconds FROM peel.calls_2021")
+    spark.sql("CREATE TABLE peel.calls_text_seconds USING parquet AS "
+              "SELECT call_id, received_at, CAST(answer_seconds AS STRING) AS answer_seconds, district "
+              "FROM peel.calls_2021")
+    yield dict(CATALOG)
+    spark.sql("DROP DATABASE peel CASCADE")
+
+
+def _spark_tables(mapping: dict[str, str]) -> list[str]:
+    return [x for name, table in mapping.items() for x in ("--spark-table", f"{name}={table}")]
+
+
+def test_catalog_tables_give_the_aggregates_of_the_files(spark, catalog):
+    """Every kind of aggregate: DuckDB over the files, Spark over the catalog tables, identical."""
+    decls, folder = lancashire()
+    assert assert_same(decls, folder, spark, catalog) > 50
+
+
+def test_evaluate_with_spark_tables_gives_the_aggregates_of_the_files(spark, catalog, tmp_path, monkeypatch):
+    monkeypatch.setenv("PEEL_CACHE_DIR", str(tmp_path / "cache"))
+    runner = CliRunner()
+    files = runner.invoke(main, ["evaluate", "--engine", "spark", "--format", "json", str(LANCASHIRE)])
+    assert files.exit_code == 0, files.output
+    ours = runner.invoke(main, ["evaluate", "--engine", "spark", "--format", "json", *_spark_tables(catalog),
+                                str(LANCASHIRE)])
+    assert ours.exit_code == 0, ours.output
+    by_files, by_catalog = json.loads(files.output), json.loads(ours.output)
+    leaves: list[dict] = []
+
+    def strip(node: object) -> object:
+        if isinstance(node, dict):
+            if isinstance(node.get("aggregate"), dict):
+                leaves.append(node["aggregate"])
+            return {k: strip(v) for k, v in node.items() if k not in ("files", "catalog", "result_sha256")}
+        if isinstance(node, list):
+            return [strip(v) for v in node]
+        return node
+
+    assert "tables" not in by_catalog["inputs"]  # no file was read, so none is digested
+    del by_files["inputs"]["tables"]
+    assert strip(by_catalog) == strip(by_files)  # values, rows, groups and the Spark SQL: the same
+    read = [a for a in leaves if a.get("catalog")]
+    assert read and {a["catalog"] for a in read} <= set(catalog.values()) and all(a["files"] == [] for a in read)
+    # the catalog table is really read, and never served from a cache: a table of 1,000 calls gives 1,000 rows
+    fewer = runner.invoke(main, ["evaluate", "--engine", "spark", "--format", "json", "--spark-table",
+                                 "contact.calls=peel.calls_first_1000", str(LANCASHIRE)])
+    assert fewer.exit_code == 0, fewer.output
+    rows = {a["rows_read"] for a in _aggregates(json.loads(fewer.output)) if a["table"] == "contact.calls"}
+    assert rows == {1000}
+    text = runner.invoke(main, ["evaluate", "--engine", "spark", *_spark_tables(catalog), str(LANCASHIRE)])
+    assert text.exit_code == 0 and text.output == runner.invoke(main, ["evaluate", str(LANCASHIRE)]).output
+
+
+def _aggregates(doc: object) -> list[dict]:
+    out: list[dict] = []
+    stack = [doc]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("aggregate"), dict):
+                out.append(node["aggregate"])
+            stack += node.values()
+        elif isinstance(node, list):
+            stack += node
+    return out
+
+
+def test_a_table_read_from_the_catalog_needs_no_file(spark, catalog, lancashire_copy, tmp_path, monkeypatch):
+    monkeypatch.setenv("PEEL_CACHE_DIR", str(tmp_path / "cache"))
+    (lancashire_copy.parent / "tables" / "lancashire-999-calls-2021.parquet").unlink()
+    runner = CliRunner()
+    without = runner.invoke(main, ["evaluate", "--engine", "spark", str(lancashire_copy)])
+    assert without.exit_code == 2 and "PR318" in without.output  # the file is missing
+    got = runner.invoke(main, ["evaluate", "--engine", "spark", *_spark_tables(catalog), str(lancashire_copy)])
+    assert got.exit_code == 0, got.output
+    assert "good" in got.output
+
+
+@pytest.mark.parametrize("table, said", [
+    ("peel.no_such_table", "peel.no_such_table: Spark's catalog has no such table"),
+    ("peel.calls_no_district", "column 'district': the catalog table has no column 'district' (it has call_id, "
+                               "received_at, answer_seconds)"),
+    ("peel.calls_text_seconds", "(wrong_type): peel.calls_text_seconds: column 'answer_seconds': the catalog "
+                                "table's column is string, not a number column"),
+])
+def test_a_catalog_table_that_does_not_fit_is_a_precise_error(spark, catalog, tmp_path, monkeypatch, table, said):
+    monkeypatch.setenv("PEEL_CACHE_DIR", str(tmp_path / "cache"))
+    got = CliRunner().invoke(main, ["evaluate", "--engine", "spark", "--spark-table", f"contact.calls={table}",
+                                    str(LANCASHIRE)])
+    assert got.exit_code == 2, got.output
+    assert "error[PR318]: table 'contact.calls'" in got.output and said in got.output
+    assert "Traceback" not in got.output and "Py4J" not in got.output
+
+
+def test_pysparks_query_loggers_are_quiet_while_peel_runs_its_queries(spark):
+    import logging
+
+    from pyspark.logger import PySparkLogger
+
+    seen: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    logger = PySparkLogger.getLogger("SQLQueryContextLogger")
+    keep = Keep()
+    logger.addHandler(keep)
+    try:
+        with spark_engine.quiet_python_loggers():
+            with pytest.raises(Exception):
+                spark.sql("SELECT * FROM peel_no_such_view").collect()
+        assert seen == [] and logger.disabled is False  # quiet inside, as it was after
+        with pytest.raises(Exception):
+            spark.sql("SELECT * FROM peel_no_such_view").collect()
+        assert seen  # pyspark logs it otherwise (on stderr, as JSON)
+    finally:
+        logger.removeHandler(keep)
+
+
+# ------------------------------------------------------------------ the options: usage, settings, the engine choice
+
+@pytest.mark.parametrize("args, said", [
+    (["--spark-table", "contact.calls=db.calls"], "peel: --spark-table needs --engine spark"),
+    (["--spark-master", "local[2]", "--spark-conf", "spark.executor.memory=1g"],
+     "peel: --spark-master, --spark-conf need --engine spark"),
+    (["--engine", "spark", "--spark-table", "calls=db.calls_2022"],
+     f"peel: --spark-table calls=db.calls_2022: {LANCASHIRE} has no table 'calls' (its tables: contact.calls, "
+     "fairness.stop_search_records); name the table as the bundle's `tables:` section does, e.g. "
+     "--spark-table contact.calls=db.calls_2022"),
+    (["--engine", "spark", "--spark-table", "contact.calls=a", "--spark-table", "contact.calls=b"],
+     "peel: --spark-table maps table 'contact.calls' more than once"),
+    (["--engine", "spark", "--spark-table", "contact.calls=db.calls", str(EVIDENCE / "cleveland-2022.yaml")],
+     "peel: --spark-table maps the tables of one bundle, and 2 bundles were given"),
+])
+def test_spark_options_that_do_not_fit_are_one_line_and_exit_2(args, said):
+    """No Spark is started for any of these (they need neither pyspark nor Java)."""
+    got = CliRunner().invoke(main, ["evaluate", *args, str(LANCASHIRE)])
+    assert got.exit_code == 2, got.output
+    assert got.output.strip().startswith(said) and len(got.output.strip().splitlines()) == 1, got.output
+
+
+def test_a_bundle_without_tables_says_so():
+    bundle = EVIDENCE / "cleveland-2022.yaml"
+    got = CliRunner().invoke(main, ["evaluate", "--engine", "spark", "--spark-table", "contact.calls=db.c",
+                                    str(bundle)])
+    assert got.exit_code == 2
+    assert f"{bundle} declares no tables (under `tables:`)" in got.output
+
+
+@pytest.mark.parametrize("args, said", [
+    (["--spark-table", "contact.calls"], "is not TABLE=CATALOG_TABLE"),
+    (["--spark-table", "=db.calls"], "is not TABLE=CATALOG_TABLE"),
+    (["--spark-conf", "executor.memory=4g"], "'executor.memory' is not a Spark setting"),
+    (["--spark-conf", "spark.executor.memory"], "is not KEY=VALUE"),
+])
+def test_malformed_pairs_are_usage_errors(args, said):
+    got = CliRunner().invoke(main, ["evaluate", "--engine", "spark", *args, str(LANCASHIRE)])
+    assert got.exit_code == 2
+    assert said in got.output and ("--spark-table" in got.output or "--spark-conf" in got.output)
+
+
+def test_settings_put_the_users_last_and_keep_the_jvm_quiet(monkeypatch):
+    monkeypatch.delenv("PEEL_SPARK_MASTER", raising=False)
+    monkeypatch.delenv("SPARK_REMOTE", raising=False)
+    monkeypatch.delenv("MASTER", raising=False)
+    log = f"-Dlog4j2.configurationFile={spark_engine.LOG_CONFIG.as_uri()}"
+    assert spark_engine.LOG_CONFIG.is_file()
+    got = dict(spark_engine.settings(spark_engine.SparkOptions()))
+    assert got["spark.master"] == "local[*]" and got["spark.driver.extraJavaOptions"] == log
+    got = dict(spark_engine.settings(spark_engine.SparkOptions(master="spark://head:7077", conf=(
+        ("spark.ui.enabled", "true"), ("spark.driver.extraJavaOptions", "-Dx=1")))))
+    assert got["spark.master"] == "spark://head:7077" and got["spark.ui.enabled"] == "true"
+    assert got["spark.driver.extraJavaOptions"] == f"{log} -Dx=1"
+    mine = "-Dlog4j2.configurationFile=file:/etc/spark/log4j2.properties"
+    got = dict(spark_engine.settings(spark_engine.SparkOptions(conf=(("spark.driver.extraJavaOptions", mine),))))
+    assert got["spark.driver.extraJavaOptions"] == mine  # a configuration of the user's own is kept as given
+    assert "spark.driver.extraJavaOptions" not in dict(spark_engine.settings(spark_engine.SparkOptions(quiet=False)))
+    monkeypatch.setenv("PEEL_SPARK_MASTER", "yarn")
+    assert dict(spark_engine.settings(spark_engine.SparkOptions()))["spark.master"] == "yarn"
+    assert dict(spark_engine.settings(spark_engine.SparkOptions(master="local[2]")))["spark.master"] == "local[2]"
+    connect = dict(spark_engine.settings(spark_engine.SparkOptions(master="sc://host:15002")))
+    assert "spark.master" not in connect and "spark.driver.extraJavaOptions" not in connect
+
+
+def test_the_engine_choice_reaches_the_spark_runner():
+    from peelrules.evidence import table_runner
+    from peelrules.tablefacts import EngineChoice
+
+    runner = table_runner(EngineChoice("spark", "local[2]", (("spark.executor.memory", "1g"),),
+                                       (("contact.calls", "db.calls"),)))
+    assert runner.options == spark_engine.SparkOptions(master="local[2]", conf=(("spark.executor.memory", "1g"),))
+    assert runner.catalog == {"contact.calls": "db.calls"}
+    assert table_runner("duckdb") is None and table_runner(EngineChoice()) is None
+    assert not EngineChoice("spark", catalog=(("a", "b"),)).cacheable and EngineChoice("spark").cacheable
+    with pytest.raises(ValueError):
+        EngineChoice("duckdb", catalog=(("contact.calls", "db.calls"),))
+    with pytest.raises(ValueError):
+        EngineChoice("sqlite")
+
+
+# ----------------------------------------------------------------------- the reports name the engine
+
+def _report(fmt: str, *args: str) -> str:
+    got = CliRunner().invoke(main, ["evaluate", "--format", fmt, *args, str(LANCASHIRE)])
+    assert got.exit_code == 0, got.output
+    return got.output
+
+
+@pytest.mark.parametrize("fmt", ["html", "md"])
+def test_a_duckdb_report_says_duckdb_computed_the_tables(fmt):
+    out = _report(fmt)
+    assert "DuckDB computed these: run the SQL with duckdb in the evidence" in out
+    assert "DuckDB, run in " in out
+    assert "Spark" not in out
+
+
+@pytest.mark.parametrize("fmt", ["html", "md"])
+def test_a_spark_report_says_spark_computed_the_tables(spark, catalog, fmt, tmp_path, monkeypatch):
+    monkeypatch.setenv("PEEL_CACHE_DIR", str(tmp_path / "cache"))
+    out = _report(fmt, "--engine", "spark")
+    assert "Spark computed these: the SQL is Spark SQL, to run in a Spark session" in out
+    assert "Spark SQL, over the view" in out and "lancashire-999-calls-2021.parquet" in out
+    assert "duckdb" not in out.lower()
+    out = _report(fmt, "--engine", "spark", *_spark_tables(catalog))
+    assert "Spark SQL, over the view `contact.calls` of catalog table peel.calls_2021" in \
+        re.sub(r"\\(.)", r"\1", out)  # Markdown's escapes undone
+    assert "duckdb" not in out.lower()
+
+
+# ------------------------------------------------------------------------- a real process: stderr is clean
+
+def test_a_real_spark_run_prints_nothing_on_stderr(tmp_path):
+    """The one slow test: `peel evaluate --engine spark` as a process of its own (a JVM of its own; a fresh cache,
+    so that Spark really runs). Spark's log4j lines, its log level banner and the JVM's warnings stay off stderr,
+    and nothing of the JVM's reaches stdout."""
+    needs_spark()
+    from conftest import run_peel
+
+    env = dict(os.environ, PEEL_CACHE_DIR=str(tmp_path / "cache"))
+    got = run_peel("evaluate", "--engine", "spark", "--spark-master", "local[1]", "--spark-conf",
+                   "spark.sql.shuffle.partitions=1", "--format", "json", str(LANCASHIRE), env=env)
+    assert got.returncode == 0, got.stderr
+    assert got.stderr == ""
+    aggs = _aggregates(json.loads(got.stdout))  # stdout is the JSON trace alone
+    assert aggs and {a["engine"] for a in aggs if a["present"]} == {"spark"}

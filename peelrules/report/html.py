@@ -25,7 +25,7 @@ from ..trace import AreaTrace, ExprTrace, FactLeaf, RuleTrace
 from ..values import UNKNOWN, Value
 from .table import estimate_text, estimates_used, peer_text, peers_used
 from .table import Run, aggregates_used, decisive_rung, facts_used, grade_label, grade_table, judgment_key, rule_groups
-from .text import judgment
+from .text import data_of, judgment, sql_where, tables_note
 from .values import outcome_word, value_text
 
 
@@ -217,7 +217,7 @@ class _Renderer:
         src = f" ({esc(a.source)})" if a.source else ""
         return (f'<li class="fact"><code>{esc(t.text)}</code> = {_val(t.value)} <span class="src">table '
                 f"<code>{esc(a.table)}</code>: {esc(a.rows_matched)} of {esc(a.rows_read)} rows matched; "
-                f"{esc(', '.join(a.files))}{src}</span><pre><code>{esc(a.sql)}</code></pre></li>")
+                f"{esc(data_of(a))}{src}; {esc(sql_where(a))}</span><pre><code>{esc(a.sql)}</code></pre></li>")
 
     def estimate(self, t: ExprTrace) -> str:
         assert t.estimate is not None
@@ -321,7 +321,7 @@ class _Renderer:
                        f'{"".join(self.fact(f, v) for f, v in facts)}</ul>')
         aggs = aggregates_used(t)
         if aggs:
-            out.append(f'<h4>Tables used (run the SQL with duckdb in the evidence\'s folder)</h4><ul class="tree facts">'
+            out.append(f'<h4>Tables used ({esc(tables_note(aggs))})</h4><ul class="tree facts">'
                        f'{"".join(self.aggregate(e) for e in aggs)}</ul>')
         ests = estimates_used(t)
         if ests:

@@ -18,7 +18,7 @@ from ..trace import AreaTrace, ExprTrace, FactLeaf, RuleTrace
 from ..values import Value
 from .table import estimate_text, estimates_used, peer_text, peers_used
 from .table import Run, aggregates_used, decisive_rung, facts_used, grade_label, grade_table, rule_groups
-from .text import judgment
+from .text import judgment, sql_where, tables_note
 from .values import value_text
 
 # ASCII punctuation with an inline meaning in CommonMark or GFM: emphasis, code, links and images (with `[`
@@ -163,7 +163,7 @@ def area(t: AreaTrace) -> str:
         out.append("")
     aggs = aggregates_used(t)
     if aggs:
-        out += ["### Tables used", ""]
+        out += ["### Tables used", "", f"{text(tables_note(aggs))}.", ""]
         out += _table(["Aggregate", "Value", "Rows matched / read", "SQL"], [_aggregate_row(e) for e in aggs])
         out.append("")
     ests = estimates_used(t)
@@ -189,7 +189,7 @@ def _aggregate_row(e: ExprTrace) -> list[str]:
     if not a.present:
         return [code(e.text, True), "unknown", f"no table {text(a.table)} in the evidence", "—"]
     rows = f"{a.rows_matched} / {a.rows_read}"
-    return [code(e.text, True), text(value_text(e.value)), rows, code(a.sql or "", True) + f" (run in {text(a.folder or '.')})"]
+    return [code(e.text, True), text(value_text(e.value)), rows, code(a.sql or "", True) + f" ({text(sql_where(a))})"]
 
 
 def _rung_cell(t: AreaTrace) -> str:

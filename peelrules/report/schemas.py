@@ -74,13 +74,17 @@ _EXPR: dict[str, Any] = {
         "aggregate": {
             "type": "object", "additionalProperties": False,
             "required": ["key", "table", "present", "sql", "rows_read", "rows_matched", "files", "source"],
-            "description": "an aggregate over a case-level table (docs/tables.md): the DuckDB query that gives "
-                           "the value, rows_read and rows_matched, run from the evidence file's folder",
+            "description": "an aggregate over a case-level table (docs/tables.md): the query that gives the value, "
+                           "rows_read and rows_matched: a DuckDB query run from the evidence file's folder, or, "
+                           "with engine spark, Spark SQL reading a temporary view named as the table "
+                           "(docs/scale.md)",
             "properties": {
                 "key": {"type": "string"}, "table": {"type": "string"}, "present": {"type": "boolean"},
                 "sql": {"type": ["string", "null"]}, "rows_read": {"type": ["integer", "null"]},
                 "rows_matched": {"type": ["integer", "null"]}, "files": {"type": "array", "items": {"type": "string"}},
                 "source": {"type": ["string", "null"]},
+                "engine": {"enum": ["spark"], "description": "absent: DuckDB computed it"},
+                "catalog": {"type": "string", "description": "the Spark catalog table read instead of the files"},
             },
         },
         "estimate": {

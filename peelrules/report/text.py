@@ -14,7 +14,7 @@ from ..values import UNKNOWN, Value
 from .values import outcome_word, value_text
 
 if TYPE_CHECKING:  # only named in annotations: the analyses and traces are not loaded to print a grade
-    from ..trace import AreaTrace, ExprTrace, RuleTrace
+    from ..trace import AggregateLeaf, AreaTrace, ExprTrace, RuleTrace
     from ..compare import RuleSetDiff
     from ..reach import AreaReach, Change
     from ..whynot import WhyNot
@@ -103,6 +103,30 @@ def finding_lines(f: Finding, pad: str) -> list[str]:
     return out
 
 
+DUCKDB_NOTE = "DuckDB computed these: run the SQL with duckdb in the evidence's folder"
+SPARK_NOTE = ("Spark computed these: the SQL is Spark SQL, to run in a Spark session where each table is a "
+              "temporary view of its name, made from its files or its catalog table (docs/scale.md)")
+
+
+def tables_note(aggs: list[ExprTrace]) -> str:
+    """What computed the aggregates of a list and how to run their SQL: DuckDB's note, Spark's, or both."""
+    engines = {e.aggregate.engine for e in aggs if e.aggregate is not None and e.aggregate.present}
+    notes = ([DUCKDB_NOTE] if "duckdb" in engines or not engines else []) + ([SPARK_NOTE] if "spark" in engines else [])
+    return "; ".join(notes)
+
+
+def data_of(a: AggregateLeaf) -> str:
+    """Where an aggregate's rows came from: the table's files, or its catalog table."""
+    return f"catalog table {a.catalog}" if a.catalog is not None else ", ".join(a.files)
+
+
+def sql_where(a: AggregateLeaf) -> str:
+    """Which SQL an aggregate's is and where it runs: `DuckDB, run in FOLDER`, or Spark SQL over the view."""
+    if a.engine == "spark":
+        return f"Spark SQL, over the view `{a.table}` of {data_of(a)}"
+    return f"DuckDB, run in {a.folder or '.'}"
+
+
 def aggregate_lines(t: ExprTrace, pad: str) -> list[str]:
     """An aggregate over a table: its value, the rows read and matched, and the SQL that gives them."""
     a = t.aggregate
@@ -110,10 +134,11 @@ def aggregate_lines(t: ExprTrace, pad: str) -> list[str]:
     if not a.present:
         return [f"{pad}{t.text} = unknown (the evidence has no table {a.table})"]
     out = [f"{pad}{t.text} = {value_text(t.value)}  [table {a.table}: {a.rows_matched} of {a.rows_read} rows "
-           f"matched; {', '.join(a.files)}]"]
+           f"matched; {data_of(a)}]"]
     if a.source:
         out.append(f"{pad}    source: {a.source}")
-    out.append(f"{pad}    sql (run in {a.folder}): {a.sql}")
+    where = f"run in {a.folder}" if a.engine == "duckdb" else sql_where(a)
+    out.append(f"{pad}    sql ({where}): {a.sql}")
     return out
 
 

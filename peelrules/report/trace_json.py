@@ -32,6 +32,10 @@ def expr_json(t: ExprTrace) -> dict[str, Any]:
         out["aggregate"] = {"key": a.key, "table": a.table, "present": a.present, "sql": a.sql,
                             "rows_read": a.rows_read, "rows_matched": a.rows_matched, "files": list(a.files),
                             "source": a.source}
+        if a.engine != "duckdb":  # a DuckDB run's trace is as it always was
+            out["aggregate"]["engine"] = a.engine
+        if a.catalog is not None:
+            out["aggregate"]["catalog"] = a.catalog
     if t.estimate is not None:
         e = t.estimate
         out["estimate"] = {"value": json_number(e.value), "lower": json_number(e.lower),
