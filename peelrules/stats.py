@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Literal, Mapping, Sequence
 
+from .values import settle
+
 if TYPE_CHECKING:
     from statistics import NormalDist
 
@@ -69,7 +71,7 @@ def normal_interval(p: float, n: int, level: float = 0.95) -> Interval:
     """p +/- z * sqrt(p(1-p)/n), clipped to [0, 1]: the inspectorate's interval."""
     _check_proportion(p, n)
     half = z_for(level) * math.sqrt(p * (1 - p) / n)
-    return Interval(p, max(0.0, p - half), min(1.0, p + half), n, "normal")
+    return Interval(p, max(0.0, settle(p - half)), min(1.0, settle(p + half)), n, "normal")
 
 
 def wilson_interval(p: float, n: int, level: float = 0.95) -> Interval:
@@ -79,8 +81,8 @@ def wilson_interval(p: float, n: int, level: float = 0.95) -> Interval:
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    lower = 0.0 if p == 0 else max(0.0, centre - half)  # exact at the ends, not 1e-17 off
-    upper = 1.0 if p == 1 else min(1.0, centre + half)
+    lower = 0.0 if p == 0 else max(0.0, settle(centre - half))  # exact at the ends, not 1e-17 off
+    upper = 1.0 if p == 1 else min(1.0, settle(centre + half))
     return Interval(p, lower, upper, n, "wilson")
 
 
@@ -101,7 +103,7 @@ def k_of_n(k: int, n: int, method: str = "normal", level: float = 0.95) -> Inter
 
 def given(p: float, half_width: float, sample: int | None = None) -> Interval:
     """An interval stated by the source (85.2% +/- 5.1%)."""
-    return Interval(p, max(0.0, p - half_width), min(1.0, p + half_width), sample, "given")
+    return Interval(p, max(0.0, settle(p - half_width)), min(1.0, settle(p + half_width)), sample, "given")
 
 
 def small_sample(n: int | None, threshold: int) -> bool:
@@ -364,6 +366,8 @@ def compare_with_peers(values: Mapping[str, float | None], force: str, polarity:
         centre, sd = _mean_sd(raw, method.ddof)
         z = (x - centre) / sd if sd else 0.0
         lower, upper = centre - sd, centre + sd
+    # settled where computed (values.DIGITS), so the band is decided on the z the trace shows
+    centre, lower, upper, sd, z = (settle(v) for v in (centre, lower, upper, sd, z))
     band = "well_above" if z > method.threshold else "well_below" if z < -method.threshold else "within"
     descending = polarity != "higher_is_worse"
     rank = 1 + sum(1 for v in raw if (v > x if descending else v < x))

@@ -28,6 +28,18 @@ class _Unknown:
 
 UNKNOWN = _Unknown()
 
+# Significant digits of a number the engine computes from stated ones: an interval's bounds, a peer comparison's
+# mean, sd and z (docs/statistics.md). A computed number is settled to these digits where it is computed, so the
+# rules compare the number the trace shows: 85.2% - 5.1% is 0.801, as the source means, not float arithmetic's
+# 0.8009999999999999, and `lower(x) >= 80.1%` holds. Twelve digits drop the last-bit noise and keep far more
+# than any evidence states.
+DIGITS = 12
+
+
+def settle(x: float) -> float:
+    """x at DIGITS significant digits (inf and nan as they are)."""
+    return float(f"{x:.{DIGITS}g}") if math.isfinite(x) else x
+
 
 @dataclass(frozen=True)
 class Estimate:
@@ -39,11 +51,11 @@ class Estimate:
 
     @property
     def lower(self) -> float:
-        return max(0.0, self.value - self.ci)
+        return max(0.0, settle(self.value - self.ci))
 
     @property
     def upper(self) -> float:
-        return min(1.0, self.value + self.ci)
+        return min(1.0, settle(self.value + self.ci))
 
 
 @dataclass(frozen=True)

@@ -454,8 +454,8 @@ def _floats(doc: object):  # type: ignore[no-untyped-def]
 
 
 def test_json_trace_shows_stated_bounds_without_float_noise(tmp_path: Path) -> None:
-    """85.2% +/- 5.1% has the lower bound 80.1%: 0.852 - 0.051 is 0.8009999999999999 in floats, and the JSON
-    trace shows 0.801 (12 significant digits, rendering only); the decisions are those of the full floats."""
+    """85.2% +/- 5.1% has the lower bound 80.1%: 0.852 - 0.051 is 0.8009999999999999 in floats; the engine settles
+    a computed bound to 12 significant digits, so the JSON trace shows 0.801 and the rules compared 0.801."""
     from peelrules.report.values import JSON_DIGITS
 
     assert 0.852 - 0.051 != 0.801  # the noise this test is about
@@ -473,13 +473,29 @@ def test_json_trace_shows_stated_bounds_without_float_noise(tmp_path: Path) -> N
     for x in _floats(doc):
         digits = len(repr(abs(x)).replace(".", "").lstrip("0").split("e")[0])
         assert digits <= JSON_DIGITS, x
-    # rendering only: the outcomes in the document are those the engines decided on the full floats
+    # the outcomes in the document are those the engines decided
     shown = {r["rule"]: r["outcome"] for a in doc["results"][0]["areas"] for r in a["rules"]}
     from peelrules.report.values import value_json
     assert shown == {o.key: value_json(o.outcome) for a in result.areas for o in a.outcomes}
     leaf = next(e.estimate for t in traces for r in t.rules for e in _walk(r.when)
                 if e.estimate is not None and e.estimate.method == "given")
-    assert leaf.lower == 0.852 - 0.051  # the value decided on is unchanged
+    assert leaf.lower == 0.801  # the number decided on is the number shown
+
+
+@pytest.mark.parametrize("method", ["normal", "wilson"])
+def test_a_rule_compares_the_bound_the_trace_shows(tmp_path: Path, method: str) -> None:
+    """`lower(x) >= 80.1%` on 85.2% +/- 5.1%: true, as the source means, in both evaluators (with the full float
+    0.8009999999999999 it would be false); one point above the bound it is false."""
+    assert not 0.852 - 0.051 >= 0.801  # what float arithmetic alone would decide
+    (tmp_path / "r.peel").write_text(RULES.replace("{method}", method).replace(
+        'characteristic bounds "c" { when lower(s.audited) > 75% or upper(s.grounds) < 88% }',
+        'characteristic bounds "c" { when lower(s.grounds) >= 80.1% }\n'
+        '  characteristic above_bound "d" { when lower(s.grounds) >= 80.2% }'), encoding="utf-8")
+    program = peelrules.load_rules(tmp_path / "r.peel")
+    bundle = _bundle(tmp_path, program, {"s.grounds": {"estimate": "85.2%", "ci": "5.1%", "sample": 183,
+                                                       "source": "r:L1"}})
+    outcomes = _outcomes(_agree(program, bundle))
+    assert outcomes["a.bounds"] is True and outcomes["a.above_bound"] is False
 
 
 # ---------------------------------------------------------------- polarity: peer_better(x), peer_worse(x)

@@ -136,3 +136,21 @@ def test_the_tabulated_critical_values_are_the_normal_distributions() -> None:
     for level, z in stats.COMMON_Z.items():
         assert z == NormalDist().inv_cdf(0.5 + level / 2), level
     assert stats.z_for(0.975) == NormalDist().inv_cdf(0.5 + 0.975 / 2)  # an untabulated level still works
+
+
+def test_a_force_exactly_one_sd_below_is_within_the_band() -> None:
+    """0.1 among 0.1, 0.2, 0.3 is exactly one sd below the mean: float arithmetic gives z = -1.0000000000000004,
+    "well below"; settled to 12 significant digits (values.DIGITS) z is -1, within the normal range, as the
+    trace shows it."""
+    xs = [0.1, 0.2, 0.3]
+    mean = sum(xs) / 3
+    assert (0.1 - mean) / math.sqrt(sum((x - mean) ** 2 for x in xs) / 2) < -1  # the noise this test is about
+    low = stats.compare_with_peers({"a": 0.1, "b": 0.2, "c": 0.3}, "a", "higher_is_better")
+    assert (low.z, low.mean, low.sd, low.band) == (-1.0, 0.2, 0.1, "within")
+
+
+def test_computed_bounds_are_settled_to_twelve_digits() -> None:
+    for iv in (stats.given(0.852, 0.051), stats.k_of_n(21, 27), stats.k_of_n(21, 27, "wilson")):
+        for x in (iv.lower, iv.upper):
+            assert x == float(f"{x:.12g}")
+    assert stats.given(0.852, 0.051).lower == 0.801

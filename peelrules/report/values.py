@@ -4,13 +4,12 @@ from __future__ import annotations
 import math
 
 from ..unparse import format_number
-from ..values import UNKNOWN, Estimate, Interval, Ratio, Value
+from ..values import DIGITS, UNKNOWN, Estimate, Interval, Ratio, Value
 
 
-# Significant digits of a computed number in the JSON trace (docs/statistics.md). Rendering only: every
-# decision is taken on the full float first, and 12 digits drop the last-bit noise of float arithmetic
-# (0.852 - 0.051 is 0.8009999999999999; shown as 0.801) while keeping far more than any evidence states.
-JSON_DIGITS = 12
+# Significant digits of a float in the JSON trace: those the engine settles computed numbers to (values.DIGITS),
+# so what the trace shows of an interval bound or a z is what the rule compared.
+JSON_DIGITS = DIGITS
 
 
 def json_number(x: float) -> int | float:
