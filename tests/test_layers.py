@@ -7,20 +7,20 @@ from pathlib import Path
 PKG = Path(__file__).resolve().parent.parent / "peelrules"
 
 LAYERS: dict[str, int] = {
-    "source": 0, "grades": 0, "values": 0, "limits": 0, "stats": 0, "vocabulary": 0, "tablefacts": 0,
-    "peerfacts": 1,
-    "diagnostics": 1, "findings": 1, "estimates": 1, "nodes": 1, "syntax": 1, "result": 1, "tables": 1,
-    "plan": 2, "unparse": 2, "symbols": 2, "facts": 2, "program": 2, "trace": 2, "loader": 2, "output": 2, "aggregates": 2, "peers": 2,
-    "ladder_grid": 2, "spark_engine": 2,
-    "analysis": 3, "lower": 3, "evidence": 3, "cache": 3, "tracer": 3,
-    "check": 4, "code_cache": 4, "evaluate": 4, "fmt": 4, "comparators": 4, "judgments": 4,
-    "compile": 5, "lint": 5, "whynot": 5, "audit": 5,
-    "__init__": 6, "reach": 6,
-    "ruletests": 7, "compare": 7,
-    "report": 8, "batch": 8,
-    "template": 9, "verify": 9,
-    "commands": 10, "lsp": 10,
-    "cli": 11,
+    "source": 1, "grades": 1, "values": 0, "limits": 1, "stats": 1, "vocabulary": 1, "tablefacts": 1,
+    "peerfacts": 2,
+    "diagnostics": 2, "findings": 2, "estimates": 2, "nodes": 2, "syntax": 2, "result": 2, "tables": 2,
+    "plan": 3, "unparse": 3, "symbols": 3, "facts": 3, "program": 3, "trace": 3, "loader": 3, "output": 3, "aggregates": 3, "peers": 3,
+    "ladder_grid": 3, "spark_engine": 3,
+    "analysis": 4, "lower": 4, "evidence": 4, "cache": 4, "tracer": 4,
+    "check": 5, "code_cache": 5, "evaluate": 5, "fmt": 5, "comparators": 5, "judgments": 5,
+    "compile": 6, "lint": 6, "whynot": 6, "audit": 6,
+    "__init__": 7, "reach": 7,
+    "ruletests": 8, "compare": 8,
+    "report": 9, "batch": 9,
+    "template": 10, "verify": 10,
+    "commands": 11, "lsp": 11,
+    "cli": 12,
 }
 # third-party packages and the only modules allowed to import them
 ALLOWED_THIRD_PARTY = {
