@@ -184,7 +184,7 @@ def _store(src: SourceFile, keys: list[str], limits: Limits, bundle: Bundle, rul
 
 def _shipped_for(src: SourceFile, raw: object, positions: dict, limits: Limits) -> str:
     """The name of the shipped rule set loaded evidence is for (see load_with_rules)."""
-    from .diagnostics import Diagnostic, PeelError
+    from .diagnostics import Code, Diagnostic, PeelError
     from .facts import covers, peek_framework
     from .loader import SHIPPED_RULES, shipped_rule_sets
 
@@ -199,7 +199,7 @@ def _shipped_for(src: SourceFile, raw: object, positions: dict, limits: Limits) 
                f"no shipped framework was in force on {start}, when the inspection period starts")
     known = ", ".join(f"{p.framework.name} ({p.framework.effective_from} to {p.framework.effective_to})"
                       for p in (shipped_program(s, limits) for s in shipped_rule_sets()))
-    raise PeelError([Diagnostic("PR314", problem, span, f"shipped frameworks are: {known}; or give --rules",
+    raise PeelError([Diagnostic(Code.PR314, problem, span, f"shipped frameworks are: {known}; or give --rules",
                                 line_text=src.line_text(span.line) if span else "")])
 
 

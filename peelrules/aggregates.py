@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from . import nodes as n
 from . import tables as t
-from .diagnostics import Diagnostic, quoted
+from .diagnostics import Code, Diagnostic, quoted
 from .tablefacts import BundleTable, ResultStore, TableFile  # the bundle's tables, as loaded
 from .limits import DEFAULT_LIMITS, Limits
 from .source import SourceFile, Span
@@ -61,22 +61,22 @@ def check_table_decl(c: _Checker, decl: n.EvidenceDecl) -> None:
     """A `table` has columns, each named once with a column type; no other evidence item has columns."""
     if decl.type != "table":
         if decl.columns:
-            c.error("PR214", f"only a table has columns; {quoted(decl.name)} is declared as {decl.type}",
+            c.error(Code.PR214, f"only a table has columns; {quoted(decl.name)} is declared as {decl.type}",
                     decl.columns[0].span, f"declare it as `{decl.name.split('.', 1)[1]}: table \"...\" {{ ... }}`, "
                     "or remove the columns")
         return
     if not decl.columns:
-        c.error("PR214", f"table {quoted(decl.name)} declares no columns", decl.type_span,
+        c.error(Code.PR214, f"table {quoted(decl.name)} declares no columns", decl.type_span,
                 'list the columns the rules read, e.g. `{ answer_seconds: number unit "seconds" }`')
     seen: dict[str, n.TableColumn] = {}
     for col in decl.columns:
         if col.name in seen:
-            c.error("PR202", f"column {quoted(col.name)} of table {quoted(decl.name)} is declared twice", col.span,
+            c.error(Code.PR202, f"column {quoted(col.name)} of table {quoted(decl.name)} is declared twice", col.span,
                     f"the first is at {seen[col.name].span}; keep one")
         seen.setdefault(col.name, col)
         if col.type not in TABLE_COLUMN_TYPES:
             close = difflib.get_close_matches(col.type, list(TABLE_COLUMN_TYPES), n=1)
-            c.error("PR209", f"unknown column type {quoted(col.type)}", col.type_span,
+            c.error(Code.PR209, f"unknown column type {quoted(col.type)}", col.type_span,
                     f"did you mean {quoted(close[0])}?" if close else
                     f"column types are: {', '.join(TABLE_COLUMN_TYPES)}")
 
@@ -112,13 +112,13 @@ def resolve_aggregate(c: _Checker, e: n.Call | n.Aggregate, area: str | None,
     where = e.where if isinstance(e, n.Aggregate) else None
     usage = AGGREGATES.get(func)
     if usage is None:
-        c.error("PR212", f"{quoted(func)} is not an aggregate", e.span,
+        c.error(Code.PR212, f"{quoted(func)} is not an aggregate", e.span,
                 f"aggregates are: {', '.join(AGGREGATES)}")
         return e, "?"
     wants_column = func not in ("count", "share")
     arity = 2 if func == "percentile" else 1
     if len(args) != arity or not isinstance(args[0], n.Name):
-        c.error("PR212", f"{func}() takes {'a table' if not wants_column else 'a table column'}"
+        c.error(Code.PR212, f"{func}() takes {'a table' if not wants_column else 'a table column'}"
                 f"{' and a percentage from 0 to 100' if func == 'percentile' else ''}", e.span, usage)
         return e, "?"
     target = _target(args[0], c.decls)
@@ -127,23 +127,23 @@ def resolve_aggregate(c: _Checker, e: n.Call | n.Aggregate, area: str | None,
         word = args[0].dotted
         candidates = tables + [f"{d}.{col.name}" for d in tables for col in c.decls[d].columns]
         close = difflib.get_close_matches(word, candidates, n=1)
-        c.error("PR203", f"{quoted(word)} is not a table{' column' if wants_column else ''} the rules declare",
+        c.error(Code.PR203, f"{quoted(word)} is not a table{' column' if wants_column else ''} the rules declare",
                 args[0].span, f"did you mean {quoted(close[0])}?" if close else
                 "declare it in an `evidence` block as `name: table \"...\" { column: type ... }`")
         return e, "?"
     table, column = target
     if wants_column and column is None:
-        c.error("PR212", f"{func}() reads a column: write {quoted(f'{table}.column')}", args[0].span, usage)
+        c.error(Code.PR212, f"{func}() reads a column: write {quoted(f'{table}.column')}", args[0].span, usage)
         return e, "?"
     if not wants_column and column is not None:
-        c.error("PR212", f"{func}() counts rows: write the table {quoted(table)}, without a column",
+        c.error(Code.PR212, f"{func}() counts rows: write the table {quoted(table)}, without a column",
                 args[0].span, usage)
         return e, "?"
     percentile: float | None = None
     if func == "percentile":
         p = args[1]
         if not isinstance(p, n.Number) or not 0 <= p.value <= 100:
-            c.error("PR212", "percentile() takes a percentage from 0 to 100, written as a number such as 90",
+            c.error(Code.PR212, "percentile() takes a percentage from 0 to 100, written as a number such as 90",
                     p.span, usage)
             return e, "?"
         percentile = p.value
@@ -154,19 +154,19 @@ def resolve_aggregate(c: _Checker, e: n.Call | n.Aggregate, area: str | None,
         if filt is None:
             return e, "?"
     elif func == "share":
-        c.error("PR212", "share() needs a filter: the rows to count against all the table's rows", e.span, usage)
+        c.error(Code.PR212, "share() needs a filter: the rows to count against all the table's rows", e.span, usage)
         return e, "?"
     try:
         agg = t.Aggregate(func, table, column, filt, percentile)  # type: ignore[arg-type]
     except ValueError as err:  # pragma: no cover - the checks above come first
-        c.error("PR212", str(err), e.span, usage)
+        c.error(Code.PR212, str(err), e.span, usage)
         return e, "?"
     problems = t.aggregate_problems(agg, decl)
     col_decl = decl.column(column) if column is not None else None
     if func in ("min", "max") and col_decl is not None and col_decl.type not in t.NUMERIC and not problems:
         problems.append(f"{func}() in a rule reads a number or count column; {quoted(column)} is {col_decl.type}")
     for problem in problems:
-        c.error("PR204", problem, (where.span if where is not None else None) or e.span,
+        c.error(Code.PR204, problem, (where.span if where is not None else None) or e.span,
                 f"the columns of {quoted(table)}: " + ", ".join(f"{col.name} ({col.type})" for col in decl.columns))
     if problems:
         return e, "?"
@@ -248,12 +248,12 @@ def _filter(c: _Ctx, e: n.Expr, decl: t.TableDecl, consts: dict[str, object]) ->
                    and x.parts[0] not in consts]
         if col is None and unknown:
             close = difflib.get_close_matches(unknown[0], [c.name for c in decl.columns], n=1)
-            error("PR204", f"table {quoted(decl.name)} has no column {quoted(unknown[0])}", e.span,
+            error(Code.PR204, f"table {quoted(decl.name)} has no column {quoted(unknown[0])}", e.span,
                   f"did you mean {quoted(close[0])}?" if close else
                   f"the columns of {quoted(decl.name)} are: {', '.join(c.name for c in decl.columns)}")
             return None
         if col is None:
-            error("PR204", f"{quoted(c.text(e))} does not compare a column of {quoted(decl.name)} with a value",
+            error(Code.PR204, f"{quoted(c.text(e))} does not compare a column of {quoted(decl.name)} with a value",
                   e.span, _unknown_column_hint(e, decl))
             return None
         value = _value(c, value_node, decl.column(col), consts)
@@ -261,7 +261,7 @@ def _filter(c: _Ctx, e: n.Expr, decl: t.TableDecl, consts: dict[str, object]) ->
     if isinstance(e, n.InList):
         col = _column_name(e.item, decl)
         if col is None:
-            error("PR204", f"{quoted(c.text(e.item))} is not a column of {quoted(decl.name)}", e.item.span,
+            error(Code.PR204, f"{quoted(c.text(e.item))} is not a column of {quoted(decl.name)}", e.item.span,
                   _unknown_column_hint(e, decl))
             return None
         values = [_value(c, o, decl.column(col), consts) for o in e.options]
@@ -269,7 +269,7 @@ def _filter(c: _Ctx, e: n.Expr, decl: t.TableDecl, consts: dict[str, object]) ->
             return None
         found: t.Filter = t.AnyOf(tuple(t.Compare(col, "==", v) for v in values))  # type: ignore[arg-type]
         return t.Not(found) if e.negated else found
-    error("PR204", f"{quoted(c.text(e))} is not a filter", e.span, _FILTER_HINT)
+    error(Code.PR204, f"{quoted(c.text(e))} is not a filter", e.span, _FILTER_HINT)
     return None
 
 
@@ -324,7 +324,7 @@ def _value(c: _Ctx, e: n.Expr, column: t.Column | None, consts: dict[str, object
                 return dt.datetime.fromisoformat(e.text)
             day = dt.date.fromisoformat(e.text)
         except ValueError:
-            error("PR104", f"{quoted(e.text)} is not a real date", e.span, "write a date as 2021-07-01")
+            error(Code.PR104, f"{quoted(e.text)} is not a real date", e.span, "write a date as 2021-07-01")
             return _BAD
         if column is not None and column.type == "timestamp":
             return dt.datetime(day.year, day.month, day.day)  # midnight at the start of the day
@@ -333,7 +333,7 @@ def _value(c: _Ctx, e: n.Expr, column: t.Column | None, consts: dict[str, object
         v = consts[e.parts[0]]
         if isinstance(v, (bool, int, float, str)):
             return v
-    error("PR204", f"a filter compares a column with a value, not with {quoted(c.text(e))}", e.span,
+    error(Code.PR204, f"a filter compares a column with a value, not with {quoted(c.text(e))}", e.span,
           "write a number, quoted text, true or false, a date (2021-07-01), or a constant's name")
     return _BAD
 
@@ -421,7 +421,7 @@ def load_tables(src: SourceFile, models: dict[str, TableModel], program: Any, er
     for name in catalog:
         if name not in models:
             close = [m for m in models if m.endswith("." + name)] or difflib.get_close_matches(name, list(models), 1)
-            err("PR318", f"table {quoted(name)} is to be read from the catalog table {quoted(catalog[name])}, but "
+            err(Code.PR318, f"table {quoted(name)} is to be read from the catalog table {quoted(catalog[name])}, but "
                 "the bundle has no such table" + (f" (its tables: {', '.join(models)})" if models else
                                                   " (it declares no tables)"), ("tables",) if models else (),
                 f"name the table as the bundle's `tables:` section does, e.g. {close[0]}={catalog[name]}" if close
@@ -438,7 +438,7 @@ def load_tables(src: SourceFile, models: dict[str, TableModel], program: Any, er
             tables = [d for d, x in program.decls.items() if x.type == "table"]
             what = "is not a table the rule set declares" if rules_decl is None else \
                 f"is declared by the rule set as {rules_decl.type}, not as a table"
-            err("PR304", f"table {quoted(name)} {what}", at,
+            err(Code.PR304, f"table {quoted(name)} {what}", at,
                 f"the rule set's tables are: {', '.join(tables)}" if tables else
                 "declare it in an `evidence` block of the rules: `name: table \"...\" { column: type ... }`")
             continue
@@ -446,18 +446,18 @@ def load_tables(src: SourceFile, models: dict[str, TableModel], program: Any, er
             decl = t.TableDecl(name, model.file, tuple(t.Column(c, m.type, m.unit) for c, m in model.columns.items()),
                                model.source, model.description or "", model.delimiter)
         except ValueError as e:
-            err("PR303", f"table {quoted(name)}: {e}", at + ("columns",), "columns are snake_case names (a-z, 0-9, _)")
+            err(Code.PR303, f"table {quoted(name)}: {e}", at + ("columns",), "columns are snake_case names (a-z, 0-9, _)")
             continue
         bad = False
         for col in rules_decl.columns:
             mine = decl.column(col.name)
             if mine is None:
-                err("PR318", f"table {quoted(name)} has no column {quoted(col.name)}, which the rules read "
+                err(Code.PR318, f"table {quoted(name)} has no column {quoted(col.name)}, which the rules read "
                     f"({col.type})", at + ("columns",), f"add `{col.name}: {{type: {col.type}}}` and the column "
                     "to the file, or use a table that has it")
                 bad = True
             elif mine.type != col.type:
-                err("PR318", f"column {quoted(col.name)} of table {quoted(name)} is declared as {mine.type}; the "
+                err(Code.PR318, f"column {quoted(col.name)} of table {quoted(name)} is declared as {mine.type}; the "
                     f"rules read it as {col.type}", at + ("columns", col.name), f"declare it as {col.type}")
                 bad = True
         if not bad:
@@ -492,7 +492,7 @@ def load_tables(src: SourceFile, models: dict[str, TableModel], program: Any, er
             _table_error(src, folder, name, e, err, add)
             continue
         except OSError as e:
-            err("PR401", f"table {quoted(name)}: cannot read {quoted(decl.path_or_glob)}: {e.strerror or e}",
+            err(Code.PR401, f"table {quoted(name)}: cannot read {quoted(decl.path_or_glob)}: {e.strerror or e}",
                 ("tables", name, "file"), "check the file's name and permissions")
             continue
         found[name] = BundleTable(name, decl.source, decl.description, rows, files, folder.as_posix())
@@ -525,7 +525,7 @@ def load_tables(src: SourceFile, models: dict[str, TableModel], program: Any, er
     for name, tb in found.items():  # a file that changed while it was read gives numbers of no one file
         for f in tb.files:
             if digest(folder / f.file) != f.sha256:
-                err("PR318", f"table {quoted(name)}: {quoted(f.file)} changed while it was read", ("tables", name, "file"),
+                err(Code.PR318, f"table {quoted(name)}: {quoted(f.file)} changed while it was read", ("tables", name, "file"),
                     "run again once the file is no longer being written")
                 return found, {}
     results = {k: ran[a] for k, a in aggs.items()}
@@ -552,10 +552,10 @@ def _table_error(src: SourceFile, folder: Path, name: str, e: t.TableError, err:
         if line is not None:
             col = _cell_column(line, e.column, path)
             shown = path.as_posix()
-            add(Diagnostic("PR318", f"table {quoted(name)} ({e.kind}): {detail}", Span(shown, e.row, col, e.row, col + 1),
+            add(Diagnostic(Code.PR318, f"table {quoted(name)} ({e.kind}): {detail}", Span(shown, e.row, col, e.row, col + 1),
                            e.hint, line_text=line))
             return
-    err("PR318", f"table {quoted(name)} ({e.kind}): {where}: {detail}", ("tables", name, "file"), e.hint)
+    err(Code.PR318, f"table {quoted(name)} ({e.kind}): {where}: {detail}", ("tables", name, "file"), e.hint)
 
 
 def _line(path: Path, row: int) -> str | None:

@@ -10,7 +10,7 @@ needs a second look.
 from __future__ import annotations
 
 from . import nodes as n
-from .diagnostics import Diagnostic, Severity, quoted
+from .diagnostics import Code, Diagnostic, Severity, quoted
 from .analysis import collect_refs, secondary_evidence
 from .evaluate import Env, Evaluator
 from .evidence import Bundle
@@ -38,10 +38,10 @@ def audit(program: Program, bundle: Bundle, src: SourceFile | None = None) -> li
                 fact = bundle.facts.get(name)
                 span = fact.span if fact is not None else next(
                     (f.span for i, f in enumerate(marked) if name.endswith(f"[{i + 1}]")), None)
-                warn("PR315", f"the grade of {quoted(area.name)} ({area.judgment_label}) rests on a secondary source: "
+                warn(Code.PR315, f"the grade of {quoted(area.name)} ({area.judgment_label}) rests on a secondary source: "
                      f"{name}", span, "cite the inspection report's own text, or the force's data, where it says so")
         if j.disagrees and j.stated is not None:
-            warn("PR317", f"the rules give {quoted(area.name)} {j.label}, but the report states "
+            warn(Code.PR317, f"the rules give {quoted(area.name)} {j.label}, but the report states "
                  f"{(j.stated.grade or '').replace('_', ' ')}", j.stated.span,
                  "check the facts and findings of the area against the report; `peel explain` shows how the "
                  "grade was derived")
@@ -58,7 +58,7 @@ def audit(program: Program, bundle: Bundle, src: SourceFile | None = None) -> li
                         (a, va), (b, vb) = known[0], next((x, v) for x, v in known[1:] if v != known[0][1])
                         fa, fb = _facts(a, bundle), _facts(b, bundle)
                         span = next((bundle.facts[f].span for f in fb), None)
-                        warn("PR316", f"contradictory evidence for '{area.name}.{rule.name}': {unparse(a)} is "
+                        warn(Code.PR316, f"contradictory evidence for '{area.name}.{rule.name}': {unparse(a)} is "
                              f"{_word(va)} ({_where(fa, bundle)}), but {unparse(b)} is {_word(vb)} "
                              f"({_where(fb, bundle)}); the rule takes the first",
                              span, "check both against the report: one of them is probably wrong")

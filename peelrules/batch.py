@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from .diagnostics import Diagnostic, PeelError, one_line
+from .diagnostics import Code, Diagnostic, PeelError, one_line
 from .grades import Grade, Status
 from .limits import DEFAULT_LIMITS, Limits
 from .tablefacts import EngineChoice
@@ -70,7 +70,7 @@ def _folder(path: Path) -> list[Path]:
         return sorted((p for p in path.iterdir() if p.suffix.lower() in BUNDLE_SUFFIXES and p.is_file()),
                       key=lambda p: p.name)
     except OSError as err:
-        raise PeelError([Diagnostic("PR401", f"cannot read folder '{one_line(str(path))}': {err.strerror or err}",
+        raise PeelError([Diagnostic(Code.PR401, f"cannot read folder '{one_line(str(path))}': {err.strerror or err}",
                                     None, "check the folder and its permissions")]) from None
 
 
@@ -87,12 +87,12 @@ def expand(args: Sequence[str | Path]) -> list[Path]:
             for match in sorted(glob.glob(text, recursive=True)):
                 found += _folder(Path(match)) if _is(Path(match), Path.is_dir) else [Path(match)]
             if not found:
-                problems.append(Diagnostic("PR401", f"no file matches '{one_line(text)}'", None,
+                problems.append(Diagnostic(Code.PR401, f"no file matches '{one_line(text)}'", None,
                                            "check the pattern; quote it so that peel, not the shell, expands it"))
         elif text and _is(path, Path.is_dir):
             found = _folder(path)
             if not found:
-                problems.append(Diagnostic("PR401", f"no evidence files (*.yaml, *.yml, *.json) in folder "
+                problems.append(Diagnostic(Code.PR401, f"no evidence files (*.yaml, *.yml, *.json) in folder "
                                            f"'{one_line(text)}'", None, "check the folder"))
         else:
             out.append(path)  # a file, kept as given (the loader says what is wrong with it)
@@ -134,13 +134,13 @@ def _attempt(work: Callable[[Path], T], path: Path) -> tuple[str, Any]:
     except PeelError as err:
         return "input", tuple(err.diagnostics)
     except RecursionError:
-        return "input", (Diagnostic("PR404", f"'{one_line(str(path))}': the input is nested too deeply to "
+        return "input", (Diagnostic(Code.PR404, f"'{one_line(str(path))}': the input is nested too deeply to "
                                     "process", None, "see docs/limits.md"),)
     except MemoryError:
-        return "input", (Diagnostic("PR404", f"'{one_line(str(path))}': the input is too large to process in "
+        return "input", (Diagnostic(Code.PR404, f"'{one_line(str(path))}': the input is too large to process in "
                                     "memory", None, "see docs/limits.md"),)
     except Exception as err:  # noqa: BLE001 - one bundle's bug must not stop the batch
-        return "internal", (Diagnostic("PR405", f"internal error on '{one_line(str(path))}': "
+        return "internal", (Diagnostic(Code.PR405, f"internal error on '{one_line(str(path))}': "
                                        f"{type(err).__name__}: {one_line(str(err))[:300]}", None,
                                        "this is a bug in peelrules, not in your input: please report it with "
                                        "the command and files"),)
@@ -155,7 +155,7 @@ def _crashed(path: Path, exitcode: int | None) -> Failure:
     else:
         how = f"exited with status {exitcode}"
     return Failure("crash", (Diagnostic(
-        "PR405", f"the worker process grading '{one_line(str(path))}' {how} before it finished", None,
+        Code.PR405, f"the worker process grading '{one_line(str(path))}' {how} before it finished", None,
         "run `peel evaluate` on this file alone to see what goes wrong; out of memory is a common cause"),))
 
 
@@ -225,7 +225,7 @@ def _answer(conn: Connection, done: list[tuple[int, str, Any, Path]]) -> None:
                 conn.send([(index, kind, payload)])
             except Exception as err:  # noqa: BLE001
                 conn.send([(index, "internal", (Diagnostic(
-                    "PR405", f"internal error on '{one_line(str(path))}': the result cannot be sent back: "
+                    Code.PR405, f"internal error on '{one_line(str(path))}': the result cannot be sent back: "
                              f"{type(err).__name__}", None, "this is a bug in peelrules: please report it"),))])
 
 

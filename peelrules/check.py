@@ -10,7 +10,7 @@ from dataclasses import replace
 from graphlib import CycleError, TopologicalSorter
 
 from . import nodes as n
-from .diagnostics import Diagnostic, PeelError, quoted
+from .diagnostics import Code, Diagnostic, PeelError, quoted
 from .grades import GRADE_KEYS
 from .symbols import Scope, Symbol, SymbolTable
 from .program import ASSESSMENTS, COUNTERS, EVIDENCE_TYPES, FUNCTIONS, CheckedArea, Program
@@ -75,12 +75,12 @@ class _Checker:
                     self._declare(self.decls, item.name, item, "evidence item")
                     self._range(item)
                     if item.measure is not None and item.type != "comparator":
-                        self.error("PR214", f"`measure` names a comparator's measure, and {quoted(item.name)} is "
+                        self.error(Code.PR214, f"`measure` names a comparator's measure, and {quoted(item.name)} is "
                                    f"{_a(item.type)}", item.type_span, "remove `measure ...`, or declare the item "
                                    "as a comparator")
                     check_table_decl(self, item)
                     if item.type not in EVIDENCE_TYPES:
-                        self.error("PR209", f"unknown evidence type {quoted(item.type)}", item.type_span,
+                        self.error(Code.PR209, f"unknown evidence type {quoted(item.type)}", item.type_span,
                                    _suggest(item.type, list(EVIDENCE_TYPES))
                                    or f"use one of: {', '.join(EVIDENCE_TYPES)}")
                 elif isinstance(item, n.Let):
@@ -94,17 +94,17 @@ class _Checker:
             for rule in area.rules:
                 decl = self.decls.get(f"{name}.{rule.name}")
                 if decl is not None:
-                    self.error("PR202", f"{quoted(f'{name}.{rule.name}')} names both an evidence item and a rule "
+                    self.error(Code.PR202, f"{quoted(f'{name}.{rule.name}')} names both an evidence item and a rule "
                                f"of area {quoted(name)}", decl.span, "rename the evidence item or the rule, so a reference "
                                "says which it means")
         if not frameworks and not self.lost:
             first = sorted(self.lines)[0] if self.lines else None
-            self.error("PR211", f"the rule set has no framework header (checked {len(self.lines)} file"
+            self.error(Code.PR211, f"the rule set has no framework header (checked {len(self.lines)} file"
                        f"{'s' if len(self.lines) != 1 else ''}, starting with {first})",
                        Span(first, 1, 1, 1, 2) if first else None,
                        'add `framework peel_2021_22 "Title" { version "..." }` to one rule file')
         for extra in frameworks[1:]:
-            self.error("PR211", "a second framework header", extra.span,
+            self.error(Code.PR211, "a second framework header", extra.span,
                        f"the rule set already has one at {frameworks[0].span}; keep one")
         for area in self.areas.values():
             lets: dict[str, n.Let] = {}
@@ -127,52 +127,52 @@ class _Checker:
             try:
                 parsed.append(dt.date.fromisoformat(value))
             except ValueError:
-                self.error("PR104", f"{quoted(value)} is not a date", fw.span,
+                self.error(Code.PR104, f"{quoted(value)} is not a date", fw.span,
                            "write dates as year-month-day: 2022-05-31")
         if len(parsed) == 2 and parsed[0] > parsed[1]:
-            self.error("PR104", f"the framework's effective dates run backwards ({fw.effective_from} to "
+            self.error(Code.PR104, f"the framework's effective dates run backwards ({fw.effective_from} to "
                        f"{fw.effective_to})", fw.span, "give the earlier date first")
 
     def _statistics(self, fw: n.Framework) -> None:
         """`interval normal` / `small_sample below 30`: a known method, a whole threshold from 1."""
         spans = dict(fw.clauses)
         if fw.interval is not None and fw.interval not in INTERVAL_METHODS:
-            self.error("PR212", f"unknown interval method {quoted(fw.interval)}", spans.get("fw_interval", fw.span),
+            self.error(Code.PR212, f"unknown interval method {quoted(fw.interval)}", spans.get("fw_interval", fw.span),
                        _suggest(fw.interval, list(INTERVAL_METHODS))
                        or f"interval methods are: {', '.join(INTERVAL_METHODS)}")
         t = fw.small_sample_below
         if t is not None and (not isinstance(t, int) or t < 1):
-            self.error("PR212", f"a small-sample threshold is a whole number of records from 1, not {t}",
+            self.error(Code.PR212, f"a small-sample threshold is a whole number of records from 1, not {t}",
                        spans.get("fw_small_sample", fw.span), "write e.g. `small_sample below 30`")
 
     def _range(self, d: n.EvidenceDecl) -> None:
         if d.range_lo is None:
             return
         if d.type not in ("count", "number", "percent"):
-            self.error("PR214", f"a range applies to counts, numbers and percentages, not to {_a(d.type)}",
+            self.error(Code.PR214, f"a range applies to counts, numbers and percentages, not to {_a(d.type)}",
                        d.type_span, "remove the range")
         elif d.range_hi is not None and d.range_lo > d.range_hi:
             example = "range 0% to 100%" if d.type == "percent" else "range 0 to 1000"
-            self.error("PR104", f"the range of {quoted(d.name)} runs backwards", d.type_span,
+            self.error(Code.PR104, f"the range of {quoted(d.name)} runs backwards", d.type_span,
                        f"give the lower bound first: `{example}`")
         elif d.type == "percent" and not (0 <= d.range_lo and (d.range_hi or 0) <= 1):
-            self.error("PR104", f"the range of {quoted(d.name)} goes outside 0% to 100%", d.type_span,
+            self.error(Code.PR104, f"the range of {quoted(d.name)} goes outside 0% to 100%", d.type_span,
                        "a percentage lies between 0% and 100%")
         elif d.type == "count" and d.range_lo < 0:
-            self.error("PR104", f"the range of {quoted(d.name)} includes negative counts", d.type_span,
+            self.error(Code.PR104, f"the range of {quoted(d.name)} includes negative counts", d.type_span,
                        "a count starts at 0")
 
     def _declare(self, table: dict, name: str, node: object, what: str) -> None:
         if name in table:
             first = table[name].span
-            self.error("PR202", f"{what} {quoted(name)} is defined twice", node.span,  # type: ignore[attr-defined]
+            self.error(Code.PR202, f"{what} {quoted(name)} is defined twice", node.span,  # type: ignore[attr-defined]
                        f"the first definition is at {first}; rename or remove one")
         else:
             table[name] = node
 
     def _reserved(self, name: str, span: Span) -> None:
         if name in RESERVED:
-            self.error("PR213", f"{quoted(name)} is a reserved word and cannot name a rule or constant", span,
+            self.error(Code.PR213, f"{quoted(name)} is a reserved word and cannot name a rule or constant", span,
                        "choose another name")
 
     # ------------------------------------------------------------ constants
@@ -203,12 +203,12 @@ class _Checker:
                         self.const_values[key] = _fold(resolved[key], self.const_values)
                     except TypeError:
                         let = exprs[key][0]
-                        self.error("PR204", f"constant {quoted(let.name)} mixes values of different types", let.span,
+                        self.error(Code.PR204, f"constant {quoted(let.name)} mixes values of different types", let.span,
                                    "a constant is a number, a percentage, a flag, text or an assessment value")
         except CycleError as err:
             cycle = list(reversed(err.args[1]))
             let = exprs[cycle[0]][0]
-            self.error("PR205", "constants refer to each other in a cycle: " + " -> ".join(cycle), let.span,
+            self.error(Code.PR205, "constants refer to each other in a cycle: " + " -> ".join(cycle), let.span,
                        "define one constant from literal values")
 
     # ------------------------------------------------------------ names
@@ -253,18 +253,18 @@ class _Checker:
                 opts.append(ro)
             return replace(e, item=item, options=tuple(opts)), "flag"
         if isinstance(e, n.DateLit):
-            self.error("PR204", f"a date such as {e.text} is a value only in a table's filter", e.span,
+            self.error(Code.PR204, f"a date such as {e.text} is a value only in a table's filter", e.span,
                        "compare a date fact with another fact or a date in quotes")
             return e, "?"
         if is_aggregate(e, self.decls):
             if constant:
-                self.error("PR204", "a constant cannot read a table", e.span,
+                self.error(Code.PR204, "a constant cannot read a table", e.span,
                            "constants are fixed values; put the aggregate in a rule's `when`")
                 return e, "?"
             return resolve_aggregate(self, e, area, self.visible_constants(area), unparse)  # type: ignore[arg-type]
         if isinstance(e, n.Call):
             if constant:
-                self.error("PR204", f"a constant cannot call {e.func}()", e.span,
+                self.error(Code.PR204, f"a constant cannot call {e.func}()", e.span,
                            "constants are fixed values: numbers, percentages, text and other constants")
                 return e, "?"
             return self.resolve_call(e, r, area)
@@ -272,7 +272,7 @@ class _Checker:
 
     def resolve_call(self, e: n.Call, r, area: str | None) -> tuple[n.Expr, str]:  # type: ignore[no-untyped-def]
         if e.func not in FUNCTIONS:
-            self.error("PR212", f"unknown function {quoted(e.func)}", e.span,
+            self.error(Code.PR212, f"unknown function {quoted(e.func)}", e.span,
                        _suggest(e.func, list(FUNCTIONS)) or f"functions are: {', '.join(sorted(FUNCTIONS))}")
             return e, "?"
         if e.func == "first_known":
@@ -282,41 +282,41 @@ class _Checker:
         if e.func in ("significantly_below", "significantly_above"):
             return self.resolve_significance(e, r)
         if len(e.args) != 1:
-            self.error("PR212", f"{e.func}() takes one argument, not {len(e.args)}", e.span, FUNCTIONS[e.func])
+            self.error(Code.PR212, f"{e.func}() takes one argument, not {len(e.args)}", e.span, FUNCTIONS[e.func])
             return e, "?"
         arg, ty = r(e.args[0])
         out = replace(e, args=(arg,))
         if e.func in ("present", "remediated"):
             if not isinstance(arg, n.FactRef):
-                self.error("PR204", f"{e.func}() needs an evidence item", e.args[0].span, FUNCTIONS[e.func])
+                self.error(Code.PR204, f"{e.func}() needs an evidence item", e.args[0].span, FUNCTIONS[e.func])
             elif ty == "comparator":
-                self.error("PR204", f"{e.func}() reads facts, and {quoted(arg.name)} is a comparator", e.args[0].span,
+                self.error(Code.PR204, f"{e.func}() reads facts, and {quoted(arg.name)} is a comparator", e.args[0].span,
                            "use present(...) on a fact; outlier(x) is unknown when the bundle has no comparator, "
                            "so write e.g. `first_known(outlier(x) is well_below, ...)`")
             return out, "flag"
         if e.func in PEER_FUNCTIONS:
             if ty != "?" and (ty != "comparator" or not isinstance(arg, n.FactRef)):
                 comparators = [d for d, x in self.decls.items() if x.type == "comparator"]
-                self.error("PR204", f"{e.func}() needs a comparator, but {quoted(unparse(e.args[0]))} is {_a(ty)}",
+                self.error(Code.PR204, f"{e.func}() needs a comparator, but {quoted(unparse(e.args[0]))} is {_a(ty)}",
                            e.args[0].span, "declare the measure as `name: comparator \"...\"` and give the "
                            "bundle a comparators: file for it" + (f"; the rule set's comparators are: "
                                                                     f"{', '.join(comparators)}" if comparators else ""))
             return out, ("band" if e.func == "outlier" else "flag" if e.func in POLARITY_FUNCTIONS else "number")
         self.expect(ty, ("estimate", "ratio"), e.args[0], f"{e.func}()")
         if e.func == "small_sample" and self.framework is not None and self.framework.small_sample_below is None:
-            self.error("PR212", "small_sample() needs the rule set's small-sample threshold", e.span,
+            self.error(Code.PR212, "small_sample() needs the rule set's small-sample threshold", e.span,
                        "add `small_sample below 30` (the threshold you want) to the framework header")
         return out, ("flag" if e.func == "small_sample" else "number")
 
     def resolve_significance(self, e: n.Call, r) -> tuple[n.Expr, str]:  # type: ignore[no-untyped-def]
         """`significantly_below(x, 90%)`: x an estimate (or a ratio, read as one), the standard a number."""
         if len(e.args) != 2:
-            self.error("PR212", f"{e.func}() takes an estimate and a standard, not {len(e.args)} argument"
+            self.error(Code.PR212, f"{e.func}() takes an estimate and a standard, not {len(e.args)} argument"
                        f"{'s' if len(e.args) != 1 else ''}", e.span, FUNCTIONS[e.func])
             return e, "?"
         (x, xt), (s, st) = r(e.args[0]), r(e.args[1])
         if xt not in ("?", "estimate", "ratio"):
-            self.error("PR204", f"{e.func}() needs an estimate (or a ratio k of n), but {quoted(unparse(e.args[0]))} "
+            self.error(Code.PR204, f"{e.func}() needs an estimate (or a ratio k of n), but {quoted(unparse(e.args[0]))} "
                        f"is {_a(xt)}", e.args[0].span,
                        "a value without an interval cannot be significantly above or below: compare it, e.g. "
                        "`x < 90%`, or declare it as an estimate with its ci and sample")
@@ -329,21 +329,21 @@ class _Checker:
         kinds = ", ".join(countable)
         arg = e.args[0] if len(e.args) == 1 else None
         if isinstance(arg, n.Name) and arg.parts == ("judgment",):
-            self.error("PR212", "the report's judgment is not evidence for a grade", arg.span,
+            self.error(Code.PR212, "the report's judgment is not evidence for a grade", arg.span,
                        "rules derive the grade; peel compares it with the judgment the report states")
             return e, "?"
         if not isinstance(arg, n.Name) or len(arg.parts) != 1 or arg.parts[0] not in countable:
             where = arg.span if arg is not None else e.span
             word = unparse(arg) if arg is not None else ""
             close = _suggest(word, countable) if word else None
-            self.error("PR212", f"{e.func}() takes one finding kind" + (f", not {quoted(word)}" if word else ""),
+            self.error(Code.PR212, f"{e.func}() takes one finding kind" + (f", not {quoted(word)}" if word else ""),
                        where, close or f"finding kinds are: {kinds}")
             return e, "?"
         return n.Stated(arg.parts[0], e.func == "stated_severe", area, span=e.span), "number"
 
     def resolve_first_known(self, e: n.Call, r) -> tuple[n.Expr, str]:  # type: ignore[no-untyped-def]
         if not e.args:
-            self.error("PR212", "first_known() needs at least one argument", e.span, FUNCTIONS[e.func])
+            self.error(Code.PR212, "first_known() needs at least one argument", e.span, FUNCTIONS[e.func])
             return e, "?"
         args, types = [], []
         for a in e.args:
@@ -354,7 +354,7 @@ class _Checker:
         first = known[0] if known else "?"
         for a, t in zip(e.args, types):
             if t != "?" and first != "?" and t != first and not (t in NUMERIC and first in NUMERIC):
-                self.error("PR204", f"first_known() needs arguments of one type: {quoted(unparse(a))} is {_a(t)}, "
+                self.error(Code.PR204, f"first_known() needs arguments of one type: {quoted(unparse(a))} is {_a(t)}, "
                            f"not {_a(first)}", a.span, "compare each to a value first, e.g. `x >= met`")
         return replace(e, args=tuple(args)), ("number" if first in NUMERIC else first)
 
@@ -375,17 +375,17 @@ class _Checker:
             where = "constant, counter or rule" if ladder else "constant, rule or assessment value"
             if ladder and area is None and any(name in rules for rules in self.symbols.area_rules.values()):
                 where = "constant or counter (a shared ladder cannot name one area's rule: give that area its own ladder)"
-            self.unresolved("PR201", e.parts, f"unknown name {quoted(name)}", e.span,
+            self.unresolved(Code.PR201, e.parts, f"unknown name {quoted(name)}", e.span,
                        _suggest(name, candidates) or f"define it with `let {name} = ...`, or use a known {where}")
             return e, "?"
         head, rest = e.parts[0], e.parts[1:]
         if head in self.areas and len(rest) == 1 and not constant:
-            self.unresolved("PR201", e.parts, f"area {quoted(head)} has no rule {quoted(rest[0])}", e.span,
+            self.unresolved(Code.PR201, e.parts, f"area {quoted(head)} has no rule {quoted(rest[0])}", e.span,
                        _suggest(rest[0], list(self.symbols.area_rules.get(head, {})))
                        or f"the rules of {quoted(head)} are listed in its area block")
             return e, "?"
         rule_keys = [f"{a}.{r}" for a, rules in self.symbols.area_rules.items() for r in rules]
-        self.unresolved("PR203", e.parts, f"unknown evidence item or rule {quoted(word)}", e.span,
+        self.unresolved(Code.PR203, e.parts, f"unknown evidence item or rule {quoted(word)}", e.span,
                    _suggest(word, list(self.decls) + rule_keys)
                    or "declare it in an `evidence` block, or check the spelling")
         return e, "?"
@@ -407,11 +407,11 @@ class _Checker:
             return n.AssessmentLit(sym.key, span=e.span), sym.kind
         decl = self.decls[sym.key]  # evidence
         if decl.type == "table":
-            self.error("PR204", f"{quoted(sym.key)} is a table: read it through an aggregate", e.span,
+            self.error(Code.PR204, f"{quoted(sym.key)} is a table: read it through an aggregate", e.span,
                        f"such as count({sym.key}) or share({sym.key} where ...)")
             return e, "?"
         if constant:
-            self.error("PR204", f"a constant cannot read evidence ({quoted(sym.key)})", e.span,
+            self.error(Code.PR204, f"a constant cannot read evidence ({quoted(sym.key)})", e.span,
                        "constants are fixed values; put the evidence in a rule's `when`")
             return e, "?"
         return n.FactRef(sym.key, span=e.span), EVIDENCE_TYPES.get(decl.type, "?")
@@ -434,7 +434,7 @@ class _Checker:
     def expect(self, ty: str, allowed: tuple[str, ...], e: n.Expr, where: str) -> None:
         if ty == "?" or ty in allowed:
             return
-        self.error("PR204", f"{where} needs {_a(allowed[0])}, but {quoted(unparse(e))} is {_a(ty)}", e.span,
+        self.error(Code.PR204, f"{where} needs {_a(allowed[0])}, but {quoted(unparse(e))} is {_a(ty)}", e.span,
                    _type_hint(ty, allowed[0]))
 
     def comparable(self, lt: str, rt: str, e: n.Expr, op: str | None = None) -> None:
@@ -445,28 +445,28 @@ class _Checker:
             return
         if lt == rt and lt in ("assessment", "date", "text", "flag", "band"):
             if lt in ("text", "flag", "band") and op != "in" and isinstance(e, n.Binary) and e.op not in ("==", "!="):
-                self.error("PR204", f"{_a(lt)} can only be compared with == or !=", e.span,
+                self.error(Code.PR204, f"{_a(lt)} can only be compared with == or !=", e.span,
                            "use `is` or `is not`")
             return
-        self.error("PR204", f"cannot compare {_a(lt)} with {_a(rt)}", e.span, _type_hint(lt, rt))
+        self.error(Code.PR204, f"cannot compare {_a(lt)} with {_a(rt)}", e.span, _type_hint(lt, rt))
 
     # ------------------------------------------------------------ areas, rules, ladders
     def check_ladder(self, lad: n.Ladder, area: str | None) -> n.Ladder:
         rungs = []
         for i, rung in enumerate(lad.rungs):
             if rung.grade not in GRADE_KEYS:
-                self.error("PR207", f"unknown grade {quoted(rung.grade)}", rung.span,
+                self.error(Code.PR207, f"unknown grade {quoted(rung.grade)}", rung.span,
                            _suggest(rung.grade, list(GRADE_KEYS)) or f"grades are: {', '.join(GRADE_KEYS)}")
             cond = rung.condition
             if cond is None and i != len(lad.rungs) - 1:
-                self.error("PR206", f"`otherwise` must be the last rung of ladder {quoted(lad.name)}", rung.span,
+                self.error(Code.PR206, f"`otherwise` must be the last rung of ladder {quoted(lad.name)}", rung.span,
                            "move this rung to the end; rungs after it could never fire")
             if cond is not None:
                 cond, ty = self.resolve(cond, area=area, ladder=True)
                 self.expect(ty, ("flag",), rung.condition, "a ladder rung")  # type: ignore[arg-type]
             rungs.append(replace(rung, condition=cond))
         if not any(r.condition is None for r in lad.rungs):
-            self.error("PR206", f"ladder {quoted(lad.name)} has no `otherwise` rung", lad.span,
+            self.error(Code.PR206, f"ladder {quoted(lad.name)} has no `otherwise` rung", lad.span,
                        "end the ladder with a rung such as `good otherwise`, so every area gets a grade")
         return replace(lad, rungs=tuple(rungs))
 
@@ -481,17 +481,17 @@ class _Checker:
             self.rule_deps.setdefault(key, set())
             when = exceeded = None
             if rule.when is None:
-                self.error("PR210", f"{rule.kind.replace('_', ' ')} {quoted(rule.name)} has no `when` condition",
+                self.error(Code.PR210, f"{rule.kind.replace('_', ' ')} {quoted(rule.name)} has no `when` condition",
                            rule.span, "add a line `when <condition>` inside the rule's braces")
             else:
                 when, ty = self.resolve(rule.when, area=area.name, ladder=False, rule_key=key)
                 self.expect(ty, ("flag",), rule.when, "`when`")
             if rule.severe and rule.kind not in SEVERE_KINDS:
-                self.error("PR214", f"`severe` marks a finding, not {_a(rule.kind.replace('_', ' '))}", rule.span,
+                self.error(Code.PR214, f"`severe` marks a finding, not {_a(rule.kind.replace('_', ' '))}", rule.span,
                            "put `severe` on an area for improvement or a cause of concern")
             if rule.exceeded_when is not None:
                 if rule.kind != "characteristic":
-                    self.error("PR214", "`exceeded when` belongs only in a characteristic", rule.span,
+                    self.error(Code.PR214, "`exceeded when` belongs only in a characteristic", rule.span,
                                "remove it, or make this rule a characteristic")
                 exceeded, ty = self.resolve(rule.exceeded_when, area=area.name, ladder=False, rule_key=key)
                 self.expect(ty, ("flag",), rule.exceeded_when, "`exceeded when`")
@@ -500,7 +500,7 @@ class _Checker:
         ladder = None
         if area.ungraded:
             if area.grade_by or area.ladders:
-                self.error("PR214", f"area {quoted(area.name)} is ungraded but names a ladder", area.span,
+                self.error(Code.PR214, f"area {quoted(area.name)} is ungraded but names a ladder", area.span,
                            "remove `ungraded` or the ladder")
         elif area.grade_by:
             if area.grade_by in local:
@@ -508,14 +508,14 @@ class _Checker:
             elif area.grade_by in shared:
                 ladder = shared[area.grade_by]
             else:
-                self.unresolved("PR208", (area.grade_by,), f"unknown ladder {quoted(area.grade_by)}",
+                self.unresolved(Code.PR208, (area.grade_by,), f"unknown ladder {quoted(area.grade_by)}",
                                 area.grade_by_span, _suggest(area.grade_by, list(local) + list(shared))
                                 or (f"ladders are: {', '.join(sorted({*local, *shared}))}" if local or shared
                                     else "define one with `ladder name { ... }`"))
         elif len(local) == 1:
             ladder = next(iter(local.values()))
         else:
-            self.error("PR208", f"area {quoted(area.name)} does not say how it is graded", area.span,
+            self.error(Code.PR208, f"area {quoted(area.name)} does not say how it is graded", area.span,
                        "add `grade by <ladder>` or `ungraded`")
         return CheckedArea(area, tuple(rules), ladder)
 
@@ -526,7 +526,7 @@ class _Checker:
             cycle = list(reversed(err.args[1]))  # graphlib lists dependencies first; show dependents first
             path = " -> ".join(cycle)
             span = self.dep_spans.get((cycle[0], cycle[1])) if len(cycle) > 1 else None
-            self.error("PR205", f"rules depend on each other in a cycle: {path}", span,
+            self.error(Code.PR205, f"rules depend on each other in a cycle: {path}", span,
                        "a rule cannot depend, directly or through other rules, on itself; break the cycle")
             return ()
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import Enum
+from enum import Enum, StrEnum
 
 from .source import Span
 
@@ -17,60 +17,74 @@ class Severity(str, Enum):
     WARNING = "warning"
 
 
-CODES: dict[str, str] = {
-    "PR101": "unexpected token",
-    "PR102": "unexpected character",
-    "PR103": "unexpected end of file",
-    "PR104": "invalid literal",
-    "PR201": "unknown name",
-    "PR202": "duplicate definition",
-    "PR203": "unknown evidence item",
-    "PR204": "type error",
-    "PR205": "cycle between rules or areas",
-    "PR206": "ladder without `otherwise`",
-    "PR207": "unknown grade",
-    "PR208": "unknown ladder",
-    "PR209": "unknown evidence type",
-    "PR210": "rule without `when`",
-    "PR211": "framework header missing or repeated",
-    "PR212": "unknown function or wrong number of arguments",
-    "PR213": "reserved name",
-    "PR214": "misplaced construct",
-    "PR220": "unused declaration (warning)",
-    "PR221": "ladder rung that can never fire (warning)",
-    "PR222": "ladder that is not monotone (warning)",
-    "PR223": "condition that can never be true (warning)",
-    "PR224": "condition that can never be false (warning)",
-    "PR225": "percentage or ratio compared with a count (warning)",
-    "PR226": "cause of concern without a recommendation (warning)",
-    "PR227": "rule without a citation (warning)",
-    "PR228": "context-only evidence read by a rule (warning)",
-    "PR229": "a grade no evidence reaches (warning)",
-    "PR301": "evidence file cannot be parsed",
-    "PR302": "duplicate key",
-    "PR303": "evidence does not have the expected shape",
-    "PR304": "fact not declared by the rule set",
-    "PR305": "fact value does not match its declared type",
-    "PR306": "fact value out of range",
-    "PR307": "unknown area",
-    "PR308": "evidence is for another framework",
-    "PR309": "unknown source document",
-    "PR310": "quote not found on the cited line",
-    "PR311": "rule test file cannot be read",
-    "PR312": "evidence template not filled in",
-    "PR313": "not a peelrules trace",
-    "PR314": "no shipped rule set for the evidence",
-    "PR315": "a grade resting on a secondary source (warning)",
-    "PR316": "contradictory evidence (warning)",
-    "PR317": "a derived grade that differs from the report's judgment (warning)",
-    "PR318": "a case-level table that cannot be used",
-    "PR319": "a comparator dataset that cannot be used",
-    "PR401": "file cannot be read",
-    "PR402": "no rule files found",
-    "PR403": "forbidden character",
-    "PR404": "input exceeds a limit",
-    "PR405": "a bundle of a batch could not be graded (worker crash or internal error)",
-}
+class Code(StrEnum):
+    """Every diagnostic code, declared once with its one-line meaning. A site writes the member,
+    `Diagnostic(Code.PR310, ...)`, whose value is the code itself ("PR310"), so output is unchanged, a misspelt
+    code fails (tests/test_codes.py checks every use), and `grep PR310` finds the docs, the tests and every site."""
+
+    meaning: str
+
+    def __new__(cls, code: str, meaning: str) -> Code:
+        member = str.__new__(cls, code)
+        member._value_ = code
+        member.meaning = meaning
+        return member
+
+    PR101 = "PR101", "unexpected token"
+    PR102 = "PR102", "unexpected character"
+    PR103 = "PR103", "unexpected end of file"
+    PR104 = "PR104", "invalid literal"
+    PR201 = "PR201", "unknown name"
+    PR202 = "PR202", "duplicate definition"
+    PR203 = "PR203", "unknown evidence item"
+    PR204 = "PR204", "type error"
+    PR205 = "PR205", "cycle between rules or areas"
+    PR206 = "PR206", "ladder without `otherwise`"
+    PR207 = "PR207", "unknown grade"
+    PR208 = "PR208", "unknown ladder"
+    PR209 = "PR209", "unknown evidence type"
+    PR210 = "PR210", "rule without `when`"
+    PR211 = "PR211", "framework header missing or repeated"
+    PR212 = "PR212", "unknown function or wrong number of arguments"
+    PR213 = "PR213", "reserved name"
+    PR214 = "PR214", "misplaced construct"
+    PR220 = "PR220", "unused declaration (warning)"
+    PR221 = "PR221", "ladder rung that can never fire (warning)"
+    PR222 = "PR222", "ladder that is not monotone (warning)"
+    PR223 = "PR223", "condition that can never be true (warning)"
+    PR224 = "PR224", "condition that can never be false (warning)"
+    PR225 = "PR225", "percentage or ratio compared with a count (warning)"
+    PR226 = "PR226", "cause of concern without a recommendation (warning)"
+    PR227 = "PR227", "rule without a citation (warning)"
+    PR228 = "PR228", "context-only evidence read by a rule (warning)"
+    PR229 = "PR229", "a grade no evidence reaches (warning)"
+    PR301 = "PR301", "evidence file cannot be parsed"
+    PR302 = "PR302", "duplicate key"
+    PR303 = "PR303", "evidence does not have the expected shape"
+    PR304 = "PR304", "fact not declared by the rule set"
+    PR305 = "PR305", "fact value does not match its declared type"
+    PR306 = "PR306", "fact value out of range"
+    PR307 = "PR307", "unknown area"
+    PR308 = "PR308", "evidence is for another framework"
+    PR309 = "PR309", "unknown source document"
+    PR310 = "PR310", "quote not found on the cited line"
+    PR311 = "PR311", "rule test file cannot be read"
+    PR312 = "PR312", "evidence template not filled in"
+    PR313 = "PR313", "not a peelrules trace"
+    PR314 = "PR314", "no shipped rule set for the evidence"
+    PR315 = "PR315", "a grade resting on a secondary source (warning)"
+    PR316 = "PR316", "contradictory evidence (warning)"
+    PR317 = "PR317", "a derived grade that differs from the report's judgment (warning)"
+    PR318 = "PR318", "a case-level table that cannot be used"
+    PR319 = "PR319", "a comparator dataset that cannot be used"
+    PR401 = "PR401", "file cannot be read"
+    PR402 = "PR402", "no rule files found"
+    PR403 = "PR403", "forbidden character"
+    PR404 = "PR404", "input exceeds a limit"
+    PR405 = "PR405", "a bundle of a batch could not be graded (worker crash or internal error)"
+
+
+CODES: dict[str, str] = {code.value: code.meaning for code in Code}  # each code's meaning, by code
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from typing import Any, Callable, Literal, Mapping, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .diagnostics import Diagnostic, PeelError, one_line, quoted
+from .diagnostics import Code, Diagnostic, PeelError, one_line, quoted
 from .limits import DEFAULT_LIMITS, Limits
 from .loader import ChangedWhileRead, forbidden_character, read_source
 from .nodes import EvidenceDecl
@@ -275,7 +275,7 @@ class _Loader:
     def load_with(self, parser: type) -> object:
         size = len(self.src.text.encode("utf-8", "surrogatepass"))
         if size > self.limits.max_evidence_bytes:
-            raise self.fail("PR404", f"'{one_line(self.src.name)}' is {size} bytes, more than the "
+            raise self.fail(Code.PR404, f"'{one_line(self.src.name)}' is {size} bytes, more than the "
                             f"{self.limits.max_evidence_bytes} an evidence or rule test file may hold", None,
                             "split it into several bundles or case files (docs/limits.md)")
         try:
@@ -285,7 +285,7 @@ class _Loader:
                     depth += 1
                     if depth > self.limits.max_evidence_depth:
                         m = event.start_mark
-                        raise self.fail("PR404", f"nesting deeper than {self.limits.max_evidence_depth} levels",
+                        raise self.fail(Code.PR404, f"nesting deeper than {self.limits.max_evidence_depth} levels",
                                         Span(self.src.name, m.line + 1, m.column + 1, m.line + 1, m.column + 2),
                                         "flatten the structure (docs/limits.md)")
                 elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
@@ -294,7 +294,7 @@ class _Loader:
                 if isinstance(event, yaml.AliasEvent) or anchor:
                     sp = Span(self.src.name, event.start_mark.line + 1, event.start_mark.column + 1,
                               event.start_mark.line + 1, event.start_mark.column + 2)
-                    raise self.fail("PR301", "anchors and aliases (& and *) are not allowed in evidence", sp,
+                    raise self.fail(Code.PR301, "anchors and aliases (& and *) are not allowed in evidence", sp,
                                     "write the value out in full")
             docs = list(yaml.compose_all(self.src.text, Loader=parser))
         except yaml.MarkedYAMLError as err:
@@ -303,25 +303,25 @@ class _Loader:
             mark = err.problem_mark or err.context_mark
             sp = Span(self.src.name, mark.line + 1, mark.column + 1, mark.line + 1, mark.column + 2) if mark else None
             message, hint = _plain_yaml_problem(str(err.problem or err.context or ""))
-            raise self.fail("PR301", message, sp, hint) from None
+            raise self.fail(Code.PR301, message, sp, hint) from None
         except yaml.reader.ReaderError as err:  # a character YAML refuses (read_source refuses them first)
             if parser is not _NoImplicit:
                 raise _RefusedByLibyaml() from None
             line = self.src.text.count("\n", 0, err.position) + 1
             col = err.position - self.src.text.rfind("\n", 0, err.position)
-            raise self.fail("PR301", f"character U+{err.character:04X} is not allowed in YAML",
+            raise self.fail(Code.PR301, f"character U+{err.character:04X} is not allowed in YAML",
                             Span(self.src.name, line, col, line, col + 1), "remove it") from None
         if len(docs) != 1 or docs[0] is None:
             at = docs[1].start_mark if len(docs) > 1 and docs[1] is not None else None  # the second document
             line, col = (at.line + 1, at.column + 1) if at else (1, 1)
-            raise self.fail("PR301", "an evidence file holds exactly one document" if docs else "the file is empty",
+            raise self.fail(Code.PR301, "an evidence file holds exactly one document" if docs else "the file is empty",
                             Span(self.src.name, line, col, line, col + 1),
                             "put one mapping with force, framework, sources, facts")
         return self.build(docs[0], (), 0)
 
     def check_tag(self, node: yaml.Node, sp: Span) -> None:
         if node.tag not in _ALLOWED_TAGS:
-            raise self.fail("PR301", f"tag {quoted(node.tag)} is not allowed in evidence", sp,
+            raise self.fail(Code.PR301, f"tag {quoted(node.tag)} is not allowed in evidence", sp,
                             "remove the tag; evidence holds plain values only")
 
     def check_characters(self, text: str, sp: Span) -> None:
@@ -329,7 +329,7 @@ class _Loader:
         make one either, nor a carriage return (read_source made every line break \\n)."""
         bad = forbidden_character(text) or re.search("\r", text)
         if bad:
-            raise self.fail("PR403", f"invisible or control character U+{ord(bad.group()):04X}, "
+            raise self.fail(Code.PR403, f"invisible or control character U+{ord(bad.group()):04X}, "
                             "written as an escape", sp, "remove the escape: evidence text may not hold control "
                             "or direction-changing characters")
 
@@ -337,20 +337,20 @@ class _Loader:
         sp = self.span(node)
         self.positions[path] = sp
         if depth > self.limits.max_evidence_depth:
-            raise self.fail("PR404", f"nesting deeper than {self.limits.max_evidence_depth} levels", sp, "flatten the structure")
+            raise self.fail(Code.PR404, f"nesting deeper than {self.limits.max_evidence_depth} levels", sp, "flatten the structure")
         self.check_tag(node, sp)
         if isinstance(node, yaml.MappingNode):
             out: dict[str, object] = {}
             for knode, vnode in node.value:
                 self.check_tag(knode, self.span(knode))
                 if not isinstance(knode, yaml.ScalarNode):
-                    raise self.fail("PR303", "a key must be plain text", self.span(knode),
+                    raise self.fail(Code.PR303, "a key must be plain text", self.span(knode),
                                     "write the key as plain text, such as calls.abandoned")
                 key = knode.value
                 self.check_characters(key, self.span(knode))
                 if key in out:
                     first = self.positions[path + (key,)]
-                    raise self.fail("PR302", f"key {quoted(key)} appears twice", self.span(knode),
+                    raise self.fail(Code.PR302, f"key {quoted(key)} appears twice", self.span(knode),
                                     f"the first is on line {first.line}; keep one")
                 self.positions[path + (key,)] = self.span(knode)
                 out[key] = self.build(vnode, path + (key,), depth + 1)
@@ -369,7 +369,7 @@ class _Loader:
             return text == "true"
         digits = sum(ch.isdigit() for ch in text)
         if digits > self.limits.max_number_digits and _LONG_NUMBER.match(text):
-            raise self.fail("PR404", f"number with more than {self.limits.max_number_digits} digits", sp,
+            raise self.fail(Code.PR404, f"number with more than {self.limits.max_number_digits} digits", sp,
                             "no evidence value needs so many digits (docs/limits.md)")
         if _INT.match(text):
             return int(text)
@@ -377,7 +377,7 @@ class _Loader:
             value = float(text)
             too_small = value == 0 and re.split("[eE]", text)[0].strip("-0.") != ""
             if not math.isfinite(value) or abs(value) >= 10.0 ** self.limits.max_number_digits or too_small:
-                raise self.fail("PR305", f"number {text} is out of range", sp,
+                raise self.fail(Code.PR305, f"number {text} is out of range", sp,
                                 f"numbers in evidence have at most {self.limits.max_number_digits} digits before "
                                 "the point, and are not rounded to zero (docs/limits.md)")
             return value
@@ -450,7 +450,7 @@ def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span
     if unfilled:
         raise PeelError(unfilled)
     if not isinstance(raw, dict):
-        raise loader.fail("PR303", "the evidence must be a mapping with force, framework, sources and facts",
+        raise loader.fail(Code.PR303, "the evidence must be a mapping with force, framework, sources and facts",
                           loader.positions.get(()), "start the file with `force: ...`")
     try:
         model = BundleModel.model_validate(raw)
@@ -474,7 +474,7 @@ def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span
                 msg = 'write a percentage as text, such as "85.2%"'
             elif e["type"] == "value_error":
                 msg = msg.removeprefix("Value error, ")
-            diags.append(Diagnostic("PR303", f"{where}: {msg}", sp, _shape_hint(loc),
+            diags.append(Diagnostic(Code.PR303, f"{where}: {msg}", sp, _shape_hint(loc),
                                     line_text=_line_text(src, sp.line) if sp else ""))
         raise PeelError(_dedupe(diags)) from None
     diags: list[Diagnostic] = []
@@ -487,20 +487,20 @@ def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span
 
     fw = program.framework
     if model.framework is not None and model.framework != fw.name:
-        err("PR308", f"evidence is for framework {quoted(model.framework)}, the rules are {quoted(fw.name)}",
+        err(Code.PR308, f"evidence is for framework {quoted(model.framework)}, the rules are {quoted(fw.name)}",
             ("framework",), "evaluate it with the rule set of its framework")
     elif model.period is not None and not covers(fw, model.period.from_):
-        err("PR308", f"the inspection period starts {model.period.from_}, outside framework {quoted(fw.name)} "
+        err(Code.PR308, f"the inspection period starts {model.period.from_}, outside framework {quoted(fw.name)} "
             f"(in force {fw.effective_from} to {fw.effective_to or 'now'})", ("period",),
             "grade it with the rule set of the framework in force then, or correct the period")
     elif model.framework is None and model.period is None:
-        err("PR308", "the evidence names no framework and no inspection period", (),
+        err(Code.PR308, "the evidence names no framework and no inspection period", (),
             f"add `framework: {fw.name}` or the inspection `period: {{from: ..., to: ...}}`")
     for area in model.areas:
         if program.area(area) is None:
             _unknown_area(err, program, area, ("areas", area))
     if len(model.facts) > limits.max_facts:
-        err("PR404", f"{len(model.facts)} facts, more than {limits.max_facts}", ("facts",),
+        err(Code.PR404, f"{len(model.facts)} facts, more than {limits.max_facts}", ("facts",),
             "split the bundle (docs/limits.md)")
         raise PeelError(diags)
     facts: dict[str, Fact] = {}
@@ -509,16 +509,16 @@ def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span
         decl = program.decls.get(name)
         if decl is None:
             close = difflib.get_close_matches(name, list(program.decls), n=1)
-            err("PR304", f"fact {quoted(name)} is not declared by the rule set", path,
+            err(Code.PR304, f"fact {quoted(name)} is not declared by the rule set", path,
                 f"did you mean {quoted(close[0])}?" if close else "declare it in an `evidence` block of the rules")
             continue
         doc, _, line = fm.source.partition(":L")
         if doc not in model.sources:
-            err("PR309", f"source document {quoted(doc)} is not listed under `sources`", path + ("source",),
+            err(Code.PR309, f"source document {quoted(doc)} is not listed under `sources`", path + ("source",),
                 "add it under sources: with its title")
         value, problem = _typed_value(fm, decl)
         if problem:
-            err("PR305" if not problem.startswith("out of range") else "PR306",
+            err(Code.PR305 if not problem.startswith("out of range") else Code.PR306,
                 f"fact {quoted(name)} is declared as {_a(decl.type)}: {problem}", path, _type_example(decl.type))
             continue
         facts[name] = Fact(name, value, decl, doc, int(line), fm.quote, fm.status,
@@ -539,18 +539,18 @@ def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span
             path = at + (i,)
             doc, _, line = fm.source.partition(":L")
             if doc not in model.sources:
-                err("PR309", f"source document {quoted(doc)} is not listed under `sources`", path + ("source",),
+                err(Code.PR309, f"source document {quoted(doc)} is not listed under `sources`", path + ("source",),
                     "add it under sources: with its title")
                 continue
             document = model.sources[doc]
             problem = _check_quote(src, document, int(line), fm.quote)
             if problem:
                 where = "quote" if problem.startswith("the quote") else "source"
-                err("PR310", f"{area_key} finding {i + 1}: {problem}", path + (where,), _QUOTE_HINT
+                err(Code.PR310, f"{area_key} finding {i + 1}: {problem}", path + (where,), _QUOTE_HINT
                     if where == "quote" else "check the line number in `source`")
             for j, rec in enumerate(fm.recommendations):
                 if not _in_document(src, document, rec):
-                    err("PR310", f"{area_key} finding {i + 1}: recommendation {j + 1} is not in {document.file}",
+                    err(Code.PR310, f"{area_key} finding {i + 1}: recommendation {j + 1} is not in {document.file}",
                         path + ("recommendations", j), "copy the recommendation verbatim from the report")
             found.append(Finding(fm.kind, fm.text, doc, int(line), fm.quote, fm.severe, tuple(fm.recommendations),
                                  fm.grade, loader.positions.get(path, Span(src.name, 0, 0, 0, 0)), fm.note))
@@ -564,19 +564,19 @@ def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span
             continue
         doc, _, line = mm.source.partition(":L")
         if doc not in model.sources:
-            err("PR309", f"source document {quoted(doc)} is not listed under `sources`", path + ("source",),
+            err(Code.PR309, f"source document {quoted(doc)} is not listed under `sources`", path + ("source",),
                 "add it under sources: with its title")
             continue
         problem = _check_quote(src, model.sources[doc], int(line), mm.quote)
         if problem:
-            err("PR310", f"moderation of {area_key}: {problem}", path, _QUOTE_HINT)
+            err(Code.PR310, f"moderation of {area_key}: {problem}", path, _QUOTE_HINT)
         moderation[checked.name] = Moderation(mm.final, mm.rationale, doc, int(line), mm.quote,
                                               loader.positions.get(path, Span(src.name, 0, 0, 0, 0)))
     for name, fact in facts.items():
         quote_problem = _check_quote(src, model.sources.get(fact.document), fact.line, fact.quote)
         if quote_problem:
             where = "quote" if quote_problem.startswith("the quote") else "source"
-            err("PR310", f"fact {quoted(name)}: {quote_problem}", ("facts", name, where),
+            err(Code.PR310, f"fact {quoted(name)}: {quote_problem}", ("facts", name, where),
                 _QUOTE_HINT if where == "quote" else "check the line number in `source`")
     runner = table_runner(engine) if model.tables or engine_choice(engine).catalog else None
     tables, aggregates = load_tables(src, model.tables, program, err, diags.append, limits, runner, store)
@@ -697,7 +697,7 @@ _QUOTE_HINT = "copy the words exactly as they stand on that line of the document
 def _unknown_area(err, program: Program, area: str, path: KeyPath) -> None:  # type: ignore[no-untyped-def]
     names = [a.name for a in program.areas]
     close = difflib.get_close_matches(area, names, n=1)
-    err("PR307", f"unknown area {quoted(area)}", path,
+    err(Code.PR307, f"unknown area {quoted(area)}", path,
         f"did you mean {quoted(close[0])}?" if close else "areas are: " + ", ".join(names))
 
 
@@ -739,7 +739,7 @@ def _unfilled(src: SourceFile, raw: object, positions: dict[KeyPath, Span]) -> l
 
     def add(path: KeyPath, what: str, hint: str) -> None:
         sp = positions.get(path)
-        out.append(Diagnostic("PR312", f"{what} is not filled in", sp, hint,
+        out.append(Diagnostic(Code.PR312, f"{what} is not filled in", sp, hint,
                               line_text=_line_text(src, sp.line) if sp else ""))
 
     for key in ("force", "framework"):

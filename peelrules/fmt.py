@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from . import nodes as n
-from .diagnostics import Diagnostic, PeelError
+from .diagnostics import Code, Diagnostic, PeelError
 from .loader import read_source
 from .lower import number_value, parse_source, percent_value
 from .source import SourceFile, Span
@@ -89,13 +89,13 @@ def peel_files(paths: Sequence[Path]) -> list[Path]:
             inside = sorted(p for p in path.rglob("*.peel")
                             if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts))
             if not inside:
-                problems.append(Diagnostic("PR402", f"no .peel files in '{path}'", None,
+                problems.append(Diagnostic(Code.PR402, f"no .peel files in '{path}'", None,
                                            "give a rule file or a folder of rule files"))
             found.extend(inside)
         elif path.exists():
             found.append(path)
         else:
-            problems.append(Diagnostic("PR401", f"cannot read '{path}': no such file or folder", None,
+            problems.append(Diagnostic(Code.PR401, f"cannot read '{path}': no such file or folder", None,
                                        "check the path"))
     if problems:
         raise PeelError(problems)

@@ -22,7 +22,7 @@ import math
 from collections.abc import Iterator
 
 from . import nodes as n
-from .diagnostics import Diagnostic, Severity, quoted
+from .diagnostics import Code, Diagnostic, Severity, quoted
 from .analysis import collect_refs, findings_name
 from .evaluate import Evaluator, Env, EMPTY_BUNDLE
 from .evidence import Bundle, Fact
@@ -56,10 +56,10 @@ def lint(program: Program) -> list[Diagnostic]:
     for area in program.areas:
         for rule in area.rules:
             if rule.kind == "cause_of_concern" and not rule.recommendation:
-                warn("PR226", f"cause of concern {quoted(rule.name)} has no recommendation", rule.span,
+                warn(Code.PR226, f"cause of concern {quoted(rule.name)} has no recommendation", rule.span,
                      'a cause of concern always comes with one: add `recommendation "..."`')
             if not rule.cite:
-                warn("PR227", f"rule {quoted(rule.name)} has no `cite`", rule.span,
+                warn(Code.PR227, f"rule {quoted(rule.name)} has no `cite`", rule.span,
                      'say where in the framework it comes from: `cite "PAF 2021/22, ..."`')
     return sorted(out, key=Diagnostic.sort_key)
 
@@ -109,17 +109,17 @@ def _unused(program: Program, warn) -> None:  # type: ignore[no-untyped-def]
                 frontier.append(dep)
     for name, decl in program.decls.items():
         if decl.context_only and name in read_by_rules:
-            warn("PR228", f"evidence item {quoted(name)} is declared `context only`, but a rule reads it", decl.span,
+            warn(Code.PR228, f"evidence item {quoted(name)} is declared `context only`, but a rule reads it", decl.span,
                  "remove `context only`, or stop reading it in rules: context is recorded, never judged")
         if name not in facts and not decl.context_only:
-            warn("PR220", f"evidence item {quoted(name)} is declared but no rule reads it", decl.span,
+            warn(Code.PR220, f"evidence item {quoted(name)} is declared but no rule reads it", decl.span,
                  "use it in a rule's `when`, mark it `context only`, or remove the declaration")
     for key, let in program.const_lets.items():
         if key not in consts:
-            warn("PR220", f"constant {quoted(let.name)} is never used", let.span, "use it, or remove it")
+            warn(Code.PR220, f"constant {quoted(let.name)} is never used", let.span, "use it, or remove it")
     for name, lad in program.ladders.items():
         if name not in ladders_used:
-            warn("PR220", f"ladder {quoted(name)} grades no area", lad.span, "use it with `grade by`, or remove it")
+            warn(Code.PR220, f"ladder {quoted(name)} grades no area", lad.span, "use it with `grade by`, or remove it")
 
 
 # ---------------------------------------------------------------- ladders
@@ -168,10 +168,10 @@ def _ladders(program: Program, ev: Evaluator, warn) -> None:  # type: ignore[no-
             fired, example = _climb_grid(program, ev, lad, refs, refs_list)
         for i, rung in enumerate(lad.rungs):
             if i not in fired:
-                warn("PR221", f"rung {rung.grade} of ladder {quoted(lad.name)} can never fire", rung.span,
+                warn(Code.PR221, f"rung {rung.grade} of ladder {quoted(lad.name)} can never fire", rung.span,
                      "the rungs before it already hold whenever it would; reorder or change the conditions")
         if example:
-            warn("PR222", f"ladder {quoted(lad.name)} is not monotone: {example}", lad.span,
+            warn(Code.PR222, f"ladder {quoted(lad.name)} is not monotone: {example}", lad.span,
                  "a further shortfall must never improve a grade; check the order and conditions of the rungs")
 
 
@@ -323,10 +323,10 @@ def _conditions(program: Program, ev: Evaluator, warn) -> None:  # type: ignore[
                 if True in seen and False in seen:
                     break
         if True not in seen:
-            warn("PR223", f"the condition of {quoted(rule.name)} can never be true over the declared evidence",
+            warn(Code.PR223, f"the condition of {quoted(rule.name)} can never be true over the declared evidence",
                  expr.span, "check the threshold against the evidence item's type and range (90% is 0.9)")
         elif False not in seen:
-            warn("PR224", f"the condition of {quoted(rule.name)} can never be false over the declared evidence",
+            warn(Code.PR224, f"the condition of {quoted(rule.name)} can never be false over the declared evidence",
                  expr.span, "a condition that always holds tells nothing; check the threshold")
 
 
@@ -384,5 +384,5 @@ def _units(program: Program, warn) -> None:  # type: ignore[no-untyped-def]
         for x in n.walk(expr):
             if isinstance(x, n.Binary) and x.op in n.COMPARE_OPS:
                 if {_kind(x.left, program), _kind(x.right, program)} == {"fraction", "count"}:
-                    warn("PR225", f"{quoted(rule.name)} compares a percentage or ratio with a count", x.span,
+                    warn(Code.PR225, f"{quoted(rule.name)} compares a percentage or ratio with a count", x.span,
                          "compare like with like: a share with a percentage (90%), a count with a number")

@@ -7,7 +7,7 @@ import re
 import stat
 from pathlib import Path
 
-from .diagnostics import Diagnostic, PeelError, one_line
+from .diagnostics import Code, Diagnostic, PeelError, one_line
 from .limits import DEFAULT_LIMITS, Limits
 from .source import SourceFile, Span, package_folder
 
@@ -37,13 +37,13 @@ def read_source(path: Path, name: str | None = None, limits: Limits = DEFAULT_LI
     try:
         st = path.stat()
     except (OSError, ValueError) as err:  # ValueError: a NUL in the path
-        raise PeelError([Diagnostic("PR401", f"cannot read '{quoted}': {getattr(err, 'strerror', None) or err}",
+        raise PeelError([Diagnostic(Code.PR401, f"cannot read '{quoted}': {getattr(err, 'strerror', None) or err}",
                                     None, "check the path")]) from None
     if stat.S_ISDIR(st.st_mode):
-        raise PeelError([Diagnostic("PR401", f"'{quoted}' is a directory, not a file", None,
+        raise PeelError([Diagnostic(Code.PR401, f"'{quoted}' is a directory, not a file", None,
                                     "give the path of a file")])
     if not stat.S_ISREG(st.st_mode):
-        raise PeelError([Diagnostic("PR401", f"'{quoted}' is not a regular file", None, "give the path of a file")])
+        raise PeelError([Diagnostic(Code.PR401, f"'{quoted}' is not a regular file", None, "give the path of a file")])
     if st.st_size > limits.max_file_bytes:
         raise _too_large(quoted, limits.max_file_bytes)
     try:
@@ -53,17 +53,17 @@ def read_source(path: Path, name: str | None = None, limits: Limits = DEFAULT_LI
         with os.fdopen(fd, "rb") as fh:
             opened = os.fstat(fh.fileno())
             if not stat.S_ISREG(opened.st_mode):
-                raise PeelError([Diagnostic("PR401", f"'{quoted}' is not a regular file", None,
+                raise PeelError([Diagnostic(Code.PR401, f"'{quoted}' is not a regular file", None,
                                             "give the path of a file")])
             data = fh.read(limits.max_file_bytes + 1)
             done = os.fstat(fh.fileno())
     except (OSError, ValueError) as err:
-        raise PeelError([Diagnostic("PR401", f"cannot read '{quoted}': {getattr(err, 'strerror', None) or err}",
+        raise PeelError([Diagnostic(Code.PR401, f"cannot read '{quoted}': {getattr(err, 'strerror', None) or err}",
                                     None, "check the path and its permissions")]) from None
     if len(data) > limits.max_file_bytes:
         raise _too_large(quoted, limits.max_file_bytes)
     if _changed(st, opened, done, len(data)):
-        raise ChangedWhileRead([Diagnostic("PR401", f"'{quoted}' changed while it was being read", None,
+        raise ChangedWhileRead([Diagnostic(Code.PR401, f"'{quoted}' changed while it was being read", None,
                                     "wait until whatever is writing it has finished, then run peel again")])
     digest = hashlib.sha256(data).hexdigest()
     if data.startswith(b"\xef\xbb\xbf"):
@@ -71,7 +71,7 @@ def read_source(path: Path, name: str | None = None, limits: Limits = DEFAULT_LI
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise PeelError([Diagnostic("PR401", f"'{quoted}' is not UTF-8 text (bad byte at position {err.start})",
+        raise PeelError([Diagnostic(Code.PR401, f"'{quoted}' is not UTF-8 text (bad byte at position {err.start})",
                                     None, "save the file as UTF-8")]) from None
     # Every line break becomes \n, so that lark, YAML and the messages count lines alike.
     text = text.replace("\r\n", "\n").replace("\r", "\n")
@@ -81,7 +81,7 @@ def read_source(path: Path, name: str | None = None, limits: Limits = DEFAULT_LI
         col = bad.start() - (text.rfind("\n", 0, bad.start()) + 1) + 1
         line_text = text.split("\n")[line - 1]
         raise PeelError([Diagnostic(
-            "PR403", f"invisible or direction-changing character U+{ord(bad.group()):04X} "
+            Code.PR403, f"invisible or direction-changing character U+{ord(bad.group()):04X} "
                      f"(byte {len(text[:bad.start()].encode())} of the file)",
             Span(shown, line, col, line, col + 1),
             "remove it: invisible and direction-changing characters are not allowed, so text reads as it runs",
@@ -106,7 +106,7 @@ def _changed(before: os.stat_result, opened: os.stat_result, done: os.stat_resul
 
 
 def _too_large(quoted: str, limit: int) -> PeelError:
-    return PeelError([Diagnostic("PR404", f"'{quoted}' is larger than {limit} bytes", None,
+    return PeelError([Diagnostic(Code.PR404, f"'{quoted}' is larger than {limit} bytes", None,
                                  "split it, or raise the limit (docs/limits.md)")])
 
 
@@ -148,13 +148,13 @@ def rule_sources(path: Path | None, limits: Limits = DEFAULT_LIMITS) -> list[Sou
         try:
             files = sorted(p for p in path.iterdir() if p.suffix == ".peel")
         except OSError as err:
-            raise PeelError([Diagnostic("PR401", f"cannot read the folder '{one_line(str(path))}': "
+            raise PeelError([Diagnostic(Code.PR401, f"cannot read the folder '{one_line(str(path))}': "
                                         f"{err.strerror or err}", None, "check its permissions")]) from None
         if len(files) > limits.max_rule_files:
-            raise PeelError([Diagnostic("PR404", f"'{one_line(str(path))}' holds {len(files)} rule files, more "
+            raise PeelError([Diagnostic(Code.PR404, f"'{one_line(str(path))}' holds {len(files)} rule files, more "
                                         f"than {limits.max_rule_files}", None, "see docs/limits.md")])
         if not files:
-            raise PeelError([Diagnostic("PR402", f"no .peel files in '{one_line(str(path))}'", None,
+            raise PeelError([Diagnostic(Code.PR402, f"no .peel files in '{one_line(str(path))}'", None,
                                         "give the folder of a rule set, such as rules/peel-2021-22")])
         _check_set_size(path, files, limits)
         return [read_source(p, os.path.join(str(path), p.name), limits) for p in files]
@@ -172,6 +172,6 @@ def _check_set_size(where: Path, files: list[Path], limits: Limits = DEFAULT_LIM
             continue  # read_source says what is wrong with it
         total += st.st_size if stat.S_ISREG(st.st_mode) else 0
     if total > limits.max_rule_set_bytes:
-        raise PeelError([Diagnostic("PR404", f"the rule set '{one_line(str(where))}' is {total} bytes, more than "
+        raise PeelError([Diagnostic(Code.PR404, f"the rule set '{one_line(str(where))}' is {total} bytes, more than "
                                     f"{limits.max_rule_set_bytes}", None,
                                     "split the rules into smaller sets, or raise the limit (docs/limits.md)")])

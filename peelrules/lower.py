@@ -10,7 +10,7 @@ from lark import Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from . import nodes as n
-from .diagnostics import Diagnostic, PeelError, quoted
+from .diagnostics import Code, Diagnostic, PeelError, quoted
 from .limits import DEFAULT_LIMITS, Limits
 from .source import SourceFile, Span
 from .syntax import describe_expected, describe_terminal, parser
@@ -49,7 +49,7 @@ def _parse_with_lark(src: SourceFile, limits: Limits) -> n.Module:
 
 
 def _limit(src: SourceFile, line: int, column: int, message: str, hint: str) -> PeelError:
-    return PeelError([Diagnostic("PR404", message, Span(src.name, line, column, line, column + 1), hint,
+    return PeelError([Diagnostic(Code.PR404, message, Span(src.name, line, column, line, column + 1), hint,
                                  line_text=src.line_text(line))])
 
 
@@ -68,7 +68,7 @@ def _check_tree(src: SourceFile, tree: Tree, limits: Limits = DEFAULT_LIMITS) ->
         if isinstance(node, Token):
             if node.type in ("NUMBER", "PERCENT", "DATE", "TIMESTAMP") and not node.isascii():
                 # the grammar's \d also matches other scripts' digits, which int() would read silently
-                raise PeelError([Diagnostic("PR104", f"{quoted(node)} is written with digits other than 0-9",
+                raise PeelError([Diagnostic(Code.PR104, f"{quoted(node)} is written with digits other than 0-9",
                                             Span(src.name, node.line or 1, node.column or 1, node.end_line or 1,
                                                  node.end_column or 2), "write numbers and dates with 0-9",
                                             line_text=src.line_text(node.line or 1))])
@@ -186,7 +186,7 @@ def _syntax_diagnostic(src: SourceFile, err: UnexpectedInput) -> Diagnostic:
         unclosed = _unclosed_block(src.text)
         hint = (f"the block opened on line {unclosed} seems to lack its closing `}}`" if unclosed
                 else "is a closing `}` missing, or a statement unfinished?")
-        return Diagnostic("PR103", "the file ends before the last block or statement is complete",
+        return Diagnostic(Code.PR103, "the file ends before the last block or statement is complete",
                           Span(src.name, line, column, line, column + 1), hint, line_text=src.line_text(line))
     if isinstance(err, UnexpectedToken):
         tok = err.token
@@ -201,7 +201,7 @@ def _syntax_diagnostic(src: SourceFile, err: UnexpectedInput) -> Diagnostic:
                 hint = f"the statement before line {line} is unfinished: it needs {describe_expected(expected)}"
         word = describe_terminal(tok.type)
         what = word if word.startswith("`") else f"{word.split(' (')[0].removeprefix('a ')} `{tok}`"
-        return Diagnostic("PR101", f"unexpected {what}",
+        return Diagnostic(Code.PR101, f"unexpected {what}",
                           Span(src.name, line, column, line, end),
                           hint or f"expected {describe_expected(expected)}", line_text=src.line_text(line))
     assert isinstance(err, UnexpectedCharacters)
@@ -213,7 +213,7 @@ def _syntax_diagnostic(src: SourceFile, err: UnexpectedInput) -> Diagnostic:
         hint = "names are lower case snake_case, such as answer_standard"
     elif not char.isalnum():
         hint = f"remove or replace this character; {hint}"
-    return Diagnostic("PR102", f"unexpected character {char!r}",
+    return Diagnostic(Code.PR102, f"unexpected character {char!r}",
                       Span(src.name, line, column, line, column + 1), hint, line_text=src.line_text(line))
 
 

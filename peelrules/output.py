@@ -19,7 +19,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .diagnostics import Diagnostic, PeelError, one_line
+from .diagnostics import Code, Diagnostic, PeelError, one_line
 
 def __getattr__(name: str) -> Any:
     """`tempfile` (with shutil and random) is imported on the first write, not by every command that may write."""
@@ -35,7 +35,7 @@ _READ_FROM_FOLDERS = (".peel", ".yaml", ".yml", ".json")
 
 
 def _fail(message: str, hint: str) -> PeelError:
-    return PeelError([Diagnostic("PR401", message, None, hint)])
+    return PeelError([Diagnostic(Code.PR401, message, None, hint)])
 
 
 def _is_input(target: Path, p: Path, target_id: tuple[int, int] | None = None) -> bool:

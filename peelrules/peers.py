@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from . import nodes as n
-from .diagnostics import Diagnostic, PeelError, quoted
+from .diagnostics import Code, Diagnostic, PeelError, quoted
 from .source import SourceFile, Span
 from .peerfacts import BundlePeer, Comparator
 from .stats import POLARITIES
@@ -36,7 +36,7 @@ def comparator_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, 
 
     def err(path: KeyPath, message: str, hint: str) -> None:
         span = positions.get(path) or positions.get(path[:-1]) if path else None
-        problems.append(Diagnostic("PR303", message, span or Span(src.name, 1, 1, 1, 2), hint,
+        problems.append(Diagnostic(Code.PR303, message, span or Span(src.name, 1, 1, 1, 2), hint,
                                    line_text=src.line_text(span.line) if span else src.line_text(1)))
 
     if not isinstance(raw, dict):
@@ -143,7 +143,7 @@ def load_peers(src: SourceFile, section: Mapping[str, str], program: Any, force:
         if measure not in wanted:
             known = sorted(wanted)
             close = difflib.get_close_matches(measure, known, n=1, cutoff=0.6)
-            err("PR319", f"the rule set reads no comparator measure {quoted(measure)}", at,
+            err(Code.PR319, f"the rule set reads no comparator measure {quoted(measure)}", at,
                 f"did you mean {quoted(close[0])}?" if close else
                 f"the rule set's comparator measures are: {', '.join(known)}" if known else
                 "declare it in the rules, e.g. `rate: comparator \"...\" measure " + measure + "`, or remove it")
@@ -157,7 +157,7 @@ def load_peers(src: SourceFile, section: Mapping[str, str], program: Any, force:
             comparator, written, digest = found, entry, found.sha256
             shown = str(Path(src.name).parent / written)  # as tables list theirs: the bundle's folder as given
         if comparator.measure != measure:
-            err("PR319", f"{quoted(written)} holds measure {quoted(comparator.measure)}, not {quoted(measure)}",
+            err(Code.PR319, f"{quoted(written)} holds measure {quoted(comparator.measure)}, not {quoted(measure)}",
                 at, "name the file under its own measure, or give the right file")
             continue
         for name in wanted[measure]:
@@ -180,12 +180,12 @@ def _read_comparator(folder: Path, written: str, at: KeyPath, err: ErrFn, read: 
     """The comparator file a bundle names, inside its folder, read and checked; None (reported) when it cannot be."""
     path = (folder / written).resolve()
     if not written or Path(written).is_absolute() or not path.is_relative_to(folder):
-        err("PR319", f"comparator file {quoted(written)} is outside the bundle's folder", at,
+        err(Code.PR319, f"comparator file {quoted(written)} is outside the bundle's folder", at,
             "put the file beside the bundle, or in a folder under it, and give its path relative to the "
             "bundle (e.g. comparators/dvpo-2021.yaml)")
         return None
     if not path.is_file():
-        err("PR319", f"comparator file {quoted(written)} not found (looked in {folder})", at,
+        err(Code.PR319, f"comparator file {quoted(written)} not found (looked in {folder})", at,
             "check the path, relative to the bundle's folder")
         return None
     try:

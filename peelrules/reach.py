@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass, replace
 
 from .compile import compile_program
-from .diagnostics import Diagnostic, Severity, quoted
+from .diagnostics import Code, Diagnostic, Severity, quoted
 from .analysis import reads
 from .evidence import Bundle, Fact
 from .findings import Finding
@@ -130,7 +130,7 @@ def reach_warnings(program: Program, reach: tuple[AreaReach, ...]) -> list[Diagn
         sp = area.area.span
         words = ", ".join(g.replace("_", " ") for g in r.unreachable)
         src = lines.get(sp.file)
-        out.append(Diagnostic("PR229", f"area {quoted(r.area)} can never be graded {words} from the evidence tried", sp,
+        out.append(Diagnostic(Code.PR229, f"area {quoted(r.area)} can never be graded {words} from the evidence tried", sp,
                               "give the ladder a rung, or the area the rules (findings, characteristics exceeded) "
                               "that can reach it; `peel check --reach` lists what reaches each grade",
                               Severity.WARNING, line_text=src.line_text(sp.line) if src else ""))

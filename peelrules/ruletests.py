@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Mapping
 
 from . import evaluate
-from .diagnostics import Diagnostic, PeelError, quoted
+from .diagnostics import Code, Diagnostic, PeelError, quoted
 from .evidence import KeyPath, bundle_from_data, load_yaml
 from .grades import Grade
 from .judgments import judgment_of
@@ -119,7 +119,7 @@ class Coverage:
 
 
 def _fail(src: SourceFile, span: Span | None, message: str, hint: str) -> PeelError:
-    return PeelError([Diagnostic("PR311", message, span, hint,
+    return PeelError([Diagnostic(Code.PR311, message, span, hint,
                                  line_text=src.line_text(span.line) if span else "")])
 
 
@@ -235,7 +235,7 @@ def _comparator(src: SourceFile, path: Path, given: object, at: tuple, positions
     if isinstance(given, str):
         file = path.parent / given
         if not file.is_file():
-            raise PeelError([Diagnostic("PR319", f"comparator file {quoted(given)} not found (looked in "
+            raise PeelError([Diagnostic(Code.PR319, f"comparator file {quoted(given)} not found (looked in "
                                                  f"{path.parent})", span, "give its path relative to the case file",
                                         line_text=src.line_text(span.line) if span else "")])
         csrc = read_source(file, str(file))
@@ -304,7 +304,7 @@ def run_case(program: Program, case: Case, coverage: Coverage) -> CaseResult:
     for exp in case.expectations:
         area = program.area(exp.area)
         if area is None:
-            errors.append(Diagnostic("PR307", f"unknown area {quoted(exp.area)} in expectations", exp.span,
+            errors.append(Diagnostic(Code.PR307, f"unknown area {quoted(exp.area)} in expectations", exp.span,
                                      "areas are: " + ", ".join(a.name for a in program.areas)))
             continue
         trace = by_name[area.name]
@@ -322,7 +322,7 @@ def run_case(program: Program, case: Case, coverage: Coverage) -> CaseResult:
             failures.append(Failure(area.name, f"{exp.at_most} or worse", actual, trace))
         for rule in exp.raised + exp.not_raised:
             if rule not in outcomes:
-                errors.append(Diagnostic("PR201", f"area {quoted(area.name)} has no rule {quoted(rule)}", exp.span,
+                errors.append(Diagnostic(Code.PR201, f"area {quoted(area.name)} has no rule {quoted(rule)}", exp.span,
                                          "check the rule's name"))
         for rule in exp.raised:
             if rule in outcomes and outcomes[rule] is not True:

@@ -7,7 +7,7 @@ from typing import Any
 
 from . import __version__, explain, load_evidence, load_rules, shipped_program
 from .loader import shipped_rule_sets
-from .diagnostics import Diagnostic, PeelError
+from .diagnostics import Code, Diagnostic, PeelError
 from .source import Span
 from .report.trace_json import TRACE_VERSION, dumps, trace_document
 
@@ -109,7 +109,7 @@ def verify(recorded: Any, rules: Path | None = None, evidence: list[Path] | None
            trace_name: str = "the trace") -> tuple[list[Difference], dict[str, Any]]:
     """Re-run the recorded evaluation (or with the given rules / evidence) and list every difference."""
     if not _well_formed(recorded):
-        raise PeelError([Diagnostic("PR313", f"'{trace_name}' is not a peelrules trace (its inputs or results "
+        raise PeelError([Diagnostic(Code.PR313, f"'{trace_name}' is not a peelrules trace (its inputs or results "
                                     "are missing or malformed)", Span(trace_name, 1, 1, 1, 2),
                                     "give a file written by `peel evaluate --format json`")])
     inputs = recorded["inputs"]

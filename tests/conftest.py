@@ -1,6 +1,7 @@
 """Shared fixtures: paths, the shipped rules and evidence, small rule sets written to tmp folders."""
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import subprocess
@@ -31,6 +32,16 @@ os.environ.setdefault("PEEL_CACHE_DIR", tempfile.mkdtemp(prefix="peel-test-cache
 # Everything the Lancashire bundle reads beside it: the report it quotes, its case-level tables, its comparator.
 LANCASHIRE_FILES = ("sources/000_d8ec0c1289d1da33.txt", "tables/lancashire-stop-search-audit-2021.csv",
                     "tables/lancashire-999-calls-2021.parquet", "comparators/dvpo-2021.yaml")
+
+
+def code_uses(path: Path) -> dict[str, list[int]]:
+    """The diagnostic codes a module names as `Code.PRnnn` (or `diagnostics.Code.PRnnn`), with the lines of each use."""
+    uses: dict[str, list[int]] = {}
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Attribute) and (isinstance(node.value, ast.Name) and node.value.id == "Code" or
+                                                isinstance(node.value, ast.Attribute) and node.value.attr == "Code"):
+            uses.setdefault(node.attr, []).append(node.lineno)
+    return uses
 
 
 @pytest.fixture

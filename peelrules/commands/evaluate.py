@@ -7,7 +7,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from ..diagnostics import Diagnostic, PeelError
+from ..diagnostics import Code, Diagnostic, PeelError
 from ..limits import Limits
 from . import EXIT_INPUT, EXIT_INTERRUPTED, IO
 from .batches import batch_end, progress
@@ -162,7 +162,7 @@ def run_evaluate(opts: EvaluateOptions, io: IO) -> int:
             raise PeelError(list(done.failures[0].failure.diagnostics))
         programs = {g.framework: batches.program_for(g.framework, given, io.limits) for g in done.values}
         if traced and len(programs) > 1:
-            raise PeelError([Diagnostic("PR314", f"these bundles are for {len(programs)} frameworks ("
+            raise PeelError([Diagnostic(Code.PR314, f"these bundles are for {len(programs)} frameworks ("
                                         f"{', '.join(sorted(programs))}); a {fmt} report covers one", None,
                                         "evaluate each framework's bundles separately, or give --rules")])
         if not done.values:  # every bundle failed: nothing to write

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..diagnostics import PeelError, safe
+from ..diagnostics import Code, PeelError, safe
 from ..grades import GRADE_KEYS, Grade, Status
 from . import EXIT_INPUT, EXIT_OK, IO
 
@@ -37,13 +37,13 @@ def run_explain(opts: ExplainOptions, io: IO) -> int:
         chosen = program.area(opts.area)
         if chosen is None:
             names = ", ".join(a.name for a in program.areas)
-            io.say(f"error[PR307]: unknown area '{safe(opts.area)}'\n  = help: areas are: {names}")
+            io.say(f"error[{Code.PR307}]: unknown area '{safe(opts.area)}'\n  = help: areas are: {names}")
             return EXIT_INPUT
         traces = tuple(t for t in traces if t.result.name == chosen.name)
         if why_not is not None:
             grade = Grade.from_key(why_not)
             if grade is None and why_not not in [r.name for r in chosen.rules]:
-                io.say(f"error[PR201]: '{safe(why_not)}' is neither a grade nor a rule of {chosen.name}\n"
+                io.say(f"error[{Code.PR201}]: '{safe(why_not)}' is neither a grade nor a rule of {chosen.name}\n"
                        f"  = help: grades are {', '.join(GRADE_KEYS)}")
                 return EXIT_INPUT
             answer = (why_not_grade(program, bundle, chosen.name, grade) if grade is not None

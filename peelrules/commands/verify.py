@@ -5,7 +5,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..diagnostics import Diagnostic, PeelError, safe
+from ..diagnostics import Code, Diagnostic, PeelError, safe
 from ..source import Span
 from . import EXIT_FAILED, EXIT_OK, IO
 
@@ -28,10 +28,10 @@ def run_verify(opts: VerifyOptions, io: IO) -> int:
         try:
             recorded = json.loads(src.text)
         except RecursionError:
-            raise PeelError([Diagnostic("PR404", f"'{src.name}' is nested too deeply to be a trace",
+            raise PeelError([Diagnostic(Code.PR404, f"'{src.name}' is nested too deeply to be a trace",
                                         Span(src.name, 1, 1, 1, 2), _HINT, line_text=src.line_text(1)[:80])]) from None
         except json.JSONDecodeError as err:
-            raise PeelError([Diagnostic("PR313", "the file is not valid JSON", Span(src.name, err.lineno, err.colno,
+            raise PeelError([Diagnostic(Code.PR313, "the file is not valid JSON", Span(src.name, err.lineno, err.colno,
                                         err.lineno, err.colno + 1), _HINT, line_text=src.line_text(err.lineno))]) \
                 from None
         diffs, doc = verify(recorded, opts.rules, list(opts.evidence) or None, src.name)
