@@ -595,6 +595,17 @@ def _direct(src: SourceFile, limits: Limits) -> n.Module | None:
                     after = chains[key] = plan.chain(*key)
                 states[-1] = top = after
                 continue
+            if size == 1 and kept is None:  # one child, kept (a third of all reductions): replaced in place
+                e = values[-1]
+                where = (e[1], e[2], e[3], e[4])
+                if code == 2:
+                    values[-1] = ([e], *where, e[5])
+                else:
+                    if e[5] >= max_depth:
+                        return None
+                    values[-1] = (build([e], where), *where, e[5] + 1)
+                states[-1] = top = actions[states[-2]][origin]
+                continue  # a node of one symbol is never the whole file (start is a list and a node above it)
             if size:
                 raw = values[-size:]
                 del values[-size:]
