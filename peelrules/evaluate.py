@@ -7,6 +7,7 @@ and a rung that cannot be decided leaves the area `undetermined`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from . import nodes as n
 from .analysis import area_reads, known_evidence, missing_evidence, reads, secondary_evidence
@@ -46,13 +47,27 @@ class Evaluator:
 
     def __init__(self, program: Program):
         self.program = program
-        self.reads_when = reads(program, exceeded=False)
-        self.reads = reads(program, True, self.reads_when)
-        self.rules = {f"{a.name}.{r.name}": (a, r) for a in program.areas for r in a.rules}
-        self.area_reads = area_reads(program, self.reads)
         self._texts: dict[int, tuple[n.Expr, str]] = {}
         self.interval = program.framework.interval or estimates.DEFAULT_INTERVAL
         self.small_below = program.framework.small_sample_below
+
+    # What the rules read and where they are, worked out on first use: a question about expressions or ladders
+    # alone (lint, why-not) never needs them, and for a large rule set they cost more than the question.
+    @cached_property
+    def reads_when(self) -> dict[str, frozenset[str]]:
+        return reads(self.program, exceeded=False)
+
+    @cached_property
+    def reads(self) -> dict[str, frozenset[str]]:
+        return reads(self.program, True, self.reads_when)
+
+    @cached_property
+    def rules(self) -> dict[str, tuple[CheckedArea, n.Rule]]:
+        return {f"{a.name}.{r.name}": (a, r) for a in self.program.areas for r in a.rules}
+
+    @cached_property
+    def area_reads(self) -> dict[str, frozenset[str]]:
+        return area_reads(self.program, self.reads)
 
     def text(self, e: n.Expr) -> str:
         """The expression as written (canonical form), worked out once per node, not once per bundle traced."""

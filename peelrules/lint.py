@@ -25,7 +25,7 @@ from . import nodes as n
 from .diagnostics import Code, Diagnostic, Severity, quoted
 from .analysis import collect_refs, findings_name
 from .evaluate import Evaluator, Env, EMPTY_BUNDLE
-from .evidence import Bundle, Fact
+from .facts import Bundle, Fact
 from .grades import Grade
 from .ladder_grid import Unsupported, explore
 from .program import ASSESSMENTS, CheckedArea, Program
@@ -48,11 +48,12 @@ def lint(program: Program) -> list[Diagnostic]:
         text = lines[span.file].line_text(span.line) if span and span.file in lines else ""
         out.append(Diagnostic(code, message, span, hint, Severity.WARNING, text))
 
-    _unused(program, warn)
+    walked = _walk_rules(program)
+    _unused(program, walked, warn)
     ev = Evaluator(program)
     _ladders(program, ev, warn)
-    _conditions(program, ev, warn)
-    _units(program, warn)
+    _conditions(program, walked, ev, warn)
+    _units(program, walked, warn)
     for area in program.areas:
         for rule in area.rules:
             if rule.kind == "cause_of_concern" and not rule.recommendation:
@@ -67,26 +68,26 @@ def lint(program: Program) -> list[Diagnostic]:
 # ---------------------------------------------------------------- unused things
 
 
-def _walk_rules(program: Program) -> Iterator[tuple[CheckedArea, n.Rule, n.Expr]]:
-    for area in program.areas:
-        for rule in area.rules:
-            for e in (rule.when, rule.exceeded_when):
-                if e is not None:
-                    yield area, rule, e
+# Each rule's condition (and `exceeded when`) with every node in it, parents first: walked once for all the checks.
+_Walked = list[tuple[CheckedArea, n.Rule, n.Expr, list[n.Expr]]]
 
 
-def _unused(program: Program, warn) -> None:  # type: ignore[no-untyped-def]
+def _walk_rules(program: Program) -> _Walked:
+    return [(area, rule, e, list(n.walk(e))) for area in program.areas for rule in area.rules
+            for e in (rule.when, rule.exceeded_when) if e is not None]
+
+
+def _unused(program: Program, walked: _Walked, warn) -> None:  # type: ignore[no-untyped-def]
     facts: set[str] = set()
     consts: set[str] = set()
     read_by_rules: set[str] = set()
-    rule_exprs = [e for _, _, e in _walk_rules(program)]
     ladders_used = {a.ladder.name for a in program.areas if a.ladder is not None}
     ladders = {id(lad): lad for lad in [a.ladder for a in program.areas if a.ladder is not None]
                + list(program.ladders.values())}  # a shared ladder once, not once per area graded by it
-    rung_exprs = [r.condition for lad in ladders.values() for r in lad.rungs if r.condition is not None]
-    for e, by_rule in itertools.chain(((e, True) for e in rule_exprs), ((e, False) for e in rung_exprs)):
+    rung_nodes = [list(n.walk(r.condition)) for lad in ladders.values() for r in lad.rungs if r.condition is not None]
+    for nodes, by_rule in itertools.chain(((w[3], True) for w in walked), ((r, False) for r in rung_nodes)):
         read: set[str] = set()
-        for x in n.walk(e):  # what collect_refs counts as facts read, the tables aggregated and the constants
+        for x in nodes:  # what collect_refs counts as facts read, the tables aggregated and the constants
             if isinstance(x, n.FactRef):
                 read.add(x.name)
             elif isinstance(x, n.Stated) and x.area is not None:
@@ -137,7 +138,9 @@ def counter_grid() -> Iterator[dict[str, Value]]:
                                "severe": severe, "secondary": 0}
 
 
-_GRID_SIZE = sum(1 for _ in counter_grid())
+# The number of points counter_grid() yields (worked out, not counted: counting built 61,560 dicts at import):
+# (met, exceeded) pairs for each number of characteristics, times concerns, severe, innovative and improvements.
+_GRID_SIZE = sum((c + 1) * (c + 2) // 2 for c in range(1, MAX_CHARACTERISTICS + 1)) * 3 ** 3 * (MAX_IMPROVEMENTS + 1)
 
 
 def _ladders(program: Program, ev: Evaluator, warn) -> None:  # type: ignore[no-untyped-def]
@@ -281,7 +284,7 @@ def _clip(values: set[float], lo: float, hi: float) -> list[Value]:
     return sorted(v for v in values if lo <= v <= hi)
 
 
-def _conditions(program: Program, ev: Evaluator, warn) -> None:  # type: ignore[no-untyped-def]
+def _conditions(program: Program, walked: _Walked, ev: Evaluator, warn) -> None:  # type: ignore[no-untyped-def]
     # A condition's outcome over the candidates depends only on its shape: the expression with each fact read
     # replaced by its declaration's type and range, and each rule by its place. Conditions of the same shape
     # (the same test on another area's evidence) are explored once.
@@ -289,10 +292,9 @@ def _conditions(program: Program, ev: Evaluator, warn) -> None:  # type: ignore[
     facts_now: dict[str, Fact] = {}
     bundle = Bundle("<lint>", "", "", "", None, {}, {}, facts_now)  # one bundle, its facts set in place
     made: dict[tuple[str, int], Fact] = {}
-    for area, rule, expr in _walk_rules(program):
+    for area, rule, expr, nodes in walked:
         if expr is not rule.when:
             continue
-        nodes = list(n.walk(expr))
         if any(isinstance(x, n.Stated) for x in nodes):
             continue  # findings are counted, not declared: nothing to explore over declared ranges
         facts = {x.name for x in nodes if isinstance(x, n.FactRef)}
@@ -379,9 +381,9 @@ def _kind(e: n.Expr, program: Program) -> str | None:
     return None
 
 
-def _units(program: Program, warn) -> None:  # type: ignore[no-untyped-def]
-    for _, rule, expr in _walk_rules(program):
-        for x in n.walk(expr):
+def _units(program: Program, walked: _Walked, warn) -> None:  # type: ignore[no-untyped-def]
+    for _, rule, _, nodes in walked:
+        for x in nodes:
             if isinstance(x, n.Binary) and x.op in n.COMPARE_OPS:
                 if {_kind(x.left, program), _kind(x.right, program)} == {"fraction", "count"}:
                     warn(Code.PR225, f"{quoted(rule.name)} compares a percentage or ratio with a count", x.span,

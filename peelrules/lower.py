@@ -13,7 +13,7 @@ from . import nodes as n
 from .diagnostics import Code, Diagnostic, PeelError, quoted
 from .limits import DEFAULT_LIMITS, Limits
 from .source import SourceFile, Span
-from .syntax import describe_expected, describe_terminal, parser
+from .syntax import Tables, describe_expected, describe_terminal, parser
 
 _COMPARE = {"ge": ">=", "le": "<=", "gt": ">", "lt": "<", "eq": "==", "ne": "!="}
 _ARITH = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
@@ -532,48 +532,52 @@ def _direct(src: SourceFile, limits: Limits) -> n.Module | None:
     from .syntax import tables
 
     t = tables()
-    actions, keywords, reserved = t.actions, t.keywords, t.reserved
+    plan = _plan(t)
+    actions, keywords, reserved, chains = t.actions, t.keywords, t.reserved, plan.chains
     builders = _Builders(src.name).table
-    # a rule as (kind, size, the symbol it goes to, the children kept, its builder): kind 0 is a `?rule`
-    # alternative of one symbol (nothing to do but change state), 1 one that drops tokens around its child
-    # (parentheses), 2 a helper list, 3 a node
-    rules = [(0 if r.kind == "pass" and r.size == 1 else 1 if r.kind == "pass" else 2 if r.kind == "list" else 3,
-              r.size, r.origin, r.include, builders.get(r.name)) for r in t.rules]
+    rules = [(code, size, origin, kept, builders.get(name)) for code, size, origin, kept, name in plan.rules]
     max_depth = limits.max_expr_depth
     max_digits = limits.max_number_digits
-    states = [t.start]
+    top = t.start  # the state on top of `states`, kept apart
+    states = [top]
     values: list[_Entry] = []
-    line, line_start = 1, 0
     end_state = t.end
     text = src.text
+    # The line is counted again only where a token starts past the next newline (no token holds one).
+    line, line_start = 1, 0
+    next_nl = text.find("\n")
+    if next_nl < 0:
+        next_nl = len(text)
     tokens = t.token.finditer(text)
     entry: _Entry | None = None
-    kind = ""
     while True:
         m = next(tokens)
-        kind = m.lastgroup  # type: ignore[assignment]
+        kind: str = m.lastgroup  # type: ignore[assignment]
         if kind == "_END":
             kind = "$END"
         else:
             value = m.group(kind)
-            at = m.end() - len(value)
-            nl = text.count("\n", m.start(), at)
-            if nl:
-                line += nl
-                line_start = text.rindex("\n", 0, at) + 1
+            at = m.start(kind)
+            if at > next_nl:
+                line += text.count("\n", next_nl, at)
+                line_start = text.rindex("\n", next_nl, at) + 1
+                next_nl = text.find("\n", at)
+                if next_nl < 0:
+                    next_nl = len(text)
             column = at - line_start + 1
             if kind == "_WORD":
-                kind = reserved.get(value) or "NAME"
-                word = keywords.get(value)
-                if word is not None and word in actions[states[-1]]:
-                    kind = word
+                kind = reserved.get(value)  # type: ignore[assignment]
+                if kind is None:  # a keyword where the parser can take one, else a NAME
+                    kind = keywords.get(value)  # type: ignore[assignment]
+                    if kind is None or kind not in actions[top]:
+                        kind = "NAME"
             elif kind in _DIGIT_TOKENS:
                 if not value.isascii() or (kind in ("NUMBER", "PERCENT") and
                                            len(value.replace(".", "").rstrip("%")) > max_digits):
                     return None
             entry = (value, line, column, line, column + len(value), -1)
         while True:
-            act = actions[states[-1]].get(kind)
+            act = actions[top].get(kind)
             if act is None:
                 return None
             if act >= 0:
@@ -581,41 +585,66 @@ def _direct(src: SourceFile, limits: Limits) -> n.Module | None:
                     return None
                 states.append(act)
                 values.append(entry)  # type: ignore[arg-type]
+                top = act
                 break
-            code, size, origin, include, build = rules[~act]
-            if code == 0:  # the value stays as it is
-                states[-1] = actions[states[-2]][origin]
+            code, size, origin, kept, build = rules[~act]
+            if code == 0:  # a chain of `?rule` alternatives of one symbol: the value stays, the state changes
+                key = (states[-2], top, kind)
+                after = chains.get(key)
+                if after is None:
+                    after = chains[key] = plan.chain(*key)
+                states[-1] = top = after
                 continue
+            if size == 1 and kept is None:  # one child, kept (a third of all reductions): replaced in place
+                e = values[-1]
+                where = (e[1], e[2], e[3], e[4])
+                if code == 2:
+                    values[-1] = ([e], *where, e[5])
+                else:
+                    if e[5] >= max_depth:
+                        return None
+                    values[-1] = (build([e], where), *where, e[5] + 1)
+                states[-1] = top = actions[states[-2]][origin]
+                continue  # a node of one symbol is never the whole file (start is a list and a node above it)
             if size:
                 raw = values[-size:]
                 del values[-size:]
                 del states[-size:]
+                first, last = raw[0], raw[-1]
+                where = (first[1], first[2], last[3], last[4])
             else:
                 raw = []
+                where = (0, 0, 0, 0)
             if code == 1:
-                kept = raw[include[0][0]]
-                made = (kept[0], raw[0][1], raw[0][2], raw[-1][3], raw[-1][4], kept[5])
+                e = raw[kept[0][0]]
+                made = (e[0], *where, e[5])
             else:
-                kids: list[_Entry] = []
                 height = -1
-                for i, splice in include:
-                    e = raw[i]
-                    if splice:
-                        kids += e[0]
-                    else:
-                        kids.append(e)
-                    if e[5] > height:
-                        height = e[5]
-                where = (raw[0][1], raw[0][2], raw[-1][3], raw[-1][4]) if raw else (0, 0, 0, 0)
+                if kept is None:
+                    kids = raw
+                    for e in raw:
+                        if e[5] > height:
+                            height = e[5]
+                else:
+                    kids = []
+                    for i, splice in kept:
+                        e = raw[i]
+                        if splice:
+                            kids += e[0]
+                        else:
+                            kids.append(e)
+                        if e[5] > height:
+                            height = e[5]
                 if code == 2:
                     made = (kids, *where, height)
                 else:
                     if height >= max_depth:
                         return None
                     made = (build(kids, where), *where, height + 1)
-            states.append(actions[states[-1]][origin])
+            top = actions[states[-1]][origin]
+            states.append(top)
             values.append(made)
-            if kind == "$END" and states[-1] == end_state:
+            if kind == "$END" and top == end_state:
                 items: list[n.Item] = []
                 for v in made[0]:
                     if isinstance(v, list):
@@ -626,6 +655,43 @@ def _direct(src: SourceFile, limits: Limits) -> n.Module | None:
 
 
 _DIGIT_TOKENS = frozenset({"NUMBER", "PERCENT", "DATE", "TIMESTAMP"})
+
+
+class _Plan:
+    """What the direct parser reads of one Tables, worked out once: each rule as (kind, size, the symbol it goes
+    to, the children kept or None when that is all of them in order, its name), kind 0 being a `?rule`
+    alternative of one symbol (nothing to do but change state), 1 one that drops tokens around its child
+    (parentheses), 2 a helper list and 3 a node; and, filled as they are met, the chains of kind-0 reductions:
+    by (the state below, the state on top, the lookahead), the state the whole chain ends in."""
+
+    def __init__(self, t: Tables):
+        self.tables = t
+        self.rules: list[tuple[int, int, str, tuple[tuple[int, bool], ...] | None, str]] = []
+        for r in t.rules:
+            code = (0 if r.size == 1 else 1) if r.kind == "pass" else 2 if r.kind == "list" else 3
+            every = code > 1 and r.include == tuple((i, False) for i in range(r.size))
+            self.rules.append((code, r.size, r.origin, None if every else r.include, r.name))
+        self.chains: dict[tuple[int, int, str], int] = {}
+
+    def chain(self, below: int, top: int, kind: str) -> int:
+        """The state after every kind-0 reduction that `kind` calls for in turn from `top` above `below`: each
+        replaces the top state and leaves the one below, so the chain depends on these three alone."""
+        actions, rules = self.tables.actions, self.rules
+        while True:
+            act = actions[top].get(kind)
+            if act is None or act >= 0 or rules[~act][0] != 0:
+                return top
+            top = actions[below][rules[~act][2]]
+
+
+_PLANS: dict[int, _Plan] = {}
+
+
+def _plan(t: Tables) -> _Plan:
+    plan = _PLANS.get(id(t))
+    if plan is None or plan.tables is not t:
+        plan = _PLANS[id(t)] = _Plan(t)
+    return plan
 
 
 _COMPARE_OPS = {**_COMPARE, **_ARITH, **_BOOL}

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from .compile import compile_program
 from .diagnostics import Code, Diagnostic, Severity, quoted
 from .analysis import reads
-from .evidence import Bundle, Fact
+from .facts import Bundle, Fact
 from .findings import Finding
 from .grades import Grade
 from .lint import _candidates

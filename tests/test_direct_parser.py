@@ -69,6 +69,21 @@ def test_spans_of_parentheses_and_deep_limits() -> None:
     assert not agree(SourceFile("n.peel", "let a = \u0661\u0662\n"))  # Arabic-Indic digits: lark's path
 
 
+def test_depth_limit_at_its_edge_as_lark() -> None:
+    """Nodes of one child (an argument list, a parenthesised list of options) over an expression at the depth
+    limit: the direct parser builds exactly the files lark accepts, and leaves the others to it."""
+    limits = Limits(max_expr_depth=40)
+    for k in range(30, 45):
+        for text in (f"let a = f({'- ' * k}1)\n", f"let a = 1 in ({'- ' * k}1)\n", f"let a = {'- ' * k}1\n"):
+            src = SourceFile("e.peel", text)
+            try:
+                lower.parse_with_lark(src, limits)
+                lark_builds = True
+            except PeelError:
+                lark_builds = False
+            assert agree(src, limits) == lark_builds, (k, text)
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_mutations_agree_or_fall_back(seed: int) -> None:
     rng = random.Random(seed)

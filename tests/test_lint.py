@@ -124,3 +124,9 @@ def test_compiled_ladder_checks_agree_with_climbing_every_point(tmp_path) -> Non
             checked += 1
             examples += compiled[1] is not None
     assert checked == 4 and examples >= 2
+
+
+def test_grid_size_is_the_number_of_points_on_the_grid() -> None:
+    from peelrules import lint as lint_module
+
+    assert lint_module._GRID_SIZE == sum(1 for _ in lint_module.counter_grid())
