@@ -361,9 +361,40 @@ def aggregate_tree(agg: Aggregate, dialect: Dialect = "duckdb") -> exp.Expressio
             node: exp.Expression = e.Quantile(this=col, quantile=q)  # Spark: PERCENTILE(x, q), exact, interpolated
         else:
             node = e.PercentileCont(this=col, expression=q)  # DuckDB: QUANTILE_CONT(x, q)
+    elif agg.func == "mean":
+        return exact_mean_tree(col, agg.where)
     else:
-        node = {"mean": e.Avg, "min": e.Min, "max": e.Max}[agg.func](this=col)
+        node = {"min": e.Min, "max": e.Max}[agg.func](this=col)
     return _filtered(node, agg.where)
+
+
+FRACTION_BITS = 62  # a mean adds up the fractional parts of its values in units of 2^-62
+
+
+def exact_mean_tree(col: exp.Expression, where: Filter | None) -> exp.Expression:
+    """A mean that every engine computes to the same bit, however it splits and orders the rows (docs/scale.md):
+
+        (CAST(SUM(CAST(FLOOR(v) AS DECIMAL(38, 0))) AS DOUBLE)
+         + CAST(SUM(CAST(FLOOR((v - FLOOR(v)) * POWER(2, 62)) AS DECIMAL(38, 0))) AS DOUBLE) / POWER(2, 62))
+        / NULLIF(COUNT(x), 0)                                           with v = CAST(x AS DOUBLE)
+
+    Each value is split, exactly, into its whole part and its fraction in units of 2^-62 (exact for any value of
+    magnitude 2^-10 or more; below 2^-62 a fraction is cut off), both summed as exact integers (DECIMAL), so the
+    sums do not depend on the order of the additions. What follows is a fixed sequence of IEEE operations on them:
+    each sum rounded to a double, the fraction scaled back (exact), added, divided by the count."""
+    e = _exp()
+    v = e.cast(col.copy(), "DOUBLE")  # a Parquet DECIMAL as DuckDB and Spark both read it: the nearest double
+    scale = e.Pow(this=e.Literal.number("2"), expression=e.Literal.number(str(FRACTION_BITS)))
+
+    def exact_sum(x: exp.Expression) -> exp.Expression:
+        return e.cast(_filtered(e.Sum(this=e.cast(e.Floor(this=x), "DECIMAL(38, 0)")), where), "DOUBLE")
+
+    whole = exact_sum(v)
+    fraction = exact_sum(e.Mul(this=e.Paren(this=e.Sub(this=v.copy(), expression=e.Floor(this=v.copy()))),
+                               expression=scale))
+    total = e.Paren(this=e.Add(this=whole, expression=e.Div(this=fraction, expression=scale.copy())))
+    count = e.Nullif(this=_filtered(e.Count(this=col.copy()), where), expression=e.Literal.number("0"))
+    return e.Div(this=total, expression=count)
 
 
 def matched_tree(agg: Aggregate) -> exp.Expression:
@@ -809,8 +840,8 @@ class TableEngine:
     """Validates declared tables and runs aggregates over them on DuckDB.
 
     Each connection is in memory, can read only the table files (DuckDB's allowed_paths, external access off),
-    never installs or loads an extension, and runs on `threads` threads (1 by default, so that sums, and so
-    means, add up in the same order every run: the output is byte-identical).
+    never installs or loads an extension, and runs on `threads` threads (1 by default; a mean is exact whatever
+    the number: exact_mean_tree).
 
     sql_paths: how each result's pasteable SQL names the files: "relative" (default) as the bundle names them,
     so a trace is the same on every machine and the query runs from the bundle's folder; "absolute" to run it
