@@ -374,25 +374,26 @@ FRACTION_BITS = 62  # a mean adds up the fractional parts of its values in units
 def exact_mean_tree(col: exp.Expression, where: Filter | None) -> exp.Expression:
     """A mean that every engine computes to the same bit, however it splits and orders the rows (docs/scale.md):
 
-        (CAST(SUM(CAST(FLOOR(v) AS DECIMAL(38, 0))) AS DOUBLE)
-         + CAST(SUM(CAST(FLOOR((v - FLOOR(v)) * POWER(2, 62)) AS DECIMAL(38, 0))) AS DOUBLE) / POWER(2, 62))
-        / NULLIF(COUNT(x), 0)                                           with v = CAST(x AS DOUBLE)
+        CAST(SUM(CAST(FLOOR(v) AS DECIMAL(38, 0))) * CAST(4611686018427387904 AS DECIMAL(38, 0))
+             + SUM(CAST(FLOOR((v - FLOOR(v)) * POWER(2, 62)) AS DECIMAL(38, 0))) AS DOUBLE)
+        / POWER(2, 62) / NULLIF(COUNT(x), 0)                            with v = CAST(x AS DOUBLE)
 
-    Each value is split, exactly, into its whole part and its fraction in units of 2^-62 (exact for any value of
-    magnitude 2^-10 or more; below 2^-62 a fraction is cut off), both summed as exact integers (DECIMAL), so the
-    sums do not depend on the order of the additions. What follows is a fixed sequence of IEEE operations on them:
-    each sum rounded to a double, the fraction scaled back (exact), added, divided by the count."""
+    Each value is split into its whole part and its fraction in units of 2^-62, both exact integers (the fraction
+    exactly for a value of 2^-10 or more, or of -0.5 or less, or a whole number), summed as DECIMAL: the exact sum
+    in units of 2^-62, whatever the order of the additions. It is rounded to a double once, scaled back (exact)
+    and divided by the count (rounded once): Python's `math.fsum(values) / len(values)`."""
     e = _exp()
     v = e.cast(col.copy(), "DOUBLE")  # a Parquet DECIMAL as DuckDB and Spark both read it: the nearest double
     scale = e.Pow(this=e.Literal.number("2"), expression=e.Literal.number(str(FRACTION_BITS)))
 
     def exact_sum(x: exp.Expression) -> exp.Expression:
-        return e.cast(_filtered(e.Sum(this=e.cast(e.Floor(this=x), "DECIMAL(38, 0)")), where), "DOUBLE")
+        return _filtered(e.Sum(this=e.cast(e.Floor(this=x), "DECIMAL(38, 0)")), where)
 
-    whole = exact_sum(v)
+    units = e.cast(e.Literal.number(str(2 ** FRACTION_BITS)), "DECIMAL(38, 0)")
+    whole = e.Mul(this=exact_sum(v), expression=units)
     fraction = exact_sum(e.Mul(this=e.Paren(this=e.Sub(this=v.copy(), expression=e.Floor(this=v.copy()))),
                                expression=scale))
-    total = e.Paren(this=e.Add(this=whole, expression=e.Div(this=fraction, expression=scale.copy())))
+    total = e.Div(this=e.cast(e.Add(this=whole, expression=fraction), "DOUBLE"), expression=scale.copy())
     count = e.Nullif(this=_filtered(e.Count(this=col.copy()), where), expression=e.Literal.number("0"))
     return e.Div(this=total, expression=count)
 
