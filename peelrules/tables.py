@@ -519,6 +519,16 @@ class TableError(Exception):
         return f"{where}:{col} {self.message} ({self.hint})"
 
 
+def overflow_error(file: str, aggs: Sequence[Aggregate], table: str | None = None) -> TableError:
+    """The error for a query that overflowed: a mean's exact sum (exact_mean_tree) that DECIMAL(38, 0) cannot
+    hold, the one overflow the aggregates' SQL can meet."""
+    means = ", ".join(dict.fromkeys(repr(a.column) for a in aggs if a.func == "mean")) or "a column"
+    return TableError(file, None, None, f"the values of {means} add up to more than a mean can sum exactly",
+                      "a mean sums its values exactly, and their whole parts must add up to less than about 2 x 10^19 "
+                      "either side of zero (docs/scale.md); express the column in a larger unit", "overflow",
+                      table=table)
+
+
 @dataclass(frozen=True)
 class ResolvedTable:
     decl: TableDecl
@@ -1036,6 +1046,8 @@ class TableEngine:
             con = self._connect(checked.resolved.files)
             try:
                 rows = con.execute(tree.sql(dialect="duckdb")).fetchall()
+            except duckdb.OutOfRangeException:
+                raise overflow_error(checked.resolved.shown[0], table_aggs) from None
             except duckdb.Error as err:
                 raise TableError(checked.resolved.shown[0], None, None,
                                  f"DuckDB could not read the table: {str(err).splitlines()[0]}",

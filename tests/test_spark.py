@@ -2,8 +2,10 @@
 aggregate, gives the same values, counts, groups and Python types on Spark as on DuckDB; `peel evaluate --engine
 spark` gives the same grades and report as the default; the bundle cache keeps the two engines apart; a missing
 pyspark or Java is one line and exit 2; a table read from a Spark catalog (`--spark-table`) gives the aggregates
-its files give; the reports say which engine computed an aggregate; a real `peel evaluate --engine spark` process
-prints nothing on stderr (the one slow test: it starts a JVM of its own).
+its files give; the reports say which engine computed an aggregate; a mean over a table whose plain sum depends on
+the order of the additions is the same to the bit when Spark reads it as dozens of partitions, and so is the
+trace; a real `peel evaluate --engine spark` process prints nothing on stderr (the one slow test: it starts a JVM
+of its own).
 
 One local Spark session (local[1]) for the module; the tests that need it are skipped, with the reason, when
 pyspark or Java is not installed (`pip install '.[test,spark]'` and a JRE; .ci/run installs both)."""
@@ -277,6 +279,14 @@ def test_means_are_identical_however_the_rows_are_split(split_spark, order_sensi
     plain = con.execute(f"SELECT AVG(x) FROM '{folder / 'split.parquet'}'").fetchone()[0]
     con.close()
     assert raw != plain  # what a plain AVG would have given: Spark's and DuckDB's differ
+
+
+def test_a_mean_spark_cannot_sum_exactly_is_the_same_overflow(spark, tmp_path):
+    (tmp_path / "t.csv").write_text("x\n1e18\n1e19\n1e19\n", encoding="utf-8")
+    decl = TableDecl("t", "t.csv", (Column("x", "number"),))
+    with pytest.raises(spark_engine.t.TableError) as err:
+        spark_engine.SparkRunner(spark=spark).run(TableEngine([decl], tmp_path), [Aggregate("mean", "t", "x")])
+    assert (err.value.kind, err.value.table) == ("overflow", "t") and "'x'" in err.value.message
 
 
 SPLIT_RULES = '''\
