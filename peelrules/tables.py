@@ -362,7 +362,7 @@ def aggregate_tree(agg: Aggregate, dialect: Dialect = "duckdb") -> exp.Expressio
         else:
             node = e.PercentileCont(this=col, expression=q)  # DuckDB: QUANTILE_CONT(x, q)
     elif agg.func == "mean":
-        return exact_mean_tree(col, agg.where)
+        return exact_mean_tree(col, agg.where, dialect)
     else:
         node = {"min": e.Min, "max": e.Max}[agg.func](this=col)
     return _filtered(node, agg.where)
@@ -371,26 +371,28 @@ def aggregate_tree(agg: Aggregate, dialect: Dialect = "duckdb") -> exp.Expressio
 FRACTION_BITS = 62  # a mean adds up the fractional parts of its values in units of 2^-62
 
 
-def exact_mean_tree(col: exp.Expression, where: Filter | None) -> exp.Expression:
+def exact_mean_tree(col: exp.Expression, where: Filter | None, dialect: Dialect = "duckdb") -> exp.Expression:
     """A mean that every engine computes to the same bit, however it splits and orders the rows (docs/scale.md):
 
-        CAST(SUM(CAST(FLOOR(v) AS DECIMAL(38, 0))) * CAST(4611686018427387904 AS DECIMAL(38, 0))
-             + SUM(CAST(FLOOR((v - FLOOR(v)) * POWER(2, 62)) AS DECIMAL(38, 0))) AS DOUBLE)
+        CAST(SUM(CAST(FLOOR(v) AS BIGINT)) * CAST(4611686018427387904 AS HUGEINT)
+             + SUM(CAST(FLOOR((v - FLOOR(v)) * POWER(2, 62)) AS BIGINT)) AS DOUBLE)
         / POWER(2, 62) / NULLIF(COUNT(x), 0)                            with v = CAST(x AS DOUBLE)
 
     Each value is split into its whole part and its fraction in units of 2^-62, both exact integers (the fraction
-    exactly for a value of 2^-10 or more, or of -0.5 or less, or a whole number), summed as DECIMAL: the exact sum
-    in units of 2^-62, whatever the order of the additions. It is rounded to a double once, scaled back (exact)
-    and divided by the count (rounded once): Python's `math.fsum(values) / len(values)`."""
+    exactly for a value of 2^-10 or more, or of -0.5 or less, or a whole number), summed exactly: DuckDB sums
+    BIGINTs as a HUGEINT; Spark sums a BIGINT as a BIGINT, which overflows, so there every integer is a
+    DECIMAL(38, 0) instead (slower in DuckDB, which is why the types differ). That is the exact sum in units of
+    2^-62, whatever the order of the additions. It is rounded to a double once, scaled back (exact) and divided by
+    the count (rounded once): Python's `math.fsum(values) / len(values)`."""
     e = _exp()
     v = e.cast(col.copy(), "DOUBLE")  # a Parquet DECIMAL as DuckDB and Spark both read it: the nearest double
     scale = e.Pow(this=e.Literal.number("2"), expression=e.Literal.number(str(FRACTION_BITS)))
+    each, total_type = ("BIGINT", "HUGEINT") if dialect == "duckdb" else ("DECIMAL(38, 0)", "DECIMAL(38, 0)")
 
     def exact_sum(x: exp.Expression) -> exp.Expression:
-        return _filtered(e.Sum(this=e.cast(e.Floor(this=x), "DECIMAL(38, 0)")), where)
+        return _filtered(e.Sum(this=e.cast(e.Floor(this=x), each)), where)
 
-    units = e.cast(e.Literal.number(str(2 ** FRACTION_BITS)), "DECIMAL(38, 0)")
-    whole = e.Mul(this=exact_sum(v), expression=units)
+    whole = e.Mul(this=exact_sum(v), expression=e.cast(e.Literal.number(str(2 ** FRACTION_BITS)), total_type))
     fraction = exact_sum(e.Mul(this=e.Paren(this=e.Sub(this=v.copy(), expression=e.Floor(this=v.copy()))),
                                expression=scale))
     total = e.Div(this=e.cast(e.Add(this=whole, expression=fraction), "DOUBLE"), expression=scale.copy())
@@ -524,8 +526,9 @@ def overflow_error(file: str, aggs: Sequence[Aggregate], table: str | None = Non
     hold, the one overflow the aggregates' SQL can meet."""
     means = ", ".join(dict.fromkeys(repr(a.column) for a in aggs if a.func == "mean")) or "a column"
     return TableError(file, None, None, f"the values of {means} add up to more than a mean can sum exactly",
-                      "a mean sums its values exactly, and their whole parts must add up to less than about 2 x 10^19 "
-                      "either side of zero (docs/scale.md); express the column in a larger unit", "overflow",
+                      "a mean sums its values exactly: each must be below 2^63 (about 9.2 x 10^18) and their whole "
+                      "parts must add up to less than about 2 x 10^19, either side of zero (docs/scale.md); express "
+                      "the column in a larger unit", "overflow",
                       table=table)
 
 
@@ -1046,7 +1049,7 @@ class TableEngine:
             con = self._connect(checked.resolved.files)
             try:
                 rows = con.execute(tree.sql(dialect="duckdb")).fetchall()
-            except duckdb.OutOfRangeException:
+            except (duckdb.OutOfRangeException, duckdb.ConversionException):  # a mean's sum, or one value
                 raise overflow_error(checked.resolved.shown[0], table_aggs) from None
             except duckdb.Error as err:
                 raise TableError(checked.resolved.shown[0], None, None,

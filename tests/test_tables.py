@@ -216,15 +216,18 @@ SPARK_AGGS = [
 
 
 def _as_spark(tree: exp.Expression) -> exp.Expression:
-    """The DuckDB tree with DuckDB's QUANTILE_CONT(x, q) written as Spark's exact PERCENTILE(x, q)."""
+    """The DuckDB tree with DuckDB's QUANTILE_CONT(x, q) written as Spark's exact PERCENTILE(x, q), and a mean's
+    BIGINT and HUGEINT integers as DECIMAL(38, 0) (a Spark SUM of BIGINTs would overflow)."""
     def swap(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.PercentileCont):
             return exp.Quantile(this=node.this.copy(), quantile=node.expression.copy())
+        if isinstance(node, exp.DataType) and node.this in (exp.DataType.Type.BIGINT, exp.DataType.Type.INT128):
+            return exp.DataType.build("DECIMAL(38, 0)")
         return node
     return tree.copy().transform(swap)
 
 
-def test_spark_tree_is_the_duckdb_tree_but_for_the_percentile_function():
+def test_spark_tree_is_the_duckdb_tree_but_for_the_percentile_function_and_integer_types():
     duck, spark = query(SPARK_AGGS, "duckdb"), query(SPARK_AGGS, "spark")
     assert duck != spark
     assert _as_spark(duck) == spark
