@@ -335,6 +335,8 @@ class SparkRunner:
             err.table = err.table or name
             raise
         except Exception as err:  # noqa: BLE001 - Py4J / Spark errors become the table's error
+            if any(word in str(err) for word in ("NUMERIC_VALUE_OUT_OF_RANGE", "ARITHMETIC_OVERFLOW")):
+                raise t.overflow_error(shown, table_aggs, table=name) from None
             what = "the catalog table" if name in self.catalog else "the file"
             raise t.TableError(shown, None, None, f"Spark could not run the query: {_first_line(err)}",
                                f"check that {what} is complete and that Spark can read it (docs/scale.md)",

@@ -361,9 +361,43 @@ def aggregate_tree(agg: Aggregate, dialect: Dialect = "duckdb") -> exp.Expressio
             node: exp.Expression = e.Quantile(this=col, quantile=q)  # Spark: PERCENTILE(x, q), exact, interpolated
         else:
             node = e.PercentileCont(this=col, expression=q)  # DuckDB: QUANTILE_CONT(x, q)
+    elif agg.func == "mean":
+        return exact_mean_tree(col, agg.where, dialect)
     else:
-        node = {"mean": e.Avg, "min": e.Min, "max": e.Max}[agg.func](this=col)
+        node = {"min": e.Min, "max": e.Max}[agg.func](this=col)
     return _filtered(node, agg.where)
+
+
+FRACTION_BITS = 62  # a mean adds up the fractional parts of its values in units of 2^-62
+
+
+def exact_mean_tree(col: exp.Expression, where: Filter | None, dialect: Dialect = "duckdb") -> exp.Expression:
+    """A mean that every engine computes to the same bit, however it splits and orders the rows (docs/scale.md):
+
+        CAST(SUM(CAST(FLOOR(v) AS BIGINT)) * CAST(4611686018427387904 AS HUGEINT)
+             + SUM(CAST(FLOOR((v - FLOOR(v)) * POWER(2, 62)) AS BIGINT)) AS DOUBLE)
+        / POWER(2, 62) / NULLIF(COUNT(x), 0)                            with v = CAST(x AS DOUBLE)
+
+    Each value is split into its whole part and its fraction in units of 2^-62, both exact integers (the fraction
+    exactly for a value of 2^-10 or more, or of -0.5 or less, or a whole number), summed exactly: DuckDB sums
+    BIGINTs as a HUGEINT; Spark sums a BIGINT as a BIGINT, which overflows, so there every integer is a
+    DECIMAL(38, 0) instead (slower in DuckDB, which is why the types differ). That is the exact sum in units of
+    2^-62, whatever the order of the additions. It is rounded to a double once, scaled back (exact) and divided by
+    the count (rounded once): Python's `math.fsum(values) / len(values)`."""
+    e = _exp()
+    v = e.cast(col.copy(), "DOUBLE")  # a Parquet DECIMAL as DuckDB and Spark both read it: the nearest double
+    scale = e.Pow(this=e.Literal.number("2"), expression=e.Literal.number(str(FRACTION_BITS)))
+    each, total_type = ("BIGINT", "HUGEINT") if dialect == "duckdb" else ("DECIMAL(38, 0)", "DECIMAL(38, 0)")
+
+    def exact_sum(x: exp.Expression) -> exp.Expression:
+        return _filtered(e.Sum(this=e.cast(e.Floor(this=x), each)), where)
+
+    whole = e.Mul(this=exact_sum(v), expression=e.cast(e.Literal.number(str(2 ** FRACTION_BITS)), total_type))
+    fraction = exact_sum(e.Mul(this=e.Paren(this=e.Sub(this=v.copy(), expression=e.Floor(this=v.copy()))),
+                               expression=scale))
+    total = e.Div(this=e.cast(e.Add(this=whole, expression=fraction), "DOUBLE"), expression=scale.copy())
+    count = e.Nullif(this=_filtered(e.Count(this=col.copy()), where), expression=e.Literal.number("0"))
+    return e.Div(this=total, expression=count)
 
 
 def matched_tree(agg: Aggregate) -> exp.Expression:
@@ -485,6 +519,17 @@ class TableError(Exception):
         where = self.file if self.row is None else f"{self.file}:{self.row}"
         col = f" column {self.column!r}:" if self.column else ""
         return f"{where}:{col} {self.message} ({self.hint})"
+
+
+def overflow_error(file: str, aggs: Sequence[Aggregate], table: str | None = None) -> TableError:
+    """The error for a query that overflowed: a mean's exact sum (exact_mean_tree) that DECIMAL(38, 0) cannot
+    hold, the one overflow the aggregates' SQL can meet."""
+    means = ", ".join(dict.fromkeys(repr(a.column) for a in aggs if a.func == "mean")) or "a column"
+    return TableError(file, None, None, f"the values of {means} add up to more than a mean can sum exactly",
+                      "a mean sums its values exactly: each must be below 2^63 (about 9.2 x 10^18) and their whole "
+                      "parts must add up to less than about 2 x 10^19, either side of zero (docs/scale.md); express "
+                      "the column in a larger unit", "overflow",
+                      table=table)
 
 
 @dataclass(frozen=True)
@@ -809,8 +854,8 @@ class TableEngine:
     """Validates declared tables and runs aggregates over them on DuckDB.
 
     Each connection is in memory, can read only the table files (DuckDB's allowed_paths, external access off),
-    never installs or loads an extension, and runs on `threads` threads (1 by default, so that sums, and so
-    means, add up in the same order every run: the output is byte-identical).
+    never installs or loads an extension, and runs on `threads` threads (1 by default; a mean is exact whatever
+    the number: exact_mean_tree).
 
     sql_paths: how each result's pasteable SQL names the files: "relative" (default) as the bundle names them,
     so a trace is the same on every machine and the query runs from the bundle's folder; "absolute" to run it
@@ -1004,6 +1049,8 @@ class TableEngine:
             con = self._connect(checked.resolved.files)
             try:
                 rows = con.execute(tree.sql(dialect="duckdb")).fetchall()
+            except (duckdb.OutOfRangeException, duckdb.ConversionException):  # a mean's sum, or one value
+                raise overflow_error(checked.resolved.shown[0], table_aggs) from None
             except duckdb.Error as err:
                 raise TableError(checked.resolved.shown[0], None, None,
                                  f"DuckDB could not read the table: {str(err).splitlines()[0]}",

@@ -2,8 +2,10 @@
 aggregate, gives the same values, counts, groups and Python types on Spark as on DuckDB; `peel evaluate --engine
 spark` gives the same grades and report as the default; the bundle cache keeps the two engines apart; a missing
 pyspark or Java is one line and exit 2; a table read from a Spark catalog (`--spark-table`) gives the aggregates
-its files give; the reports say which engine computed an aggregate; a real `peel evaluate --engine spark` process
-prints nothing on stderr (the one slow test: it starts a JVM of its own).
+its files give; the reports say which engine computed an aggregate; a mean over a table whose plain sum depends on
+the order of the additions is the same to the bit when Spark reads it as dozens of partitions, and so is the
+trace; a real `peel evaluate --engine spark` process prints nothing on stderr (the one slow test: it starts a JVM
+of its own).
 
 One local Spark session (local[1]) for the module; the tests that need it are skipped, with the reason, when
 pyspark or Java is not installed (`pip install '.[test,spark]'` and a JRE; .ci/run installs both)."""
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import re
 import shutil
@@ -208,7 +211,162 @@ def test_percentile_interpolation_is_duckdbs_to_the_bit(spark, tmp_path):
     assert [(g.key, g.value) for g in ours.groups] == [(g.key, g.value) for g in duck.groups]
 
 
+# ------------------------------------------------------------------------------- means over many partitions
+
+SPLIT_ROWS = 200_000
+SPLIT_BYTES = "48k"  # spark.sql.files.maxPartitionBytes: Spark reads the file as dozens of partitions
+
+
+@pytest.fixture(scope="module")
+def order_sensitive(tmp_path_factory) -> tuple[Path, list[float]]:
+    """A folder with split.parquet, 200,000 rows in row groups of 2,000 (so that Spark can split the file): `x`,
+    call times to one decimal (2 rows in 3) among values of up to 10^8 either side of zero, whose floating-point
+    sum depends on the order of the additions; `district` (four values) and `slow` (x above 20); and the x values."""
+    import random
+
+    folder = tmp_path_factory.mktemp("split")
+    r = random.Random(2021)
+    xs = [r.uniform(-1e8, 1e8) if i % 3 == 0 else round(r.lognormvariate(1.6, 0.9), 1) for i in range(SPLIT_ROWS)]
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT x, ['north', 'south', 'east', 'west'][(i - 1) % 4 + 1] AS district, "
+                "x > 20 AS slow FROM (SELECT unnest(?) AS x, generate_subscripts(?, 1) AS i)", [xs, xs])
+    con.execute(f"COPY t TO '{folder / 'split.parquet'}' (FORMAT parquet, ROW_GROUP_SIZE 2000)")
+    con.close()
+    return folder, xs
+
+
+SPLIT = TableDecl("calls.split", "split.parquet", (Column("x", "number", "seconds"), Column("district", "text"),
+                                                   Column("slow", "flag")))
+
+
+@pytest.fixture
+def split_spark(spark):
+    """The session reading a file as many partitions, and grouping into 8 (shuffle partitions); as it was after."""
+    settings = {"spark.sql.files.maxPartitionBytes": SPLIT_BYTES, "spark.sql.shuffle.partitions": "8"}
+    before = {k: spark.conf.get(k) for k in settings}
+    for k, v in settings.items():
+        spark.conf.set(k, v)
+    yield spark
+    for k, v in before.items():
+        spark.conf.set(k, v)
+
+
+def test_means_are_identical_however_the_rows_are_split(split_spark, order_sensitive):
+    """A mean (and a share) over a table whose plain floating-point sum depends on the order of the additions is
+    the same to the bit on DuckDB (one thread or two) and on Spark reading the file as dozens of partitions:
+    the exact sum rounded once, divided by the count, as math.fsum(values) / len(values) gives it; plain AVG
+    gives a different number on each."""
+    spark = split_spark
+    folder, xs = order_sensitive
+    chunks = [xs[i:i + 3125] for i in range(0, len(xs), 3125)]
+    assert len({sum(xs), sum(reversed(xs)), sum(sum(c) for c in chunks)}) > 1  # the order matters here
+    north, slow = Compare("district", "==", "north"), Compare("slow", "==", True)
+    aggs = [Aggregate("mean", SPLIT.name, "x"), Aggregate("mean", SPLIT.name, "x", where=north),
+            Aggregate("mean", SPLIT.name, "x", group_by="district"), Aggregate("share", SPLIT.name, where=slow),
+            Aggregate("share", SPLIT.name, where=slow, group_by="district")]
+    engine = TableEngine([SPLIT], folder)
+    ours = spark_engine.SparkRunner(spark=spark).run(engine, aggs)
+    assert spark.table(f"`{SPLIT.name}`").rdd.getNumPartitions() >= 16  # the view the runner read: split up
+    shown = {a: (repr(r.value), [(g.key, repr(g.value), g.rows_matched) for g in r.groups]) for a, r in ours.items()}
+    for threads in (1, 2):
+        duck = TableEngine([SPLIT], folder, threads=threads).run(aggs)
+        assert {a: (repr(r.value), [(g.key, repr(g.value), g.rows_matched) for g in r.groups])
+                for a, r in duck.items()} == shown
+    north_xs = xs[::4]  # the rows of the north: 1, 5, 9, ...
+    assert (ours[aggs[0]].value, ours[aggs[1]].value) == (math.fsum(xs) / len(xs), math.fsum(north_xs) / len(north_xs))
+    raw = spark.sql(f"SELECT AVG(x) FROM `{SPLIT.name}`").collect()[0][0]
+    con = duckdb.connect(config={"threads": 1})
+    plain = con.execute(f"SELECT AVG(x) FROM '{folder / 'split.parquet'}'").fetchone()[0]
+    con.close()
+    assert raw != plain  # what a plain AVG would have given: Spark's and DuckDB's differ
+
+
+def test_a_mean_spark_cannot_sum_exactly_is_the_same_overflow(spark, tmp_path):
+    (tmp_path / "t.csv").write_text("x\n1e18\n1e19\n1e19\n", encoding="utf-8")
+    decl = TableDecl("t", "t.csv", (Column("x", "number"),))
+    with pytest.raises(spark_engine.t.TableError) as err:
+        spark_engine.SparkRunner(spark=spark).run(TableEngine([decl], tmp_path), [Aggregate("mean", "t", "x")])
+    assert (err.value.kind, err.value.table) == ("overflow", "t") and "'x'" in err.value.message
+
+
+SPLIT_RULES = '''\
+framework f "F" {
+  version "1"
+}
+
+evidence calls {
+  split: table "calls" {
+    x:        number unit "seconds"
+    district: text
+    slow:     flag
+  }
+}
+
+ladder standard {
+  requires_improvement when concerns >= 1
+  good                 otherwise
+}
+
+area contact "Contact" {
+  grade by standard
+
+  cause_of_concern waits "Calls wait" {
+    when mean(calls.split.x) >= THRESHOLD or share(calls.split where slow == true) > 0.5
+    cite "test"
+    recommendation "Answer sooner"
+  }
+}
+'''
+
+
+def test_a_trace_over_a_split_table_is_the_same_with_either_engine(split_spark, order_sensitive, tmp_path,
+                                                                   monkeypatch):
+    """`peel evaluate` over the order-sensitive table, with the threshold of a mean at the larger of Spark's and
+    DuckDB's plain AVG (so that plain means would grade differently): the same grade, the same text, and the same
+    JSON trace but for the SQL, with either engine."""
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(order_sensitive[0] / "split.parquet", tmp_path)
+    spark_avg = split_spark.read.parquet(str(tmp_path / "split.parquet")).selectExpr("AVG(x)").collect()[0][0]
+    duck_avg = duckdb.connect(config={"threads": 1}).execute("SELECT AVG(x) FROM 'split.parquet'").fetchone()[0]
+    assert spark_avg != duck_avg
+    (tmp_path / "rules.peel").write_text(SPLIT_RULES.replace("THRESHOLD", repr(max(spark_avg, duck_avg))),
+                                         encoding="utf-8")
+    bundle = {"force": "Test", "framework": "f", "sources": {"report": {"title": "R"}}, "facts": {},
+              "tables": {SPLIT.name: {"file": "split.parquet", "source": "generated", "columns": {
+                  "x": {"type": "number", "unit": "seconds"}, "district": {"type": "text"}, "slow": {"type": "flag"}}}}}
+    (tmp_path / "evidence.yaml").write_text(json.dumps(bundle), encoding="utf-8")
+    runner = CliRunner()
+    out = {}
+    for engine in ("duckdb", "spark"):
+        for fmt in ("text", "json"):
+            got = runner.invoke(main, ["--no-cache", "evaluate", "evidence.yaml", "--rules", "rules.peel",
+                                       "--engine", engine, "--format", fmt])
+            assert got.exit_code == 0, got.output
+            out[engine, fmt] = got.output
+    assert out["spark", "text"] == out["duckdb", "text"]
+    duck, ours = (json.loads(out[e, "json"]) for e in ("duckdb", "spark"))
+    assert without_sql(ours) == without_sql(duck)
+    assert "mean(calls.split.x)" in out["duckdb", "json"]
+
+
 # ----------------------------------------------------------------------------------------------------- the CLI
+
+def without_sql(node: object, sqls: list[str] | None = None, engines: set | None = None) -> object:
+    """A JSON trace without what differs by engine: each aggregate's SQL (collected into `sqls`) and engine (into
+    `engines`; None for DuckDB, which writes none), and the digest of the results that holds them."""
+    if isinstance(node, dict):
+        if "sql" in node and isinstance(node["sql"], str):
+            if sqls is not None:
+                sqls.append(node["sql"])
+            if engines is not None:
+                engines.add(node.get("engine"))  # an aggregate: says so when Spark computed it
+        return {k: without_sql(v, sqls, engines) for k, v in node.items()
+                if k not in ("sql", "result_sha256") and not (k == "engine" and isinstance(v, str))}
+    if isinstance(node, list):
+        return [without_sql(v, sqls, engines) for v in node]
+    return node
+
+
 
 def test_evaluate_with_spark_gives_the_default_grades_and_report(spark, tmp_path, monkeypatch):
     monkeypatch.setenv("PEEL_CACHE_DIR", str(tmp_path / "cache"))
@@ -227,21 +385,8 @@ def test_evaluate_with_spark_gives_the_default_grades_and_report(spark, tmp_path
     assert docs["duckdb"][0] == docs["duckdb"][1]  # the default, cached, is untouched by a Spark run
     duck, ours = (json.loads(docs[e][0]) for e in ("duckdb", "spark"))
     sqls: dict[str, list[str]] = {"duckdb": [], "spark": []}
-
     engines: dict[str, set] = {"duckdb": set(), "spark": set()}
-
-    def strip(node: object, engine: str) -> object:
-        if isinstance(node, dict):
-            if "sql" in node and isinstance(node["sql"], str):
-                sqls[engine].append(node["sql"])
-                engines[engine].add(node.get("engine"))  # an aggregate: says so when Spark computed it
-            return {k: strip(v, engine) for k, v in node.items()
-                    if k not in ("sql", "result_sha256") and not (k == "engine" and isinstance(v, str))}
-        if isinstance(node, list):
-            return [strip(v, engine) for v in node]
-        return node
-
-    assert strip(ours, "spark") == strip(duck, "duckdb")
+    assert without_sql(ours, sqls["spark"], engines["spark"]) == without_sql(duck, sqls["duckdb"], engines["duckdb"])
     assert engines == {"duckdb": {None}, "spark": {"spark"}}
     assert sqls["spark"] and all("`" in s and "READ_" not in s for s in sqls["spark"])
     assert all("READ_PARQUET" in s or "READ_CSV" in s for s in sqls["duckdb"])

@@ -216,15 +216,18 @@ SPARK_AGGS = [
 
 
 def _as_spark(tree: exp.Expression) -> exp.Expression:
-    """The DuckDB tree with DuckDB's QUANTILE_CONT(x, q) written as Spark's exact PERCENTILE(x, q)."""
+    """The DuckDB tree with DuckDB's QUANTILE_CONT(x, q) written as Spark's exact PERCENTILE(x, q), and a mean's
+    BIGINT and HUGEINT integers as DECIMAL(38, 0) (a Spark SUM of BIGINTs would overflow)."""
     def swap(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.PercentileCont):
             return exp.Quantile(this=node.this.copy(), quantile=node.expression.copy())
+        if isinstance(node, exp.DataType) and node.this in (exp.DataType.Type.BIGINT, exp.DataType.Type.INT128):
+            return exp.DataType.build("DECIMAL(38, 0)")
         return node
     return tree.copy().transform(swap)
 
 
-def test_spark_tree_is_the_duckdb_tree_but_for_the_percentile_function():
+def test_spark_tree_is_the_duckdb_tree_but_for_the_percentile_function_and_integer_types():
     duck, spark = query(SPARK_AGGS, "duckdb"), query(SPARK_AGGS, "spark")
     assert duck != spark
     assert _as_spark(duck) == spark
@@ -618,3 +621,19 @@ def test_importing_tables_does_not_import_duckdb_or_sqlglot():
     code = ("import sys, peelrules.tables; "
             "assert 'duckdb' not in sys.modules and 'sqlglot' not in sys.modules, sorted(sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_a_mean_is_fsums_and_one_it_cannot_sum_exactly_is_an_overflow(tmp_path):
+    """A mean is the exact sum rounded once, divided by the count (math.fsum's), even over values whose plain sum
+    loses a small one; whole parts beyond what DECIMAL(38, 0) holds in units of 2^-62 are refused, not rounded."""
+    big = [1e16, 0.1, -1e16, 3.7]
+    (tmp_path / "t.csv").write_text("x\n" + "\n".join(repr(v) for v in big) + "\n", encoding="utf-8")
+    decl = TableDecl("t", "t.csv", (Column("x", "number"),))
+    mean = TableEngine([decl], tmp_path).run([Aggregate("mean", "t", "x")])[Aggregate("mean", "t", "x")]
+    assert mean.value == math.fsum(big) / len(big) != sum(big) / len(big)
+    (tmp_path / "t.csv").write_text("x\n1e19\n1e19\n1e19\n", encoding="utf-8")
+    engine = TableEngine([decl], tmp_path)
+    with pytest.raises(TableError) as err:
+        engine.run([Aggregate("mean", "t", "x"), Aggregate("max", "t", "x")])
+    assert err.value.kind == "overflow" and "'x'" in err.value.message and "docs/scale.md" in err.value.hint
+    assert engine.run([Aggregate("max", "t", "x")])[Aggregate("max", "t", "x")].value == 1e19
