@@ -16,7 +16,8 @@ normal|wilson` and `small_sample below N`, global and area-local constants (some
 shared ladders and local ones (one shadowing a shared ladder's name), graded and ungraded areas with aliases, and
 rules of every kind (`exceeded when`, `severe`, `cite`, `recommendation`) whose conditions use arithmetic,
 comparisons, `is`/`is not`, and/or/not, `in`/`not in`, lower/upper/sample (of estimates and ratios),
-significantly_below/above, small_sample (only under a header that sets its threshold), the peer functions
+significantly_below/above, overlaps/significantly_changed/_lower/_higher of two estimates or ratios (the same one
+twice now and then), small_sample (only under a header that sets its threshold), the peer functions
 (outlier(c) compared with the bands well_above/within/well_below, peer_z, peer_rank, peer_better, peer_worse),
 present/remediated/first_known, constants (bands among them), and references to earlier rules of the same area
 (short name) or of other areas (`area.rule`). Ladder rungs read the counters, rules, constants and (rarely)
@@ -300,6 +301,7 @@ class ExprWriter:
         kinds += ["present", "remediated"] if self.scope.fact_names(*EVIDENCE_TYPES) else []
         kinds += ["significance"] if not self.scope.constant and self.scope.fact_names("estimate", "ratio") else []
         kinds += ["small"] if self.scope.small_sample and self.scope.fact_names("estimate", "ratio") else []
+        kinds += ["comparison"] * 2 if not self.scope.constant and self.scope.fact_names("estimate", "ratio") else []
         kinds += ["polarity"] * 2 if self.scope.fact_names("comparator") else []
         kind = self.pick(kinds)
         if kind == "small":  # small_sample(x): an unknown sample counts as small
@@ -307,6 +309,10 @@ class ExprWriter:
         if kind == "polarity":  # peer_better/peer_worse(c): unknown on a neutral measure, or without a value
             func = self.pick(["peer_better", "peer_worse"])
             return f"{func}({self.pick(self.scope.fact_names('comparator'))})", P_ATOM
+        if kind == "comparison":  # overlaps / significantly_changed/_lower/_higher(a, b): of two estimates or ratios
+            func = self.pick(["overlaps", "significantly_changed", "significantly_lower", "significantly_higher"])
+            a, b = (self.pick(self.scope.fact_names("estimate", "ratio")) for _ in range(2))
+            return f"{func}({a}, {b})", P_ATOM
         if kind == "significance":  # significantly_below/above(x, s): true, false or unknown (straddles)
             func = self.pick(["significantly_below", "significantly_above"])
             x = self.pick(self.scope.fact_names("estimate", "ratio"))
