@@ -27,7 +27,7 @@ exercised too. Every rule set drawn passes `peelrules.check_rules`; its `RuleSet
 
 `bundles(spec)` draws one evidence bundle for a spec as a JSON-able dict: each fact present or missing,
 with values of its declared type weighted towards edges (zero counts and ratio denominators, 0% and 100%,
-estimates with wide intervals, every assessment value, text equal to an assessment name, remediated
+estimates with wide intervals, ratios and samples large enough for a two-proportion test to be significant, every assessment value, text equal to an assessment name, remediated
 statuses), and some areas marked not_inspected, by name or by alias, with or without a note. It has no
 `comparators:` section; `bundles_with_files(spec)` draws one, with the comparator files it names (a file for
 most measures the rules read, under comparators/, named by its digest): every polarity, two to seven other
@@ -679,11 +679,11 @@ def fact_value(draw: st.DrawFn, spec: FactSpec) -> dict:
         return {"value": _number(draw, [0, 1, -1, 0.5, 2.25, -7.5], -50, 50)}
     if t == "percent":
         return {"value": _percent(draw)}
-    if t == "ratio":
-        n = draw(_range(0, 12))
+    if t == "ratio":  # mostly small, some large enough for a two-proportion test to find a difference
+        n = draw(_range(0, 12)) if draw(_BOOLEANS) else choose(draw, [100, 250])
         return {"k": draw(_range(0, n)), "n": n}
     if t == "estimate":
-        return {"estimate": _percent(draw), "ci": _percent(draw, 30), "sample": choose(draw, [1, 20, 183])}
+        return {"estimate": _percent(draw), "ci": _percent(draw, 30), "sample": choose(draw, [1, 20, 183, 1000])}
     if t == "flag":
         return {"value": draw(_BOOLEANS)}
     if t == "text":
