@@ -14,7 +14,7 @@ from .diagnostics import Code, Diagnostic, PeelError, quoted
 from .grades import GRADE_KEYS
 from .symbols import Scope, Symbol, SymbolTable
 from .program import ASSESSMENTS, COUNTERS, EVIDENCE_TYPES, FUNCTIONS, CheckedArea, Program
-from .vocabulary import (FINDING_FUNCTIONS, FINDING_KINDS, INTERVAL_METHODS, OUTLIER_BANDS,
+from .vocabulary import (COMPARISON_FUNCTIONS, FINDING_FUNCTIONS, FINDING_KINDS, INTERVAL_METHODS, OUTLIER_BANDS,
                          PEER_FUNCTIONS, POLARITY_FUNCTIONS, SEVERE_KINDS)
 from .aggregates import check_table_decl, is_aggregate, resolve_aggregate
 from .source import SourceFile, Span
@@ -281,6 +281,8 @@ class _Checker:
             return self.resolve_stated(e, area)
         if e.func in ("significantly_below", "significantly_above"):
             return self.resolve_significance(e, r)
+        if e.func in COMPARISON_FUNCTIONS:
+            return self.resolve_comparison(e, r)
         if len(e.args) != 1:
             self.error(Code.PR212, f"{e.func}() takes one argument, not {len(e.args)}", e.span, FUNCTIONS[e.func])
             return e, "?"
@@ -320,8 +322,31 @@ class _Checker:
                        f"is {_a(xt)}", e.args[0].span,
                        "a value without an interval cannot be significantly above or below: compare it, e.g. "
                        "`x < 90%`, or declare it as an estimate with its ci and sample")
-        self.expect(st, ("number",), e.args[1], f"{e.func}()'s standard")
+        if st in ("estimate", "ratio"):
+            self.error("PR204", f"{e.func}() compares an estimate with a standard, a number, but "
+                       f"{quoted(unparse(e.args[1]))} is {_a(st)}", e.args[1].span,
+                       f"to compare two estimates, write `significantly_{'lower' if e.func.endswith('below') else 'higher'}"
+                       f"({unparse(e.args[0])}, {unparse(e.args[1])})` (the two-proportion test), or compare with "
+                       f"one of its bounds, e.g. `{e.func}({unparse(e.args[0])}, lower({unparse(e.args[1])}))`")
+        else:
+            self.expect(st, ("number",), e.args[1], f"{e.func}()'s standard")
         return replace(e, args=(x, s)), "flag"
+
+    def resolve_comparison(self, e: n.Call, r) -> tuple[n.Expr, str]:  # type: ignore[no-untyped-def]
+        """`overlaps(a, b)`, `significantly_changed(a, b)` and the like: two estimates (or ratios, read as ones)."""
+        if len(e.args) != 2:
+            self.error("PR212", f"{e.func}() compares two estimates, not {len(e.args)} argument"
+                       f"{'s' if len(e.args) != 1 else ''}", e.span, FUNCTIONS[e.func])
+            return e, "?"
+        resolved = [r(a) for a in e.args]
+        for (x, xt), written in zip(resolved, e.args):
+            if xt not in ("?", "estimate", "ratio"):
+                self.error("PR204", f"{e.func}() compares two estimates (or ratios k of n), but "
+                           f"{quoted(unparse(written))} is {_a(xt)}", written.span,
+                           "a value without an interval and a sample cannot be compared with an estimate: declare "
+                           "it as an estimate with its ci and sample, or as a ratio k of n; to compare one "
+                           "estimate with a standard, use significantly_below(x, 90%) or significantly_above")
+        return replace(e, args=tuple(x for x, _ in resolved)), "flag"
 
     def resolve_stated(self, e: n.Call, area: str | None) -> tuple[n.Expr, str]:
         """`stated(kind)`: the argument is a finding kind, written as a bare word."""

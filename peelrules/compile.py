@@ -47,7 +47,7 @@ from .result import AreaResult, BundleResult, RuleOutcome
 from .source import NO_SPAN, Span
 from . import estimates
 from .peerfacts import peer_counts
-from .vocabulary import COUNTED_KINDS, PEER_FUNCTIONS, POLARITY_FUNCTIONS
+from .vocabulary import COMPARISON_FUNCTIONS, COUNTED_KINDS, PEER_FUNCTIONS, POLARITY_FUNCTIONS
 from .values import (ASSESSMENT_ORDER, UNKNOWN, finite, Estimate, Interval, Ratio, Value, apply_binary, apply_unary,
                      compare, k_in, to_number)
 
@@ -343,6 +343,7 @@ _BASE_NAMESPACE: dict[str, object] = {
     "_NOFACT": _NoFact(), "_cmp": compare, "_bin": apply_binary, "_fin": finite, "_una": apply_unary, "_num": to_number,
     "_lower": _lower, "_upper": _upper, "_sample": _sample,
     "_bnd": estimates.bound, "_sig": estimates.significantly, "_small": estimates.small,
+    "_ovl": estimates.overlapping, "_chg": estimates.changed,
     "_GRADED": Status.GRADED, "_UNGRADED": Status.UNGRADED, "_NOT_INSPECTED": Status.NOT_INSPECTED,
     "_UNDETERMINED": Status.UNDETERMINED, "_locals": locals,
 }
@@ -831,6 +832,8 @@ class _Generator:
             kinds = frozenset({STR if e.func == "outlier" else BOOL if e.func in POLARITY_FUNCTIONS else NUM, UNK})
             return self.temp(f"S.get({self.literal(f'peer:{e.args[0].name}/{e.func}')}, _U)", kinds, e.span)
         method = self.literal(self.program.framework.interval or estimates.DEFAULT_INTERVAL)
+        if e.func in COMPARISON_FUNCTIONS:
+            return self.two_estimates(e, arg, self.expr(e.args[1], scope), method)
         if e.func in ("significantly_below", "significantly_above"):
             standard = self.expr(e.args[1], scope)
             side = e.func.rsplit("_", 1)[1]
@@ -855,6 +858,19 @@ class _Generator:
             if folded is not None:
                 return folded
         return self.estimate_function(e, arg)
+
+    def two_estimates(self, e: n.Call, a: _Code, b: _Code, method: str) -> _Code:
+        """overlaps(a, b) by the intervals; significantly_changed/_lower/_higher(a, b) by the two-proportion test."""
+        if e.func == "overlaps":
+            fn, args, call = estimates.overlapping, (a.value, b.value, self.program.framework.interval
+                                                     or estimates.DEFAULT_INTERVAL), f"_ovl({a.text}, {b.text}, {method})"
+        else:
+            direction = e.func.rsplit("_", 1)[1]
+            fn, args, call = estimates.changed, (direction, a.value, b.value), \
+                f"_chg({direction!r}, {a.text}, {b.text})"
+        if a.known and b.known and (folded := self.fold(fn, *args)) is not None:
+            return folded
+        return self.temp(call, FLAG, e.span)
 
     def estimate_function(self, e: n.Call, arg: _Code) -> _Code:
         unknown = f"_U if {arg.text} is _U else " if UNK in arg.kinds else ""

@@ -5,6 +5,10 @@ read as an estimate gets the interval of the rule set's method (`interval normal
 framework header; normal when the header names none). `significantly_below(x, s)` is true when the whole
 interval lies below s, false when none of it does and unknown when the interval straddles s: never a guess.
 
+Two estimates (or ratios) compare by their intervals (`overlaps(a, b)`) or by the pooled two-proportion z-test
+at the level of the intervals, 95% (`significantly_changed(a, b)`, and `significantly_lower(a, b)` /
+`significantly_higher(a, b)` for one direction: a against b); unknown without both intervals, or both samples.
+
 Peer comparisons (`outlier(x)`, `peer_z(x)`, `peer_rank(x)`) read the bundle's comparator for x, placed by
 stats.compare_with_peers when the bundle was loaded (peelrules/peers.py); unknown without it.
 """
@@ -13,9 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import stats
-from .values import UNKNOWN, Estimate, Ratio, Value, to_number
+from .values import UNKNOWN, Estimate, Ratio, Value, settle, to_number
 
 DEFAULT_INTERVAL = "normal"
+# The confidence level of every interval the engine computes (stats' default) and so of the two-proportion
+# test: a difference is significant when it would lie outside a 95% interval (|z| > 1.96, p < 5%).
+LEVEL = 0.95
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,22 @@ class EstimateLeaf:
     threshold: int | None
     standard: float | None = None
     verdict: str | None = None  # e.g. "interval straddles the standard"
+
+
+@dataclass(frozen=True)
+class ComparisonLeaf:
+    """What the trace shows of a comparison of two estimates a and b: each (None: it has no interval) and, for the
+    two-proportion test, its figures (None without both shares); the verdict in words ("broadly unchanged")."""
+
+    test: str  # "overlap" (overlaps) or "two_proportion" (significantly_changed, _lower, _higher)
+    first: EstimateLeaf | None
+    second: EstimateLeaf | None
+    verdict: str
+    difference: float | None = None  # a - b
+    z: float | None = None
+    p_value: float | None = None  # two-sided
+    critical: float | None = None  # the |z| beyond which the difference is significant at `level`
+    level: float | None = None
 
 
 def interval_of(v: Value, method: str) -> stats.Interval | None:
@@ -66,6 +89,40 @@ def significantly(side: str, v: Value, standard: Value, method: str) -> Value:
         return UNKNOWN
     found = stats.significantly_below(iv, s) if side == "below" else stats.significantly_above(iv, s)
     return UNKNOWN if found is None else found
+
+
+def overlapping(a: Value, b: Value, method: str) -> Value:
+    """overlaps(a, b): whether the intervals of a and b overlap; unknown when either has none."""
+    ia = None if a is UNKNOWN else interval_of(a, method)
+    ib = None if b is UNKNOWN else interval_of(b, method)
+    return UNKNOWN if ia is None or ib is None else stats.overlap(ia, ib)
+
+
+def proportion(v: Value) -> tuple[float, int] | None:
+    """A share and its sample, as the two-proportion test reads them: an estimate's value and sample, a ratio's
+    k/n and n; None for anything else (unknown, a number, an estimate that is not a share)."""
+    if isinstance(v, Estimate) and 0 <= v.value <= 1 and v.sample >= 1:
+        return v.value, v.sample
+    if isinstance(v, Ratio) and v.n > 0 and 0 <= v.k <= v.n:
+        return v.k / v.n, v.n
+    return None
+
+
+def test_of(a: Value, b: Value) -> stats.TwoProportionTest | None:
+    """The pooled two-proportion z-test of a against b (difference a - b) at LEVEL; None without both shares."""
+    pa, pb = proportion(a), proportion(b)
+    if pa is None or pb is None:
+        return None
+    return stats.two_proportion_test(pb[0], pb[1], pa[0], pa[1], alpha=settle(1 - LEVEL))
+
+
+def changed(direction: str, a: Value, b: Value) -> Value:
+    """significantly_changed / _lower / _higher (`direction` "changed", "lower" or "higher"): whether a differs
+    from b significantly (in that direction): True, False, or unknown without both shares."""
+    t = test_of(a, b)
+    if t is None:
+        return UNKNOWN
+    return t.significant and (direction == "changed" or t.verdict == direction)
 
 
 def small(v: Value, threshold: int | None) -> Value:
@@ -102,3 +159,21 @@ def leaf(v: Value, method: str, threshold: int | None, func: str, standard: Valu
             verdict = "the standard is unknown"
     return EstimateLeaf(iv.value, iv.lower, iv.upper, iv.method, n,
                         None if threshold is None or n is None else n < threshold, threshold, s, verdict)
+
+
+def comparison(func: str, a: Value, b: Value, method: str, threshold: int | None, outcome: Value) -> ComparisonLeaf:
+    """The trace's account of func(a, b): both estimates, the test's figures and its verdict in words."""
+    first, second = leaf(a, method, threshold, func), leaf(b, method, threshold, func)
+    missing = "first" if first is None else "second" if second is None else None
+    if func == "overlaps":
+        verdict = (f"unknown: the {missing} estimate is unknown or has no interval" if missing else
+                   "the intervals overlap" if outcome is True else "the intervals do not overlap")
+        return ComparisonLeaf("overlap", first, second, verdict)
+    t = test_of(a, b)
+    if t is None:
+        missing = missing or ("first" if proportion(a) is None else "second")
+        return ComparisonLeaf("two_proportion", first, second,
+                              f"unknown: the {missing} estimate is unknown or not a share of a known sample")
+    verdict = f"significantly {t.verdict}" if t.significant else t.verdict  # "broadly unchanged"
+    return ComparisonLeaf("two_proportion", first, second, verdict, settle(t.difference), settle(t.z),
+                          settle(t.p_value), stats.z_for(LEVEL), LEVEL)

@@ -20,7 +20,7 @@ from .unparse import unparse
 from .values import (UNKNOWN, Interval, Value, apply_binary, apply_unary, k_and, k_in)
 from . import estimates
 
-from .vocabulary import COUNTED_KINDS, ESTIMATE_FUNCTIONS, PEER_FUNCTIONS
+from .vocabulary import COMPARISON_FUNCTIONS, COUNTED_KINDS, ESTIMATE_FUNCTIONS, PEER_FUNCTIONS
 from .peerfacts import peer_counts
 from .peers import comparator_measure
 
@@ -161,6 +161,14 @@ class Evaluator:
             return self.peer(e, env)
         arg, t = self.eval(e.args[0], env)
         v: Value
+        if e.func in COMPARISON_FUNCTIONS:
+            other, to = self.eval(e.args[1], env)
+            v = estimates.overlapping(arg, other, self.interval) if e.func == "overlaps" else \
+                estimates.changed(e.func.rsplit("_", 1)[1], arg, other)
+            if not env.trace:
+                return v, None
+            found = estimates.comparison(e.func, arg, other, self.interval, self.small_below, v)
+            return v, ExprTrace(self.text(e), v, e.span, (t, to), comparison=found)  # type: ignore[arg-type]
         if e.func in ("significantly_below", "significantly_above"):
             standard, ts = self.eval(e.args[1], env)
             v = estimates.significantly(e.func.rsplit("_", 1)[1], arg, standard, self.interval)

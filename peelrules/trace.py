@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .estimates import EstimateLeaf
+from .estimates import ComparisonLeaf, EstimateLeaf
 from .findings import Finding, Moderation
 from .result import AreaResult
 from .source import Span
@@ -101,6 +101,7 @@ class ExprTrace:
     findings: "tuple[Finding, ...] | None" = None  # what stated() counted, as the report words it (None: unknown)
     aggregate: AggregateLeaf | None = None  # set on an aggregate over a table: its SQL and rows
     estimate: EstimateLeaf | None = None  # set on a function of an estimate: its interval, method and sample
+    comparison: ComparisonLeaf | None = None  # set on overlaps(a, b) and the like: both estimates and the test
     peer: PeerLeaf | None = None  # set on outlier(), peer_z(), peer_rank(): the peers and the force among them
 
 

@@ -22,7 +22,7 @@ from .program import Program
 from .trace import AggregateLeaf, ExprTrace, FactLeaf, PeerLeaf
 from .unparse import unparse
 from .values import UNKNOWN, Value
-from .vocabulary import ESTIMATE_FUNCTIONS, PEER_FUNCTIONS
+from .vocabulary import COMPARISON_FUNCTIONS, ESTIMATE_FUNCTIONS, PEER_FUNCTIONS
 
 Slots = Mapping[str, object]  # a traced run's locals
 Build = Callable[[Slots, Bundle], ExprTrace]
@@ -91,6 +91,16 @@ class ExprBuilder:
                 taken = next((i for i, t in enumerate(traced) if t.value is not UNKNOWN), None)
                 return ExprTrace(text, value(r), span, traced, taken=taken)
             return first_known
+        if isinstance(e, n.Call) and e.func in COMPARISON_FUNCTIONS:
+            first, second = kids
+            interval, small_below, func = self.interval, self.small_below, e.func
+
+            def compared(r: Slots, b: Bundle) -> ExprTrace:
+                ta, tb = first(r, b), second(r, b)
+                v = value(r)
+                found = estimates.comparison(func, ta.value, tb.value, interval, small_below, v)
+                return ExprTrace(text, v, span, (ta, tb), comparison=found)
+            return compared
         if isinstance(e, n.Call) and e.func in ("significantly_below", "significantly_above"):
             arg, standard = kids
             interval, small_below, func = self.interval, self.small_below, e.func

@@ -151,8 +151,12 @@ def verify(recorded: Any, rules: Path | None = None, evidence: list[Path] | None
     diffs += _compare_results(recorded_results, doc["results"])
     if version == "1.3" and len(diffs) == 1 and dumps(recorded_results, allow_nan=True) == dumps(
             _without_expr_spans(doc["results"])):
-        diffs[0] = Difference("trace_version", "1.3", f"this engine writes {TRACE_VERSION}, which adds the span of "
-                              "each expression; apart from those, a re-run gives the recorded results exactly")
+        diffs[0] = Difference("trace_version", "1.3", f"this engine writes {TRACE_VERSION}; 1.4 added the span of "
+                              "each expression: apart from those, a re-run gives the recorded results exactly")
+    if version == "1.4" and len(diffs) == 1 and dumps(recorded_results, allow_nan=True) == dumps(doc["results"]):
+        diffs[0] = Difference("trace_version", "1.4", f"this engine writes {TRACE_VERSION}; 1.5 added the "
+                              "comparison of two estimates (overlaps, significantly_changed and the like): apart "
+                              "from the version, a re-run gives the recorded results exactly")
     if not diffs and dumps(recorded_results, allow_nan=True) != dumps(doc["results"]):
         diffs.append(Difference("result", "trace", "the same grades and outcomes, but the trace details differ"))
     if recorded.get("result_sha256") and recorded["result_sha256"] != doc["result_sha256"] and not diffs:

@@ -149,6 +149,17 @@ FUNCTIONS: dict[str, str] = {
     "significantly_above": "significantly_above(x, 90%): true when the whole confidence interval of estimate "
                            "(or ratio) x lies above the standard, false when none of it does, unknown when the "
                            "interval straddles the standard",
+    "overlaps": "overlaps(a, b): true when the confidence intervals of estimates (or ratios) a and b overlap, false "
+                "when they do not, unknown when either has no interval",
+    "significantly_changed": "significantly_changed(a, b): true when estimates (or ratios) a and b differ "
+                             "significantly by the pooled two-proportion z-test at the intervals' 95% level, "
+                             "false when they are broadly unchanged, unknown without both shares and samples",
+    "significantly_lower": "significantly_lower(a, b): true when estimate (or ratio) a is significantly lower than "
+                           "b by the two-proportion z-test, false when broadly unchanged or higher, unknown "
+                           "without both shares and samples",
+    "significantly_higher": "significantly_higher(a, b): true when estimate (or ratio) a is significantly higher "
+                            "than b by the two-proportion z-test, false when broadly unchanged or lower, unknown "
+                            "without both shares and samples",
     "small_sample": "small_sample(x): true when the sample of estimate (or ratio) x is below the rule set's "
                     "threshold (`small_sample below 30` in the framework header)",
     "outlier": "outlier(x): where the force stands among all forces on comparator x: well_above, within or "
@@ -176,7 +187,11 @@ FUNCTIONS: dict[str, str] = {
 
 # The functions that read an estimate, or a ratio as an estimate, and the functions that read a comparator.
 ESTIMATE_FUNCTIONS: tuple[str, ...] = ("lower", "upper", "sample", "significantly_below", "significantly_above",
-                                       "small_sample")
+                                       "small_sample", "overlaps", "significantly_changed", "significantly_lower",
+                                       "significantly_higher")
+# The estimate functions that compare two estimates (a against b), each giving a flag.
+COMPARISON_FUNCTIONS: tuple[str, ...] = ("overlaps", "significantly_changed", "significantly_lower",
+                                         "significantly_higher")
 PEER_FUNCTIONS: tuple[str, ...] = ("outlier", "peer_z", "peer_rank", "peer_better", "peer_worse")
 # The peer functions that give a flag: the band read with the measure's polarity (docs/statistics.md).
 POLARITY_FUNCTIONS: tuple[str, ...] = ("peer_better", "peer_worse")

@@ -16,7 +16,8 @@ normal|wilson` and `small_sample below N`, global and area-local constants (some
 shared ladders and local ones (one shadowing a shared ladder's name), graded and ungraded areas with aliases, and
 rules of every kind (`exceeded when`, `severe`, `cite`, `recommendation`) whose conditions use arithmetic,
 comparisons, `is`/`is not`, and/or/not, `in`/`not in`, lower/upper/sample (of estimates and ratios),
-significantly_below/above, small_sample (only under a header that sets its threshold), the peer functions
+significantly_below/above, overlaps/significantly_changed/_lower/_higher of two estimates or ratios (the same one
+twice now and then), small_sample (only under a header that sets its threshold), the peer functions
 (outlier(c) compared with the bands well_above/within/well_below, peer_z, peer_rank, peer_better, peer_worse),
 present/remediated/first_known, constants (bands among them), and references to earlier rules of the same area
 (short name) or of other areas (`area.rule`). Ladder rungs read the counters, rules, constants and (rarely)
@@ -26,7 +27,7 @@ exercised too. Every rule set drawn passes `peelrules.check_rules`; its `RuleSet
 
 `bundles(spec)` draws one evidence bundle for a spec as a JSON-able dict: each fact present or missing,
 with values of its declared type weighted towards edges (zero counts and ratio denominators, 0% and 100%,
-estimates with wide intervals, every assessment value, text equal to an assessment name, remediated
+estimates with wide intervals, ratios and samples large enough for a two-proportion test to be significant, every assessment value, text equal to an assessment name, remediated
 statuses), and some areas marked not_inspected, by name or by alias, with or without a note. It has no
 `comparators:` section; `bundles_with_files(spec)` draws one, with the comparator files it names (a file for
 most measures the rules read, under comparators/, named by its digest): every polarity, two to seven other
@@ -300,6 +301,7 @@ class ExprWriter:
         kinds += ["present", "remediated"] if self.scope.fact_names(*EVIDENCE_TYPES) else []
         kinds += ["significance"] if not self.scope.constant and self.scope.fact_names("estimate", "ratio") else []
         kinds += ["small"] if self.scope.small_sample and self.scope.fact_names("estimate", "ratio") else []
+        kinds += ["comparison"] * 2 if not self.scope.constant and self.scope.fact_names("estimate", "ratio") else []
         kinds += ["polarity"] * 2 if self.scope.fact_names("comparator") else []
         kind = self.pick(kinds)
         if kind == "small":  # small_sample(x): an unknown sample counts as small
@@ -307,6 +309,10 @@ class ExprWriter:
         if kind == "polarity":  # peer_better/peer_worse(c): unknown on a neutral measure, or without a value
             func = self.pick(["peer_better", "peer_worse"])
             return f"{func}({self.pick(self.scope.fact_names('comparator'))})", P_ATOM
+        if kind == "comparison":  # overlaps / significantly_changed/_lower/_higher(a, b): of two estimates or ratios
+            func = self.pick(["overlaps", "significantly_changed", "significantly_lower", "significantly_higher"])
+            a, b = (self.pick(self.scope.fact_names("estimate", "ratio")) for _ in range(2))
+            return f"{func}({a}, {b})", P_ATOM
         if kind == "significance":  # significantly_below/above(x, s): true, false or unknown (straddles)
             func = self.pick(["significantly_below", "significantly_above"])
             x = self.pick(self.scope.fact_names("estimate", "ratio"))
@@ -673,11 +679,11 @@ def fact_value(draw: st.DrawFn, spec: FactSpec) -> dict:
         return {"value": _number(draw, [0, 1, -1, 0.5, 2.25, -7.5], -50, 50)}
     if t == "percent":
         return {"value": _percent(draw)}
-    if t == "ratio":
-        n = draw(_range(0, 12))
+    if t == "ratio":  # mostly small, some large enough for a two-proportion test to find a difference
+        n = draw(_range(0, 12)) if draw(_BOOLEANS) else choose(draw, [100, 250])
         return {"k": draw(_range(0, n)), "n": n}
     if t == "estimate":
-        return {"estimate": _percent(draw), "ci": _percent(draw, 30), "sample": choose(draw, [1, 20, 183])}
+        return {"estimate": _percent(draw), "ci": _percent(draw, 30), "sample": choose(draw, [1, 20, 183, 1000])}
     if t == "flag":
         return {"value": draw(_BOOLEANS)}
     if t == "text":

@@ -1,4 +1,4 @@
-"""The examples in docs/evidence.md and docs/language.md marked `<!-- example: bundle -->` or
+"""The examples in docs/evidence.md, docs/language.md and docs/statistics.md marked `<!-- example: bundle -->` or
 `<!-- example: rules -->` are loaded as they stand: bundles against the shipped rules, rule sets on their own."""
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ _MARKED = re.compile(r"<!-- example: (bundle|rules) -->\n```(?:yaml|peel)\n(.*?)
 
 def _examples() -> list[tuple[str, str, str]]:
     out = []
-    for doc in ("evidence.md", "language.md"):
+    for doc in ("evidence.md", "language.md", "statistics.md"):
         text = (ROOT / "docs" / doc).read_text(encoding="utf-8")
         out += [(f"{doc}#{i + 1}", kind, body) for i, (kind, body) in enumerate(_MARKED.findall(text))]
     return out

@@ -1,4 +1,4 @@
-"""Every expression node of a trace carries its span (trace version 1.4): where it is written in the rule files.
+"""Every expression node of a trace carries its span (since trace version 1.4): where it is written in the rule files.
 
 The two evaluators agreeing on spans is tests/test_compile.py's business (spans count in ExprTrace equality);
 here, that the spans are the right ones: each covers exactly the expression's text in its rule file."""
@@ -44,7 +44,7 @@ def _written(texts: dict[str, list[str]], span: dict[str, Any]) -> str:
 def test_every_expression_span_covers_its_text(path: Path) -> None:
     program, bundle = peelrules.load_with_rules(path)
     doc = trace_document(program, [(bundle, peelrules.explain(program, bundle)[1])])
-    assert doc["trace_version"] == TRACE_VERSION == "1.4"
+    assert doc["trace_version"] == TRACE_VERSION == "1.5"
     jsonschema.validate(doc, trace_schema())
     texts = {s.name: s.text.splitlines() for s in program.sources}
     seen = 0

@@ -77,23 +77,40 @@ def _strip_expr_spans(x):  # type: ignore[no-untyped-def]
 
 
 def test_a_trace_of_version_1_3_is_named_and_said_to_agree_apart_from_spans(tmp_path) -> None:
-    """Trace version 1.4 added each expression's span: a 1.3 trace of the same run differs only by those."""
+    """Trace version 1.4 added each expression's span: a 1.3 trace of the same run differs only by those (1.5 adds
+    nothing to a trace of rules that compare no two estimates)."""
     from peelrules.report.trace_json import dumps, sha256
 
     _, trace = _record(tmp_path)
     doc = json.loads(trace.read_text(encoding="utf-8"))
-    assert doc["trace_version"] == "1.4"
+    assert doc["trace_version"] == "1.5"
     doc["results"] = _strip_expr_spans(doc["results"])
     doc["trace_version"], doc["result_sha256"] = "1.3", sha256(dumps(doc["results"]))
     trace.write_text(json.dumps(doc), encoding="utf-8")
     proc = run_peel("verify", str(trace))
     assert proc.returncode == 1
-    assert ("trace_version 1.3: this engine writes 1.4, which adds the span of each expression; apart from those, "
+    assert ("trace_version 1.3: this engine writes 1.5; 1.4 added the span of each expression: apart from those, "
             "a re-run gives the recorded results exactly") in proc.stdout
     doc["results"][0]["areas"][0]["rules"][0]["when"]["expr"] += " "  # and one that differs otherwise
     trace.write_text(json.dumps(doc), encoding="utf-8")
     proc = run_peel("verify", str(trace))
-    assert proc.returncode == 1 and "trace_version 1.3: this engine writes 1.4\n" in proc.stdout
+    assert proc.returncode == 1 and "trace_version 1.3: this engine writes 1.5\n" in proc.stdout
+
+
+def test_a_trace_of_version_1_4_is_said_to_agree_apart_from_the_version(tmp_path) -> None:
+    """Trace version 1.5 added the comparison of two estimates: a 1.4 trace of rules without them differs only by
+    its version; one that differs otherwise is a plain difference."""
+    _, trace = _record(tmp_path)
+    doc = json.loads(trace.read_text(encoding="utf-8"))
+    doc["trace_version"] = "1.4"
+    trace.write_text(json.dumps(doc), encoding="utf-8")
+    proc = run_peel("verify", str(trace))
+    assert proc.returncode == 1
+    assert ("trace_version 1.4: this engine writes 1.5; 1.5 added the comparison of two estimates") in proc.stdout
+    doc["results"][0]["areas"][0]["rules"][0]["when"]["expr"] += " "
+    trace.write_text(json.dumps(doc), encoding="utf-8")
+    proc = run_peel("verify", str(trace))
+    assert proc.returncode == 1 and "trace_version 1.4: this engine writes 1.5\n" in proc.stdout
 
 
 def test_a_moved_expression_span_is_a_difference(tmp_path) -> None:

@@ -23,7 +23,7 @@ from ..source import Span
 from ..judgments import finding_label
 from ..trace import AreaTrace, ExprTrace, FactLeaf, RuleTrace
 from ..values import UNKNOWN, Value
-from .table import estimate_text, estimates_used, peer_text, peers_used
+from .table import estimate_note, estimates_used, peer_text, peers_used
 from .table import Run, aggregates_used, decisive_rung, facts_used, grade_label, grade_table, judgment_key, rule_groups
 from .text import data_of, judgment, sql_where, tables_note
 from .values import outcome_word, value_text
@@ -220,9 +220,8 @@ class _Renderer:
                 f"{esc(data_of(a))}{src}; {esc(sql_where(a))}</span><pre><code>{esc(a.sql)}</code></pre></li>")
 
     def estimate(self, t: ExprTrace) -> str:
-        assert t.estimate is not None
         return (f'<li class="fact estimate"><code>{esc(t.text)}</code> = {_val(t.value)} <span class="src">'
-                f"estimate: {esc(estimate_text(t.estimate))}</span></li>")
+                f"{esc(estimate_note(t))}</span></li>")
 
     def peer(self, t: ExprTrace, chart: str | None = None) -> str:
         """A peer comparison: the sentence; with `chart` (a unique id), the inspectorate's bar chart and its numbers.
@@ -268,7 +267,7 @@ class _Renderer:
             return self.aggregate(t)
         if t.peer is not None:
             return self.peer(t)
-        if t.estimate is not None:
+        if t.estimate is not None or t.comparison is not None:
             items = "".join(self.expr(c) for c in t.children)
             return self.estimate(t)[:-5] + (f"<ul>{items}</ul>" if items else "") + "</li>"
         if t.rule is not None:

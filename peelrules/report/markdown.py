@@ -16,7 +16,7 @@ from ..program import Program
 from ..judgments import finding_label
 from ..trace import AreaTrace, ExprTrace, FactLeaf, RuleTrace
 from ..values import Value
-from .table import estimate_text, estimates_used, peer_text, peers_used
+from .table import estimate_note, estimates_used, peer_text, peers_used
 from .table import Run, aggregates_used, decisive_rung, facts_used, grade_label, grade_table, rule_groups
 from .text import judgment, sql_where, tables_note
 from .values import value_text
@@ -170,8 +170,8 @@ def area(t: AreaTrace) -> str:
     if ests:
         out += ["### Estimates used", ""]
         out += _table(["Expression", "Value", "Estimate"], [[code(e.text, True), text(value_text(e.value)),
-                                                            text(estimate_text(e.estimate))] for e in ests
-                                                           if e.estimate is not None])
+                                                            text(estimate_note(e, labelled=False))]
+                                                           for e in ests])
         out.append("")
     peers = peers_used(t)
     if peers:

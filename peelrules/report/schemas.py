@@ -47,6 +47,22 @@ _FINDING: dict[str, Any] = {
 _FINDINGS: dict[str, Any] = {"anyOf": [{"type": "null"}, {"type": "array", "items": {"$ref": "#/$defs/finding"}}],
                              "description": "null: the bundle records no findings for the area"}
 
+_ESTIMATE: dict[str, Any] = {
+    "type": "object", "additionalProperties": False,
+    "required": ["value", "lower", "upper", "method", "sample", "small_sample", "small_sample_below",
+                 "standard", "verdict"],
+    "description": "an estimate a function read (docs/statistics.md): its confidence interval, how it was "
+                   "found (given: stated by the source; normal or wilson: computed from k of n), the "
+                   "sample and whether it is small; for significantly_below/above, the standard and what "
+                   "the interval says of it",
+    "properties": {
+        "value": {"type": "number"}, "lower": {"type": "number"}, "upper": {"type": "number"},
+        "method": {"enum": ["given", "normal", "wilson"]}, "sample": {"type": ["integer", "null"]},
+        "small_sample": {"type": ["boolean", "null"]}, "small_sample_below": {"type": ["integer", "null"]},
+        "standard": {"type": ["number", "null"]}, "verdict": {"type": ["string", "null"]},
+    },
+}
+
 _EXPR: dict[str, Any] = {
     "type": "object", "additionalProperties": False, "required": ["expr", "value", "span"],
     "properties": {
@@ -87,19 +103,24 @@ _EXPR: dict[str, Any] = {
                 "catalog": {"type": "string", "description": "the Spark catalog table read instead of the files"},
             },
         },
-        "estimate": {
+        "estimate": {"$ref": "#/$defs/estimate"},
+        "comparison": {
             "type": "object", "additionalProperties": False,
-            "required": ["value", "lower", "upper", "method", "sample", "small_sample", "small_sample_below",
-                         "standard", "verdict"],
-            "description": "an estimate a function read (docs/statistics.md): its confidence interval, how it was "
-                           "found (given: stated by the source; normal or wilson: computed from k of n), the "
-                           "sample and whether it is small; for significantly_below/above, the standard and what "
-                           "the interval says of it",
+            "required": ["test", "first", "second", "difference", "z", "p_value", "critical", "level", "verdict"],
+            "description": "two estimates compared (overlaps, significantly_changed/_lower/_higher; since trace "
+                           "version 1.5): each (null: unknown or without an interval) and, for the two-proportion "
+                           "z-test of first against second, its figures (null without both shares and samples) "
+                           "and the verdict in words: broadly unchanged, significantly lower, significantly higher",
             "properties": {
-                "value": {"type": "number"}, "lower": {"type": "number"}, "upper": {"type": "number"},
-                "method": {"enum": ["given", "normal", "wilson"]}, "sample": {"type": ["integer", "null"]},
-                "small_sample": {"type": ["boolean", "null"]}, "small_sample_below": {"type": ["integer", "null"]},
-                "standard": {"type": ["number", "null"]}, "verdict": {"type": ["string", "null"]},
+                "test": {"enum": ["overlap", "two_proportion"]},
+                "first": {"anyOf": [{"type": "null"}, {"$ref": "#/$defs/estimate"}]},
+                "second": {"anyOf": [{"type": "null"}, {"$ref": "#/$defs/estimate"}]},
+                "difference": {"type": ["number", "null"], "description": "first minus second"},
+                "z": {"type": ["number", "null"]},
+                "p_value": {"type": ["number", "null"], "description": "two-sided"},
+                "critical": {"type": ["number", "null"], "description": "the |z| beyond which the difference is "
+                             "significant at the level"},
+                "level": {"type": ["number", "null"]}, "verdict": {"type": "string"},
             },
         },
         "peer": {
@@ -240,7 +261,7 @@ def trace_schema() -> dict[str, Any]:
                                "areas": {"type": "array", "items": {"$ref": "#/$defs/area"}}}}},
         },
         "$defs": {"value": _VALUE, "span": _SPAN, "expr": _EXPR, "rule": _RULE, "area": _AREA,
-                  "finding": _FINDING},
+                  "finding": _FINDING, "estimate": _ESTIMATE},
     }
 
 

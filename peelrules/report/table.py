@@ -16,7 +16,7 @@ from ..grades import Grade
 from ..result import AreaResult
 from ..judgments import judgment_of
 from ..tablefacts import neutralise_cell
-from ..estimates import EstimateLeaf
+from ..estimates import ComparisonLeaf, EstimateLeaf
 from ..trace import AreaTrace, ExprTrace, FactLeaf, PeerLeaf, RuleTrace, RungTrace
 from ..values import UNKNOWN, Value
 from .text import KIND_HEADINGS, judgment
@@ -103,8 +103,9 @@ def _walk_used(t: AreaTrace, pick) -> list[ExprTrace]:  # type: ignore[no-untype
 
 
 def estimates_used(t: AreaTrace) -> list[ExprTrace]:
-    """Each function of an estimate the area reads (significantly_below(...), lower(...)), once, in order."""
-    return _walk_used(t, lambda e: e.text if e.estimate is not None else None)
+    """Each function of an estimate the area reads (significantly_below(...), lower(...), overlaps(...)), once, in
+    order."""
+    return _walk_used(t, lambda e: e.text if e.estimate is not None or e.comparison is not None else None)
 
 
 def peers_used(t: AreaTrace) -> list[ExprTrace]:
@@ -127,6 +128,27 @@ def estimate_text(e: EstimateLeaf) -> str:
     if e.verdict is not None:
         out += f"; against {percent(e.standard)}: {e.verdict}" if e.standard is not None else f"; {e.verdict}"
     return out
+
+
+def comparison_text(c: ComparisonLeaf) -> str:
+    """Two estimates compared, for people: each, then the test's figures and the verdict in words."""
+    first, second = (estimate_text(e) if e is not None else "unknown" for e in (c.first, c.second))
+    out = f"{first} against {second}"
+    if c.difference is not None and c.z is not None and c.p_value is not None and c.critical is not None \
+            and c.level is not None:
+        out += (f"; two-proportion test: difference {c.difference * 100:+.1f} points, z {c.z:+.2f}, p {c.p_value:.3g} "
+                f"(significant beyond z = +/-{c.critical:.2f}, the {c.level:.0%} level)")
+    return f"{out}: {c.verdict}"
+
+
+def estimate_note(t: ExprTrace, labelled: bool = True) -> str:
+    """What a function of estimates read, for people: "estimate: ..." or "comparison: ..." (unlabelled: "...")."""
+    if t.comparison is not None:
+        label, words = "comparison", comparison_text(t.comparison)
+    else:
+        assert t.estimate is not None
+        label, words = "estimate", estimate_text(t.estimate)
+    return f"{label}: {words}" if labelled else words
 
 
 def peer_text(p: PeerLeaf) -> str:

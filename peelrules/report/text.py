@@ -142,6 +142,13 @@ def aggregate_lines(t: ExprTrace, pad: str) -> list[str]:
     return out
 
 
+def _shown(t: ExprTrace) -> tuple[ExprTrace, ...]:
+    """What a condition's line is followed by: its parts, or the condition itself when it has none or when what
+    it read (an estimate, two compared, peers, a table) is said on its own line."""
+    own = t.estimate is not None or t.comparison is not None or t.peer is not None or t.aggregate is not None
+    return (t,) if own or not t.children else t.children
+
+
 def _expr_lines(t: ExprTrace, depth: int, out: list[str]) -> None:
     pad = "    " * depth
     if t.fact is not None:
@@ -155,10 +162,10 @@ def _expr_lines(t: ExprTrace, depth: int, out: list[str]) -> None:
 
         out.append(f"{pad}{t.text} = {value_text(t.value)}  [peers: {peer_text(t.peer)}]")
         return
-    if t.estimate is not None:
-        from .table import estimate_text
+    if t.estimate is not None or t.comparison is not None:
+        from .table import estimate_note
 
-        out.append(f"{pad}{t.text} = {value_text(t.value)}  [estimate: {estimate_text(t.estimate)}]")
+        out.append(f"{pad}{t.text} = {value_text(t.value)}  [{estimate_note(t)}]")
         for c in t.children:
             _expr_lines(c, depth + 1, out)
         return
@@ -199,11 +206,11 @@ def _rule_lines(r: RuleTrace, out: list[str]) -> None:
         out.append(f"        recommendation: {r.recommendation}")
     if r.when is not None:
         out.append(f"        when {r.when.text}  => {value_text(r.when.value)}")
-        for c in r.when.children or (r.when,):
+        for c in _shown(r.when):
             _expr_lines(c, 3, out)
     if r.exceeded_when is not None and r.outcome is True:
         out.append(f"        exceeded when {r.exceeded_when.text}  => {value_text(r.exceeded_when.value)}")
-        for c in r.exceeded_when.children or (r.exceeded_when,):
+        for c in _shown(r.exceeded_when):
             _expr_lines(c, 3, out)
 
 
@@ -266,7 +273,7 @@ def explain_area(t: AreaTrace, guide: "dict[str, Change | None] | None" = None,
             cond = "otherwise" if rung.otherwise else f"when {rung.condition.text}"  # type: ignore[union-attr]
             out.append(f"    [{mark}] {rung.grade} {cond}")
             if rung.condition is not None:
-                for c in rung.condition.children or (rung.condition,):
+                for c in _shown(rung.condition):
                     _expr_lines(c, 2, out)
     if r.status is Status.UNDETERMINED:
         out.append("  Undetermined: the evidence does not decide the rung above.")

@@ -8,6 +8,7 @@ from typing import Any
 from .. import __version__
 from ..facts import Bundle
 from ..findings import Finding, Moderation
+from ..estimates import EstimateLeaf
 from ..program import Program
 from ..trace import AreaTrace, ExprTrace, RuleTrace, RungTrace
 from .values import json_number, outcome_word, value_json
@@ -15,8 +16,20 @@ from .values import json_number, outcome_word, value_json
 # 1.1: findings, moderation and final judgments; 1.2: estimates, peers, inputs.comparators;
 # 1.3: computed numbers at report.values.JSON_DIGITS significant digits (0.801, not 0.8009999999999999), and
 #      a peer comparison's `verdict` ("better" / "worse" for the measure's polarity, null within or neutral);
-# 1.4: every expression node's `span` (file, line, column, end_line, end_column in the rule files)
-TRACE_VERSION = "1.4"
+# 1.4: every expression node's `span` (file, line, column, end_line, end_column in the rule files);
+# 1.5: `comparison` on overlaps(a, b) and significantly_changed/_lower/_higher(a, b): both estimates, the
+#      two-proportion test's figures and its verdict (a trace without those functions is as in 1.4)
+TRACE_VERSION = "1.5"
+
+
+def estimate_json(e: EstimateLeaf) -> dict[str, Any]:
+    return {"value": json_number(e.value), "lower": json_number(e.lower), "upper": json_number(e.upper),
+            "method": e.method, "sample": e.sample, "small_sample": e.small, "small_sample_below": e.threshold,
+            "standard": _number_or_null(e.standard), "verdict": e.verdict}
+
+
+def _number_or_null(x: float | None) -> Any:
+    return None if x is None else json_number(x)
 
 
 def expr_json(t: ExprTrace) -> dict[str, Any]:
@@ -37,12 +50,14 @@ def expr_json(t: ExprTrace) -> dict[str, Any]:
         if a.catalog is not None:
             out["aggregate"]["catalog"] = a.catalog
     if t.estimate is not None:
-        e = t.estimate
-        out["estimate"] = {"value": json_number(e.value), "lower": json_number(e.lower),
-                           "upper": json_number(e.upper), "method": e.method, "sample": e.sample,
-                           "small_sample": e.small, "small_sample_below": e.threshold,
-                           "standard": None if e.standard is None else json_number(e.standard),
-                           "verdict": e.verdict}
+        out["estimate"] = estimate_json(t.estimate)
+    if t.comparison is not None:
+        c = t.comparison
+        out["comparison"] = {"test": c.test, "first": None if c.first is None else estimate_json(c.first),
+                             "second": None if c.second is None else estimate_json(c.second),
+                             "difference": _number_or_null(c.difference), "z": _number_or_null(c.z),
+                             "p_value": _number_or_null(c.p_value), "critical": _number_or_null(c.critical),
+                             "level": c.level, "verdict": c.verdict}
     if t.peer is not None:
         p = t.peer
         c = p.comparison
