@@ -323,7 +323,7 @@ class _Checker:
                        "a value without an interval cannot be significantly above or below: compare it, e.g. "
                        "`x < 90%`, or declare it as an estimate with its ci and sample")
         if st in ("estimate", "ratio"):
-            self.error("PR204", f"{e.func}() compares an estimate with a standard, a number, but "
+            self.error(Code.PR204, f"{e.func}() compares an estimate with a standard, a number, but "
                        f"{quoted(unparse(e.args[1]))} is {_a(st)}", e.args[1].span,
                        f"to compare two estimates, write `significantly_{'lower' if e.func.endswith('below') else 'higher'}"
                        f"({unparse(e.args[0])}, {unparse(e.args[1])})` (the two-proportion test), or compare with "
@@ -335,13 +335,13 @@ class _Checker:
     def resolve_comparison(self, e: n.Call, r) -> tuple[n.Expr, str]:  # type: ignore[no-untyped-def]
         """`overlaps(a, b)`, `significantly_changed(a, b)` and the like: two estimates (or ratios, read as ones)."""
         if len(e.args) != 2:
-            self.error("PR212", f"{e.func}() compares two estimates, not {len(e.args)} argument"
+            self.error(Code.PR212, f"{e.func}() compares two estimates, not {len(e.args)} argument"
                        f"{'s' if len(e.args) != 1 else ''}", e.span, FUNCTIONS[e.func])
             return e, "?"
         resolved = [r(a) for a in e.args]
         for (x, xt), written in zip(resolved, e.args):
             if xt not in ("?", "estimate", "ratio"):
-                self.error("PR204", f"{e.func}() compares two estimates (or ratios k of n), but "
+                self.error(Code.PR204, f"{e.func}() compares two estimates (or ratios k of n), but "
                            f"{quoted(unparse(written))} is {_a(xt)}", written.span,
                            "a value without an interval and a sample cannot be compared with an estimate: declare "
                            "it as an estimate with its ci and sample, or as a ratio k of n; to compare one "
