@@ -27,7 +27,8 @@ from .loader import ChangedWhileRead, forbidden_character, read_source
 from .nodes import EvidenceDecl
 from .program import Program
 from .source import SourceFile, Span
-from .values import Estimate, Ratio, Value
+from .stats import COMMON_Z
+from .values import Estimate, Ratio, Value, settle
 from .findings import Finding, Moderation
 from .grades import GRADE_KEYS
 from .vocabulary import AREA_STATUSES, ASSESSMENTS, FACT_STATUSES, FINDING_KINDS, RECOMMENDING_KINDS, SOURCE_KINDS
@@ -131,8 +132,12 @@ class Period(_Strict):
 
 
 
+# An estimate given with its standard error has the 95% interval: the half-width is this many standard errors.
+SE_TO_CI = COMMON_Z[0.95]
+
+
 class FactModel(_Strict):
-    """One fact. Give exactly one of: value; assessment; k and n; estimate with ci and sample."""
+    """One fact. Give exactly one of: value; assessment; k and n; estimate with ci (or se) and sample."""
 
     value: Optional[int | float | bool | str] = Field(
         None, description="count, number, flag, text, date (YYYY-MM-DD) or percent ('85.2%')")
@@ -141,6 +146,8 @@ class FactModel(_Strict):
     n: Optional[int] = Field(None, ge=0, description="ratio: out of how many")
     estimate: Optional[str] = Field(None, pattern=PERCENT_RE, description="estimate: point value, '85.2%'")
     ci: Optional[str] = Field(None, pattern=PERCENT_RE, description="estimate: confidence half-width, '5.1%'")
+    se: Optional[str] = Field(None, pattern=PERCENT_RE,
+                              description="estimate: standard error, '2.6%', instead of ci (95%: +/- 1.96 se)")
     sample: Optional[int] = Field(None, ge=1, description="estimate: sample size")
     source: str = Field(pattern=SOURCE_RE, description="document key and line, e.g. 'report:L68'")
     quote: Optional[str] = Field(None, description="the words of the source the fact is taken from")
@@ -151,13 +158,15 @@ class FactModel(_Strict):
     def _one_shape(self) -> "FactModel":
         shapes = [self.value is not None, self.assessment is not None,
                   self.k is not None or self.n is not None,
-                  self.estimate is not None or self.ci is not None or self.sample is not None]
+                  self.estimate is not None or self.ci is not None or self.se is not None
+                  or self.sample is not None]
         if sum(shapes) != 1:
-            raise ValueError("give exactly one of: value; assessment; k and n; estimate, ci and sample")
+            raise ValueError("give exactly one of: value; assessment; k and n; estimate, ci (or se) and sample")
         if shapes[2] and (self.k is None or self.n is None):
             raise ValueError("a ratio needs both k and n")
-        if shapes[3] and (self.estimate is None or self.ci is None or self.sample is None):
-            raise ValueError("an estimate needs estimate, ci and sample")
+        if shapes[3] and (self.estimate is None or (self.ci is None) == (self.se is None) or self.sample is None):
+            raise ValueError("an estimate needs estimate, sample and one of ci (the half-width) or se (the "
+                             "standard error)")
         return self
 
 
@@ -470,7 +479,7 @@ def bundle_from_data(src: SourceFile, raw: object, positions: dict[KeyPath, Span
                 msg = "required key is missing"
             elif e["type"] == "string_pattern_mismatch" and loc and loc[-1] == "source":
                 msg = "a source is a document key and a line, such as report:L68"
-            elif e["type"] == "string_pattern_mismatch" and loc and loc[-1] in ("estimate", "ci"):
+            elif e["type"] == "string_pattern_mismatch" and loc and loc[-1] in ("estimate", "ci", "se"):
                 msg = 'write a percentage as text, such as "85.2%"'
             elif e["type"] == "value_error":
                 msg = msg.removeprefix("Value error, ")
@@ -776,9 +785,13 @@ def _typed_value(fm: FactModel, decl: EvidenceDecl) -> tuple[Value, str | None]:
             return None, f"out of range: k ({fm.k}) is larger than n ({fm.n})"  # type: ignore[return-value]
         return Ratio(fm.k, fm.n), None
     if t == "estimate":
-        if fm.estimate is None or fm.ci is None or fm.sample is None:
-            return None, "give estimate, ci and sample"  # type: ignore[return-value]
-        est = Estimate(_percent(fm.estimate), _percent(fm.ci), fm.sample)
+        if fm.estimate is None or (fm.ci is None) == (fm.se is None) or fm.sample is None:
+            return None, "give estimate, sample and one of ci or se"  # type: ignore[return-value]
+        if fm.se is not None and _percent(fm.se) > 1:
+            return None, "out of range: a standard error (se) lies between 0% and 100%"  # type: ignore
+        # a standard error stands for the 95% interval the inspectorate states: +/- 1.96 se, settled
+        half = _percent(fm.ci) if fm.ci is not None else settle(SE_TO_CI * _percent(fm.se))  # type: ignore[arg-type]
+        est = Estimate(_percent(fm.estimate), half, fm.sample)
         if not 0 <= est.value <= 1:
             return None, "out of range: an estimate lies between 0% and 100%"  # type: ignore[return-value]
         if est.ci > 1:

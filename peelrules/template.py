@@ -22,7 +22,7 @@ _HOW = {
     "number": "a number",
     "percent": 'a percentage written as text, e.g. "29%"',
     "ratio": "k of n, e.g. k: 86, n: 90",
-    "estimate": 'estimate: "85.2%", ci: "5.1%" (half-width), sample: 183',
+    "estimate": 'estimate: "85.2%", ci: "5.1%" (half-width; or se: "2.6%", the standard error), sample: 183',
     "flag": "true or false",
     "text": "quoted text",
     "date": 'a date, e.g. "2022-05-31"',

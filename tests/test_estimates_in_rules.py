@@ -553,3 +553,21 @@ def test_polarity_functions_are_checked(tmp_path: Path) -> None:
         d = diags[0]
         line = text.splitlines()[d.span.line - 1]
         assert d.code in ("PR204", "PR212") and d.span.column == line.index(col_of) + 1 and d.hint, d
+
+
+def test_an_estimate_may_give_its_standard_error(tmp_path: Path) -> None:
+    """`se: "2.6%"` instead of `ci:`: the 95% interval, +/- 1.96 se (5.096%, within 0.001 point), read by the rules
+    and shown as any estimate's; ci and se together, or neither, is an error at the fact."""
+    program = _rules(tmp_path)
+    bundle = _bundle(tmp_path, program, {"s.grounds": {"estimate": "85.2%", "se": "2.6%", "sample": 183,
+                                                       "source": "r:L1"}})
+    est = bundle.facts["s.grounds"].value
+    assert abs(est.ci - 0.05096) < 1e-5 and est.sample == 183
+    assert _outcomes(_agree(program, bundle))["a.below"] is UNKNOWN  # 80.1% to 90.3%: straddles 90%
+    for code, shape in (("PR303", {"estimate": "85.2%", "se": "2.6%", "ci": "5.1%", "sample": 183}),
+                        ("PR303", {"estimate": "85.2%", "sample": 183}),
+                        ("PR306", {"estimate": "85.2%", "se": "260%", "sample": 183})):  # out of range
+        with pytest.raises(PeelError) as err:
+            _bundle(tmp_path, program, {"s.grounds": {**shape, "source": "r:L1"}}, name="bad.yaml")
+        d = err.value.diagnostics[0]
+        assert d.code == code and d.span is not None and d.span.file.endswith("bad.yaml"), d
