@@ -267,17 +267,25 @@ def split_entry(data: bytes) -> tuple[dict[str, Any] | None, bytes]:
     return (header if isinstance(header, dict) else None), payload
 
 
-def _decode(data: bytes, key: str, name: str, kind: str = "program") -> Any:
+def _payload(data: bytes, key: str, other_key: str) -> tuple[bytes | None, str]:
+    """An entry's payload if its header is of this format and engine, for this key, and its digest matches;
+    else None and why not (`other_key` says what another key means for this kind of entry)."""
     header, payload = split_entry(data)
     if header is None or header.get("format") != FORMAT:
-        why = "not a cache entry of this format"
-    elif header.get("engine") != engine_digest():
-        why = "written by another engine version"
-    elif header.get("key") != key:
-        why = "for other rule files or limits" if kind == "program" else "for other inputs or limits"
-    elif header.get("sha256") != hashlib.sha256(payload).hexdigest() or header.get("size") != len(payload):
-        why = "truncated or altered (its digest does not match)"
-    else:
+        return None, "not a cache entry of this format"
+    if header.get("engine") != engine_digest():
+        return None, "written by another engine version"
+    if header.get("key") != key:
+        return None, other_key
+    if header.get("sha256") != hashlib.sha256(payload).hexdigest() or header.get("size") != len(payload):
+        return None, "truncated or altered (its digest does not match)"
+    return payload, ""
+
+
+def _decode(data: bytes, key: str, name: str, kind: str = "program") -> Any:
+    payload, why = _payload(data, key, "for other rule files or limits" if kind == "program"
+                            else "for other inputs or limits")
+    if payload is not None:
         try:
             value = _SafeUnpickler(io.BytesIO(payload)).load()
         except Exception as err:  # noqa: BLE001 - any failure means: do not trust it
@@ -713,16 +721,8 @@ def cached_text(kind: str, parts: Sequence[str], build: Callable[[], str]) -> st
 
 
 def _decode_text(data: bytes, key: str, name: str) -> str | None:
-    header, payload = split_entry(data)
-    if header is None or header.get("format") != FORMAT:
-        why = "not a cache entry of this format"
-    elif header.get("engine") != engine_digest():
-        why = "written by another engine version"
-    elif header.get("key") != key:
-        why = "for other inputs"
-    elif header.get("sha256") != hashlib.sha256(payload).hexdigest() or header.get("size") != len(payload):
-        why = "truncated or altered (its digest does not match)"
-    else:
+    payload, why = _payload(data, key, "for other inputs")
+    if payload is not None:
         try:
             return payload.decode("utf-8")
         except UnicodeDecodeError:
