@@ -340,7 +340,7 @@ def _sample(v: Value) -> Value:
 _FUNCTION = "_peel_grade"
 _BASE_NAMESPACE: dict[str, object] = {
     "_U": UNKNOWN, "_I": Interval, "_RO": RuleOutcome, "_AR": AreaResult, "_AO": ASSESSMENT_ORDER,
-    "_NOFACT": _NoFact(), "_cmp": compare, "_bin": apply_binary, "_fin": finite, "_una": apply_unary, "_num": to_number,
+    "_NOFACT": _NoFact(), "_cmp": compare, "_bin": apply_binary, "_fin": finite, "_INF": math.inf, "_una": apply_unary, "_num": to_number,
     "_lower": _lower, "_upper": _upper, "_sample": _sample,
     "_bnd": estimates.bound, "_sig": estimates.significantly, "_small": estimates.small,
     "_ovl": estimates.overlapping, "_chg": estimates.changed,
@@ -412,6 +412,8 @@ class _Generator:
         self.remediated: dict[str, _Code] = {}
         self.rules: dict[str, tuple[_Code, _Code]] = {}  # key -> (outcome, exceeded)
         self.memo: dict[str, _Code] = {}  # right-hand side -> the local holding it, where it is in scope
+        self.tallied: dict[str, str] = {}  # a counter's count of unknowns -> the local holding it
+        self.bounded: set[str] = set()  # locals holding a counter: a small int (or an Interval of them)
         self.rule_index = {f"{a.name}.{r.name}": (a, r) for a in program.areas for r in a.rules}
         self.reads_when = reads(program, exceeded=False)
         self.reads_all = reads(program, True, self.reads_when)
@@ -547,6 +549,8 @@ class _Generator:
         if o.known and x.known:
             return self.data(RuleOutcome(key, rule.kind, o.value, x.value))
         flags = (True, False, UNKNOWN)
+        if o.kinds <= FLAG and x.known:  # most rules: exceeded is False, so one lookup
+            return f"{self.data({ov: RuleOutcome(key, rule.kind, ov, x.value) for ov in flags}, '_T')}[{o.text}]"
         if o.kinds <= FLAG and x.kinds <= FLAG:
             table = {ov: {xv: RuleOutcome(key, rule.kind, ov, xv) for xv in flags} for ov in flags}
             return f"{self.data(table, '_T')}[{o.text}][{x.text}]"
@@ -576,13 +580,27 @@ class _Generator:
         maybe_n, maybe_terms = _count(codes, maybe)
         if not sure_terms and not maybe_terms:
             return self.known(sure_n if maybe_n == 0 else Interval(sure_n, sure_n + maybe_n))
+        free = [c for c in codes if not c.known]
+        if len(free) == 1 and free[0].kinds <= FLAG:  # one flag decides: the counter by its value, from a table
+            table = {}
+            for v in (True, False, UNKNOWN):
+                low = sure_n + _STATIC_TESTS[sure](v)
+                high = low + maybe_n + _STATIC_TESTS[maybe](v)
+                table[v] = low if high == low else Interval(low, high)
+            counter = self.temp(f"{self.data(table, '_N')}[{free[0].text}]", frozenset({NUM, IVAL}), span)
+            self.bounded.add(counter.text)
+            return counter
         s = f"{name}_s"
-        self.emit(f"{s} = {' + '.join([str(sure_n), *sure_terms])}", span)
+        self.emit(f"{s} = {_sum(sure_n, sure_terms)}", span)
+        self.bounded.add(s)
         if not maybe_terms and maybe_n == 0:
             return _Code(s, frozenset({NUM}))
-        u = f"{name}_u"
-        self.emit(f"{u} = {' + '.join([str(maybe_n), *maybe_terms])}", span)
+        u = self.tallied.get(maybe_rhs := _sum(maybe_n, maybe_terms))  # unmet's unknowns are met's
+        if u is None:
+            u = self.tallied[maybe_rhs] = f"{name}_u"
+            self.emit(f"{u} = {maybe_rhs}", span)
         self.emit(f"{name} = {s} if {u} == 0 else _I({s}, {s} + {u})", span)
+        self.bounded.add(name)
         return _Code(name, frozenset({NUM, IVAL}))
 
     def climb(self, i: int, area: CheckedArea, scope: _Scope) -> None:
@@ -753,7 +771,14 @@ class _Generator:
             if not y.known:
                 unknown = f"{unknown} or {y.text} == 0" if unknown else f"{y.text} == 0"
         kinds = frozenset({NUM, UNK})  # overflow (inf, nan) is unknown too: values.finite
-        return self.guarded("_bin", op, x, y, unknown, f"_fin({x.text} {op} {y.text})", kinds, span)
+        quotient = f"{x.text} / {y.text}"
+        if op != "/":
+            inline = f"_fin({x.text} {op} {y.text})"
+        elif x.text in self.bounded and y.known and type(y.value) in (int, float) and abs(y.value) >= 1:  # type: ignore[arg-type]
+            inline, kinds = quotient, frozenset({NUM})  # a counter over a number of at least 1: finite
+        else:  # a quotient is a float: finite() is the range test (nan fails it); q is scratch
+            inline = f"q if -_INF < (q := {quotient}) < _INF else _U"
+        return self.guarded("_bin", op, x, y, unknown, inline, kinds, span)
 
     def guarded(self, helper: str, op: str, x: _Code, y: _Code, unknown: str, inline: str, kinds: Kinds,
                 span: Span) -> _Code:
@@ -927,6 +952,11 @@ def _area_result(args: dict[str, str]) -> str:
         values.pop()
     fields = dataclasses.fields(AreaResult)
     return f"_AR({', '.join(v if v is not None else repr(fields[i].default) for i, v in enumerate(values))})"
+
+
+def _sum(known: int, terms: list[str]) -> str:
+    """An int: the known count plus the run-time terms (bools; a lone bool keeps `0 +`, so it adds to an int)."""
+    return " + ".join([str(known), *terms] if known or len(terms) < 2 else terms)
 
 
 _Test = Callable[[str], str]  # writes the run-time test of one value, e.g. "(v3 is True)"
