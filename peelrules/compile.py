@@ -340,7 +340,8 @@ def _sample(v: Value) -> Value:
 _FUNCTION = "_peel_grade"
 _BASE_NAMESPACE: dict[str, object] = {
     "_U": UNKNOWN, "_I": Interval, "_RO": RuleOutcome, "_AR": AreaResult, "_AO": ASSESSMENT_ORDER,
-    "_NOFACT": _NoFact(), "_cmp": compare, "_bin": apply_binary, "_fin": finite, "_INF": math.inf, "_una": apply_unary, "_num": to_number,
+    "_NOFACT": _NoFact(), "_cmp": compare, "_bin": apply_binary, "_fin": finite, "_INF": math.inf,
+    "_una": apply_unary, "_num": to_number,
     "_lower": _lower, "_upper": _upper, "_sample": _sample,
     "_bnd": estimates.bound, "_sig": estimates.significantly, "_small": estimates.small,
     "_ovl": estimates.overlapping, "_chg": estimates.changed,
@@ -610,8 +611,9 @@ class _Generator:
         if not rungs or rungs[-1].condition is not None:
             raise CompileError(f"ladder {area.ladder.name!r} does not end with `otherwise`")
         self.emit("z = -1", area.ladder.span)
-        outer = self.memo
-        self.memo = dict(outer)  # locals of a rung's block exist in the later rungs' blocks, not after the climb
+        outer, outer_tallied = self.memo, self.tallied
+        # locals of a rung's block exist in the later rungs' blocks, not after the climb
+        self.memo, self.tallied = dict(outer), dict(outer_tallied)
         planned: list[Planned | None] = []
         for k, rung in enumerate(rungs):
             if k:
@@ -628,7 +630,7 @@ class _Generator:
                 self.emit(f"if g is True or g is _U: z = {k}", rung.span)
             if k:
                 self.depth -= 1
-        self.memo = outer
+        self.memo, self.tallied = outer, outer_tallied
         self.rung_plans.append(tuple(planned))
 
     def missing_function(self, i: int) -> MissingEvidence:

@@ -119,7 +119,7 @@ def test_written_cases_load_as_in_memory(case: Case) -> None:
 
 # ---------------------------------------------------------------- the generated code
 
-_LOCAL = re.compile(r"^(F|NI|S|T|r|f|g|z|_get|[vmt]\d+|[OCA]\d+|c\d+_[a-z]+(_[su])?|_peel_grade)$")
+_LOCAL = re.compile(r"^(F|NI|S|T|q|r|f|g|z|_get|[vmt]\d+|[OCA]\d+|c\d+_[a-z]+(_[su])?|_peel_grade)$")
 _ATTRIBUTES = {"get", "value", "status", "n", "k", "lower", "upper", "sample", "__class__"}
 
 
