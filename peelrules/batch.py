@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from .diagnostics import Code, Diagnostic, PeelError, one_line
 from .grades import Grade, Status
 from .limits import DEFAULT_LIMITS, Limits
-from .tablefacts import EngineChoice
+from .tablefacts import EngineChoice, engine_choice
 
 if TYPE_CHECKING:  # multiprocessing is imported when workers are started, not for a batch of one
     from multiprocessing.connection import Connection
@@ -508,7 +508,7 @@ def evaluate_batch(paths: Sequence[Path], program: Any, *, traced: bool, limits:
     """Grade every bundle; `engine` computes the table aggregates. With Spark the bundles are graded in this one
     process, whatever `jobs` says: one Spark session (itself parallel) rather than one JVM per worker. With
     `keep`, each Graded holds what keep made of its bundle instead of the bundle (EvaluateWork)."""
-    if (engine if isinstance(engine, str) else engine.name) != "duckdb":
+    if engine_choice(engine).name != "duckdb":
         jobs = 1
     work = EvaluateWork(program, traced, limits, engine=engine, keep=keep)
     if jobs != 1 and len(paths) > 1:

@@ -126,8 +126,7 @@ class Evaluator:
             v = UNKNOWN if count is None else count
             if not env.trace:
                 return v, None
-            found = env.bundle.findings.get(area)
-            shown = None if found is None else tuple(f for f in found if f.kind == e.kind and (f.severe or not e.severe))
+            shown = env.bundle.stated_findings(area, e.kind, e.severe)  # type: ignore[arg-type]
             return v, ExprTrace(self.text(e), v, e.span, finding_kind=e.kind, findings=shown)
         if isinstance(e, n.Aggregate):
             return self.aggregate(e, env)
@@ -141,12 +140,7 @@ class Evaluator:
         v: Value = UNKNOWN if res is None or res.value is None else res.value  # type: ignore[assignment]
         if not env.trace:
             return v, None
-        table = env.bundle.tables.get(e.table)
-        leaf = AggregateLeaf(e.key, e.table, table is not None and res is not None,
-                             res.sql if res else None, res.rows_read if res else None,
-                             res.rows_matched if res else None, table.folder if table else None,
-                             tuple(f.file for f in table.files) if table else (), table.source if table else None,
-                             res.engine if res else "duckdb", table.catalog if table else None)
+        leaf = AggregateLeaf.of(e.key, e.table, env.bundle.tables.get(e.table), res)
         return v, ExprTrace(self.text(e), v, e.span, aggregate=leaf)
 
     def call(self, e: n.Call, env: Env) -> tuple[Value, ExprTrace | None]:

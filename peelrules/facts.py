@@ -90,11 +90,16 @@ class Bundle:
     def stated(self, area: str, kind: str, severe: bool = False) -> int | Interval | None:
         """How many findings of `kind` the report states for the area: the count recorded; at least that many
         (an Interval up to infinity) where only some are recorded; None when the bundle records none."""
-        found = self.findings.get(area)
+        found = self.stated_findings(area, kind, severe)
         if found is None:
             return None
-        count = sum(1 for f in found if f.kind == kind and (f.severe or not severe))
-        return Interval(count, math.inf) if area in self.partial else count
+        return Interval(len(found), math.inf) if area in self.partial else len(found)
+
+    def stated_findings(self, area: str, kind: str, severe: bool = False) -> tuple[Finding, ...] | None:
+        """The findings of `kind` (only the severe ones when `severe`) the bundle records for the area; None when
+        it records none for the area."""
+        found = self.findings.get(area)
+        return None if found is None else tuple(f for f in found if f.kind == kind and (f.severe or not severe))
 
     @functools.cached_property
     def has_secondary(self) -> bool:

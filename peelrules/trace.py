@@ -47,6 +47,16 @@ class AggregateLeaf:
     engine: str = "duckdb"  # what computed it: duckdb or spark
     catalog: str | None = None  # the Spark catalog table read instead of the files
 
+    @classmethod
+    def of(cls, key: str, name: str, table: Any, res: Any) -> "AggregateLeaf":
+        """The leaf of aggregate `key` over table `name`, from the bundle's table (tablefacts.BundleTable) and its
+        result (tablefacts.AggregateResult), either None when the bundle has not got it."""
+        return cls(key, name, table is not None and res is not None,
+                   res.sql if res else None, res.rows_read if res else None,
+                   res.rows_matched if res else None, table.folder if table else None,
+                   tuple(f.file for f in table.files) if table else (), table.source if table else None,
+                   res.engine if res else "duckdb", table.catalog if table else None)
+
 
 @dataclass(frozen=True)
 class PeerLeaf:

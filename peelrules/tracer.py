@@ -143,8 +143,7 @@ class ExprBuilder:
         span = e.span
 
         def stated(r: Slots, b: Bundle) -> ExprTrace:
-            found = b.findings.get(area)  # type: ignore[arg-type]
-            shown = None if found is None else tuple(f for f in found if f.kind == kind and (f.severe or not severe))
+            shown = b.stated_findings(area, kind, severe)  # type: ignore[arg-type]
             return ExprTrace(text, value(r), span, finding_kind=kind, findings=shown)
         return stated
 
@@ -154,13 +153,7 @@ class ExprBuilder:
         span = e.span
 
         def aggregate(r: Slots, b: Bundle) -> ExprTrace:
-            res = b.aggregates.get(key)
-            table = b.tables.get(name)
-            leaf = AggregateLeaf(key, name, table is not None and res is not None,
-                                 res.sql if res else None, res.rows_read if res else None,
-                                 res.rows_matched if res else None, table.folder if table else None,
-                                 tuple(f.file for f in table.files) if table else (), table.source if table else None,
-                                 res.engine if res else "duckdb", table.catalog if table else None)
+            leaf = AggregateLeaf.of(key, name, b.tables.get(name), b.aggregates.get(key))
             return ExprTrace(text, value(r), span, aggregate=leaf)
         return aggregate
 
