@@ -18,6 +18,7 @@ that cannot be made or written (a read-only file system) turns the cache off for
 from __future__ import annotations
 
 import dataclasses
+import functools
 import enum
 import hashlib
 import io
@@ -111,19 +112,12 @@ def engine_digest() -> str:
     return _ENGINE
 
 
-_LIMITS_KEYS: dict[Limits, bytes] = {}
-
-
+@functools.lru_cache(maxsize=64)
 def limits_key(limits: Limits) -> bytes:
     """The limits that can change what is built, as bytes to digest: every one but max_errors, which only bounds
     how many messages are printed (and errors are never cached). Limits are frozen: each is written out once."""
-    found = _LIMITS_KEYS.get(limits)
-    if found is None:
-        found = json.dumps({k: v for k, v in dataclasses.asdict(limits).items() if k != "max_errors"},
-                           sort_keys=True).encode()
-        if len(_LIMITS_KEYS) < 64:
-            _LIMITS_KEYS[limits] = found
-    return found
+    return json.dumps({k: v for k, v in dataclasses.asdict(limits).items() if k != "max_errors"},
+                      sort_keys=True).encode()
 
 
 def key_of(sources: Sequence[SourceFile], limits: Limits) -> str:

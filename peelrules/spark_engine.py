@@ -113,15 +113,14 @@ def settings(options: SparkOptions) -> list[tuple[str, str]]:
     """The settings a session is built with (without Spark Connect's URL): the master, no web UI or progress
     bars, the UTC session time zone, the quiet log configuration, then `options.conf`."""
     out: dict[str, str] = {}
-    master = options.master or os.environ.get("PEEL_SPARK_MASTER")
-    if master and not master.startswith("sc://"):
-        out["spark.master"] = master
-    elif not _connect_url(options):
-        out["spark.master"] = os.environ.get("MASTER", "local[*]")
+    connect = _connect_url(options)
+    if connect is None:  # a JVM of its own (a master sc://... or SPARK_REMOTE is a Connect server's)
+        out["spark.master"] = options.master or os.environ.get("PEEL_SPARK_MASTER") or \
+            os.environ.get("MASTER", "local[*]")
     out.update({"spark.app.name": options.app_name, "spark.ui.enabled": "false",
                 "spark.ui.showConsoleProgress": "false", "spark.sql.session.timeZone": "UTC"})
     out.update(dict(options.conf))
-    if options.quiet and not _connect_url(options):
+    if options.quiet and connect is None:
         java = out.get("spark.driver.extraJavaOptions", "")
         if "log4j2.configurationFile" not in java and "log4j.configuration" not in java:
             out["spark.driver.extraJavaOptions"] = \

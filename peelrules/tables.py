@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence, Union
 
 from .tablefacts import AggregateResult, GroupResult
-from .tablefacts import FORMULA_START, neutralise_cell  # noqa: F401 - importable from here as before
 from .limits import DEFAULT_LIMITS, Limits
 
 if TYPE_CHECKING:
@@ -1135,8 +1134,3 @@ def _fused(lo: float, hi: float, d: float) -> float:
     from fractions import Fraction
 
     return float(Fraction(lo) * Fraction(1.0 - d) + Fraction(hi * d))  # fma(lo, 1 - d, hi * d): one rounding
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Writing CSV: neutralise_cell and FORMULA_START live in tablefacts (standard library only, imported above), so
-# that the csv report does not import this module and SQL's libraries with it.

@@ -17,9 +17,10 @@ import sqlglot
 from sqlglot import exp
 
 from peelrules.limits import Limits
+from peelrules.tablefacts import neutralise_cell
 from peelrules.tables import (
     Aggregate, AggregateError, AllOf, AnyOf, Column, Compare, Not, TableDecl, TableEngine, TableError,
-    aggregate_problems, aggregate_tree, fraction_text, neutralise_cell, query, resolve, scan_csv,
+    aggregate_problems, aggregate_tree, fraction_text, query, resolve, scan_csv,
     standalone_tree)
 
 ROOT = Path(__file__).resolve().parent.parent
