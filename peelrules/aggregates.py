@@ -24,7 +24,7 @@ import hashlib
 import threading
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Literal, Mapping, Optional, Protocol
+from typing import Any, Callable, Literal, Mapping, Optional, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -376,7 +376,16 @@ ErrFn = Callable[[str, str, KeyPath, "str | None"], None]
 _RESULTS: dict[tuple[object, ...], dict[str, t.AggregateResult]] = {}
 _RESULTS_LOCK = threading.Lock()
 _RESULTS_SIZE = 64
+V = TypeVar("V")
 _VALID: dict[tuple[object, ...], int] = {}  # (declaration, files with digests) -> rows, for files already checked
+
+
+def _remember(memo: dict[tuple[object, ...], V], key: tuple[object, ...], value: V) -> None:
+    """Keep key -> value in one of this process's memos, the oldest entries dropped beyond _RESULTS_SIZE."""
+    with _RESULTS_LOCK:
+        memo[key] = value
+        while len(memo) > _RESULTS_SIZE:
+            del memo[next(iter(memo))]
 
 
 def program_aggregates(program: Any) -> list[n.Aggregate]:
@@ -484,10 +493,7 @@ def load_tables(src: SourceFile, models: dict[str, TableModel], program: Any, er
                 rows = engine.validate(decl).rows
                 if store is not None:
                     store.put("rows", repr(vkey), rows)
-                with _RESULTS_LOCK:
-                    _VALID[vkey] = rows
-                    while len(_VALID) > _RESULTS_SIZE:
-                        del _VALID[next(iter(_VALID))]
+                _remember(_VALID, vkey, rows)
         except t.TableError as e:
             _table_error(src, folder, name, e, err, add)
             continue
@@ -533,10 +539,7 @@ def load_tables(src: SourceFile, models: dict[str, TableModel], program: Any, er
         return found, results
     if store is not None:
         store.put("results", repr(key), results)
-    with _RESULTS_LOCK:
-        _RESULTS[key] = results
-        while len(_RESULTS) > _RESULTS_SIZE:
-            del _RESULTS[next(iter(_RESULTS))]
+    _remember(_RESULTS, key, results)
     return found, results
 
 

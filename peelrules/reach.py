@@ -10,7 +10,9 @@ witness none of whose parts can be dropped (a local minimum, not always the glob
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from .compile import compile_program
 from .diagnostics import Code, Diagnostic, Severity, quoted
@@ -137,6 +139,21 @@ def reach_warnings(program: Program, reach: tuple[AreaReach, ...]) -> list[Diagn
     return out
 
 
+T = TypeVar("T")
+
+
+def _drop_while(items: tuple[T, ...], holds: Callable[[tuple[T, ...]], bool]) -> tuple[T, ...]:
+    """Drop the items one at a time, left to right, wherever what is left still `holds`."""
+    i = 0
+    while i < len(items):
+        trial = items[:i] + items[i + 1:]
+        if holds(trial):
+            items = trial
+        else:
+            i += 1
+    return items
+
+
 def _shrink(grade, target: Grade, facts: dict[str, Value],  # type: ignore[no-untyped-def]
             findings: tuple[tuple[str, bool], ...] | None) -> Witness:
     """Drop facts and findings one at a time while the grade stays `target`."""
@@ -146,13 +163,7 @@ def _shrink(grade, target: Grade, facts: dict[str, Value],  # type: ignore[no-un
         if grade(trial, findings) is target:
             facts = trial
     if findings is not None:
-        i = 0
-        while i < len(findings):
-            trial_f = findings[:i] + findings[i + 1:]
-            if grade(facts, trial_f) is target:
-                findings = trial_f
-            else:
-                i += 1
+        findings = _drop_while(findings, lambda trial: grade(facts, trial) is target)
         if not findings and grade(facts, None) is target:
             findings = None
     return Witness(tuple(sorted(facts.items())), findings)
@@ -268,13 +279,7 @@ def _shrink_change(grade, target: Grade, changes: dict[str, Value], shape,  # ty
     if shape != "keep" and grade(changes, "keep") is target:
         shape = "keep"
     if shape != "keep":
-        i = 0
-        while i < len(shape):
-            trial_shape = shape[:i] + shape[i + 1:]
-            if grade(changes, trial_shape) is target:
-                shape = trial_shape
-            else:
-                i += 1
+        shape = _drop_while(shape, lambda trial: grade(changes, trial) is target)
     for name in list(changes):  # the smallest step: the candidate closest to the current value that still works
         opts = ordered.get(name)
         if opts is None or changes[name] not in opts:

@@ -42,6 +42,28 @@ def test_a_stated_cause_of_concern_is_the_smallest_evidence_for_inadequate(rule_
         assert w is not None and w.size == 1, (r.area, w)
 
 
+def test_each_witness_is_minimal_no_fact_or_finding_can_be_left_out(rule_set) -> None:
+    """The smallest evidence is shrunk: without any one of its facts or findings the grade is no longer given."""
+    shipped = peelrules.shipped_program(rule_set)
+    evaluator = Evaluator(shipped)
+
+    def gives(area: str, facts: dict, findings, grade: str) -> bool:
+        return evaluator.run(_bundle(shipped, area, facts, findings))[0].area(area).grade is Grade.from_key(grade)
+
+    shrunk = 0
+    for r in reachability(shipped):
+        for grade, w in r.witnesses.items():
+            assert w is not None
+            facts = dict(w.facts)
+            for name in facts:
+                assert not gives(r.area, {k: v for k, v in facts.items() if k != name}, w.findings, grade), \
+                    (r.area, grade, name)
+            for i in range(len(w.findings or ())):
+                assert not gives(r.area, facts, w.findings[:i] + w.findings[i + 1:], grade), (r.area, grade, i)
+                shrunk += 1
+    assert shrunk > 0  # some witnesses state findings, so the findings half was exercised
+
+
 def test_check_strict_reports_reachability_and_fails_on_an_unreachable_grade(rule_set, tmp_path) -> None:
     shipped = peelrules.shipped_program(rule_set)
     res = CliRunner().invoke(cli_main, ["check", "--strict", str(shipped_rules_dir(rule_set))])
