@@ -209,6 +209,56 @@ def test_percentile_interpolation_is_duckdbs_to_the_bit(spark, tmp_path):
     differ = [g.key for g in duck.groups if raw[g.key] != g.value]
     assert differ  # Spark's interpolation alone would not do
     assert [(g.key, g.value) for g in ours.groups] == [(g.key, g.value) for g in duck.groups]
+    assert_shown_sql_gives_the_values(spark, {p999: ours})  # and the trace's SQL gives the trace's values
+
+
+def _bits(v: object) -> object:
+    return v.hex() if isinstance(v, float) else v
+
+
+def assert_shown_sql_gives_the_values(spark, results: dict) -> None:
+    """Each result's SQL, run in the session (where the runner registered the views), gives its value, groups
+    and counts, to the bit."""
+    for a, r in results.items():
+        rows = [tuple(x) for x in spark.sql(r.sql).collect()]
+        if a.group_by is None:
+            assert [(_bits(x[0]), x[1], x[2]) for x in rows] == [(_bits(r.value), r.rows_read, r.rows_matched)], \
+                a.key()
+        else:
+            assert [(x[0], _bits(x[1]), x[2], x[3]) for x in rows] == \
+                [(g.key, _bits(g.value), g.rows_read, g.rows_matched) for g in r.groups], a.key()
+
+
+def test_the_shown_sql_of_a_percentile_gives_the_traces_value_to_the_bit(spark, tmp_path, monkeypatch):
+    """The Spark SQL a trace shows for a median or percentile gives the trace's value to the bit when run, with
+    the fused interpolation a DuckDB build may use and with the plain one: tables.quantile_interpolate's example
+    (rank 12217.77 of 12231 values, 125.8 then 126.1), where the two differ, with tables._FUSED as this DuckDB
+    has it and as the other kind of build has it; and a Parquet DECIMAL column (its scale kept), grouped, a count
+    column under a filter, an empty filter, a lone value."""
+    from peelrules import tables
+
+    (tmp_path / "tie.csv").write_text("x\n" + "125.8\n" * 12218 + "126.1\n" * 13, encoding="utf-8")
+    tie = TableDecl("tie", "tie.csv", (Column("x", "number"),))
+    decls = [tie, *generated(tmp_path)]
+    engine = TableEngine(decls, tmp_path)
+    p999 = Aggregate("percentile", "tie", "x", percentile=99.9)
+    aggs = [p999, Aggregate("percentile", "gen", "price", percentile=62.5, group_by="area"),
+            Aggregate("median", "gen", "n", where=Compare("ok", "==", True)),
+            Aggregate("percentile", "gen", "x", percentile=10, where=Compare("x", "<", -1.0)),
+            Aggregate("median", "one", "v")]
+    ours = spark_engine.SparkRunner(spark=spark).run(engine, aggs)
+    duck = engine.run(aggs)
+    assert [(_bits(ours[a].value), ours[a].groups) for a in aggs] == [(_bits(duck[a].value), duck[a].groups)
+                                                                      for a in aggs]
+    assert "ROUND(" in ours[aggs[1]].sql and "* 100.0D" in ours[aggs[1]].sql  # the decimal's scale: 2 places
+    assert_shown_sql_gives_the_values(spark, ours)
+    assert [ours[a].value is None for a in aggs[2:]] == [False, True, False]
+    tables.quantile_interpolate(0.0, 0.0, 0.0)  # tables._FUSED, as this DuckDB has it
+    monkeypatch.setattr(tables, "_FUSED", not tables._FUSED)
+    other = spark_engine.SparkRunner(spark=spark).run(engine, [p999])
+    assert_shown_sql_gives_the_values(spark, other)
+    assert other[p999].value != ours[p999].value  # the two interpolations differ here, and each SQL gives its own
+    assert ("REFLECT('java.lang.Math', 'fma'" in ours[p999].sql) is not tables._FUSED
 
 
 # ------------------------------------------------------------------------------- means over many partitions
