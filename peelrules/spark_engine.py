@@ -40,7 +40,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any, Iterator, Mapping, Sequence
@@ -346,6 +346,31 @@ class SparkRunner:
             value, read, matched, groups = results[a]
             out[a] = AggregateResult(value, read, matched, shown_sql(a, scales), groups, engine=NAME)
         return out
+
+
+def as_spark(a: t.Aggregate, result: AggregateResult, scales: Mapping[str, int]) -> AggregateResult:
+    """A DuckDB engine's result as the Spark engine gives it (`peel verify` of a Spark trace, without Spark): the
+    same values (identical by construction, docs/scale.md), with the Spark SQL and the engine's name."""
+    return replace(result, sql=shown_sql(a, scales), engine=NAME)
+
+
+def parquet_scales(files: Sequence[Path]) -> dict[str, int]:
+    """The scale of each DECIMAL column of a table's Parquet files (none for CSV files), as DuckDB reads their
+    schema: what _reader finds with Spark."""
+    if not files or any(f.suffix.lower() != ".parquet" for f in files):
+        return {}
+    import re
+
+    import duckdb
+
+    con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False,
+                                             "autoload_known_extensions": False})
+    try:
+        described = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [[str(f) for f in files]]).fetchall()
+    finally:
+        con.close()
+    found = ((str(row[0]), re.fullmatch(r"DECIMAL\(\d+,\s*(\d+)\)", str(row[1]))) for row in described)
+    return {name: int(m.group(1)) for name, m in found if m}
 
 
 def shown_sql(a: t.Aggregate, scales: Mapping[str, int]) -> str:

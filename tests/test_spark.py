@@ -4,7 +4,9 @@ spark` gives the same grades and report as the default; the bundle cache keeps t
 pyspark or Java is one line and exit 2; a table read from a Spark catalog (`--spark-table`) gives the aggregates
 its files give; the reports say which engine computed an aggregate; a mean over a table whose plain sum depends on
 the order of the additions is the same to the bit when Spark reads it as dozens of partitions, and so is the
-trace; a real `peel evaluate --engine spark` process prints nothing on stderr (the one slow test: it starts a JVM
+trace; the Spark SQL a trace shows for a median or percentile gives its value to the bit; `peel verify` verifies a
+Spark trace (with DuckDB, or Spark) and names what was changed in one, and says what to do with a trace that read
+a catalog table; a real `peel evaluate --engine spark` process prints nothing on stderr (the one slow test: it starts a JVM
 of its own).
 
 One local Spark session (local[1]) for the module; the tests that need it are skipped, with the reason, when
@@ -552,18 +554,23 @@ def test_evaluate_with_spark_tables_gives_the_aggregates_of_the_files(spark, cat
     assert text.exit_code == 0 and text.output == runner.invoke(main, ["evaluate", str(LANCASHIRE)]).output
 
 
-def _aggregates(doc: object) -> list[dict]:
+def _aggregate_nodes(doc: object) -> list[dict]:
+    """The expression nodes of a JSON trace that show an aggregate."""
     out: list[dict] = []
     stack = [doc]
     while stack:
         node = stack.pop()
         if isinstance(node, dict):
             if isinstance(node.get("aggregate"), dict):
-                out.append(node["aggregate"])
+                out.append(node)
             stack += node.values()
         elif isinstance(node, list):
             stack += node
     return out
+
+
+def _aggregates(doc: object) -> list[dict]:
+    return [n["aggregate"] for n in _aggregate_nodes(doc)]
 
 
 def test_a_table_read_from_the_catalog_needs_no_file(spark, catalog, lancashire_copy, tmp_path, monkeypatch):
@@ -745,3 +752,88 @@ def test_a_real_spark_run_prints_nothing_on_stderr(tmp_path):
     assert got.stderr == ""
     aggs = _aggregates(json.loads(got.stdout))  # stdout is the JSON trace alone
     assert aggs and {a["engine"] for a in aggs if a["present"]} == {"spark"}
+
+
+# ------------------------------------------------------------------------------------- peel verify, Spark traces
+
+TIE_RULES = '''\
+framework f "F" {
+  version "1"
+}
+
+evidence calls {
+  tie: table "calls" {
+    x:    number unit "seconds"
+    late: flag
+  }
+}
+
+ladder standard {
+  requires_improvement when concerns >= 1
+  good                 otherwise
+}
+
+area contact "Contact" {
+  grade by standard
+
+  cause_of_concern waits "Calls wait" {
+    when percentile(calls.tie.x, 99.9) > 126 or median(calls.tie.x) > 200 or share(calls.tie where late == true) > 0.5
+    cite "test"
+    recommendation "Answer sooner"
+  }
+}
+'''
+
+
+def test_peel_verify_verifies_a_spark_trace_and_names_what_was_changed(spark, tmp_path, monkeypatch):
+    """A Spark trace (a percentile where Spark's PERCENTILE and DuckDB's interpolation differ, a median, a share)
+    verifies, with DuckDB by default and with --engine spark; a changed value, SQL or grade is named (exit 1)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PEEL_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "tie.csv").write_text("x,late\n" + "125.8,false\n" * 12218 + "126.1,true\n" * 13, encoding="utf-8")
+    (tmp_path / "rules.peel").write_text(TIE_RULES, encoding="utf-8")
+    bundle = {"force": "Test", "framework": "f", "sources": {"report": {"title": "R"}}, "facts": {},
+              "tables": {"calls.tie": {"file": "tie.csv", "source": "generated", "columns": {
+                  "x": {"type": "number", "unit": "seconds"}, "late": {"type": "flag"}}}}}
+    (tmp_path / "evidence.yaml").write_text(json.dumps(bundle), encoding="utf-8")
+    runner = CliRunner()
+    got = runner.invoke(main, ["--no-cache", "evaluate", "evidence.yaml", "--rules", "rules.peel", "--engine",
+                               "spark", "--format", "json", "--out", "trace.json"])
+    assert got.exit_code == 0, got.output
+    doc = json.loads((tmp_path / "trace.json").read_text(encoding="utf-8"))
+    p999 = next(n for n in _aggregate_nodes(doc) if n["aggregate"]["key"].startswith("percentile("))
+    assert p999["aggregate"]["engine"] == "spark" and "ELEMENT_AT(" in p999["aggregate"]["sql"]
+    for args in ([], ["--engine", "spark"]):
+        got = runner.invoke(main, ["--no-cache", "verify", *args, "trace.json"])
+        assert (got.exit_code, got.output.split(" — ")[0]) == (0, "verified: trace.json"), got.output
+    area = doc["results"][0]["areas"][0]
+    changes = {"value": (p999, "value", 126.0), "sql": (p999["aggregate"], "sql",
+                                                        p999["aggregate"]["sql"].replace("0.999D", "0.999")),
+               "grade": (area, "grade", "good" if area["grade"] != "good" else "inadequate")}
+    said = {"value": f"aggregate percentile(calls.tie.x, 99.9): value 126.0 recorded, {p999['value']} now",
+            "sql": "aggregate percentile(calls.tie.x, 99.9): its SQL differs from the SQL a re-run writes",
+            "grade": f"area contact: {changes['grade'][2]} recorded, {area['grade']} now"}
+    for what, (node, key, value) in changes.items():
+        was, node[key] = node[key], value
+        (tmp_path / "changed.json").write_text(json.dumps(doc), encoding="utf-8")
+        node[key] = was
+        got = runner.invoke(main, ["verify", "changed.json"])
+        assert got.exit_code == 1 and said[what] in got.output, (what, got.output)
+
+
+def test_peel_verify_of_a_trace_that_read_a_catalog_table(spark, catalog, tmp_path, monkeypatch):
+    """A trace whose aggregates read catalog tables cannot be re-read from files: peel says which tables, which
+    catalog tables and the command to run (exit 2, no traceback); with --engine spark it verifies, reading the
+    catalog tables the trace names."""
+    monkeypatch.setenv("PEEL_CACHE_DIR", str(tmp_path / "cache"))
+    runner = CliRunner()
+    trace = tmp_path / "trace.json"
+    got = runner.invoke(main, ["evaluate", "--engine", "spark", "--format", "json", "--out", str(trace),
+                               "--spark-table", "contact.calls=peel.calls_2021", str(LANCASHIRE)])
+    assert got.exit_code == 0, got.output
+    got = runner.invoke(main, ["verify", str(trace)])
+    assert got.exit_code == 2 and "Traceback" not in got.output
+    assert "table contact.calls, read from the Spark catalog table peel.calls_2021 by share(contact.calls" in \
+        got.output and f"peel verify --engine spark --spark-table contact.calls=peel.calls_2021 {trace}" in got.output
+    got = runner.invoke(main, ["verify", "--engine", "spark", str(trace)])
+    assert (got.exit_code, got.output.split(" — ")[0]) == (0, f"verified: {trace}"), got.output
