@@ -188,8 +188,8 @@ def test_a_trace_that_read_a_catalog_table_says_what_to_run(tmp_path, lancashire
     trace.write_text(json.dumps(doc), encoding="utf-8")
     proc = run_peel("verify", str(trace))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and not proc.stdout
-    assert (f"peel: {trace} cannot be verified from files: its aggregates read catalog tables, which only Spark can "
-            "read again (table contact.calls, read from the Spark catalog table peel.calls_2021 by share(contact.calls "
+    assert (f"peel: {trace} cannot be verified from files: its aggregates read a Spark catalog table, which only "
+            "Spark can read again (table contact.calls, read from the Spark catalog table peel.calls_2021 by share(contact.calls "
             "where answer_seconds <= 10)") in proc.stderr
     assert proc.stderr.rstrip().endswith(
         f"peel verify --engine spark --spark-table contact.calls=peel.calls_2021 {trace}")

@@ -59,9 +59,11 @@ def engine_for(opts: VerifyOptions, recorded: dict[str, Any], limits: Limits) ->
         what = "; ".join(f"table {name}, read from the Spark catalog table {target} by {', '.join(keys)}"
                          for name, (target, keys) in catalog.items())
         again = " ".join(f"--spark-table {name}={target}" for name, (target, _) in catalog.items())
-        return (f"{shown} cannot be verified from files: its aggregates read catalog tables, which only Spark can "
-                f"read again ({what}); verify it with Spark, in a session whose catalog has "
-                f"{'them' if len(catalog) > 1 else 'it'}: peel verify --engine spark {again} {shown}")
+        one = len(catalog) == 1
+        return (f"{shown} cannot be verified from files: its aggregates read {'a ' if one else ''}Spark catalog "
+                f"table{'' if one else 's'}, which only Spark can read again ({what}); verify it with Spark, in a "
+                f"session whose catalog has {'that table' if one else 'those tables'}: peel verify --engine spark "
+                f"{again} {shown}")
     if recorded_engine(recorded) == "duckdb":
         return (f"--engine spark re-runs a Spark trace's aggregates with Spark, and {shown}'s were computed by "
                 "DuckDB (its SQL is DuckDB's): verify it without --engine spark")
