@@ -16,8 +16,9 @@ against their declarations with DuckDB) and computes the aggregates with Spark S
   (`tables.quantile_interpolate`), so the value is DuckDB's to the bit.
 
 Each result's `sql` is the Spark SQL for that aggregate alone (`shown_sql`: `tables.standalone_tree(a, "spark")`,
-or for a median or percentile `quantile_tree`, which gives DuckDB's value to the bit), reading from the view. A table mapped to a catalog table (`SparkRunner.catalog`) is read from the catalog instead of its
-files: its columns are found by name, checked against the declared types and cast to them.
+or for a median or percentile `quantile_tree`, which gives DuckDB's value to the bit), reading from the view. A
+table mapped to a catalog table (`SparkRunner.catalog`) is read from the catalog instead of its files: its
+columns are found by name, checked against the declared types and cast to them.
 
 The session: the active one when peelrules runs inside a Spark application; else one built from `SparkOptions`:
 master `options.master`, else PEEL_SPARK_MASTER, else Spark Connect when SPARK_REMOTE is set, else MASTER, else
@@ -354,25 +355,6 @@ def as_spark(a: t.Aggregate, result: AggregateResult, scales: Mapping[str, int])
     return replace(result, sql=shown_sql(a, scales), engine=NAME)
 
 
-def parquet_scales(files: Sequence[Path]) -> dict[str, int]:
-    """The scale of each DECIMAL column of a table's Parquet files (none for CSV files), as DuckDB reads their
-    schema: what _reader finds with Spark."""
-    if not files or any(f.suffix.lower() != ".parquet" for f in files):
-        return {}
-    import re
-
-    import duckdb
-
-    con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False,
-                                             "autoload_known_extensions": False})
-    try:
-        described = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [[str(f) for f in files]]).fetchall()
-    finally:
-        con.close()
-    found = ((str(row[0]), re.fullmatch(r"DECIMAL\(\d+,\s*(\d+)\)", str(row[1]))) for row in described)
-    return {name: int(m.group(1)) for name, m in found if m}
-
-
 def shown_sql(a: t.Aggregate, scales: Mapping[str, int]) -> str:
     """The Spark SQL a trace shows for the aggregate: that aggregate alone, reading from the table's view, giving
     the trace's value to the bit when run (a median or percentile: quantile_tree). `scales`: as _reader's."""
@@ -429,8 +411,8 @@ def quantile_tree(a: t.Aggregate, scale: int | None = None) -> Any:
     if g is not None:
         inner = inner.group_by(t._col(g))
     d = e.Paren(this=e.Sub(this=ref("pos"), expression=e.Floor(this=ref("pos"))))
-    lo, hi = (e.func("ELEMENT_AT", ref("sorted"), e.Add(this=e.cast(rank(this=ref("pos")), "INT"), expression=one.copy()))
-              for rank in (e.Floor, e.Ceil))
+    lo, hi = (e.func("ELEMENT_AT", ref("sorted"), e.Add(this=e.cast(rank(this=ref("pos")), "INT"),
+                                                       expression=one.copy())) for rank in (e.Floor, e.Ceil))
     unit = _double(float(10 ** scale)) if scale is not None else None
     if unit is not None:
         lo, hi = (e.Round(this=e.Mul(this=x, expression=unit.copy())) for x in (lo, hi))

@@ -142,11 +142,9 @@ def _compare_aggregates(old: list[dict[str, Any]], new: list[dict[str, Any]]) ->
             others = now_nodes.get(key, [])
             if i >= len(others):
                 continue
-            m = others[i]
-            was, is_ = {"value": n.get("value"), **n["aggregate"]}, {"value": m.get("value"), **m["aggregate"]}
+            was, is_ = ({"value": x.get("value"), "engine": "duckdb", **x["aggregate"]} for x in (n, others[i]))
             for field in sorted(was.keys() | is_.keys(), key=lambda f: (f != "value", f)):
-                a, b = was.get(field, "duckdb" if field == "engine" else None), \
-                    is_.get(field, "duckdb" if field == "engine" else None)
+                a, b = was.get(field), is_.get(field)
                 if dumps(a, allow_nan=True) == dumps(b, allow_nan=True) or (key, field) in said:
                     continue
                 said.add((key, field))
@@ -161,7 +159,8 @@ def _as_spark(program: Program, bundle: Bundle) -> Bundle:
     """The bundle as the Spark engine gives it: the same aggregates (identical by construction, docs/scale.md),
     each with the Spark SQL that engine shows and its name."""
     from .aggregates import program_aggregates, to_aggregate
-    from .spark_engine import as_spark, parquet_scales
+    from .spark_engine import as_spark
+    from .tables import parquet_scales
 
     if not bundle.aggregates:
         return bundle
@@ -220,7 +219,8 @@ def evidence_paths(recorded: dict[str, Any], evidence: list[Path] | None = None)
 
 
 def verify(recorded: Any, rules: Path | None = None, evidence: list[Path] | None = None,
-           trace_name: str = "the trace", engine: EngineChoice | None = None) -> tuple[list[Difference], dict[str, Any]]:
+           trace_name: str = "the trace", engine: EngineChoice | None = None
+           ) -> tuple[list[Difference], dict[str, Any]]:
     """Re-run the recorded evaluation (or with the given rules / evidence) and list every difference. The table
     aggregates are computed by `engine`; by default by DuckDB, and written as the trace's engine writes them: a
     Spark trace's are given the Spark SQL and engine name the Spark engine gives them (their values are the same

@@ -6,8 +6,8 @@ its files give; the reports say which engine computed an aggregate; a mean over 
 the order of the additions is the same to the bit when Spark reads it as dozens of partitions, and so is the
 trace; the Spark SQL a trace shows for a median or percentile gives its value to the bit; `peel verify` verifies a
 Spark trace (with DuckDB, or Spark) and names what was changed in one, and says what to do with a trace that read
-a catalog table; a real `peel evaluate --engine spark` process prints nothing on stderr (the one slow test: it starts a JVM
-of its own).
+a catalog table; a real `peel evaluate --engine spark` process prints nothing on stderr (the one slow test: it
+starts a JVM of its own).
 
 One local Spark session (local[1]) for the module; the tests that need it are skipped, with the reason, when
 pyspark or Java is not installed (`pip install '.[test,spark]'` and a JRE; .ci/run installs both)."""
@@ -28,6 +28,7 @@ from click.testing import CliRunner
 from peelrules import spark_engine
 from peelrules.cli import main
 from peelrules.tables import AllOf, Aggregate, AnyOf, Column, Compare, Not, TableDecl, TableEngine
+from peelrules.verify import _aggregate_nodes
 
 ROOT = Path(__file__).resolve().parent.parent
 EVIDENCE = ROOT / "evidence"
@@ -554,21 +555,6 @@ def test_evaluate_with_spark_tables_gives_the_aggregates_of_the_files(spark, cat
     assert text.exit_code == 0 and text.output == runner.invoke(main, ["evaluate", str(LANCASHIRE)]).output
 
 
-def _aggregate_nodes(doc: object) -> list[dict]:
-    """The expression nodes of a JSON trace that show an aggregate."""
-    out: list[dict] = []
-    stack = [doc]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            if isinstance(node.get("aggregate"), dict):
-                out.append(node)
-            stack += node.values()
-        elif isinstance(node, list):
-            stack += node
-    return out
-
-
 def _aggregates(doc: object) -> list[dict]:
     return [n["aggregate"] for n in _aggregate_nodes(doc)]
 
@@ -766,6 +752,9 @@ evidence calls {
     x:    number unit "seconds"
     late: flag
   }
+  priced: table "priced calls" {
+    price: number
+  }
 }
 
 ladder standard {
@@ -778,6 +767,7 @@ area contact "Contact" {
 
   cause_of_concern waits "Calls wait" {
     when percentile(calls.tie.x, 99.9) > 126 or median(calls.tie.x) > 200 or share(calls.tie where late == true) > 0.5
+      or percentile(calls.priced.price, 37.5) > 1000
     cite "test"
     recommendation "Answer sooner"
   }
@@ -786,23 +776,30 @@ area contact "Contact" {
 
 
 def test_peel_verify_verifies_a_spark_trace_and_names_what_was_changed(spark, tmp_path, monkeypatch):
-    """A Spark trace (a percentile where Spark's PERCENTILE and DuckDB's interpolation differ, a median, a share)
-    verifies, with DuckDB by default and with --engine spark; a changed value, SQL or grade is named (exit 1)."""
+    """A Spark trace (a percentile where Spark's PERCENTILE and DuckDB's interpolation differ, a median, a share, a
+    percentile of a Parquet DECIMAL column) verifies, with DuckDB by default and with --engine spark; a changed
+    value, SQL or grade is named (exit 1)."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PEEL_CACHE_DIR", str(tmp_path / "cache"))
     (tmp_path / "tie.csv").write_text("x,late\n" + "125.8,false\n" * 12218 + "126.1,true\n" * 13, encoding="utf-8")
+    duckdb.execute(f"COPY (SELECT (i * 1.37)::DECIMAL(9, 2) AS price FROM range(1, 12) t(i)) TO "
+                   f"'{tmp_path / 'priced.parquet'}' (FORMAT parquet)")
     (tmp_path / "rules.peel").write_text(TIE_RULES, encoding="utf-8")
     bundle = {"force": "Test", "framework": "f", "sources": {"report": {"title": "R"}}, "facts": {},
               "tables": {"calls.tie": {"file": "tie.csv", "source": "generated", "columns": {
-                  "x": {"type": "number", "unit": "seconds"}, "late": {"type": "flag"}}}}}
+                  "x": {"type": "number", "unit": "seconds"}, "late": {"type": "flag"}}},
+                         "calls.priced": {"file": "priced.parquet", "source": "generated", "columns": {
+                             "price": {"type": "number"}}}}}
     (tmp_path / "evidence.yaml").write_text(json.dumps(bundle), encoding="utf-8")
     runner = CliRunner()
     got = runner.invoke(main, ["--no-cache", "evaluate", "evidence.yaml", "--rules", "rules.peel", "--engine",
                                "spark", "--format", "json", "--out", "trace.json"])
     assert got.exit_code == 0, got.output
     doc = json.loads((tmp_path / "trace.json").read_text(encoding="utf-8"))
-    p999 = next(n for n in _aggregate_nodes(doc) if n["aggregate"]["key"].startswith("percentile("))
+    p999 = next(n for n in _aggregate_nodes(doc) if n["aggregate"]["key"].startswith("percentile(calls.tie"))
     assert p999["aggregate"]["engine"] == "spark" and "ELEMENT_AT(" in p999["aggregate"]["sql"]
+    priced = next(n for n in _aggregate_nodes(doc) if n["aggregate"]["key"].startswith("percentile(calls.priced"))
+    assert "* 100.0D" in priced["aggregate"]["sql"]  # the DECIMAL's scale, which DuckDB must find alike
     for args in ([], ["--engine", "spark"]):
         got = runner.invoke(main, ["--no-cache", "verify", *args, "trace.json"])
         assert (got.exit_code, got.output.split(" — ")[0]) == (0, "verified: trace.json"), got.output

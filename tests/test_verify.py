@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import LANCASHIRE, run_peel
 
+from peelrules.verify import _aggregate_nodes
+
 DATA = Path(__file__).resolve().parent / "data"
 
 
@@ -146,17 +148,6 @@ def lancashire_trace(tmp_path_factory) -> dict:
     return json.loads(trace.read_text(encoding="utf-8"))
 
 
-def _aggregate_nodes(x):  # type: ignore[no-untyped-def]
-    if isinstance(x, dict):
-        if isinstance(x.get("aggregate"), dict):
-            yield x
-        for v in x.values():
-            yield from _aggregate_nodes(v)
-    elif isinstance(x, list):
-        for v in x:
-            yield from _aggregate_nodes(v)
-
-
 def test_a_changed_aggregate_value_or_sql_is_named(tmp_path, lancashire_trace) -> None:
     """A value changed too little to move a grade, and a changed SQL: each named, with the bundle."""
     doc = copy.deepcopy(lancashire_trace)
@@ -189,8 +180,8 @@ def test_a_trace_that_read_a_catalog_table_says_what_to_run(tmp_path, lancashire
     proc = run_peel("verify", str(trace))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and not proc.stdout
     assert (f"peel: {trace} cannot be verified from files: its aggregates read a Spark catalog table, which only "
-            "Spark can read again (table contact.calls, read from the Spark catalog table peel.calls_2021 by share(contact.calls "
-            "where answer_seconds <= 10)") in proc.stderr
+            "Spark can read again (table contact.calls, read from the Spark catalog table peel.calls_2021 by "
+            "share(contact.calls where answer_seconds <= 10)") in proc.stderr
     assert proc.stderr.rstrip().endswith(
         f"peel verify --engine spark --spark-table contact.calls=peel.calls_2021 {trace}")
 
