@@ -125,6 +125,26 @@ def _pairs(parse_name: str) -> Callable[[click.Context, click.Parameter, tuple[s
     return callback
 
 
+def spark_options(f: Callable[..., None]) -> Callable[..., None]:
+    """--spark-table, --spark-master and --spark-conf (of `evaluate` and `verify`), for EvaluateOptions."""
+    for option in reversed([
+        click.option("--spark-table", "spark_tables", metavar="TABLE=CATALOG_TABLE", multiple=True,
+                     callback=_pairs("spark_table"),
+                     help="With --engine spark: read the bundle's TABLE (as its `tables:` section names it) from "
+                          "the Spark catalog table CATALOG_TABLE instead of its files, e.g. "
+                          "contact.calls=db.calls_2022. Repeatable; one bundle."),
+        click.option("--spark-master", metavar="URL", default=None,
+                     help="With --engine spark: the master of the session peel starts (spark://host:7077, yarn, "
+                          "k8s://..., local[4]; sc://host:15002 for Spark Connect). Default: $PEEL_SPARK_MASTER, "
+                          "$SPARK_REMOTE, $MASTER, else local[*]."),
+        click.option("--spark-conf", "spark_conf", metavar="KEY=VALUE", multiple=True,
+                     callback=_pairs("spark_setting"),
+                     help="With --engine spark: a Spark setting for that session, e.g. spark.executor.memory=4g. "
+                          "Repeatable.")]):
+        f = option(f)
+    return f
+
+
 @main.command(help=f"Grade every area for each EVIDENCE bundle: files, folders (their *.yaml, *.yml and "
                    f"*.json) and quoted globs ('reports/**/*.yaml'). A batch of several bundles ends with a "
                    f"summary on stderr; a bundle that fails is reported and the others still graded.\n\n{EXIT_HELP}")
@@ -136,18 +156,7 @@ def _pairs(parse_name: str) -> Callable[[click.Context, click.Parameter, tuple[s
 @click.option("--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb", show_default=True,
               help="What computes case-level table aggregates: DuckDB in process, or Spark (pip install "
                    "'peelrules[spark]'; docs/scale.md). The grades are the same.")
-@click.option("--spark-table", "spark_tables", metavar="TABLE=CATALOG_TABLE", multiple=True,
-              callback=_pairs("spark_table"),
-              help="With --engine spark: read the bundle's TABLE (as its `tables:` section names it) from the "
-                   "Spark catalog table CATALOG_TABLE instead of its files, e.g. contact.calls=db.calls_2022. "
-                   "Repeatable; one bundle.")
-@click.option("--spark-master", metavar="URL", default=None,
-              help="With --engine spark: the master of the session peel starts (spark://host:7077, yarn, "
-                   "k8s://..., local[4]; sc://host:15002 for Spark Connect). Default: $PEEL_SPARK_MASTER, "
-                   "$SPARK_REMOTE, $MASTER, else local[*].")
-@click.option("--spark-conf", "spark_conf", metavar="KEY=VALUE", multiple=True, callback=_pairs("spark_setting"),
-              help="With --engine spark: a Spark setting for that session, e.g. spark.executor.memory=4g. "
-                   "Repeatable.")
+@spark_options
 @JOBS_OPTION
 @QUIET_OPTION
 def evaluate(evidence: tuple[Path, ...], rules: Path | None, fmt: str, out: Path | None, engine: str,
@@ -205,16 +214,26 @@ def test_cmd(paths: tuple[Path, ...], rules: Path | None, show_coverage: bool, m
 
 
 @main.command("verify", help="Re-run the evaluation recorded in TRACE (from `evaluate --format json`) and "
-                             "confirm the same result; otherwise say what differs.\n\n"
-                             "Exit codes: 0 verified; 1 not verified; 2 bad usage or unreadable input.")
+                             "confirm the same result; otherwise say what differs. A Spark trace is re-run with "
+                             "DuckDB (the same values) and written as Spark writes it, or with --engine spark by "
+                             "Spark itself (docs/scale.md).\n\n"
+                             "Exit codes: 0 verified; 1 not verified; 2 bad usage or unreadable input, or a trace "
+                             "that cannot be re-run so (a catalog table without --engine spark).")
 @click.argument("trace", type=PATH)
 @RULES_OPTION
 @click.option("--evidence", "evidence_files", multiple=True, type=PATH,
               help="Evidence file(s) to use instead of the recorded ones.")
-def verify_cmd(trace: Path, rules: Path | None, evidence_files: tuple[Path, ...]) -> None:
+@click.option("--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb", show_default=True,
+              help="What recomputes the table aggregates of a Spark trace: DuckDB, which gives the same values, "
+                   "or Spark itself (reading the catalog tables the trace read).")
+@spark_options
+def verify_cmd(trace: Path, rules: Path | None, evidence_files: tuple[Path, ...], engine: str,
+               spark_tables: tuple[tuple[str, str], ...], spark_master: str | None,
+               spark_conf: tuple[tuple[str, str], ...]) -> None:
     from .commands.verify import VerifyOptions, run_verify
 
-    sys.exit(run_verify(VerifyOptions(trace, rules, evidence_files), _io()))
+    sys.exit(run_verify(VerifyOptions(trace, rules, evidence_files, engine, spark_master, spark_conf,
+                                      spark_tables), _io()))
 
 
 @main.command("diff", help=f"Which grades a rule change moves, and why: evaluate each EVIDENCE bundle with "

@@ -15,9 +15,10 @@ against their declarations with DuckDB) and computes the aggregates with Spark S
   discrete percentile, at a fraction chosen to land on each rank) and they are interpolated DuckDB's way
   (`tables.quantile_interpolate`), so the value is DuckDB's to the bit.
 
-Each result's `sql` is the Spark SQL for that aggregate alone (`tables.standalone_tree(a, "spark")`), reading
-from the view. A table mapped to a catalog table (`SparkRunner.catalog`) is read from the catalog instead of its
-files: its columns are found by name, checked against the declared types and cast to them.
+Each result's `sql` is the Spark SQL for that aggregate alone (`shown_sql`: `tables.standalone_tree(a, "spark")`,
+or for a median or percentile `quantile_tree`, which gives DuckDB's value to the bit), reading from the view. A
+table mapped to a catalog table (`SparkRunner.catalog`) is read from the catalog instead of its files: its
+columns are found by name, checked against the declared types and cast to them.
 
 The session: the active one when peelrules runs inside a Spark application; else one built from `SparkOptions`:
 master `options.master`, else PEEL_SPARK_MASTER, else Spark Connect when SPARK_REMOTE is set, else MASTER, else
@@ -40,7 +41,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any, Iterator, Mapping, Sequence
@@ -344,9 +345,22 @@ class SparkRunner:
         out = {}
         for a in table_aggs:
             value, read, matched, groups = results[a]
-            sql = t.standalone_tree(a, "spark").sql(dialect="spark")
-            out[a] = AggregateResult(value, read, matched, sql, groups, engine=NAME)
+            out[a] = AggregateResult(value, read, matched, shown_sql(a, scales), groups, engine=NAME)
         return out
+
+
+def as_spark(a: t.Aggregate, result: AggregateResult, scales: Mapping[str, int]) -> AggregateResult:
+    """A DuckDB engine's result as the Spark engine gives it (`peel verify` of a Spark trace, without Spark): the
+    same values (identical by construction, docs/scale.md), with the Spark SQL and the engine's name."""
+    return replace(result, sql=shown_sql(a, scales), engine=NAME)
+
+
+def shown_sql(a: t.Aggregate, scales: Mapping[str, int]) -> str:
+    """The Spark SQL a trace shows for the aggregate: that aggregate alone, reading from the table's view, giving
+    the trace's value to the bit when run (a median or percentile: quantile_tree). `scales`: as _reader's."""
+    if a.func in ("median", "percentile"):
+        return quantile_tree(a, scales.get(a.column or "")).sql(dialect="spark")
+    return t.standalone_tree(a, "spark").sql(dialect="spark")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -354,6 +368,70 @@ class SparkRunner:
 
 def _quantile(a: t.Aggregate) -> float:
     return float(t.fraction_text(50 if a.func == "median" else a.percentile))  # type: ignore[arg-type]
+
+
+def duckdb_fuses() -> bool:
+    """Whether this DuckDB's QUANTILE_CONT interpolates with a fused multiply-add (tables.quantile_interpolate
+    asks DuckDB once)."""
+    t.quantile_interpolate(0.0, 0.0, 0.0)
+    return bool(t._FUSED)
+
+
+def _double(x: float) -> Any:
+    """A DOUBLE literal (`0.999D`): Spark reads a plain `0.999` as a DECIMAL."""
+    return t._exp().Literal.number(repr(x) + "D")
+
+
+def quantile_tree(a: t.Aggregate, scale: int | None = None) -> Any:
+    """The Spark SQL shown for a median or percentile, which gives the runner's value (DuckDB's) when run, for
+    each group too: the matched values sorted (`ARRAY_SORT(COLLECT_LIST(...))`), the position `(n - 1) * q`,
+    the two values either side of it and DuckDB's interpolation `lo * (1 - d) + hi * d` in double arithmetic,
+    or, where this DuckDB fuses it, Java's `Math.fma(lo, 1 - d, hi * d)` (one rounding, as DuckDB's; called with
+    REFLECT, whose text Spark reads back as the same double). A Parquet DECIMAL column of `scale` places is
+    interpolated as DuckDB does (_exact_quantiles): on the unscaled values, cut towards zero, scaled back. Every
+    aggregate of the view's rows in one pass; the sorted values of a group are held at once (as Spark's own
+    PERCENTILE holds a group's distinct values)."""
+    e = t._exp()
+    g = a.group_by
+
+    def name(n: str) -> str:  # a name of the inner query, other than the grouping column's
+        return n + "_" if n == g else n
+
+    def ref(n: str) -> Any:
+        return e.column(name(n))
+
+    one = e.Literal.number("1")
+    matched = t.matched_tree(a)
+    values = t._filtered(e.func("COLLECT_LIST", e.cast(t._col(a.column or ""), "DOUBLE")), a.where)
+    pos = e.Mul(this=e.Paren(this=e.Sub(this=matched.copy(), expression=one.copy())), expression=_double(_quantile(a)))
+    inner = e.select(*([t._col(g)] if g is not None else []),
+                     e.alias_(e.func("ARRAY_SORT", values), name("sorted")), e.alias_(pos, name("pos")),
+                     e.alias_(e.Count(this=e.Star()), name("rows_read")),
+                     e.alias_(matched, name("rows_matched"))).from_(t.table_tree(a.table))
+    if g is not None:
+        inner = inner.group_by(t._col(g))
+    d = e.Paren(this=e.Sub(this=ref("pos"), expression=e.Floor(this=ref("pos"))))
+    lo, hi = (e.func("ELEMENT_AT", ref("sorted"), e.Add(this=e.cast(rank(this=ref("pos")), "INT"),
+                                                       expression=one.copy())) for rank in (e.Floor, e.Ceil))
+    unit = _double(float(10 ** scale)) if scale is not None else None
+    if unit is not None:
+        lo, hi = (e.Round(this=e.Mul(this=x, expression=unit.copy())) for x in (lo, hi))
+    rest = e.Sub(this=_double(1.0), expression=d.copy())
+    if duckdb_fuses():
+        value: Any = e.cast(e.Anonymous(this="REFLECT", expressions=[
+            e.Literal.string("java.lang.Math"), e.Literal.string("fma"), lo, rest, e.Mul(this=hi, expression=d)]),
+            "DOUBLE")
+    else:
+        value = e.Add(this=e.Mul(this=lo, expression=e.Paren(this=rest)), expression=e.Mul(this=hi, expression=d))
+    if unit is not None:
+        value = e.Div(this=e.cast(e.cast(value, "BIGINT"), "DOUBLE"), expression=unit)
+    value = e.If(this=e.EQ(this=ref("rows_matched"), expression=e.Literal.number("0")), true=e.Null(), false=value)
+    outer = e.select(*([t._col(g)] if g is not None else []), e.alias_(value, "value"),
+                     *(ref(n) if name(n) == n else e.alias_(ref(n), n) for n in ("rows_read", "rows_matched"))
+                     ).from_(e.Subquery(this=inner, alias=e.TableAlias(this=e.to_identifier("ranked"))))
+    if g is not None:
+        outer = outer.order_by(e.Ordered(this=t._col(g), nulls_first=False))
+    return outer
 
 
 def _ranks(n: int, q: float) -> tuple[int, float]:

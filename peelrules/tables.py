@@ -835,6 +835,23 @@ PARQUET_TYPES: dict[str, tuple[str, ...]] = {
 }
 
 
+def parquet_scales(files: Sequence[Path]) -> dict[str, int]:
+    """The scale of each DECIMAL column of a table's Parquet files, by name (none for CSV files): what the Spark
+    engine keeps in a median or percentile (spark_engine._reader finds the same in Spark's schema)."""
+    if not files or any(f.suffix.lower() != ".parquet" for f in files):
+        return {}
+    import duckdb
+
+    con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False,
+                                             "autoload_known_extensions": False})
+    try:
+        described = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [[str(f) for f in files]]).fetchall()
+    finally:
+        con.close()
+    found = ((str(row[0]), re.fullmatch(r"DECIMAL\(\d+,\s*(\d+)\)", str(row[1]))) for row in described)
+    return {name: int(m.group(1)) for name, m in found if m}
+
+
 def _parquet_type_ok(col_type: str, sql_type: str) -> bool:
     return sql_type.split("(")[0] in PARQUET_TYPES[col_type]
 

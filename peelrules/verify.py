@@ -1,9 +1,10 @@
 """`peel verify`: re-run a recorded trace from its inputs and say exactly what differs, if anything."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from . import __version__, explain, load_evidence, load_rules, shipped_program
 from .loader import shipped_rule_sets
@@ -11,10 +12,15 @@ from .diagnostics import Code, Diagnostic, PeelError
 from .source import Span
 from .report.trace_json import TRACE_VERSION, dumps, trace_document
 
+if TYPE_CHECKING:
+    from .facts import Bundle
+    from .program import Program
+    from .tablefacts import EngineChoice
+
 
 @dataclass(frozen=True)
 class Difference:
-    kind: str  # engine | trace_version | rules | evidence | table | result | area | moderation | rule
+    kind: str  # engine | trace_version | rules | evidence | table | result | area | moderation | rule | aggregate
     subject: str
     detail: str
 
@@ -71,6 +77,99 @@ def _compare_results(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> li
     return out
 
 
+def _aggregate_nodes(x: Any) -> Iterator[dict[str, Any]]:
+    """Every expression node of a trace's results that shows an aggregate (with a `key`), in order."""
+    if isinstance(x, dict):
+        agg = x.get("aggregate")
+        if isinstance(agg, dict) and isinstance(agg.get("key"), str):
+            yield x
+        for v in x.values():
+            yield from _aggregate_nodes(v)
+    elif isinstance(x, list):
+        for v in x:
+            yield from _aggregate_nodes(v)
+
+
+def recorded_engine(recorded: dict[str, Any]) -> str | None:
+    """What computed a trace's table aggregates: spark when its aggregates say so, else duckdb; None when the
+    trace shows none."""
+    engines = {n["aggregate"].get("engine", "duckdb") for n in _aggregate_nodes(recorded.get("results"))}
+    return None if not engines else "spark" if "spark" in engines else "duckdb"
+
+
+def catalog_reads(recorded: dict[str, Any]) -> dict[str, tuple[str, list[str]]]:
+    """The tables a trace's aggregates read from a Spark catalog: table -> (catalog table, the aggregates' keys)."""
+    out: dict[str, tuple[str, list[str]]] = {}
+    for n in _aggregate_nodes(recorded.get("results")):
+        a = n["aggregate"]
+        if isinstance(a.get("catalog"), str) and isinstance(a.get("table"), str):
+            keys = out.setdefault(a["table"], (a["catalog"], []))[1]
+            if a["key"] not in keys:
+                keys.append(a["key"])
+    return out
+
+
+def _shown(v: Any) -> str:
+    return json.dumps(v, allow_nan=True, sort_keys=True) if not isinstance(v, str) else repr(v)
+
+
+def _sql_difference(old: Any, new: Any) -> str:
+    if not isinstance(old, str) or not isinstance(new, str):
+        return f"its SQL is {_shown(old)} recorded, {_shown(new)} now"
+    at = next((i for i, (a, b) in enumerate(zip(old, new)) if a != b), min(len(old), len(new)))
+    start = max(at - 20, 0)
+    return (f"its SQL differs from the SQL a re-run writes, from character {at + 1}: recorded "
+            f"{old[start:at + 40]!r}, now {new[start:at + 40]!r}")
+
+
+def _compare_aggregates(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[Difference]:
+    """What differs in the aggregates the two traces show (each difference once per aggregate and bundle): the
+    value, the SQL, the engine, the rows read and matched, the files or catalog table."""
+    out: list[Difference] = []
+    new_by_file = {r["evidence"]: r for r in new}
+    for rec in old:
+        now = new_by_file.get(rec["evidence"])
+        if now is None:
+            continue
+        said: set[tuple[str, str]] = set()
+        now_nodes: dict[str, list[dict[str, Any]]] = {}
+        for n in _aggregate_nodes(now["areas"]):
+            now_nodes.setdefault(n["aggregate"]["key"], []).append(n)
+        seen: dict[str, int] = {}
+        for n in _aggregate_nodes(rec["areas"]):
+            key = n["aggregate"]["key"]
+            i = seen[key] = seen.get(key, -1) + 1
+            others = now_nodes.get(key, [])
+            if i >= len(others):
+                continue
+            was, is_ = ({"value": x.get("value"), "engine": "duckdb", **x["aggregate"]} for x in (n, others[i]))
+            for field in sorted(was.keys() | is_.keys(), key=lambda f: (f != "value", f)):
+                a, b = was.get(field), is_.get(field)
+                if dumps(a, allow_nan=True) == dumps(b, allow_nan=True) or (key, field) in said:
+                    continue
+                said.add((key, field))
+                detail = _sql_difference(a, b) if field == "sql" else \
+                    f"computed by {a} recorded, by {b} now" if field == "engine" else \
+                    f"{field} {_shown(a)} recorded, {_shown(b)} now"
+                out.append(Difference("aggregate", key, f"{detail} ({rec['evidence']})"))
+    return out
+
+
+def _as_spark(program: Program, bundle: Bundle) -> Bundle:
+    """The bundle as the Spark engine gives it: the same aggregates (identical by construction, docs/scale.md),
+    each with the Spark SQL that engine shows and its name."""
+    from .aggregates import program_aggregates, to_aggregate
+    from .spark_engine import as_spark
+    from .tables import parquet_scales
+
+    if not bundle.aggregates:
+        return bundle
+    aggs = {a.key: to_aggregate(a, program.decls) for a in program_aggregates(program) if a.key in bundle.aggregates}
+    scales = {name: parquet_scales([Path(f.path) for f in tb.files]) for name, tb in bundle.tables.items()}
+    return replace(bundle, aggregates={k: as_spark(aggs[k], r, scales.get(aggs[k].table, {}))
+                                       for k, r in bundle.aggregates.items()})
+
+
 def _without_expr_spans(x: Any) -> Any:
     """A trace's results as trace version 1.3 wrote them: without the `span` of each expression node (1.4)."""
     if isinstance(x, dict):
@@ -105,24 +204,39 @@ def _well_formed(doc: object) -> bool:
             and isinstance(engine, dict))
 
 
-def verify(recorded: Any, rules: Path | None = None, evidence: list[Path] | None = None,
-           trace_name: str = "the trace") -> tuple[list[Difference], dict[str, Any]]:
-    """Re-run the recorded evaluation (or with the given rules / evidence) and list every difference."""
+def check_trace(recorded: Any, trace_name: str = "the trace") -> None:
+    """Refuse (PR313) what is not a trace verify can read."""
     if not _well_formed(recorded):
         raise PeelError([Diagnostic(Code.PR313, f"'{trace_name}' is not a peelrules trace (its inputs or results "
                                     "are missing or malformed)", Span(trace_name, 1, 1, 1, 2),
                                     "give a file written by `peel evaluate --format json`")])
+
+
+def evidence_paths(recorded: dict[str, Any], evidence: list[Path] | None = None) -> list[Path]:
+    """The bundles a re-run reads: those given, else those of the recorded results, else of its inputs."""
+    order = [r["evidence"] for r in recorded["results"]]
+    return evidence if evidence else [Path(p) for p in (order or [e["file"] for e in recorded["inputs"]["evidence"]])]
+
+
+def verify(recorded: Any, rules: Path | None = None, evidence: list[Path] | None = None,
+           trace_name: str = "the trace", engine: EngineChoice | None = None
+           ) -> tuple[list[Difference], dict[str, Any]]:
+    """Re-run the recorded evaluation (or with the given rules / evidence) and list every difference. The table
+    aggregates are computed by `engine`; by default by DuckDB, and written as the trace's engine writes them: a
+    Spark trace's are given the Spark SQL and engine name the Spark engine gives them (their values are the same
+    by construction, docs/scale.md). A trace whose aggregates read a Spark catalog table can be re-run only by
+    Spark reading it (the caller says so: catalog_reads)."""
+    check_trace(recorded, trace_name)
     inputs = recorded["inputs"]
     rule_set = inputs.get("rule_set")
-    recorded_evidence = [e["file"] for e in inputs["evidence"]]
     recorded_results = recorded["results"]
     diffs: list[Difference] = []
     version = recorded.get("trace_version")
     if version != TRACE_VERSION:
         diffs.append(Difference("trace_version", str(version), f"this engine writes {TRACE_VERSION}"))
-    engine = (recorded.get("engine") or {}).get("version")
-    if engine != __version__:
-        diffs.append(Difference("engine", "peelrules", f"version {engine} recorded, {__version__} now"))
+    version_was = (recorded.get("engine") or {}).get("version")
+    if version_was != __version__:
+        diffs.append(Difference("engine", "peelrules", f"version {version_was} recorded, {__version__} now"))
     rules_path = rules if rules is not None else (Path(rule_set) if rule_set else None)
     if rules_path is None:  # the shipped rule set of the recorded framework
         fw = (recorded.get("framework") or {}).get("id")
@@ -130,11 +244,12 @@ def verify(recorded: Any, rules: Path | None = None, evidence: list[Path] | None
                        None) or load_rules(None)
     else:
         program = load_rules(rules_path)
-    order = [r["evidence"] for r in recorded_results]
-    paths = evidence if evidence else [Path(p) for p in (order or recorded_evidence)]
+    as_spark = engine is None and recorded_engine(recorded) == "spark"
     runs = []
-    for p in paths:
-        bundle = load_evidence(p, program)
+    for p in evidence_paths(recorded, evidence):
+        bundle = load_evidence(p, program, engine=engine or "duckdb")
+        if as_spark:
+            bundle = _as_spark(program, bundle)
         runs.append((bundle, explain(program, bundle)[1]))
     doc = trace_document(program, runs, str(rules_path) if rules_path is not None else None)
     diffs += _compare_files("rules", _digests(inputs["rules"]), _digests(doc["inputs"]["rules"]))
@@ -149,6 +264,7 @@ def verify(recorded: Any, rules: Path | None = None, evidence: list[Path] | None
                                                     and isinstance(e.get("sha256"), str)]),
                             _digests(doc["inputs"].get("comparators", [])))
     diffs += _compare_results(recorded_results, doc["results"])
+    diffs += _compare_aggregates(recorded_results, doc["results"])
     if version == "1.3" and len(diffs) == 1 and dumps(recorded_results, allow_nan=True) == dumps(
             _without_expr_spans(doc["results"])):
         diffs[0] = Difference("trace_version", "1.3", f"this engine writes {TRACE_VERSION}; 1.4 added the span of "

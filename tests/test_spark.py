@@ -4,8 +4,10 @@ spark` gives the same grades and report as the default; the bundle cache keeps t
 pyspark or Java is one line and exit 2; a table read from a Spark catalog (`--spark-table`) gives the aggregates
 its files give; the reports say which engine computed an aggregate; a mean over a table whose plain sum depends on
 the order of the additions is the same to the bit when Spark reads it as dozens of partitions, and so is the
-trace; a real `peel evaluate --engine spark` process prints nothing on stderr (the one slow test: it starts a JVM
-of its own).
+trace; the Spark SQL a trace shows for a median or percentile gives its value to the bit; `peel verify` verifies a
+Spark trace (with DuckDB, or Spark) and names what was changed in one, and says what to do with a trace that read
+a catalog table; a real `peel evaluate --engine spark` process prints nothing on stderr (the one slow test: it
+starts a JVM of its own).
 
 One local Spark session (local[1]) for the module; the tests that need it are skipped, with the reason, when
 pyspark or Java is not installed (`pip install '.[test,spark]'` and a JRE; .ci/run installs both)."""
@@ -26,6 +28,7 @@ from click.testing import CliRunner
 from peelrules import spark_engine
 from peelrules.cli import main
 from peelrules.tables import AllOf, Aggregate, AnyOf, Column, Compare, Not, TableDecl, TableEngine
+from peelrules.verify import _aggregate_nodes
 
 ROOT = Path(__file__).resolve().parent.parent
 EVIDENCE = ROOT / "evidence"
@@ -209,6 +212,56 @@ def test_percentile_interpolation_is_duckdbs_to_the_bit(spark, tmp_path):
     differ = [g.key for g in duck.groups if raw[g.key] != g.value]
     assert differ  # Spark's interpolation alone would not do
     assert [(g.key, g.value) for g in ours.groups] == [(g.key, g.value) for g in duck.groups]
+    assert_shown_sql_gives_the_values(spark, {p999: ours})  # and the trace's SQL gives the trace's values
+
+
+def _bits(v: object) -> object:
+    return v.hex() if isinstance(v, float) else v
+
+
+def assert_shown_sql_gives_the_values(spark, results: dict) -> None:
+    """Each result's SQL, run in the session (where the runner registered the views), gives its value, groups
+    and counts, to the bit."""
+    for a, r in results.items():
+        rows = [tuple(x) for x in spark.sql(r.sql).collect()]
+        if a.group_by is None:
+            assert [(_bits(x[0]), x[1], x[2]) for x in rows] == [(_bits(r.value), r.rows_read, r.rows_matched)], \
+                a.key()
+        else:
+            assert [(x[0], _bits(x[1]), x[2], x[3]) for x in rows] == \
+                [(g.key, _bits(g.value), g.rows_read, g.rows_matched) for g in r.groups], a.key()
+
+
+def test_the_shown_sql_of_a_percentile_gives_the_traces_value_to_the_bit(spark, tmp_path, monkeypatch):
+    """The Spark SQL a trace shows for a median or percentile gives the trace's value to the bit when run, with
+    the fused interpolation a DuckDB build may use and with the plain one: tables.quantile_interpolate's example
+    (rank 12217.77 of 12231 values, 125.8 then 126.1), where the two differ, with tables._FUSED as this DuckDB
+    has it and as the other kind of build has it; and a Parquet DECIMAL column (its scale kept), grouped, a count
+    column under a filter, an empty filter, a lone value."""
+    from peelrules import tables
+
+    (tmp_path / "tie.csv").write_text("x\n" + "125.8\n" * 12218 + "126.1\n" * 13, encoding="utf-8")
+    tie = TableDecl("tie", "tie.csv", (Column("x", "number"),))
+    decls = [tie, *generated(tmp_path)]
+    engine = TableEngine(decls, tmp_path)
+    p999 = Aggregate("percentile", "tie", "x", percentile=99.9)
+    aggs = [p999, Aggregate("percentile", "gen", "price", percentile=62.5, group_by="area"),
+            Aggregate("median", "gen", "n", where=Compare("ok", "==", True)),
+            Aggregate("percentile", "gen", "x", percentile=10, where=Compare("x", "<", -1.0)),
+            Aggregate("median", "one", "v")]
+    ours = spark_engine.SparkRunner(spark=spark).run(engine, aggs)
+    duck = engine.run(aggs)
+    assert [(_bits(ours[a].value), ours[a].groups) for a in aggs] == [(_bits(duck[a].value), duck[a].groups)
+                                                                      for a in aggs]
+    assert "ROUND(" in ours[aggs[1]].sql and "* 100.0D" in ours[aggs[1]].sql  # the decimal's scale: 2 places
+    assert_shown_sql_gives_the_values(spark, ours)
+    assert [ours[a].value is None for a in aggs[2:]] == [False, True, False]
+    tables.quantile_interpolate(0.0, 0.0, 0.0)  # tables._FUSED, as this DuckDB has it
+    monkeypatch.setattr(tables, "_FUSED", not tables._FUSED)
+    other = spark_engine.SparkRunner(spark=spark).run(engine, [p999])
+    assert_shown_sql_gives_the_values(spark, other)
+    assert other[p999].value != ours[p999].value  # the two interpolations differ here, and each SQL gives its own
+    assert ("REFLECT('java.lang.Math', 'fma'" in ours[p999].sql) is not tables._FUSED
 
 
 # ------------------------------------------------------------------------------- means over many partitions
@@ -503,17 +556,7 @@ def test_evaluate_with_spark_tables_gives_the_aggregates_of_the_files(spark, cat
 
 
 def _aggregates(doc: object) -> list[dict]:
-    out: list[dict] = []
-    stack = [doc]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            if isinstance(node.get("aggregate"), dict):
-                out.append(node["aggregate"])
-            stack += node.values()
-        elif isinstance(node, list):
-            stack += node
-    return out
+    return [n["aggregate"] for n in _aggregate_nodes(doc)]
 
 
 def test_a_table_read_from_the_catalog_needs_no_file(spark, catalog, lancashire_copy, tmp_path, monkeypatch):
@@ -695,3 +738,99 @@ def test_a_real_spark_run_prints_nothing_on_stderr(tmp_path):
     assert got.stderr == ""
     aggs = _aggregates(json.loads(got.stdout))  # stdout is the JSON trace alone
     assert aggs and {a["engine"] for a in aggs if a["present"]} == {"spark"}
+
+
+# ------------------------------------------------------------------------------------- peel verify, Spark traces
+
+TIE_RULES = '''\
+framework f "F" {
+  version "1"
+}
+
+evidence calls {
+  tie: table "calls" {
+    x:    number unit "seconds"
+    late: flag
+  }
+  priced: table "priced calls" {
+    price: number
+  }
+}
+
+ladder standard {
+  requires_improvement when concerns >= 1
+  good                 otherwise
+}
+
+area contact "Contact" {
+  grade by standard
+
+  cause_of_concern waits "Calls wait" {
+    when percentile(calls.tie.x, 99.9) > 126 or median(calls.tie.x) > 200 or share(calls.tie where late == true) > 0.5
+      or percentile(calls.priced.price, 37.5) > 1000
+    cite "test"
+    recommendation "Answer sooner"
+  }
+}
+'''
+
+
+def test_peel_verify_verifies_a_spark_trace_and_names_what_was_changed(spark, tmp_path, monkeypatch):
+    """A Spark trace (a percentile where Spark's PERCENTILE and DuckDB's interpolation differ, a median, a share, a
+    percentile of a Parquet DECIMAL column) verifies, with DuckDB by default and with --engine spark; a changed
+    value, SQL or grade is named (exit 1)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PEEL_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "tie.csv").write_text("x,late\n" + "125.8,false\n" * 12218 + "126.1,true\n" * 13, encoding="utf-8")
+    duckdb.execute(f"COPY (SELECT (i * 1.37)::DECIMAL(9, 2) AS price FROM range(1, 12) t(i)) TO "
+                   f"'{tmp_path / 'priced.parquet'}' (FORMAT parquet)")
+    (tmp_path / "rules.peel").write_text(TIE_RULES, encoding="utf-8")
+    bundle = {"force": "Test", "framework": "f", "sources": {"report": {"title": "R"}}, "facts": {},
+              "tables": {"calls.tie": {"file": "tie.csv", "source": "generated", "columns": {
+                  "x": {"type": "number", "unit": "seconds"}, "late": {"type": "flag"}}},
+                         "calls.priced": {"file": "priced.parquet", "source": "generated", "columns": {
+                             "price": {"type": "number"}}}}}
+    (tmp_path / "evidence.yaml").write_text(json.dumps(bundle), encoding="utf-8")
+    runner = CliRunner()
+    got = runner.invoke(main, ["--no-cache", "evaluate", "evidence.yaml", "--rules", "rules.peel", "--engine",
+                               "spark", "--format", "json", "--out", "trace.json"])
+    assert got.exit_code == 0, got.output
+    doc = json.loads((tmp_path / "trace.json").read_text(encoding="utf-8"))
+    p999 = next(n for n in _aggregate_nodes(doc) if n["aggregate"]["key"].startswith("percentile(calls.tie"))
+    assert p999["aggregate"]["engine"] == "spark" and "ELEMENT_AT(" in p999["aggregate"]["sql"]
+    priced = next(n for n in _aggregate_nodes(doc) if n["aggregate"]["key"].startswith("percentile(calls.priced"))
+    assert "* 100.0D" in priced["aggregate"]["sql"]  # the DECIMAL's scale, which DuckDB must find alike
+    for args in ([], ["--engine", "spark"]):
+        got = runner.invoke(main, ["--no-cache", "verify", *args, "trace.json"])
+        assert (got.exit_code, got.output.split(" — ")[0]) == (0, "verified: trace.json"), got.output
+    area = doc["results"][0]["areas"][0]
+    changes = {"value": (p999, "value", 126.0), "sql": (p999["aggregate"], "sql",
+                                                        p999["aggregate"]["sql"].replace("0.999D", "0.999")),
+               "grade": (area, "grade", "good" if area["grade"] != "good" else "inadequate")}
+    said = {"value": f"aggregate percentile(calls.tie.x, 99.9): value 126.0 recorded, {p999['value']} now",
+            "sql": "aggregate percentile(calls.tie.x, 99.9): its SQL differs from the SQL a re-run writes",
+            "grade": f"area contact: {changes['grade'][2]} recorded, {area['grade']} now"}
+    for what, (node, key, value) in changes.items():
+        was, node[key] = node[key], value
+        (tmp_path / "changed.json").write_text(json.dumps(doc), encoding="utf-8")
+        node[key] = was
+        got = runner.invoke(main, ["verify", "changed.json"])
+        assert got.exit_code == 1 and said[what] in got.output, (what, got.output)
+
+
+def test_peel_verify_of_a_trace_that_read_a_catalog_table(spark, catalog, tmp_path, monkeypatch):
+    """A trace whose aggregates read catalog tables cannot be re-read from files: peel says which tables, which
+    catalog tables and the command to run (exit 2, no traceback); with --engine spark it verifies, reading the
+    catalog tables the trace names."""
+    monkeypatch.setenv("PEEL_CACHE_DIR", str(tmp_path / "cache"))
+    runner = CliRunner()
+    trace = tmp_path / "trace.json"
+    got = runner.invoke(main, ["evaluate", "--engine", "spark", "--format", "json", "--out", str(trace),
+                               "--spark-table", "contact.calls=peel.calls_2021", str(LANCASHIRE)])
+    assert got.exit_code == 0, got.output
+    got = runner.invoke(main, ["verify", str(trace)])
+    assert got.exit_code == 2 and "Traceback" not in got.output
+    assert "table contact.calls, read from the Spark catalog table peel.calls_2021 by share(contact.calls" in \
+        got.output and f"peel verify --engine spark --spark-table contact.calls=peel.calls_2021 {trace}" in got.output
+    got = runner.invoke(main, ["verify", "--engine", "spark", str(trace)])
+    assert (got.exit_code, got.output.split(" — ")[0]) == (0, f"verified: {trace}"), got.output

@@ -1,11 +1,15 @@
 """`peel verify`: a recorded trace re-runs to the same bytes; any change of input is named."""
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 from pathlib import Path
 
+import pytest
 from conftest import LANCASHIRE, run_peel
+
+from peelrules.verify import _aggregate_nodes
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -135,3 +139,57 @@ def test_a_malformed_area_or_a_nan_is_told_not_a_crash(tmp_path) -> None:
     trace.write_text(json.dumps(doc), encoding="utf-8")
     proc = run_peel("verify", str(trace))
     assert proc.returncode == 1 and "the trace details differ" in proc.stdout and not proc.stderr
+
+
+@pytest.fixture(scope="module")
+def lancashire_trace(tmp_path_factory) -> dict:
+    trace = tmp_path_factory.mktemp("lancashire") / "t.json"
+    assert run_peel("evaluate", str(LANCASHIRE), "--format", "json", "--out", str(trace)).returncode == 0
+    return json.loads(trace.read_text(encoding="utf-8"))
+
+
+def test_a_changed_aggregate_value_or_sql_is_named(tmp_path, lancashire_trace) -> None:
+    """A value changed too little to move a grade, and a changed SQL: each named, with the bundle."""
+    doc = copy.deepcopy(lancashire_trace)
+    share = next(n for n in _aggregate_nodes(doc["results"]) if n["aggregate"]["key"].startswith("share("))
+    count = next(n for n in _aggregate_nodes(doc["results"]) if n["aggregate"]["key"].startswith("count("))
+    was = share["value"]
+    share["value"] = changed = round(was + 1e-6, 12)
+    count["aggregate"]["sql"] = count["aggregate"]["sql"].replace("COUNT(*) AS rows_read", "COUNT(1) AS rows_read")
+    trace = tmp_path / "t.json"
+    trace.write_text(json.dumps(doc), encoding="utf-8")
+    proc = run_peel("verify", str(trace))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert f"aggregate {share['aggregate']['key']}: value {changed} recorded, {was} now ({LANCASHIRE})" in proc.stdout
+    assert (f"aggregate {count['aggregate']['key']}: its SQL differs from the SQL a re-run writes, from character "
+            f"{count['aggregate']['sql'].index('COUNT(1)') + 7}") in proc.stdout
+    assert "area " not in proc.stdout and "trace details differ" not in proc.stdout
+
+
+def test_a_trace_that_read_a_catalog_table_says_what_to_run(tmp_path, lancashire_trace) -> None:
+    """Aggregates read from a Spark catalog table (as a Spark run with --spark-table writes them: no files) cannot
+    be re-read from files: peel names the tables, catalog tables and aggregates, and the command (exit 2)."""
+    doc = copy.deepcopy(lancashire_trace)
+    for n in _aggregate_nodes(doc["results"]):
+        a = n["aggregate"]
+        a["engine"] = "spark"
+        if a["table"] == "contact.calls":
+            a["catalog"], a["files"] = "peel.calls_2021", []
+    trace = tmp_path / "t.json"
+    trace.write_text(json.dumps(doc), encoding="utf-8")
+    proc = run_peel("verify", str(trace))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and not proc.stdout
+    assert (f"peel: {trace} cannot be verified from files: its aggregates read a Spark catalog table, which only "
+            "Spark can read again (table contact.calls, read from the Spark catalog table peel.calls_2021 by "
+            "share(contact.calls where answer_seconds <= 10)") in proc.stderr
+    assert proc.stderr.rstrip().endswith(
+        f"peel verify --engine spark --spark-table contact.calls=peel.calls_2021 {trace}")
+
+
+def test_spark_options_that_do_not_fit_the_trace_are_usage_errors(tmp_path, lancashire_trace) -> None:
+    trace = tmp_path / "t.json"
+    trace.write_text(json.dumps(lancashire_trace), encoding="utf-8")
+    proc = run_peel("verify", "--engine", "spark", str(trace))
+    assert proc.returncode == 2 and "were computed by DuckDB" in proc.stderr and "without --engine spark" in proc.stderr
+    proc = run_peel("verify", "--spark-table", "contact.calls=db.t", str(trace))
+    assert proc.returncode == 2 and "--spark-table needs --engine spark" in proc.stderr
