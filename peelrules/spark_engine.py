@@ -279,6 +279,7 @@ def _catalog_reader(spark: Any, name: str, target: str, decl: t.TableDecl) -> tu
                            "map a catalog table that has the declared columns, or rename them in a view",
                            "missing_column", table=name)
     scales: dict[str, int] = {}
+    floating: set[str] = set()
     for c in decl.columns:
         stored = fields[c.name.lower()].dataType
         if type(stored).__name__ not in CATALOG_TYPES[c.type]:
@@ -288,8 +289,33 @@ def _catalog_reader(spark: Any, name: str, target: str, decl: t.TableDecl) -> tu
                                f"{SPARK_TYPES[c.type]}", "wrong_type", table=name)
         if c.type == "number" and isinstance(stored, DecimalType):
             scales[c.name] = stored.scale
+        if type(stored).__name__ in ("FloatType", "DoubleType"):
+            floating.add(c.name)
     cols = [F.col(f"`{fields[c.name.lower()].name}`").cast(SPARK_TYPES[c.type]).alias(c.name) for c in decl.columns]
-    return df.select(*cols), scales
+    df = df.select(*cols)
+    _check_catalog_values(df, name, target, decl, floating)
+    return df, scales
+
+
+def _check_catalog_values(df: Any, name: str, target: str, decl: t.TableDecl, floating: set[str]) -> None:
+    """Refuse a catalog table with no rows, or with a bad value (tables.bad_value_checks: NaN or infinity in a
+    floating-point number column, a negative count), as a file is refused: one pass over the table, counting the
+    rows and, per column that can hold a bad value, the rows that do and the least bad value."""
+    from pyspark.sql import functions as F
+
+    e = t._exp()
+    checks = t.bad_value_checks(decl.columns, floating)
+    aggs: list[Any] = [e.Count(this=e.Star())]
+    for c, bad in checks:
+        aggs += [e.Filter(this=e.Count(this=e.Star()), expression=e.Where(this=bad)),
+                 e.Filter(this=e.Min(this=t._col(c.name)), expression=e.Where(this=bad.copy()))]
+    got = df.agg(*(F.expr(a.sql(dialect="spark")) for a in aggs)).collect()[0]
+    if got[0] == 0:
+        raise t.no_rows_error(target, table=name)
+    for i, (c, _) in enumerate(checks):
+        n, value = got[1 + 2 * i], got[2 + 2 * i]
+        if n:
+            raise t.bad_value_error(target, None, c, (int(n), value), table=name)
 
 
 @dataclass
