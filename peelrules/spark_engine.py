@@ -36,7 +36,9 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import threading
@@ -99,8 +101,13 @@ def problem(options: SparkOptions | None = None) -> str | None:
 
     if importlib.util.find_spec("pyspark") is None:
         return f"the Spark engine needs pyspark, which is not installed: {INSTALL_HINT}"
-    if _connect_url(options or SparkOptions()):
-        return None  # Spark Connect: the server runs the JVM
+    url = _connect_url(options or SparkOptions())
+    if url:  # Spark Connect: the server runs the JVM; the client needs packages of its own
+        missing = _missing_connect_packages()
+        if missing:
+            return (f"Spark Connect ({url}) needs {', '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} "
+                    "not installed: install them with `pip install 'peelrules[spark]'`, or use --engine duckdb")
+        return None
     java_home = os.environ.get("JAVA_HOME")
     java = Path(java_home) / "bin" / "java" if java_home else None
     if not (java is not None and java.is_file()) and shutil.which("java") is None:
@@ -109,16 +116,38 @@ def problem(options: SparkOptions | None = None) -> str | None:
     return None
 
 
+def _missing_connect_packages() -> list[str]:
+    """The packages of pyspark's `connect` extra (as its own metadata lists them) that are not installed. Asked
+    before pyspark.sql.connect is imported: that import checks them too, but when the main module has no file
+    (`python -c`) it exits the process without a word."""
+    from importlib import metadata
+
+    missing = []
+    for req in metadata.requires("pyspark") or []:
+        name, _, marker = req.partition(";")
+        found = re.match(r"[A-Za-z0-9._-]+", name.strip())
+        if found is None or not re.search(r"""extra\s*==\s*["']connect["']""", marker):
+            continue
+        try:
+            metadata.distribution(found.group(0))
+        except metadata.PackageNotFoundError:
+            missing.append(found.group(0))
+    return missing
+
+
 def settings(options: SparkOptions) -> list[tuple[str, str]]:
-    """The settings a session is built with (without Spark Connect's URL): the master, no web UI or progress
-    bars, the UTC session time zone, the quiet log configuration, then `options.conf`."""
+    """The settings a session is built with (without Spark Connect's URL): the master, the application's name, no
+    web UI or progress bars, the UTC session time zone, the quiet log configuration, then `options.conf`. Over
+    Spark Connect only the session's own (the time zone, then `options.conf`): the rest are the server's, and a
+    Connect session cannot change them."""
     out: dict[str, str] = {}
     connect = _connect_url(options)
     if connect is None:  # a JVM of its own (a master sc://... or SPARK_REMOTE is a Connect server's)
         out["spark.master"] = options.master or os.environ.get("PEEL_SPARK_MASTER") or \
             os.environ.get("MASTER", "local[*]")
-    out.update({"spark.app.name": options.app_name, "spark.ui.enabled": "false",
-                "spark.ui.showConsoleProgress": "false", "spark.sql.session.timeZone": "UTC"})
+        out.update({"spark.app.name": options.app_name, "spark.ui.enabled": "false",
+                    "spark.ui.showConsoleProgress": "false"})
+    out["spark.sql.session.timeZone"] = "UTC"
     out.update(dict(options.conf))
     if options.quiet and connect is None:
         java = out.get("spark.driver.extraJavaOptions", "")
@@ -165,29 +194,55 @@ def quiet_python_loggers() -> Iterator[None]:
 
 
 def _start(options: SparkOptions) -> Any:
-    """A new session. Quiet and with a JVM of its own: the gateway is launched with the JVM's output going to a
-    temporary file, as `pyspark` would launch it otherwise."""
+    """A new session: a Spark Connect client (no JVM here: nothing of SparkContext is touched), or a session with
+    a JVM of its own, which when quiet is launched with the JVM's output going to a temporary file (as `pyspark`
+    would launch it otherwise) and logs errors only."""
     from pyspark import SparkConf, SparkContext
     from pyspark.sql import SparkSession
 
     url = _connect_url(options)
+    if url is not None:
+        _reach(url)
     if url is not None or not options.quiet or SparkContext._active_spark_context is not None:
-        builder = SparkSession.builder
-        if url is not None:
-            builder = builder.remote(url)
+        builder = SparkSession.builder if url is None else SparkSession.builder.remote(url)
         for k, v in settings(options):
             builder = builder.config(k, v)
-        return builder.getOrCreate()
-    from pyspark.java_gateway import launch_gateway
+        spark = builder.getOrCreate()
+    else:
+        from pyspark.java_gateway import launch_gateway
 
-    conf = SparkConf()
-    for k, v in settings(options):
-        conf.set(k, v)
-    out = tempfile.TemporaryFile(prefix="peel-spark-")
-    _JVM_OUTPUT.append(out)
-    gateway = launch_gateway(conf, popen_kwargs={"stdout": out, "stderr": subprocess.STDOUT})
-    SparkContext(conf=conf, gateway=gateway)
-    return SparkSession.builder.getOrCreate()
+        conf = SparkConf()
+        for k, v in settings(options):
+            conf.set(k, v)
+        out = tempfile.TemporaryFile(prefix="peel-spark-")
+        _JVM_OUTPUT.append(out)
+        gateway = launch_gateway(conf, popen_kwargs={"stdout": out, "stderr": subprocess.STDOUT})
+        SparkContext(conf=conf, gateway=gateway)
+        spark = SparkSession.builder.getOrCreate()
+    if options.quiet and url is None:  # over Spark Connect the log is the server's
+        spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+CONNECT_PORT = 15002  # a Spark Connect URL's port when it names none
+CONNECT_TIMEOUT = 10.0  # seconds
+
+
+def _reach(url: str) -> None:
+    """Raise ConnectionError unless the Spark Connect server of `url` (sc://host[:port][/;param=value...]) accepts
+    a connection: pyspark's client would retry a server that does not answer for many minutes, without a word."""
+    from urllib.parse import urlsplit
+
+    try:
+        where = urlsplit("http://" + url[len("sc://"):].split("/")[0])
+        host, port = where.hostname or "localhost", where.port or CONNECT_PORT
+    except ValueError:
+        raise ConnectionError(f"{url} is not a Spark Connect URL (sc://host:port)") from None
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT).close()
+    except OSError as err:
+        raise ConnectionError(f"the Spark Connect server {host}:{port} cannot be reached "
+                              f"({err.strerror or err})") from None
 
 
 def session(options: SparkOptions = SparkOptions()) -> Any:
@@ -207,16 +262,14 @@ def session(options: SparkOptions = SparkOptions()) -> Any:
         try:
             spark = _start(options)
         except Exception as err:  # noqa: BLE001 - a JVM that does not start, a master that cannot be reached
-            said = [ln.strip() for ln in jvm_output() if ln.strip() and not ln.startswith("WARNING: Using incubator")]
+            connect = _connect_url(options) is not None  # the JVM is the server's: no output of it here
+            said = [] if connect else [ln.strip() for ln in jvm_output()
+                                       if ln.strip() and not ln.startswith("WARNING: Using incubator")]
             java = f"; Java said: {said[-1][:300]}" if said else ""
+            runs = "the Spark Connect server" if connect else "the Java installation"
             raise SparkUnavailable(f"Spark did not start: {_first_line(err)}{java} (check the master "
-                                   "(--spark-master, PEEL_SPARK_MASTER, SPARK_REMOTE), the settings and the Java "
-                                   "installation, or use --engine duckdb)") from None
-        if options.quiet:
-            try:
-                spark.sparkContext.setLogLevel("ERROR")
-            except Exception:  # noqa: BLE001 - Spark Connect has no SparkContext
-                pass
+                                   f"(--spark-master, PEEL_SPARK_MASTER, SPARK_REMOTE), the settings and {runs}, "
+                                   "or use --engine duckdb)") from None
         _SESSIONS[options] = spark
         return spark
 
