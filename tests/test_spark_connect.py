@@ -34,6 +34,51 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# ---------------------------------------------------------------- without a server (first: once the module's
+# Connect session is active, peelrules uses it whatever --spark-master says, as inside any Spark application)
+
+def test_missing_connect_packages_are_one_line_and_exit_2(monkeypatch):
+    """The packages of pyspark's `connect` extra, found from pyspark's own metadata before pyspark.sql.connect is
+    imported (which would exit a `python -c` process without a word)."""
+    from importlib import metadata
+
+    try:
+        metadata.distribution("pyspark")
+    except metadata.PackageNotFoundError:
+        pytest.skip("pyspark is not installed")
+    real = metadata.distribution
+
+    def distribution(name: str):
+        if name in ("grpcio", "zstandard"):
+            raise metadata.PackageNotFoundError(name)
+        return real(name)
+
+    monkeypatch.setattr(metadata, "distribution", distribution)
+    got = CliRunner().invoke(main, ["evaluate", "--engine", "spark", "--spark-master", "sc://host:15002",
+                                    str(LANCASHIRE)])
+    assert got.exit_code == 2
+    lines = got.output.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in got.output
+    assert "Spark Connect (sc://host:15002) needs grpcio, zstandard, which are not installed: install them with " \
+           "`pip install 'peelrules[spark]'`, or use --engine duckdb" in lines[0]
+
+
+def test_a_server_that_does_not_answer_is_one_line_and_exit_2(tmp_path, monkeypatch):
+    """At once: pyspark's Connect client would retry it for many minutes without a word."""
+    why = spark_engine.problem(SparkOptions(master="sc://localhost:15002"))
+    if why is not None:
+        pytest.skip(f"Spark Connect not available here: {why}")
+    monkeypatch.setenv("PEEL_CACHE_DIR", str(tmp_path / "cache"))  # so that Spark is asked
+    port = _free_port()  # nothing listens there
+    got = CliRunner().invoke(main, ["evaluate", "--engine", "spark", "--spark-master", f"sc://localhost:{port}",
+                                    str(LANCASHIRE)])
+    assert got.exit_code == 2, got.output
+    assert f"Spark did not start: the Spark Connect server localhost:{port} cannot be reached (Connection refused)" \
+        in got.output and "Traceback" not in got.output
+
+
+# ---------------------------------------------------------------- a real server
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """sc://localhost:PORT of a Spark Connect server of its own (local[1], errors-only log, a temporary
@@ -150,43 +195,3 @@ def test_evaluate_over_connect_gives_the_default_trace(server, tmp_path):
     default = CliRunner().invoke(main, ["evaluate", "--format", "json", str(LANCASHIRE)])
     assert default.exit_code == 0, default.output
     assert _without_engine(ours) == _without_engine(json.loads(default.output))  # ... to DuckDB's grades and values
-
-
-def test_missing_connect_packages_are_one_line_and_exit_2(monkeypatch):
-    """The packages of pyspark's `connect` extra, found from pyspark's own metadata before pyspark.sql.connect is
-    imported (which would exit a `python -c` process without a word)."""
-    from importlib import metadata
-
-    try:
-        metadata.distribution("pyspark")
-    except metadata.PackageNotFoundError:
-        pytest.skip("pyspark is not installed")
-    real = metadata.distribution
-
-    def distribution(name: str):
-        if name in ("grpcio", "zstandard"):
-            raise metadata.PackageNotFoundError(name)
-        return real(name)
-
-    monkeypatch.setattr(metadata, "distribution", distribution)
-    got = CliRunner().invoke(main, ["evaluate", "--engine", "spark", "--spark-master", "sc://host:15002",
-                                    str(LANCASHIRE)])
-    assert got.exit_code == 2
-    lines = got.output.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in got.output
-    assert "Spark Connect (sc://host:15002) needs grpcio, zstandard, which are not installed: install them with " \
-           "`pip install 'peelrules[spark]'`, or use --engine duckdb" in lines[0]
-
-
-def test_a_server_that_does_not_answer_is_one_line_and_exit_2(tmp_path, monkeypatch):
-    """At once: pyspark's Connect client would retry it for many minutes without a word."""
-    why = spark_engine.problem(SparkOptions(master="sc://localhost:15002"))
-    if why is not None:
-        pytest.skip(f"Spark Connect not available here: {why}")
-    monkeypatch.setenv("PEEL_CACHE_DIR", str(tmp_path / "cache"))  # so that Spark is asked
-    port = _free_port()  # nothing listens there
-    got = CliRunner().invoke(main, ["evaluate", "--engine", "spark", "--spark-master", f"sc://localhost:{port}",
-                                    str(LANCASHIRE)])
-    assert got.exit_code == 2, got.output
-    assert f"Spark did not start: the Spark Connect server localhost:{port} cannot be reached (Connection refused)" \
-        in got.output and "Traceback" not in got.output
