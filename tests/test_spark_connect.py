@@ -97,7 +97,8 @@ def server(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if k not in ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED")}
     env.update(SPARK_HOME=str(home), SPARK_CONNECT_MODE="0")  # as pyspark's sbin/start-connect-server.sh runs it
     cmd = [str(home / "bin" / "spark-submit"), "--class", SERVER_CLASS, "--master", "local[1]",
-           "--driver-java-options", f"-Dlog4j2.configurationFile={spark_engine.LOG_CONFIG.as_uri()}",
+           "--driver-java-options", f"-XX:TieredStopAtLevel=1 -XX:+UseSerialGC "
+           f"-Dlog4j2.configurationFile={spark_engine.LOG_CONFIG.as_uri()}",
            "--conf", f"spark.connect.grpc.binding.port={port}", "--conf", "spark.connect.grpc.binding.address=127.0.0.1",
            "--conf", "spark.ui.enabled=false", "--conf", "spark.sql.shuffle.partitions=1",
            "--conf", f"spark.sql.warehouse.dir={folder / 'warehouse'}"]
