@@ -21,12 +21,13 @@ files: its columns are found by name, checked against the declared types and cas
 
 The session: the active one when peelrules runs inside a Spark application; else one built from `SparkOptions`:
 master `options.master`, else PEEL_SPARK_MASTER, else Spark Connect when SPARK_REMOTE is set, else MASTER, else
-`local[*]` (a master `sc://...` is a Spark Connect server). Quiet (the default): the JVM logs errors only
-(spark-log4j2.properties beside this module, passed with -Dlog4j2.configurationFile unless the settings name a
-log4j configuration of their own), its own output goes to a temporary file instead of the terminal (its last
-lines are in the error when Spark does not start: `jvm_output`), and pyspark's Python loggers of failed queries
-are silenced while peelrules runs its queries, whose errors it reports itself. pyspark is imported only here,
-and only when a run needs it.
+`local[*]` (a master `sc://...` is a Spark Connect server: then no JVM runs here, nothing of SparkContext is
+used, only session settings are sent, and the server must accept a connection at once). Quiet (the default): the
+JVM logs errors only (spark-log4j2.properties beside this module, passed with -Dlog4j2.configurationFile unless
+the settings name a log4j configuration of their own), its own output goes to a temporary file instead of the
+terminal (its last lines are in the error when Spark does not start: `jvm_output`), and pyspark's Python loggers
+of failed queries are silenced while peelrules runs its queries, whose errors it reports itself. pyspark is
+imported only here, and only when a run needs it.
 
 Pure: errors are raised (SparkUnavailable when pyspark or Java is missing; TableError when Spark cannot read a
 table), nothing is printed.
@@ -122,8 +123,12 @@ def _missing_connect_packages() -> list[str]:
     (`python -c`) it exits the process without a word."""
     from importlib import metadata
 
+    try:
+        wanted = metadata.requires("pyspark") or []
+    except metadata.PackageNotFoundError:  # pyspark from a Spark distribution's python/ folder: it checks itself
+        return []
     missing = []
-    for req in metadata.requires("pyspark") or []:
+    for req in wanted:
         name, _, marker = req.partition(";")
         found = re.match(r"[A-Za-z0-9._-]+", name.strip())
         if found is None or not re.search(r"""extra\s*==\s*["']connect["']""", marker):

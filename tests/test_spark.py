@@ -678,8 +678,10 @@ def test_settings_put_the_users_last_and_keep_the_jvm_quiet(monkeypatch):
     monkeypatch.setenv("PEEL_SPARK_MASTER", "yarn")
     assert dict(spark_engine.settings(spark_engine.SparkOptions()))["spark.master"] == "yarn"
     assert dict(spark_engine.settings(spark_engine.SparkOptions(master="local[2]")))["spark.master"] == "local[2]"
-    connect = dict(spark_engine.settings(spark_engine.SparkOptions(master="sc://host:15002")))
-    assert "spark.master" not in connect and "spark.driver.extraJavaOptions" not in connect
+    connect = dict(spark_engine.settings(spark_engine.SparkOptions(master="sc://host:15002", conf=(
+        ("spark.sql.shuffle.partitions", "4"),))))
+    # over Spark Connect only the session's own settings: a static one (the UI, the name) makes pyspark warn
+    assert connect == {"spark.sql.session.timeZone": "UTC", "spark.sql.shuffle.partitions": "4"}
 
 
 def test_the_engine_choice_reaches_the_spark_runner():
