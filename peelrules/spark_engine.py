@@ -22,12 +22,13 @@ columns are found by name, checked against the declared types and cast to them.
 
 The session: the active one when peelrules runs inside a Spark application; else one built from `SparkOptions`:
 master `options.master`, else PEEL_SPARK_MASTER, else Spark Connect when SPARK_REMOTE is set, else MASTER, else
-`local[*]` (a master `sc://...` is a Spark Connect server). Quiet (the default): the JVM logs errors only
-(spark-log4j2.properties beside this module, passed with -Dlog4j2.configurationFile unless the settings name a
-log4j configuration of their own), its own output goes to a temporary file instead of the terminal (its last
-lines are in the error when Spark does not start: `jvm_output`), and pyspark's Python loggers of failed queries
-are silenced while peelrules runs its queries, whose errors it reports itself. pyspark is imported only here,
-and only when a run needs it.
+`local[*]` (a master `sc://...` is a Spark Connect server: then no JVM runs here, nothing of SparkContext is
+used, only session settings are sent, and the server must accept a connection at once). Quiet (the default): the
+JVM logs errors only (spark-log4j2.properties beside this module, passed with -Dlog4j2.configurationFile unless
+the settings name a log4j configuration of their own), its own output goes to a temporary file instead of the
+terminal (its last lines are in the error when Spark does not start: `jvm_output`), and pyspark's Python loggers
+of failed queries are silenced while peelrules runs its queries, whose errors it reports itself. pyspark is
+imported only here, and only when a run needs it.
 
 Pure: errors are raised (SparkUnavailable when pyspark or Java is missing; TableError when Spark cannot read a
 table), nothing is printed.
@@ -37,7 +38,9 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import threading
@@ -100,8 +103,13 @@ def problem(options: SparkOptions | None = None) -> str | None:
 
     if importlib.util.find_spec("pyspark") is None:
         return f"the Spark engine needs pyspark, which is not installed: {INSTALL_HINT}"
-    if _connect_url(options or SparkOptions()):
-        return None  # Spark Connect: the server runs the JVM
+    url = _connect_url(options or SparkOptions())
+    if url:  # Spark Connect: the server runs the JVM; the client needs packages of its own
+        missing = _missing_connect_packages()
+        if missing:
+            return (f"Spark Connect ({url}) needs {', '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} "
+                    "not installed: install them with `pip install 'peelrules[spark]'`, or use --engine duckdb")
+        return None
     java_home = os.environ.get("JAVA_HOME")
     java = Path(java_home) / "bin" / "java" if java_home else None
     if not (java is not None and java.is_file()) and shutil.which("java") is None:
@@ -110,16 +118,42 @@ def problem(options: SparkOptions | None = None) -> str | None:
     return None
 
 
+def _missing_connect_packages() -> list[str]:
+    """The packages of pyspark's `connect` extra (as its own metadata lists them) that are not installed. Asked
+    before pyspark.sql.connect is imported: that import checks them too, but when the main module has no file
+    (`python -c`) it exits the process without a word."""
+    from importlib import metadata
+
+    try:
+        wanted = metadata.requires("pyspark") or []
+    except metadata.PackageNotFoundError:  # pyspark from a Spark distribution's python/ folder: it checks itself
+        return []
+    missing = []
+    for req in wanted:
+        name, _, marker = req.partition(";")
+        found = re.match(r"[A-Za-z0-9._-]+", name.strip())
+        if found is None or not re.search(r"""extra\s*==\s*["']connect["']""", marker):
+            continue
+        try:
+            metadata.distribution(found.group(0))
+        except metadata.PackageNotFoundError:
+            missing.append(found.group(0))
+    return missing
+
+
 def settings(options: SparkOptions) -> list[tuple[str, str]]:
-    """The settings a session is built with (without Spark Connect's URL): the master, no web UI or progress
-    bars, the UTC session time zone, the quiet log configuration, then `options.conf`."""
+    """The settings a session is built with (without Spark Connect's URL): the master, the application's name, no
+    web UI or progress bars, the UTC session time zone, the quiet log configuration, then `options.conf`. Over
+    Spark Connect only the session's own (the time zone, then `options.conf`): the rest are the server's, and a
+    Connect session cannot change them."""
     out: dict[str, str] = {}
     connect = _connect_url(options)
     if connect is None:  # a JVM of its own (a master sc://... or SPARK_REMOTE is a Connect server's)
         out["spark.master"] = options.master or os.environ.get("PEEL_SPARK_MASTER") or \
             os.environ.get("MASTER", "local[*]")
-    out.update({"spark.app.name": options.app_name, "spark.ui.enabled": "false",
-                "spark.ui.showConsoleProgress": "false", "spark.sql.session.timeZone": "UTC"})
+        out.update({"spark.app.name": options.app_name, "spark.ui.enabled": "false",
+                    "spark.ui.showConsoleProgress": "false"})
+    out["spark.sql.session.timeZone"] = "UTC"
     out.update(dict(options.conf))
     if options.quiet and connect is None:
         java = out.get("spark.driver.extraJavaOptions", "")
@@ -166,29 +200,55 @@ def quiet_python_loggers() -> Iterator[None]:
 
 
 def _start(options: SparkOptions) -> Any:
-    """A new session. Quiet and with a JVM of its own: the gateway is launched with the JVM's output going to a
-    temporary file, as `pyspark` would launch it otherwise."""
+    """A new session: a Spark Connect client (no JVM here: nothing of SparkContext is touched), or a session with
+    a JVM of its own, which when quiet is launched with the JVM's output going to a temporary file (as `pyspark`
+    would launch it otherwise) and logs errors only."""
     from pyspark import SparkConf, SparkContext
     from pyspark.sql import SparkSession
 
     url = _connect_url(options)
+    if url is not None:
+        _reach(url)
     if url is not None or not options.quiet or SparkContext._active_spark_context is not None:
-        builder = SparkSession.builder
-        if url is not None:
-            builder = builder.remote(url)
+        builder = SparkSession.builder if url is None else SparkSession.builder.remote(url)
         for k, v in settings(options):
             builder = builder.config(k, v)
-        return builder.getOrCreate()
-    from pyspark.java_gateway import launch_gateway
+        spark = builder.getOrCreate()
+    else:
+        from pyspark.java_gateway import launch_gateway
 
-    conf = SparkConf()
-    for k, v in settings(options):
-        conf.set(k, v)
-    out = tempfile.TemporaryFile(prefix="peel-spark-")
-    _JVM_OUTPUT.append(out)
-    gateway = launch_gateway(conf, popen_kwargs={"stdout": out, "stderr": subprocess.STDOUT})
-    SparkContext(conf=conf, gateway=gateway)
-    return SparkSession.builder.getOrCreate()
+        conf = SparkConf()
+        for k, v in settings(options):
+            conf.set(k, v)
+        out = tempfile.TemporaryFile(prefix="peel-spark-")
+        _JVM_OUTPUT.append(out)
+        gateway = launch_gateway(conf, popen_kwargs={"stdout": out, "stderr": subprocess.STDOUT})
+        SparkContext(conf=conf, gateway=gateway)
+        spark = SparkSession.builder.getOrCreate()
+    if options.quiet and url is None:  # over Spark Connect the log is the server's
+        spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+CONNECT_PORT = 15002  # a Spark Connect URL's port when it names none
+CONNECT_TIMEOUT = 10.0  # seconds
+
+
+def _reach(url: str) -> None:
+    """Raise ConnectionError unless the Spark Connect server of `url` (sc://host[:port][/;param=value...]) accepts
+    a connection: pyspark's client would retry a server that does not answer for many minutes, without a word."""
+    from urllib.parse import urlsplit
+
+    try:
+        where = urlsplit("http://" + url[len("sc://"):].split("/")[0])
+        host, port = where.hostname or "localhost", where.port or CONNECT_PORT
+    except ValueError:
+        raise ConnectionError(f"{url} is not a Spark Connect URL (sc://host:port)") from None
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT).close()
+    except OSError as err:
+        raise ConnectionError(f"the Spark Connect server {host}:{port} cannot be reached "
+                              f"({err.strerror or err})") from None
 
 
 def session(options: SparkOptions = SparkOptions()) -> Any:
@@ -208,16 +268,14 @@ def session(options: SparkOptions = SparkOptions()) -> Any:
         try:
             spark = _start(options)
         except Exception as err:  # noqa: BLE001 - a JVM that does not start, a master that cannot be reached
-            said = [ln.strip() for ln in jvm_output() if ln.strip() and not ln.startswith("WARNING: Using incubator")]
+            connect = _connect_url(options) is not None  # the JVM is the server's: no output of it here
+            said = [] if connect else [ln.strip() for ln in jvm_output()
+                                       if ln.strip() and not ln.startswith("WARNING: Using incubator")]
             java = f"; Java said: {said[-1][:300]}" if said else ""
+            runs = "the Spark Connect server" if connect else "the Java installation"
             raise SparkUnavailable(f"Spark did not start: {_first_line(err)}{java} (check the master "
-                                   "(--spark-master, PEEL_SPARK_MASTER, SPARK_REMOTE), the settings and the Java "
-                                   "installation, or use --engine duckdb)") from None
-        if options.quiet:
-            try:
-                spark.sparkContext.setLogLevel("ERROR")
-            except Exception:  # noqa: BLE001 - Spark Connect has no SparkContext
-                pass
+                                   f"(--spark-master, PEEL_SPARK_MASTER, SPARK_REMOTE), the settings and {runs}, "
+                                   "or use --engine duckdb)") from None
         _SESSIONS[options] = spark
         return spark
 
@@ -280,6 +338,7 @@ def _catalog_reader(spark: Any, name: str, target: str, decl: t.TableDecl) -> tu
                            "map a catalog table that has the declared columns, or rename them in a view",
                            "missing_column", table=name)
     scales: dict[str, int] = {}
+    floating: set[str] = set()
     for c in decl.columns:
         stored = fields[c.name.lower()].dataType
         if type(stored).__name__ not in CATALOG_TYPES[c.type]:
@@ -289,8 +348,33 @@ def _catalog_reader(spark: Any, name: str, target: str, decl: t.TableDecl) -> tu
                                f"{SPARK_TYPES[c.type]}", "wrong_type", table=name)
         if c.type == "number" and isinstance(stored, DecimalType):
             scales[c.name] = stored.scale
+        if type(stored).__name__ in ("FloatType", "DoubleType"):
+            floating.add(c.name)
     cols = [F.col(f"`{fields[c.name.lower()].name}`").cast(SPARK_TYPES[c.type]).alias(c.name) for c in decl.columns]
-    return df.select(*cols), scales
+    df = df.select(*cols)
+    _check_catalog_values(df, name, target, decl, floating)
+    return df, scales
+
+
+def _check_catalog_values(df: Any, name: str, target: str, decl: t.TableDecl, floating: set[str]) -> None:
+    """Refuse a catalog table with no rows, or with a bad value (tables.bad_value_checks: NaN or infinity in a
+    floating-point number column, a negative count), as a file is refused: one pass over the table, counting the
+    rows and, per column that can hold a bad value, the rows that do and the least bad value."""
+    from pyspark.sql import functions as F
+
+    e = t._exp()
+    checks = t.bad_value_checks(decl.columns, floating)
+    aggs: list[Any] = [e.Count(this=e.Star())]
+    for c, bad in checks:
+        aggs += [e.Filter(this=e.Count(this=e.Star()), expression=e.Where(this=bad)),
+                 e.Filter(this=e.Min(this=t._col(c.name)), expression=e.Where(this=bad.copy()))]
+    got = df.agg(*(F.expr(a.sql(dialect="spark")) for a in aggs)).collect()[0]
+    if got[0] == 0:
+        raise t.no_rows_error(target, table=name)
+    for i, (c, _) in enumerate(checks):
+        n, value = got[1 + 2 * i], got[2 + 2 * i]
+        if n:
+            raise t.bad_value_error(target, None, c, (int(n), value), table=name)
 
 
 @dataclass

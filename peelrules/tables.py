@@ -852,6 +852,47 @@ def parquet_scales(files: Sequence[Path]) -> dict[str, int]:
     return {name: int(m.group(1)) for name, m in found if m}
 
 
+# What a typed column (a Parquet file's, a catalog table's) may not hold, for every engine: the value is not
+# checked as text, as a CSV cell is (CELL_PATTERNS), but as the type the file or catalog stores.
+BAD_VALUES: dict[str, tuple[str, str]] = {  # declared type: (what is wrong, what to do)
+    "count": ("a negative count", CELL_HINTS["count"]),
+    "number": ("NaN or infinity", "write the value as a finite number, or as NULL when there is none"),
+}
+
+
+def bad_value_checks(columns: Sequence[Column], floating: set[str]) -> list[tuple[Column, exp.Expression]]:
+    """Each column whose values can be bad, with the condition its bad values meet (a NULL is not bad): a count
+    below zero; a number stored as floating point (`floating`: those columns' names) that is NaN or infinite.
+    The same in DuckDB's SQL and Spark's (Spark has ISNAN but no ISINF, hence `ABS(x) = 'Infinity'`)."""
+    e = _exp()
+    out: list[tuple[Column, exp.Expression]] = []
+    for c in columns:
+        if c.type == "count":
+            out.append((c, e.LT(this=_col(c.name), expression=e.Literal.number("0"))))
+        elif c.type == "number" and c.name in floating:
+            infinity = e.cast(e.Literal.string("Infinity"), "DOUBLE")
+            out.append((c, e.or_(e.IsNan(this=_col(c.name)),
+                                 e.EQ(this=e.Abs(this=_col(c.name)), expression=infinity))))
+    return out
+
+
+def bad_value_error(file: str, row: int | None, col: Column, found: tuple[int, Value] | None = None,
+                    table: str | None = None) -> TableError:
+    """The error for a bad value (bad_value_tree) of the column: at a row of a file, or `found` (how many rows
+    hold one, and one of them) in a table without rows to name (a catalog table's)."""
+    what, hint = BAD_VALUES[col.type]
+    if found is not None:
+        n, value = found
+        what = f"{n} row{'s hold' if n != 1 else ' holds'} {what}, such as {value_key(value)}"
+    return TableError(file, row, col.name, what, hint, "wrong_type", table=table)
+
+
+def no_rows_error(file: str, table: str | None = None) -> TableError:
+    return TableError(file, None, None, "the table has no rows",
+                      "a table needs at least one row; leave it out of the bundle when there is no data",
+                      "header_only", table=table)
+
+
 def _parquet_type_ok(col_type: str, sql_type: str) -> bool:
     return sql_type.split("(")[0] in PARQUET_TYPES[col_type]
 
@@ -1001,13 +1042,8 @@ class TableEngine:
                         raise TableError(s, None, c.name, f"the column holds {types[c.name]}, not a {c.type}",
                                          f"write it as one of {', '.join(PARQUET_TYPES[c.type])}, or declare the "
                                          "column's type to match", "wrong_type")
-                checks: list[tuple[str, str]] = []
-                for c in decl.columns:
-                    q = '"' + c.name + '"'  # a declared name: snake_case, checked by Column
-                    if c.type == "count":
-                        checks.append((c.name, f"{q} < 0"))
-                    elif c.type == "number" and types[c.name] in ("FLOAT", "DOUBLE"):
-                        checks.append((c.name, f"isnan({q}) OR isinf({q})"))
+                checks = [(c, w.sql(dialect="duckdb")) for c, w in bad_value_checks(
+                    decl.columns, {c.name for c in decl.columns if types[c.name] in ("FLOAT", "DOUBLE")})]
                 # a filter on every column decodes every page once (count(column) alone is answered from the
                 # file's statistics), so damaged data is refused here rather than part way through a run
                 every = "".join(f', count(*) FILTER (WHERE "{c.name}" IS NOT NULL)' for c in decl.columns)
@@ -1017,23 +1053,16 @@ class TableEngine:
                     counts = con.execute(sql, [str(p)]).fetchone()
                 except duckdb.Error:
                     raise corrupt from None
-                for (name, w), n in zip(checks, counts[1:1 + len(checks)]):
+                for (col, w), n in zip(checks, counts[1:1 + len(checks)]):
                     if n:
                         row = con.execute(f"SELECT min(file_row_number) + 1 FROM read_parquet(?, "
                                           f"file_row_number = true) WHERE {w}", [str(p)]).fetchone()[0]
-                        kind = decl.column(name).type  # type: ignore[union-attr]
-                        raise TableError(s, int(row), name,
-                                         "a negative count" if kind == "count" else "NaN or infinity",
-                                         CELL_HINTS[kind] if kind == "count" else
-                                         "write the value as a finite number, or as NULL when there is none",
-                                         "wrong_type")
+                        raise bad_value_error(s, int(row), col)
                 total += int(counts[0])
         finally:
             con.close()
         if total == 0:
-            raise TableError(r.shown[0], None, None, "the table has no rows",
-                             "a table needs at least one row; leave it out of the bundle when there is no data",
-                             "header_only")
+            raise no_rows_error(r.shown[0])
         assert names0 is not None
         header = tuple(decl.column(n) for n in names0)  # type: ignore[misc]
         return ValidatedTable(r, header, total)

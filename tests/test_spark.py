@@ -27,7 +27,7 @@ from click.testing import CliRunner
 
 from peelrules import spark_engine
 from peelrules.cli import main
-from peelrules.tables import AllOf, Aggregate, AnyOf, Column, Compare, Not, TableDecl, TableEngine
+from peelrules.tables import AllOf, Aggregate, AnyOf, Column, Compare, Not, TableDecl, TableEngine, TableError
 from peelrules.verify import _aggregate_nodes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -163,9 +163,11 @@ def _typed(v: object) -> tuple[str, object]:
     return type(v).__name__, v
 
 
-def assert_same(decls: list[TableDecl], folder: Path, spark, catalog: dict[str, str] | None = None) -> int:
+def assert_same(decls: list[TableDecl], folder: Path, spark, catalog: dict[str, str] | None = None,
+                aggs: list[Aggregate] | None = None) -> int:
+    """The aggregates (every kind the tables allow: aggregates_for) on DuckDB and on Spark are identical."""
     engine = TableEngine(decls, folder)
-    aggs = [a for d in decls for a in aggregates_for(d)]
+    aggs = aggs if aggs is not None else [a for d in decls for a in aggregates_for(d)]
     duck = engine.run(aggs)
     ours = spark_engine.SparkRunner(spark=spark, catalog=catalog or {}).run(engine, aggs)
     assert list(ours) == list(duck)
@@ -506,6 +508,15 @@ def catalog(spark):
     spark.sql("CREATE TABLE peel.calls_text_seconds USING parquet AS "
               "SELECT call_id, received_at, CAST(answer_seconds AS STRING) AS answer_seconds, district "
               "FROM peel.calls_2021")
+    # NaN and infinity in two calls' answer_seconds (a DOUBLE, as in the file), saved as a catalog table
+    from pyspark.sql import functions as F
+
+    first = [r.call_id for r in spark.table(CATALOG["contact.calls"]).orderBy("call_id").limit(2).collect()]
+    seconds = F.col("answer_seconds").cast("DOUBLE")
+    (spark.table(CATALOG["contact.calls"])
+     .withColumn("answer_seconds", F.when(F.col("call_id") == first[0], F.lit(float("nan")))
+                 .when(F.col("call_id") == first[1], F.lit(float("inf"))).otherwise(seconds))
+     .write.saveAsTable("peel.calls_not_finite"))
     yield dict(CATALOG)
     spark.sql("DROP DATABASE peel CASCADE")
 
@@ -576,6 +587,8 @@ def test_a_table_read_from_the_catalog_needs_no_file(spark, catalog, lancashire_
                                "received_at, answer_seconds)"),
     ("peel.calls_text_seconds", "(wrong_type): peel.calls_text_seconds: column 'answer_seconds': the catalog "
                                 "table's column is string, not a number column"),
+    ("peel.calls_not_finite", "(wrong_type): peel.calls_not_finite: column 'answer_seconds': 2 rows hold NaN or "
+                              "infinity, such as inf\n"),
 ])
 def test_a_catalog_table_that_does_not_fit_is_a_precise_error(spark, catalog, tmp_path, monkeypatch, table, said):
     monkeypatch.setenv("PEEL_CACHE_DIR", str(tmp_path / "cache"))
@@ -584,6 +597,41 @@ def test_a_catalog_table_that_does_not_fit_is_a_precise_error(spark, catalog, tm
     assert got.exit_code == 2, got.output
     assert "error[PR318]: table 'contact.calls'" in got.output and said in got.output
     assert "Traceback" not in got.output and "Py4J" not in got.output
+
+
+def test_a_catalog_tables_values_are_checked_as_a_files_are(spark, catalog, tmp_path):
+    """A count below zero, a floating-point number that is NaN or infinite, a table with no rows: refused as in a
+    Parquet file (tests/test_tables.py), naming the catalog table, the column, how many rows and a bad value. A
+    column without one (NULL cells, a DECIMAL) is read."""
+    from pyspark.sql import functions as F
+
+    rows = [("a", 1.5, 2.5, 3), ("b", float("nan"), 1.0, -2), ("c", float("-inf"), 2.0, -5), ("d", None, None, None),
+            ("e", 4.0, 3.0, 0)]
+    df = spark.createDataFrame(rows, "id STRING, x DOUBLE, d DOUBLE, n INT")
+    df.withColumn("d", F.col("d").cast("DECIMAL(9, 2)")).write.saveAsTable("peel.bad_values")
+    df.where("false").write.saveAsTable("peel.no_rows")
+
+    def run(table: str, *cols: Column) -> TableError | None:
+        decl = TableDecl("t", "absent.csv", (Column("id", "text"), *cols))
+        try:
+            spark_engine.SparkRunner(spark=spark, catalog={"t": table}).run(
+                TableEngine([decl], tmp_path), [Aggregate("count", "t")])
+        except TableError as err:
+            return err
+        return None
+
+    number, count, decimal = Column("x", "number"), Column("n", "count"), Column("d", "number")
+    err = run("peel.bad_values", number, count)
+    assert err is not None and (err.file, err.column, err.kind, err.table) == ("peel.bad_values", "x", "wrong_type",
+                                                                               "t")
+    assert err.message == "2 rows hold NaN or infinity, such as -inf"
+    err = run("peel.bad_values", count)
+    assert err is not None and (err.column, err.message) == ("n", "2 rows hold a negative count, such as -5")
+    assert "write a whole number of zero or more" in err.hint
+    assert run("peel.bad_values", decimal) is None  # a DECIMAL holds no NaN; NULL cells are not bad
+    err = run("peel.no_rows", number)
+    assert err is not None and (err.file, err.kind, err.message) == ("peel.no_rows", "header_only",
+                                                                    "the table has no rows")
 
 
 def test_pysparks_query_loggers_are_quiet_while_peel_runs_its_queries(spark):
@@ -673,8 +721,10 @@ def test_settings_put_the_users_last_and_keep_the_jvm_quiet(monkeypatch):
     monkeypatch.setenv("PEEL_SPARK_MASTER", "yarn")
     assert dict(spark_engine.settings(spark_engine.SparkOptions()))["spark.master"] == "yarn"
     assert dict(spark_engine.settings(spark_engine.SparkOptions(master="local[2]")))["spark.master"] == "local[2]"
-    connect = dict(spark_engine.settings(spark_engine.SparkOptions(master="sc://host:15002")))
-    assert "spark.master" not in connect and "spark.driver.extraJavaOptions" not in connect
+    connect = dict(spark_engine.settings(spark_engine.SparkOptions(master="sc://host:15002", conf=(
+        ("spark.sql.shuffle.partitions", "4"),))))
+    # over Spark Connect only the session's own settings: a static one (the UI, the name) makes pyspark warn
+    assert connect == {"spark.sql.session.timeZone": "UTC", "spark.sql.shuffle.partitions": "4"}
 
 
 def test_the_engine_choice_reaches_the_spark_runner():
