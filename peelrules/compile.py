@@ -941,19 +941,19 @@ class _Generator:
 
 def _area_result(args: dict[str, str]) -> str:
     """A positional AreaResult(...) call (cheaper than keywords) in the order of its fields; a field not
-    given keeps its default, written with repr() (trailing ones left out)."""
+    given keeps its default (trailing ones left out)."""
+    defaults = AreaResult._field_defaults
     values: list[str | None] = []
-    for f in dataclasses.fields(AreaResult):
-        if f.name in args:
-            values.append(args[f.name])
-        elif f.default is dataclasses.MISSING or f.default not in ((), None):
-            raise CompileError(f"AreaResult field {f.name!r} is one the compiler does not fill")
+    for name in AreaResult._fields:
+        if name in args:
+            values.append(args[name])
+        elif defaults.get(name, 0) not in ((), None):
+            raise CompileError(f"AreaResult field {name!r} is one the compiler does not fill")
         else:
             values.append(None)
     while values and values[-1] is None:
         values.pop()
-    fields = dataclasses.fields(AreaResult)
-    return f"_AR({', '.join(v if v is not None else repr(fields[i].default) for i, v in enumerate(values))})"
+    return f"_AR({', '.join(v if v is not None else repr(defaults[n]) for n, v in zip(AreaResult._fields, values))})"
 
 
 def _sum(known: int, terms: list[str]) -> str:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .grades import Grade, Status
 from .values import Value
@@ -17,9 +18,11 @@ class RuleOutcome:
     exceeded: Value = False  # characteristics only
 
 
-@dataclass(frozen=True)
-class AreaResult:
-    """An area's outcome for one bundle: status, grade, rung, counters, rules, missing evidence."""
+class AreaResult(NamedTuple):
+    """An area's outcome for one bundle: status, grade, rung, counters, rules, missing evidence.
+
+    A named tuple, not a frozen dataclass: as immutable, and about four times cheaper to build (the compiled
+    evaluator builds one per area per bundle: bench/README.md, (b))."""
 
     name: str
     title: str

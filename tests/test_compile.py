@@ -233,6 +233,14 @@ def test_lancashire_agrees(shipped: Program, lancashire: Bundle) -> None:
     assert [a.name for a in result.areas] == [a.name for a in shipped.areas]
 
 
+
+def test_area_results_cannot_be_changed(shipped: Program, lancashire: Bundle) -> None:
+    """AreaResult is a named tuple for speed (bench/README.md): still immutable, still read by field name."""
+    area = compile_program(shipped).run(lancashire).areas[0]
+    with pytest.raises(AttributeError):
+        area.grade = None  # type: ignore[misc]
+    assert area.name == shipped.areas[0].name and area.missing == area[8]
+
 def test_lancashire_agrees_without_each_fact(shipped: Program, lancashire: Bundle) -> None:
     for name in lancashire.facts:
         facts = {k: v for k, v in lancashire.facts.items() if k != name}
