@@ -36,9 +36,12 @@ UNKNOWN = _Unknown()
 DIGITS = 12
 
 
+_SETTLED = f".{DIGITS}g"
+
+
 def settle(x: float) -> float:
-    """x at DIGITS significant digits (inf and nan as they are)."""
-    return float(f"{x:.{DIGITS}g}") if math.isfinite(x) else x
+    """x at DIGITS significant digits (inf and nan as they are: they format as 'inf' and 'nan')."""
+    return float(format(x, _SETTLED))
 
 
 @dataclass(frozen=True)
@@ -51,11 +54,13 @@ class Estimate:
 
     @property
     def lower(self) -> float:
-        return max(0.0, settle(self.value - self.ci))
+        q = float(format(self.value - self.ci, _SETTLED))  # settle(), inline: read on every bundle
+        return q if q > 0.0 else 0.0  # max(0.0, q), nan included
 
     @property
     def upper(self) -> float:
-        return min(1.0, settle(self.value + self.ci))
+        q = float(format(self.value + self.ci, _SETTLED))
+        return q if q < 1.0 else 1.0
 
 
 @dataclass(frozen=True)
