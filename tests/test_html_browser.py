@@ -21,7 +21,7 @@ import pytest
 
 import peelrules
 from peelrules.report import html as html_report
-from peelrules.report.table import facts_used
+from peelrules.report.traced import facts_used
 
 from conftest import LANCASHIRE, ROOT, run_peel
 

@@ -23,8 +23,9 @@ from ..source import Span
 from ..judgments import finding_label
 from ..trace import AreaTrace, ExprTrace, FactLeaf, RuleTrace
 from ..values import UNKNOWN, Value
-from .table import estimate_note, estimates_used, peer_text, peers_used
-from .table import Run, aggregates_used, decisive_rung, facts_used, grade_label, grade_table, judgment_key, rule_groups
+from .traced import estimate_note, estimates_used, peer_text, peers_used
+from .table import grade_label, grade_table, judgment_key
+from .traced import Run, aggregates_used, decisive_rung, facts_used, rule_groups
 from .text import data_of, judgment, sql_where, tables_note
 from .values import outcome_word, value_text
 

@@ -16,8 +16,9 @@ from ..program import Program
 from ..judgments import finding_label
 from ..trace import AreaTrace, ExprTrace, FactLeaf, RuleTrace
 from ..values import Value
-from .table import estimate_note, estimates_used, peer_text, peers_used
-from .table import Run, aggregates_used, decisive_rung, facts_used, grade_label, grade_table, rule_groups
+from .traced import estimate_note, estimates_used, peer_text, peers_used
+from .table import grade_label, grade_table
+from .traced import Run, aggregates_used, decisive_rung, facts_used, rule_groups
 from .text import judgment, sql_where, tables_note
 from .values import value_text
 

@@ -158,12 +158,12 @@ def _expr_lines(t: ExprTrace, depth: int, out: list[str]) -> None:
         out += aggregate_lines(t, pad)
         return
     if t.peer is not None:
-        from .table import peer_text
+        from .traced import peer_text
 
         out.append(f"{pad}{t.text} = {value_text(t.value)}  [peers: {peer_text(t.peer)}]")
         return
     if t.estimate is not None or t.comparison is not None:
-        from .table import estimate_note
+        from .traced import estimate_note
 
         out.append(f"{pad}{t.text} = {value_text(t.value)}  [{estimate_note(t)}]")
         for c in t.children:
