@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import atexit
 import os
 import shutil
 import subprocess
@@ -25,8 +26,14 @@ SEED = ROOT.parent / "shared" / "seeds" / "000_d8ec0c1289d1da33.txt"
 GOLDEN = Path(__file__).resolve().parent / "golden"
 PEEL = Path(sys.executable).parent / "peel"
 # The disk cache of checked rule sets goes to a folder of this test run, never the user's own cache folder
-# (real `peel` processes inherit it); tests/test_cache.py points it elsewhere where it needs to.
-os.environ.setdefault("PEEL_CACHE_DIR", tempfile.mkdtemp(prefix="peel-test-cache-"))
+# (real `peel` processes inherit it); tests/test_cache.py points it elsewhere where it needs to. Each pytest-xdist
+# worker makes a folder of its own (a worker inherits the folder the controlling process made, marked by
+# PEEL_TEST_OWN_CACHE), so that no test sees entries another worker is writing; a folder the user chose is kept.
+if "PEEL_CACHE_DIR" not in os.environ or os.environ.get("PEEL_TEST_OWN_CACHE") == "1":
+    os.environ["PEEL_TEST_OWN_CACHE"] = "1"
+    _worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    os.environ["PEEL_CACHE_DIR"] = tempfile.mkdtemp(prefix=f"peel-test-cache-{_worker}-" if _worker else "peel-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["PEEL_CACHE_DIR"], True)  # gone when this process ends
 
 
 # Everything the Lancashire bundle reads beside it: the report it quotes, its case-level tables, its comparator.
