@@ -32,7 +32,7 @@ PEEL = Path(sys.executable).parent / "peel"
 if "PEEL_CACHE_DIR" not in os.environ or os.environ.get("PEEL_TEST_OWN_CACHE") == "1":
     os.environ["PEEL_TEST_OWN_CACHE"] = "1"
     _worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    os.environ["PEEL_CACHE_DIR"] = tempfile.mkdtemp(prefix=f"peel-test-cache-{_worker}-" if _worker else "peel-test-cache-")
+    os.environ["PEEL_CACHE_DIR"] = tempfile.mkdtemp(prefix=f"peel-test-cache-{_worker}-".replace("--", "-"))
     atexit.register(shutil.rmtree, os.environ["PEEL_CACHE_DIR"], True)  # gone when this process ends
 
 
