@@ -354,8 +354,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true",
                         help="fewer runs and bundles (a minute or two): figures are rougher")
     parser.add_argument("--runs", type=int,
-                        help="runs of each (a), (b) and (c) workload, the median kept (default: (a) 10, quick 5; "
-                             "(b) 5 compiled and 3 public, quick 3 and 3; (c) 3, quick 1)")
+                        help="runs of every workload, the median kept (default: (a) 10, quick 5; "
+                             "(b) 5 compiled and 3 public, quick 3 and 3; (c), (d) and (e) 3, quick 1)")
     parser.add_argument("--bundles", type=int, help="bundles of the compiled path (default 10,000, quick 2,000)")
     parser.add_argument("--public-bundles", type=int,
                         help="YAML files of the public path (default 10,000, quick 300)")
@@ -371,14 +371,15 @@ def main() -> None:
     runs = args.runs or (5 if q else 10)
     compiled_runs, public_runs = (args.runs, args.runs) if args.runs else (3 if q else 5, 3)
     check_runs = args.runs or (1 if q else 3)
+    batch_runs = table_runs = check_runs
     bundles = args.bundles or (2_000 if q else 10_000)
     public_bundles = args.public_bundles or (300 if q else 10_000)
     batch_bundles = args.batch_bundles if args.batch_bundles is not None else (100 if q else 1_000)
 
     print(run.machine().rsplit(", load average", 1)[0] + f"; at start {load()}")
     print(f"medians: (a) of {runs} fresh processes each, in turn; (b) of {compiled_runs} runs (compiled) and "
-          f"{public_runs} (public) in this process; (c) of {check_runs} fresh processes; (d) of {1 if q else 3} each; "
-          f"(e) of {1 if q else 3} fresh processes each")
+          f"{public_runs} (public) in this process; (c) of {check_runs} fresh processes; (d) of {batch_runs} each; "
+          f"(e) of {table_runs} fresh processes each")
     table = Table()
     table.header()
     if "a" in parts:
@@ -392,10 +393,10 @@ def main() -> None:
             check_sizes(table, [int(s) for s in args.sizes.split(",")], check_runs)
     if batch_bundles and "d" in parts:
         with stage("(d)"):
-            batch(table, batch_bundles, 1 if q else 3)
+            batch(table, batch_bundles, batch_runs)
     if "e" in parts:
         with stage("(e)"):
-            aggregates(table, [int(s) for s in args.table_rows.split(",")], 1 if q else 3)
+            aggregates(table, [int(s) for s in args.table_rows.split(",")], table_runs)
     print(f"at end {load()}")
     if args.markdown:
         print()
