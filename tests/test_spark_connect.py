@@ -2,7 +2,8 @@
 module (pyspark's own spark-submit running the SparkConnectServer of the jar pyspark ships) and stopped at its
 end, with peelrules as its client: the aggregates of the shipped Lancashire tables are DuckDB's, and `peel
 evaluate --engine spark --spark-master sc://localhost:PORT`, a process of its own, gives the default engine's
-trace with nothing on stderr. The client's missing packages are one line and exit 2.
+trace with nothing on stderr; a catalog table on the server (`--spark-table`) gives the file's aggregates, and
+one with a NaN is refused as a file would be. The client's missing packages are one line and exit 2.
 
 Skipped, with the reason, without pyspark, Java or the Connect client's packages (`pip install '.[test,spark]'`
 installs pyspark with them; .ci/run installs it and a JRE)."""
@@ -202,3 +203,49 @@ def test_evaluate_over_connect_gives_the_default_trace(server, tmp_path):
     default = CliRunner().invoke(main, ["evaluate", "--format", "json", str(LANCASHIRE)])
     assert default.exit_code == 0, default.output
     assert _without_engine(ours) == _without_engine(json.loads(default.output))  # ... to DuckDB's grades and values
+
+
+def test_catalog_tables_over_connect_give_the_files_aggregates_and_bad_values_are_refused(connect, server, tmp_path,
+                                                                                          monkeypatch):
+    """`--spark-table` over Spark Connect: the catalog is the server's. Lancashire's 999 calls written there as a
+    catalog table give, through `peel evaluate`, the aggregates the file gives (the same values, rows and groups:
+    all but which files or catalog table were read); the same table with a NaN answer time is refused as a file
+    would be (PR318, naming the catalog table and the column)."""
+    from pyspark.sql import functions as F
+
+    from test_spark import _aggregates, lancashire
+
+    monkeypatch.setenv("PEEL_CACHE_DIR", str(tmp_path / "cache"))
+    decls, folder = lancashire()
+    connect.sql("CREATE DATABASE IF NOT EXISTS peelc")
+    try:
+        calls = connect.read.parquet(str(folder / decls[0].path_or_glob))
+        calls.write.saveAsTable("peelc.calls")
+        first = calls.orderBy("call_id").limit(1).collect()[0].call_id
+        (calls.withColumn("answer_seconds", F.when(F.col("call_id") == first, F.lit(float("nan")))
+                          .otherwise(F.col("answer_seconds").cast("DOUBLE")))
+         .write.saveAsTable("peelc.calls_nan"))
+        runner = CliRunner()
+        args = ["evaluate", "--engine", "spark", "--spark-master", server, "--format", "json"]
+        files = runner.invoke(main, [*args, str(LANCASHIRE)])
+        assert files.exit_code == 0, files.output
+        ours = runner.invoke(main, [*args, "--spark-table", "contact.calls=peelc.calls", str(LANCASHIRE)])
+        assert ours.exit_code == 0, ours.output
+
+        def calls_aggregates(doc: object) -> list[dict]:
+            return [{k: v for k, v in a.items() if k not in ("files", "catalog")}
+                    for a in _aggregates(doc) if a["table"] == "contact.calls"]
+
+        by_files, by_catalog = (json.loads(r.output) for r in (files, ours))
+        assert calls_aggregates(by_catalog) and calls_aggregates(by_catalog) == calls_aggregates(by_files)
+        assert {a.get("catalog") for a in _aggregates(by_catalog) if a["table"] == "contact.calls"} == {"peelc.calls"}
+        def judged(doc: dict) -> list[tuple[str, object, object, str]]:
+            return [(a["area"], a["grade"], a["final"], a["status"]) for r in doc["results"] for a in r["areas"]]
+
+        assert judged(by_catalog) == judged(by_files)
+        bad = runner.invoke(main, [*args[:-2], "--spark-table", "contact.calls=peelc.calls_nan", str(LANCASHIRE)])
+        assert bad.exit_code != 0 and "Traceback" not in bad.output
+        assert "PR318" in bad.output and "peelc.calls_nan" in bad.output and "'answer_seconds'" in bad.output
+        assert "1 row holds NaN or infinity, such as nan" in bad.output
+    finally:
+        connect.sql("DROP DATABASE peelc CASCADE")
