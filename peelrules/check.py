@@ -13,9 +13,9 @@ from . import nodes as n
 from .diagnostics import Code, Diagnostic, PeelError, quoted
 from .grades import GRADE_KEYS
 from .symbols import Scope, Symbol, SymbolTable
-from .program import ASSESSMENTS, COUNTERS, EVIDENCE_TYPES, FUNCTIONS, CheckedArea, Program
-from .vocabulary import (COMPARISON_FUNCTIONS, FINDING_FUNCTIONS, FINDING_KINDS, INTERVAL_METHODS, OUTLIER_BANDS,
-                         PEER_FUNCTIONS, POLARITY_FUNCTIONS, SEVERE_KINDS)
+from .program import CheckedArea, Program
+from .vocabulary import (ASSESSMENTS, COMPARISON_FUNCTIONS, COUNTERS, EVIDENCE_TYPES, FINDING_FUNCTIONS, FINDING_KINDS,
+                         FUNCTIONS, INTERVAL_METHODS, OUTLIER_BANDS, PEER_FUNCTIONS, POLARITY_FUNCTIONS, SEVERE_KINDS)
 from .aggregates import check_table_decl, is_aggregate, resolve_aggregate
 from .source import SourceFile, Span
 from .unparse import unparse

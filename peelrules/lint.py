@@ -28,7 +28,8 @@ from .evaluate import Evaluator, Env, EMPTY_BUNDLE
 from .facts import Bundle, Fact
 from .grades import Grade
 from .ladder_grid import Unsupported, explore
-from .program import ASSESSMENTS, CheckedArea, Program
+from .program import CheckedArea, Program
+from .vocabulary import ASSESSMENTS
 from .source import Span
 from .values import UNKNOWN, Estimate, Ratio, Value
 

@@ -34,8 +34,8 @@ from . import nodes as n
 from .diagnostics import Diagnostic, PeelError, Severity
 from .grades import Grade
 from .loader import read_source
-from .program import ASSESSMENTS, COUNTERS, EVIDENCE_TYPES, FUNCTIONS
-from .vocabulary import INTERVAL_METHODS, OUTLIER_BANDS, PEER_FUNCTIONS
+from .vocabulary import (ASSESSMENTS, COUNTERS, EVIDENCE_TYPES, FUNCTIONS, INTERVAL_METHODS, OUTLIER_BANDS,
+                         PEER_FUNCTIONS)
 from .source import NO_SPAN, SourceFile, Span
 from .symbols import Scope, Symbol, SymbolTable
 from .unparse import unparse

@@ -6,9 +6,6 @@ from dataclasses import dataclass, field
 from . import nodes as n
 from .source import SourceFile
 
-# The vocabulary lives in vocabulary.py; these names stay importable from here.
-from .vocabulary import ASSESSMENTS, COUNTERS, EVIDENCE_TYPES, FUNCTIONS  # noqa: E402,F401
-
 
 @dataclass(frozen=True)
 class CheckedArea:

@@ -37,7 +37,8 @@ from .judgments import judgment_of
 from .loader import read_source
 from .peerfacts import Comparator
 from .peers import comparator_from_data
-from .program import ASSESSMENTS, Program
+from .program import Program
+from .vocabulary import ASSESSMENTS
 from .result import AreaResult
 from .source import SourceFile, Span
 from .trace import AreaTrace

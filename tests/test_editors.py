@@ -13,7 +13,7 @@ from typing import Any, Iterator
 import pytest
 
 from peelrules.grades import GRADE_KEYS
-from peelrules.program import ASSESSMENTS, COUNTERS, EVIDENCE_TYPES, FUNCTIONS
+from peelrules.vocabulary import ASSESSMENTS, COUNTERS, EVIDENCE_TYPES, FUNCTIONS
 from peelrules.syntax import parser
 
 ROOT = Path(__file__).resolve().parent.parent
