@@ -109,6 +109,22 @@ def catalog_reads(recorded: dict[str, Any]) -> dict[str, tuple[str, list[str]]]:
     return out
 
 
+def catalog_problem(recorded: dict[str, Any], shown: str) -> str | None:
+    """Why the trace cannot be verified from files (its aggregates read a Spark catalog table: which ones, and the
+    command that can verify it), or None."""
+    catalog = catalog_reads(recorded)
+    if not catalog:
+        return None
+    what = "; ".join(f"table {name}, read from the Spark catalog table {target} by {', '.join(keys)}"
+                     for name, (target, keys) in catalog.items())
+    again = " ".join(f"--spark-table {name}={target}" for name, (target, _) in catalog.items())
+    one = len(catalog) == 1
+    return (f"{shown} cannot be verified from files: its aggregates read {'a ' if one else ''}Spark catalog "
+            f"table{'' if one else 's'}, which only Spark can read again ({what}); verify it with Spark, in a "
+            f"session whose catalog has {'that table' if one else 'those tables'}: peel verify --engine spark "
+            f"{again} {shown}")
+
+
 def _shown(v: Any) -> str:
     return json.dumps(v, allow_nan=True, sort_keys=True) if not isinstance(v, str) else repr(v)
 
@@ -225,8 +241,12 @@ def verify(recorded: Any, rules: Path | None = None, evidence: list[Path] | None
     aggregates are computed by `engine`; by default by DuckDB, and written as the trace's engine writes them: a
     Spark trace's are given the Spark SQL and engine name the Spark engine gives them (their values are the same
     by construction, docs/scale.md). A trace whose aggregates read a Spark catalog table can be re-run only by
-    Spark reading it (the caller says so: catalog_reads)."""
+    Spark reading it: without `engine`, such a trace is refused (PR318, catalog_problem's words)."""
     check_trace(recorded, trace_name)
+    why = catalog_problem(recorded, trace_name) if engine is None else None
+    if why is not None:
+        raise PeelError([Diagnostic(Code.PR318, why, None, "re-run it with a Spark engine (engine=...), as "
+                                    "`peel verify --engine spark` does")])
     inputs = recorded["inputs"]
     rule_set = inputs.get("rule_set")
     recorded_results = recorded["results"]

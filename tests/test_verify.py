@@ -186,6 +186,23 @@ def test_a_trace_that_read_a_catalog_table_says_what_to_run(tmp_path, lancashire
         f"peel verify --engine spark --spark-table contact.calls=peel.calls_2021 {trace}")
 
 
+def test_verify_refuses_a_catalog_trace_without_a_spark_engine(lancashire_trace) -> None:
+    """From Python too (the CLI says so before it calls verify): a catalog table is not re-read from files."""
+    from peelrules.diagnostics import PeelError
+    from peelrules.verify import verify
+
+    doc = copy.deepcopy(lancashire_trace)
+    for n in _aggregate_nodes(doc["results"]):
+        if n["aggregate"]["table"] == "contact.calls":
+            n["aggregate"].update(engine="spark", catalog="peel.calls_2021", files=[])
+    assert verify(copy.deepcopy(lancashire_trace))[0] == []  # the trace as written verifies
+    with pytest.raises(PeelError) as err:
+        verify(doc, trace_name="t.json")
+    (d,) = err.value.diagnostics
+    assert d.code == "PR318" and d.message.startswith("t.json cannot be verified from files") and \
+        d.message.endswith("peel verify --engine spark --spark-table contact.calls=peel.calls_2021 t.json")
+
+
 def test_spark_options_that_do_not_fit_the_trace_are_usage_errors(tmp_path, lancashire_trace) -> None:
     trace = tmp_path / "t.json"
     trace.write_text(json.dumps(lancashire_trace), encoding="utf-8")

@@ -48,22 +48,13 @@ def engine_for(opts: VerifyOptions, recorded: dict[str, Any], limits: Limits) ->
     Spark engine with the evaluate options' checks (reading the catalog tables the trace read, unless
     --spark-table says otherwise), or a one-line message saying why the trace cannot be re-run so: it read a
     catalog table and is to be re-run from files, or it is DuckDB's and Spark is asked for."""
-    from ..verify import catalog_reads, evidence_paths, recorded_engine
+    from ..verify import catalog_problem, catalog_reads, evidence_paths, recorded_engine
     from .evaluate import EvaluateOptions, engine_of
 
     shown = safe(str(opts.trace))
     catalog = catalog_reads(recorded)
     if opts.engine != "spark":
-        if not catalog:
-            return None
-        what = "; ".join(f"table {name}, read from the Spark catalog table {target} by {', '.join(keys)}"
-                         for name, (target, keys) in catalog.items())
-        again = " ".join(f"--spark-table {name}={target}" for name, (target, _) in catalog.items())
-        one = len(catalog) == 1
-        return (f"{shown} cannot be verified from files: its aggregates read {'a ' if one else ''}Spark catalog "
-                f"table{'' if one else 's'}, which only Spark can read again ({what}); verify it with Spark, in a "
-                f"session whose catalog has {'that table' if one else 'those tables'}: peel verify --engine spark "
-                f"{again} {shown}")
+        return catalog_problem(recorded, shown)
     if recorded_engine(recorded) == "duckdb":
         return (f"--engine spark re-runs a Spark trace's aggregates with Spark, and {shown}'s were computed by "
                 "DuckDB (its SQL is DuckDB's): verify it without --engine spark")
