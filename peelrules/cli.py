@@ -20,6 +20,7 @@ from . import __version__, cache
 from .diagnostics import safe
 from .commands import EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED
 from .limits import DEFAULT_LIMITS, Limits
+from .vocabulary import ENGINES
 
 if TYPE_CHECKING:
     from .commands import IO
@@ -153,7 +154,7 @@ def spark_options(f: Callable[..., None]) -> Callable[..., None]:
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "md", "html", "csv"]), default="text",
               show_default=True, help="csv: the force-by-area grade table only.")
 @click.option("--out", type=PATH, default=None, help="Write to FILE (atomically).")
-@click.option("--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb", show_default=True,
+@click.option("--engine", type=click.Choice(ENGINES), default="duckdb", show_default=True,
               help="What computes case-level table aggregates: DuckDB in process, or Spark (pip install "
                    "'peelrules[spark]'; docs/scale.md). The grades are the same.")
 @spark_options
@@ -223,7 +224,7 @@ def test_cmd(paths: tuple[Path, ...], rules: Path | None, show_coverage: bool, m
 @RULES_OPTION
 @click.option("--evidence", "evidence_files", multiple=True, type=PATH,
               help="Evidence file(s) to use instead of the recorded ones.")
-@click.option("--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb", show_default=True,
+@click.option("--engine", type=click.Choice(ENGINES), default="duckdb", show_default=True,
               help="What recomputes the table aggregates of a Spark trace: DuckDB, which gives the same values, "
                    "or Spark itself (reading the catalog tables the trace read).")
 @spark_options

@@ -36,7 +36,8 @@ from .aggregates import TableModel, load_tables
 from .facts import Bundle, Document, Fact, KeyPath, covers, peek_framework, stated_key
 from .peers import load_peers
 from .peerfacts import Comparator
-from .tablefacts import ENGINES, EngineChoice, ResultStore, engine_choice
+from .tablefacts import EngineChoice, ResultStore, engine_choice
+from .vocabulary import ENGINES
 
 # The runtime types live in facts.py (no pydantic, no YAML); these names stay importable from here.
 _REEXPORTED = (peek_framework, stated_key)

@@ -454,13 +454,6 @@ def _quantile(a: t.Aggregate) -> float:
     return float(t.fraction_text(50 if a.func == "median" else a.percentile))  # type: ignore[arg-type]
 
 
-def duckdb_fuses() -> bool:
-    """Whether this DuckDB's QUANTILE_CONT interpolates with a fused multiply-add (tables.quantile_interpolate
-    asks DuckDB once)."""
-    t.quantile_interpolate(0.0, 0.0, 0.0)
-    return bool(t._FUSED)
-
-
 def _double(x: float) -> Any:
     """A DOUBLE literal (`0.999D`): Spark reads a plain `0.999` as a DECIMAL."""
     return t._exp().Literal.number(repr(x) + "D")
@@ -501,7 +494,7 @@ def quantile_tree(a: t.Aggregate, scale: int | None = None) -> Any:
     if unit is not None:
         lo, hi = (e.Round(this=e.Mul(this=x, expression=unit.copy())) for x in (lo, hi))
     rest = e.Sub(this=_double(1.0), expression=d.copy())
-    if duckdb_fuses():
+    if t.duckdb_fuses():
         value: Any = e.cast(e.Anonymous(this="REFLECT", expressions=[
             e.Literal.string("java.lang.Math"), e.Literal.string("fma"), lo, rest, e.Mul(this=hi, expression=d)]),
             "DOUBLE")

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from .vocabulary import ENGINES
+
 if TYPE_CHECKING:
     import datetime as dt
 
@@ -60,9 +62,6 @@ class BundleTable:
     files: tuple[TableFile, ...]  # none for a catalog table
     folder: str  # the bundle's folder: the pasteable SQL runs from here
     catalog: str | None = None  # the Spark catalog table read instead of the files (docs/scale.md)
-
-
-ENGINES: tuple[str, ...] = ("duckdb", "spark")
 
 
 @dataclass(frozen=True)

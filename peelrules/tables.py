@@ -1155,10 +1155,10 @@ def collect_rows(aggs: Sequence[Aggregate], rows: Sequence[tuple[Any, ...]], dec
 _FUSED: bool | None = None
 
 
-def quantile_interpolate(lo: float, hi: float, d: float) -> float:
-    """DuckDB's QUANTILE_CONT between the two closest values, `d` of the way from lo to hi, to the bit: DuckDB
-    computes `lo * (1 - d) + hi * d`, which some builds compile to a fused multiply-add (one rounding fewer).
-    Which one this DuckDB does is found once, by asking it, so another engine (Spark) can give the same value."""
+def duckdb_fuses() -> bool:
+    """Whether this DuckDB's QUANTILE_CONT computes `lo * (1 - d) + hi * d` with a fused multiply-add (one rounding
+    fewer), as some builds compile it: found once, by asking DuckDB, so that another engine (Spark) can give, and
+    show SQL that gives, the same value."""
     global _FUSED
     if _FUSED is None:
         import duckdb
@@ -1173,7 +1173,12 @@ def quantile_interpolate(lo: float, hi: float, d: float) -> float:
             con.close()
         n_d = 12230 * 0.999 - 12217
         _FUSED = got == _fused(125.8, 126.1, n_d) and got != 125.8 * (1.0 - n_d) + 126.1 * n_d
-    return _fused(lo, hi, d) if _FUSED else lo * (1.0 - d) + hi * d
+    return _FUSED
+
+
+def quantile_interpolate(lo: float, hi: float, d: float) -> float:
+    """DuckDB's QUANTILE_CONT between the two closest values, `d` of the way from lo to hi, to the bit."""
+    return _fused(lo, hi, d) if duckdb_fuses() else lo * (1.0 - d) + hi * d
 
 
 def _fused(lo: float, hi: float, d: float) -> float:

@@ -1,10 +1,14 @@
-"""The one vocabulary: every kind of rule, evidence, finding, area status and source the language knows.
+"""The one vocabulary: every kind of rule, evidence, finding, area status and source the language knows, and the
+engines that compute table aggregates.
 
 The checker, the evidence loader, the evaluators, the reports, the language server, the evidence template and
 the docs all read these tables; adding a kind is one edit here plus its tests. Each entry maps the name used in
 rule files and evidence to the sentence shown to people.
 """
 from __future__ import annotations
+
+# What computes a bundle's table aggregates (`--engine`; tablefacts.EngineChoice, docs/scale.md).
+ENGINES: tuple[str, ...] = ("duckdb", "spark")
 
 # ---------------------------------------------------------------- rules
 

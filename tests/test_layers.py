@@ -7,7 +7,7 @@ from pathlib import Path
 PKG = Path(__file__).resolve().parent.parent / "peelrules"
 
 LAYERS: dict[str, int] = {
-    "source": 1, "grades": 1, "values": 0, "limits": 1, "stats": 1, "vocabulary": 1, "tablefacts": 1,
+    "source": 1, "grades": 1, "values": 0, "limits": 1, "stats": 1, "vocabulary": 0, "tablefacts": 1,
     "peerfacts": 2,
     "diagnostics": 2, "findings": 2, "estimates": 2, "nodes": 2, "syntax": 2, "result": 2, "tables": 2,
     "plan": 3, "unparse": 3, "symbols": 3, "facts": 3, "program": 3, "trace": 3, "loader": 3, "output": 3, "aggregates": 3, "peers": 3,

@@ -77,7 +77,8 @@ def engine_of(opts: EvaluateOptions, paths: list[Path], limits: Limits) -> Engin
     """The engine the options ask for (after usage_problem), or a one-line message saying why the catalog tables
     do not fit the bundle: more than one bundle, a table the bundle does not have."""
     from .. import table_names
-    from ..tablefacts import ENGINES, EngineChoice
+    from ..tablefacts import EngineChoice
+    from ..vocabulary import ENGINES
 
     if opts.engine not in ENGINES:
         return f"unknown engine {opts.engine!r}: use {' or '.join(ENGINES)}"
