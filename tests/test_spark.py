@@ -344,34 +344,41 @@ def test_a_mean_spark_cannot_sum_exactly_is_the_same_overflow(spark, tmp_path):
     assert (err.value.kind, err.value.table) == ("overflow", "t") and "'x'" in err.value.message
 
 
-SPLIT_RULES = '''\
-framework f "F" {
+def contact_rules(tables: str, when: str) -> str:
+    """A one-area rule set over the table declarations `tables` (of evidence `calls`) whose one cause of concern is
+    raised `when`: requires improvement if it is, else good."""
+    return f'''\
+framework f "F" {{
   version "1"
-}
+}}
 
-evidence calls {
+evidence calls {{
+{tables}
+}}
+
+ladder standard {{
+  requires_improvement when concerns >= 1
+  good                 otherwise
+}}
+
+area contact "Contact" {{
+  grade by standard
+
+  cause_of_concern waits "Calls wait" {{
+    when {when}
+    cite "test"
+    recommendation "Answer sooner"
+  }}
+}}
+'''
+
+
+SPLIT_RULES = contact_rules('''\
   split: table "calls" {
     x:        number unit "seconds"
     district: text
     slow:     flag
-  }
-}
-
-ladder standard {
-  requires_improvement when concerns >= 1
-  good                 otherwise
-}
-
-area contact "Contact" {
-  grade by standard
-
-  cause_of_concern waits "Calls wait" {
-    when mean(calls.split.x) >= THRESHOLD or share(calls.split where slow == true) > 0.5
-    cite "test"
-    recommendation "Answer sooner"
-  }
-}
-'''
+  }''', "mean(calls.split.x) >= THRESHOLD or share(calls.split where slow == true) > 0.5")
 
 
 def test_a_trace_over_a_split_table_is_the_same_with_either_engine(split_spark, order_sensitive, tmp_path,
@@ -792,37 +799,15 @@ def test_a_real_spark_run_prints_nothing_on_stderr(tmp_path):
 
 # ------------------------------------------------------------------------------------- peel verify, Spark traces
 
-TIE_RULES = '''\
-framework f "F" {
-  version "1"
-}
-
-evidence calls {
+TIE_RULES = contact_rules('''\
   tie: table "calls" {
     x:    number unit "seconds"
     late: flag
   }
   priced: table "priced calls" {
     price: number
-  }
-}
-
-ladder standard {
-  requires_improvement when concerns >= 1
-  good                 otherwise
-}
-
-area contact "Contact" {
-  grade by standard
-
-  cause_of_concern waits "Calls wait" {
-    when percentile(calls.tie.x, 99.9) > 126 or median(calls.tie.x) > 200 or share(calls.tie where late == true) > 0.5
-      or percentile(calls.priced.price, 37.5) > 1000
-    cite "test"
-    recommendation "Answer sooner"
-  }
-}
-'''
+  }''', "percentile(calls.tie.x, 99.9) > 126 or median(calls.tie.x) > 200 or share(calls.tie where late == true) > 0.5"
+                          "\n      or percentile(calls.priced.price, 37.5) > 1000")
 
 
 def test_peel_verify_verifies_a_spark_trace_and_names_what_was_changed(spark, tmp_path, monkeypatch):
