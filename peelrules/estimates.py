@@ -20,9 +20,7 @@ from . import stats
 from .values import UNKNOWN, Estimate, Ratio, Value, settle, to_number
 
 DEFAULT_INTERVAL = "normal"
-# The confidence level of every interval the engine computes (stats' default) and so of the two-proportion
-# test: a difference is significant when it would lie outside a 95% interval (|z| > 1.96, p < 5%).
-LEVEL = 0.95
+LEVEL = stats.LEVEL  # of every interval and of the two-proportion test (rule sets cannot choose it yet)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from .loader import ChangedWhileRead, forbidden_character, read_source
 from .nodes import EvidenceDecl
 from .program import Program
 from .source import SourceFile, Span
-from .stats import COMMON_Z
+from .stats import COMMON_Z, LEVEL
 from .values import Estimate, Ratio, Value, settle
 from .findings import Finding, Moderation
 from .grades import GRADE_KEYS
@@ -134,7 +134,7 @@ class Period(_Strict):
 
 
 # An estimate given with its standard error has the 95% interval: the half-width is this many standard errors.
-SE_TO_CI = COMMON_Z[0.95]
+SE_TO_CI = COMMON_Z[LEVEL]
 
 
 class FactModel(_Strict):

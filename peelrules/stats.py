@@ -53,6 +53,11 @@ class Interval:
         return (self.upper - self.lower) / 2
 
 
+# The confidence level of every interval the engine computes, and so of the two-proportion test of two estimates:
+# a difference is significant when it would lie outside a 95% interval (|z| > 1.96, p < 5%).
+LEVEL = 0.95
+
+
 def z_for(level: float) -> float:
     """The two-sided critical value for a confidence level: 1.96 for 0.95."""
     if not 0 < level < 1:
@@ -67,14 +72,14 @@ COMMON_Z: dict[float, float] = {0.8: 1.2815515655446008, 0.9: 1.6448536269514715
                                 0.99: 2.5758293035489}
 
 
-def normal_interval(p: float, n: int, level: float = 0.95) -> Interval:
+def normal_interval(p: float, n: int, level: float = LEVEL) -> Interval:
     """p +/- z * sqrt(p(1-p)/n), clipped to [0, 1]: the inspectorate's interval."""
     _check_proportion(p, n)
     half = z_for(level) * math.sqrt(p * (1 - p) / n)
     return Interval(p, max(0.0, settle(p - half)), min(1.0, settle(p + half)), n, "normal")
 
 
-def wilson_interval(p: float, n: int, level: float = 0.95) -> Interval:
+def wilson_interval(p: float, n: int, level: float = LEVEL) -> Interval:
     """Wilson's score interval: better than the normal one for small samples and shares near 0% or 100%."""
     _check_proportion(p, n)
     z = z_for(level)
@@ -86,7 +91,7 @@ def wilson_interval(p: float, n: int, level: float = 0.95) -> Interval:
     return Interval(p, lower, upper, n, "wilson")
 
 
-def interval(p: float, n: int, method: str = "normal", level: float = 0.95) -> Interval:
+def interval(p: float, n: int, method: str = "normal", level: float = LEVEL) -> Interval:
     if method == "normal":
         return normal_interval(p, n, level)
     if method == "wilson":
@@ -94,7 +99,7 @@ def interval(p: float, n: int, method: str = "normal", level: float = 0.95) -> I
     raise ValueError(f"unknown interval method {method!r}: use one of {', '.join(INTERVAL_METHODS)}")
 
 
-def k_of_n(k: int, n: int, method: str = "normal", level: float = 0.95) -> Interval:
+def k_of_n(k: int, n: int, method: str = "normal", level: float = LEVEL) -> Interval:
     """The interval of a share counted in a sample: 21 of 27 records."""
     if n <= 0 or not 0 <= k <= n:
         raise ValueError(f"k of n needs 0 <= k <= n and n >= 1, not {k} of {n}")
